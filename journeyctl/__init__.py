@@ -1,0 +1,3 @@
+"""journeyctl: lifecycle messaging as code."""
+
+__version__ = "0.1.0"

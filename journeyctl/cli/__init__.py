@@ -1,0 +1,59 @@
+"""The command line: parse, load, call the core, render, exit. Nothing else lives here.
+
+Each command is a module that registers itself on `app`; heavy imports stay inside the
+command bodies so `journeyctl --help` and idle cron ticks stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="journeyctl",
+    help="Lifecycle messaging as code: validate, simulate and run message sequences kept in git.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+@app.callback()
+def _root() -> None:
+    """Lifecycle messaging as code: validate, simulate and run message sequences kept in git."""
+
+
+# One module per command; each does `@app.command()` at import.
+COMMAND_MODULES = (
+    "validate",
+    "schema",
+    "graph",
+    "preview",
+    "init",
+    "simulate",
+    "explain",
+    "run",
+    "serve",
+    "imports",
+    "status",
+    "messages",
+    "diff",
+    "plan",
+    "test",
+    "report",
+)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(f"journeyctl.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"journeyctl.cli.{name}":
+                raise
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,58 @@
+"""Project files -> validated, located, immutable models. See README.md in this folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journeyctl.diagnostics import Diagnostic, sort_key
+from journeyctl.errors import ProjectError, UsageError
+from journeyctl.spec.loader import is_sequence_file, load_project
+from journeyctl.spec.project import LoadedSequence, Project
+
+__all__ = ["LoadedSequence", "Project", "ValidationResult", "load_valid_project", "validate_paths"]
+
+
+@dataclass
+class ValidationResult:
+    projects: list[Project] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+def validate_project(project: Project) -> list[Diagnostic]:
+    from journeyctl.spec.checks import run_checks
+
+    return sorted([*project.diagnostics, *run_checks(project)], key=sort_key)
+
+
+def validate_paths(paths: Sequence[Path]) -> ValidationResult:
+    """Validate project directories and/or single sequence files (their project is their folder)."""
+    result = ValidationResult()
+    for path in paths:
+        if path.is_dir():
+            project = load_project(path)
+        elif path.is_file() and is_sequence_file(path):
+            project = load_project(path.parent, only=[path])
+        else:
+            raise UsageError(f"{path}: not a project directory or a sequence file")
+        result.projects.append(project)
+        result.diagnostics.extend(validate_project(project))
+    return result
+
+
+def load_valid_project(root: Path) -> Project:
+    """Load a project for commands that act on it: refuse (ProjectError) when it has errors."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a project directory")
+    project = load_project(root)
+    diags = validate_project(project)
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        raise ProjectError(errors, f"{root}: the project has {len(errors)} error(s); run `journeyctl validate {root}`")
+    project.diagnostics = diags
+    return project

@@ -1,0 +1,180 @@
+"""Load a project directory or single sequence files into models, collecting every problem.
+
+Pipeline per file (STYLE §4.3): decode -> strict YAML nodes -> duplicate keys -> pydantic ->
+located diagnostics. Semantic checks run afterwards in `spec.checks` on what loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from journeyctl.diagnostics import Diagnostic, Location, error, warning
+from journeyctl.spec.durations import DURATION_HINT
+from journeyctl.spec.flow import build_flow
+from journeyctl.spec.models import ProjectSettings, Sequence
+from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.yamlsrc import SourceFile, parse_file
+
+PROJECT_FILE = "journey.yaml"
+_HINTS = {
+    "unknown-key": "check the spelling; `journeyctl schema` lists every key",
+    "bad-duration": DURATION_HINT,
+    "unknown-step": "write e.g. `- send: hello`, `- wait: 2d` or `- exit: done`",
+    "bad-trigger": "write e.g. `trigger: {event: subscribed}`",
+}
+
+
+def is_sequence_file(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and path.name not in (PROJECT_FILE, "journey.yml")
+
+
+def sequence_files(root: Path) -> list[Path]:
+    """Sequence files of a project: top-level *.yaml except journey.yaml."""
+    return sorted(p for p in root.iterdir() if p.is_file() and is_sequence_file(p))
+
+
+def _display(path: Path, base: Path | None) -> Path:
+    if base is not None:
+        try:
+            return path.relative_to(base)
+        except ValueError:
+            pass
+    return path
+
+
+def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        etype = err["type"]
+        msg = err["msg"]
+        if etype == "extra_forbidden":
+            key = loc[-1] if loc else "?"
+            out.append(
+                error(src.locate(loc, at_key=True), "unknown-key", f"unknown key '{key}'", _HINTS["unknown-key"])
+            )
+            continue
+        if etype == "missing":
+            where = _parent_path(loc)
+            out.append(
+                error(src.locate(loc[:-1]), "missing-key", f"missing required key '{loc[-1]}'" + where)
+            )
+            continue
+        code = {
+            "bad-duration": "bad-duration",
+            "unknown-step": "unknown-step",
+            "bad-trigger": "bad-trigger",
+            "literal_error": "bad-value",
+            "union_tag_invalid": "bad-value",
+        }.get(etype, "bad-value")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        value = err.get("input")
+        if code == "bad-value" and etype not in ("literal_error",) and _is_scalar(value):
+            msg = f"{_key_of(loc)}: {msg} (got {value!r})"
+        elif code == "bad-value":
+            msg = f"{_key_of(loc)}: {msg}"
+        out.append(error(src.locate(loc), code, msg, _HINTS.get(code)))
+    return _dedupe(out)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for d in diags:
+        key = (d.location, d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool)
+
+
+def _key_of(loc: tuple[Any, ...]) -> str:
+    keys = [str(p) for p in loc if isinstance(p, str) and p not in ("function-after",)]
+    return keys[-1] if keys else "value"
+
+
+def _parent_path(loc: tuple[Any, ...]) -> str:
+    parents = [str(p) for p in loc[:-1] if isinstance(p, str)]
+    return f" in '{parents[-1]}'" if parents else ""
+
+
+def _validate(src: SourceFile, model: type[BaseModel], data: Any) -> BaseModel | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        src.diagnostics.extend(validation_diagnostics(src, exc))
+        return None
+
+
+def load_settings(root: Path, base: Path | None = None) -> tuple[ProjectSettings, SourceFile | None]:
+    path = root / PROJECT_FILE
+    if not path.exists():
+        return ProjectSettings(), None
+    src = parse_file(path, _display(path, base))
+    data = src.data if src.data is not None else {}
+    if not isinstance(data, dict):
+        src.diagnostics.append(error(src.locate(()), "bad-value", "journey.yaml must be a mapping"))
+        return ProjectSettings(), src
+    settings = _validate(src, ProjectSettings, data) if not src.diagnostics else None
+    return (settings if isinstance(settings, ProjectSettings) else ProjectSettings()), src
+
+
+def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence | None, SourceFile]:
+    src = parse_file(path, _display(path, base))
+    if src.data is None:
+        if not src.diagnostics:
+            src.diagnostics.append(
+                error(Location(src.path, 1, 1), "empty-file", "the file is empty", "write a sequence or delete the file")
+            )
+        return None, src
+    if not isinstance(src.data, dict):
+        src.diagnostics.append(error(src.locate(()), "bad-value", "a sequence file must be a mapping"))
+        return None, src
+    data = dict(src.data)
+    data.setdefault("sequence", path.stem)
+    model = _validate(src, Sequence, data)
+    if not isinstance(model, Sequence):
+        return None, src
+    return LoadedSequence(model=model, source=src, flow=build_flow(model)), src
+
+
+def load_project(root: Path, *, only: Iterable[Path] | None = None, base: Path | None = None) -> Project:
+    """Load a project directory; `only` restricts to given sequence files (validate FILE...)."""
+    settings, settings_src = load_settings(root, base)
+    project = Project(root=root, settings=settings, settings_source=settings_src)
+    if settings_src is not None:
+        project.diagnostics.extend(settings_src.diagnostics)
+    files = list(only) if only is not None else sequence_files(root)
+    seen: dict[str, SourceFile] = {}
+    for path in files:
+        loaded, src = load_sequence(path, base)
+        project.diagnostics.extend(src.diagnostics)
+        if loaded is None:
+            continue
+        if loaded.id in seen:
+            first = seen[loaded.id]
+            project.diagnostics.append(
+                error(
+                    src.locate(("sequence",)),
+                    "duplicate-sequence-id",
+                    f"sequence id '{loaded.id}' is also used by {first.path}",
+                    "give each sequence a unique `sequence:` id",
+                )
+            )
+            continue
+        seen[loaded.id] = src
+        project.sequences[loaded.id] = loaded
+    if only is None and not files:
+        project.diagnostics.append(
+            warning(Location(_display(root, base), 1, 1), "no-sequences", "no sequence files found")
+        )
+    return project

@@ -1,0 +1,53 @@
+"""The loaded, immutable project: settings, sequences with their flows and sources."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journeyctl.diagnostics import Diagnostic
+from journeyctl.spec.flow import Flow
+from journeyctl.spec.models import ProjectSettings, Sequence
+from journeyctl.spec.yamlsrc import SourceFile
+
+
+@dataclass
+class LoadedSequence:
+    model: Sequence
+    source: SourceFile
+    flow: Flow
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def version(self) -> str:
+        """Content hash of the sequence (SPEC §5: enrollments remember it)."""
+        return sequence_hash(self.model)
+
+
+def sequence_hash(seq: Sequence) -> str:
+    return hashlib.sha256(seq.model_dump_json(by_alias=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: ProjectSettings
+    sequences: dict[str, LoadedSequence] = field(default_factory=dict)
+    settings_source: SourceFile | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    def default_channel(self) -> str:
+        """A send without `channel:` goes to the first channel declared in journey.yaml."""
+        return next(iter(self.settings.channels))

@@ -1,0 +1,46 @@
+"""The sandboxed template environment: StrictUndefined, autoescape for HTML, files under templates/.
+
+Contact data is data: values are passed as variables and never compiled as templates.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# names every message template may use (SPEC §2)
+TEMPLATE_SCOPE = frozenset({"contact", "sequence", "step", "unsubscribe_url", "sender", "now"})
+
+
+@lru_cache(maxsize=64)
+def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "htm", "html.j2", "htm.j2"), default_for_string=False
+        ),
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def inline_environment() -> ImmutableSandboxedEnvironment:
+    """For subjects and SMS/push bodies written inline in YAML: plain text, no escaping."""
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=8192)
+def inline_template(source: str) -> Template:
+    return inline_environment().from_string(source)
+
+
+def file_template(templates_dir: Path, name: str) -> Template:
+    return template_environment(templates_dir).get_template(name)
+
+
+def is_html(name: str) -> bool:
+    return name.removesuffix(".j2").endswith((".html", ".htm"))
