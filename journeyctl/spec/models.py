@@ -109,6 +109,8 @@ class Sender(Strict):
 
 class ContactsConfig(Strict):
     fields: dict[str, FieldType] = Field(default_factory=dict)
+    # bool column holding the separate consent to ad SMS/push at night (kr: 21:00-08:00)
+    night_consent: str = "night_consent"
 
 
 class LatePolicy(Strict):

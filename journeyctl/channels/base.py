@@ -1,0 +1,32 @@
+"""The Channel protocol: deliver one rendered message, or raise a classified failure.
+
+Channels only classify failures (TransientChannelError / PermanentChannelError from
+journeyctl.errors); retry and backoff policy lives in the runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from journeyctl.engine.model import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    key: str  # the message's idempotency key
+    provider_id: str | None = None  # Message-ID, HTTP response id, outbox line ...
+
+
+class Channel(Protocol):
+    name: str
+    medium: str  # email | sms | push | chat | other
+
+    def open(self) -> None:
+        """Prepare for a batch (connect once per tick); idempotent."""
+
+    def deliver(self, message: Message) -> Receipt:
+        """Hand one message over; raise TransientChannelError or PermanentChannelError."""
+
+    def close(self) -> None:
+        """Release connections; idempotent."""

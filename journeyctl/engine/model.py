@@ -1,0 +1,168 @@
+"""The engine's value types: contacts, events, enrollments, per-contact state, and decisions.
+
+Times are aware datetimes in UTC inside the engine; outputs convert to the contact's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+# Attribute names with meaning (SPEC §3); everything else is a typed attribute.
+WELL_KNOWN_COLUMNS = ("id", "email", "phone", "name", "timezone")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def as_template_value(self) -> dict[str, Any]:
+        """`contact` as templates and expressions see it: typed columns plus the known ones."""
+        return {
+            **self.attrs,
+            "id": self.id,
+            "email": self.email,
+            "phone": self.phone,
+            "name": self.name,
+            "timezone": self.timezone,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    contact_id: str
+    name: str
+    at: datetime  # aware, UTC
+    props: tuple[tuple[str, Any], ...] = ()
+    # False for history: events before `simulate --start`, or older than `max_age` when first
+    # imported by `run` (SPEC §2: importing old history never mass-mails). They still count as facts.
+    enrolls: bool = True
+
+    def prop(self, name: str, default: Any = None) -> Any:
+        return next((v for k, v in self.props if k == name), default)
+
+    @property
+    def natural_key(self) -> tuple[str, str, str, tuple[tuple[str, Any], ...]]:
+        """SPEC §3: re-importing the same (contact, event, time, properties) is a no-op."""
+        return (self.contact_id, self.name, self.at.isoformat(), self.props)
+
+
+class Outcome(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    EXITED = "exited"
+    GOAL = "goal"
+
+
+class Status(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+@dataclass(slots=True)
+class Enrollment:
+    id: str  # deterministic: sequence, contact and entry time
+    contact_id: str
+    sequence: str
+    version: str  # content hash of the sequence when entered or last migrated (SPEC §5)
+    entered_at: datetime
+    position: str | None  # id of the next step to run; None when ended
+    due_at: datetime | None  # when `position` runs (or a wait_for times out)
+    outcome: Outcome = Outcome.ACTIVE
+    ended_at: datetime | None = None
+    reason: str | None = None
+    variant: str | None = None  # split arm taken, carried onto later messages
+    waiting_since: datetime | None = None  # set while parked at a wait_for
+    deferred_from: datetime | None = None  # first time the pending send was due
+    deferred_by: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.outcome is Outcome.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One send decision. `status` sent means handed to delivery; skipped carries a reason."""
+
+    key: str  # idempotency key (SPEC §5)
+    contact_id: str
+    sequence: str
+    step: str
+    channel: str
+    at: datetime
+    status: Status
+    enrollment_id: str
+    is_marketing: bool
+    reason: str | None = None
+    deferred_from: datetime | None = None
+    deferred_by: str | None = None
+    variant: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    to: str | None = None
+    unsubscribe_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A line of a contact's story for `explain`: what the engine decided, when, and on what."""
+
+    at: datetime
+    sequence: str | None
+    kind: str  # enrolled | not-enrolled | branch | split | deferred | skipped | sent | exit | goal | completed | wait | wait_for
+    detail: str
+    inputs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(slots=True)
+class TriggerMark:
+    """Per (contact, sequence) trigger bookkeeping: last check time and last value."""
+
+    checked_at: datetime | None = None
+    value: bool | None = None
+
+
+@dataclass(slots=True)
+class ContactState:
+    """Everything the engine needs about one contact; the store loads and saves it whole.
+
+    The engine mutates it in place (for speed) but performs no I/O and reads no clock.
+    """
+
+    contact: Contact
+    enrollments: list[Enrollment] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # processed and pending, sorted by `at`
+    messages: list[Message] = field(default_factory=list)  # decisions already made
+    cursor: datetime | None = None  # everything up to and including this time is processed
+    triggers: dict[str, TriggerMark] = field(default_factory=dict)  # per sequence id
+    suppressed: dict[str, datetime] = field(default_factory=dict)  # reason -> since
+    trace: list[Decision] | None = None  # only collected for `explain`
+
+    def active(self) -> list[Enrollment]:
+        return [e for e in self.enrollments if e.is_active]
+
+
+@dataclass
+class StepResult:
+    """What `engine.advance` returns for one contact: new decisions and the next wake-up."""
+
+    messages: list[Message] = field(default_factory=list)
+    changed: list[Enrollment] = field(default_factory=list)
+    next_due: datetime | None = None
+
+    def merge(self, other: StepResult) -> None:
+        self.messages.extend(other.messages)
+        self.changed.extend(e for e in other.changed if e not in self.changed)
+        self.next_due = other.next_due
+
+
+EMPTY_PROPS: tuple[tuple[str, Any], ...] = ()
