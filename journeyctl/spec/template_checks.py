@@ -1,0 +1,249 @@
+"""Checks on message templates: files exist, parse, and read only names and fields in scope.
+
+Template files are checked once per project, at their own `file:line:col`, following
+`{% extends %}` and `{% include %}`; inline `subject`/`body` are checked in the YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from journeyctl.diagnostics import Diagnostic, Location, error, warning
+from journeyctl.spec.expressions import contact_attributes
+from journeyctl.spec.locations import in_scalar, in_text_line, scalar_line
+from journeyctl.spec.models import Send
+from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.templates import (
+    TEMPLATE_SCOPE,
+    inline_environment,
+    is_html,
+    template_environment,
+)
+from journeyctl.spec.walk import KeyPath, declared_fields, display_root, iter_sends, medium_of
+
+_FIELD_HINT = "declare it in journey.yaml under contacts.fields (e.g. {attr}: string)"
+_SCOPE_HINT = "templates can use " + ", ".join(sorted(TEMPLATE_SCOPE))
+
+
+@dataclass
+class Scan:
+    """What one template source reads: undeclared names, `x.y` attributes, referenced files."""
+
+    names: dict[str, int] = field(default_factory=dict)  # name -> first line
+    attrs: list[tuple[str, str, int]] = field(default_factory=list)  # (base, attr, line)
+    refs: list[tuple[str | None, int]] = field(default_factory=list)  # (template name, line)
+
+
+def scan(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
+    """Parse `text` (raises TemplateSyntaxError) and list what it reads."""
+    return _scan_cached(env, text)
+
+
+@lru_cache(maxsize=1024)
+def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
+    tree = env.parse(text)
+    out = Scan()
+    undeclared = meta.find_undeclared_variables(tree) - set(env.globals)
+    for ref in tree.find_all(nodes.Name):
+        if ref.name in undeclared and ref.name not in out.names:
+            out.names[ref.name] = ref.lineno
+    for get in tree.find_all(nodes.Getattr):
+        if isinstance(get.node, nodes.Name):
+            out.attrs.append((get.node.name, get.attr, get.lineno))
+    out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
+    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        target = node.template
+        name = target.value if isinstance(target, nodes.Const) else None
+        out.refs.append((name if isinstance(name, str) else None, node.lineno))
+    # contact_attributes also yields Getattr hits: keep each (base, attr, line) once
+    out.attrs = list(dict.fromkeys(out.attrs))
+    return out
+
+
+def safe_name(name: str) -> bool:
+    p = PurePosixPath(name)
+    return not p.is_absolute() and ".." not in p.parts and "\\" not in name
+
+
+def template_text(project: Project, name: str) -> str | None:
+    path = project.templates_dir / name
+    if not safe_name(name) or not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def template_reads(project: Project, name: str) -> set[str]:
+    """Every `name` and `name.attr` a template reads, through its extends/includes."""
+    out: set[str] = set()
+    env = template_environment(project.templates_dir)
+    todo, seen = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        text = template_text(project, current)
+        if text is None:
+            continue
+        try:
+            info = scan(env, text)
+        except TemplateSyntaxError:
+            continue
+        out.update(info.names)
+        out.update(f"{base}.{attr}" for base, attr, _ in info.attrs)
+        todo.extend(ref for ref, _ in info.refs if ref is not None)
+    return out
+
+
+def inline_reads(text: str) -> set[str]:
+    try:
+        info = scan(inline_environment(), text)
+    except TemplateSyntaxError:
+        return set()
+    return {*info.names, *(f"{base}.{attr}" for base, attr, _ in info.attrs)}
+
+
+def check_templates(project: Project) -> Iterator[Diagnostic]:
+    fields = declared_fields(project)
+    checked: set[str] = set()
+    root = display_root(project) / "templates"
+    for seq in project.sequences.values():
+        for send, path in iter_sends(seq):
+            yield from _check_inline(seq, send, path, fields)
+            yield from _check_medium(project, seq, send, path)
+            for key in ("template", "text_template"):
+                name = getattr(send, key)
+                if name is None:
+                    continue
+                if template_text(project, name) is None:
+                    yield _missing(project, seq.source.locate((*path, key)), name)
+                    continue
+                yield from _check_file(project, name, root, fields, checked)
+
+
+def _missing(project: Project, loc: Location, name: str) -> Diagnostic:
+    if not safe_name(name):
+        return error(
+            loc,
+            "missing-template",
+            f"template '{name}' is outside templates/",
+            "name templates relative to the project's templates/ folder",
+        )
+    return error(
+        loc,
+        "missing-template",
+        f"template '{name}' not found in templates/",
+        f"create templates/{name} or fix the name",
+    )
+
+
+def _check_file(
+    project: Project, name: str, root: Path, fields: set[str], checked: set[str]
+) -> Iterator[Diagnostic]:
+    if name in checked:
+        return
+    checked.add(name)
+    text = template_text(project, name)
+    if text is None:
+        return
+    shown = root / name
+    try:
+        info = scan(template_environment(project.templates_dir), text)
+    except TemplateSyntaxError as exc:
+        yield error(
+            in_text_line(shown, text, exc.lineno or 1),
+            "template-syntax",
+            f"cannot parse template: {exc.message}",
+            "check that every {{ }}, {% %} and {% if/for/block %} is closed",
+        )
+        return
+    yield from _check_scan(
+        info, fields, lambda line, needle: in_text_line(shown, text, line, needle)
+    )
+    for ref, line in info.refs:
+        if ref is None:
+            continue
+        if template_text(project, ref) is None:
+            yield _missing(project, in_text_line(shown, text, line, ref), ref)
+        else:
+            yield from _check_file(project, ref, root, fields, checked)
+
+
+def _check_scan(
+    info: Scan, fields: set[str], locate: Callable[[int, str], Location]
+) -> Iterator[Diagnostic]:
+    for name, line in info.names.items():
+        if name not in TEMPLATE_SCOPE:
+            yield error(
+                locate(line, name),
+                "undeclared-variable",
+                f"'{name}' is not defined in templates",
+                _SCOPE_HINT + (f"; did you mean contact.{name}?" if name in fields else ""),
+            )
+    seen: set[str] = set()
+    for base, attr, line in info.attrs:
+        if base == "contact" and attr not in fields and attr not in seen:
+            seen.add(attr)
+            yield error(
+                locate(line, f"contact.{attr}"),
+                "undeclared-field",
+                f"contact field '{attr}' is not declared",
+                _FIELD_HINT.format(attr=attr),
+            )
+
+
+def _check_inline(
+    seq: LoadedSequence, send: Send, path: KeyPath, fields: set[str]
+) -> Iterator[Diagnostic]:
+    src = seq.source
+    for key in ("subject", "body"):
+        text = getattr(send, key)
+        if text is None:
+            continue
+        kpath = (*path, key)
+        try:
+            info = scan(inline_environment(), text)
+        except TemplateSyntaxError as exc:
+            yield error(
+                scalar_line(src, kpath, exc.lineno or 1),
+                "template-syntax",
+                f"cannot parse {key}: {exc.message}",
+                "check that every {{ }} and {% %} is closed",
+            )
+            continue
+
+        def locate(_line: int, needle: str, kpath: KeyPath = kpath) -> Location:
+            return in_scalar(src, kpath, needle)
+
+        yield from _check_scan(info, fields, locate)
+
+
+def _check_medium(
+    project: Project, seq: LoadedSequence, send: Send, path: KeyPath
+) -> Iterator[Diagnostic]:
+    medium = medium_of(project, send)
+    if medium is None:
+        return
+    if medium == "email" and send.subject is None:
+        yield error(
+            seq.source.locate((*path, "send")),
+            "missing-subject",
+            f"send '{send.id}' goes to an email channel but has no subject",
+            "add `subject: ...` to the step",
+        )
+    if medium in ("sms", "push", "chat") and send.template and is_html(send.template):
+        yield warning(
+            seq.source.locate((*path, "template")),
+            "html-on-text-channel",
+            f"send '{send.id}' uses HTML template '{send.template}' on a {medium} channel",
+            "use a .txt template or an inline `body:` for SMS, push and chat",
+        )
