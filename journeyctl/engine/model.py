@@ -140,12 +140,14 @@ class ContactState:
 
     contact: Contact
     enrollments: list[Enrollment] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)  # processed and pending, sorted by `at`
+    events: list[Event] = field(default_factory=list)  # processed, sorted by `at`
+    pending: list[Event] = field(default_factory=list)  # imported, not yet processed
     messages: list[Message] = field(default_factory=list)  # decisions already made
     cursor: datetime | None = None  # everything up to and including this time is processed
     triggers: dict[str, TriggerMark] = field(default_factory=dict)  # per sequence id
     suppressed: dict[str, datetime] = field(default_factory=dict)  # reason -> since
     trace: list[Decision] | None = None  # only collected for `explain`
+    cap_times: list[datetime] = field(default_factory=list)  # sent marketing messages, sorted
 
     def active(self) -> list[Enrollment]:
         return [e for e in self.enrollments if e.is_active]

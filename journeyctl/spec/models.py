@@ -32,7 +32,7 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 def _clock(value: Any) -> Any:
     if isinstance(value, str) and not _CLOCK.match(value):
-        raise ValueError(f"{value!r} is not a time of day; write it as HH:MM, e.g. \"09:00\"")
+        raise ValueError(f'{value!r} is not a time of day; write it as HH:MM, e.g. "09:00"')
     return value
 
 
@@ -168,9 +168,7 @@ class FileChannel(Strict):
     rate: str | None = Field(None, pattern=r"^\d+(\.\d+)?/(s|m|h)$")
 
 
-ChannelConfig = Annotated[
-    SmtpChannel | WebhookChannel | FileChannel, Field(discriminator="type")
-]
+ChannelConfig = Annotated[SmtpChannel | WebhookChannel | FileChannel, Field(discriminator="type")]
 
 
 def _default_channels() -> dict[str, ChannelConfig]:
@@ -190,6 +188,9 @@ class ProjectSettings(Strict):
     late: LatePolicy = Field(default_factory=LatePolicy)
     events: EventsConfig = Field(default_factory=EventsConfig)
     report: ReportThresholds = Field(default_factory=ReportThresholds)
+    # one-click unsubscribe link for marketing messages; {{ token }} is an HMAC of the contact id
+    unsubscribe_url: str = "https://example.com/unsubscribe/{{ token }}"
+    unsubscribe_secret: str | None = None  # "${ENV}" reference; keys the tokens
 
 
 # --- sequences ------------------------------------------------------------------------------

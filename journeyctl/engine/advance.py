@@ -1,0 +1,562 @@
+"""Move one contact forward to `now`: process its events, trigger checks and due steps in time
+order. Pure: no I/O, no clock (now is an argument); `run` and `simulate` both call this.
+
+Each step's time comes from the previous step's *scheduled* time, never from when a tick ran,
+so the result is the same whatever the cadence of calls (SPEC §5).
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journeyctl.engine import rules
+from journeyctl.engine.draw import bucket, message_key, pick_arm
+from journeyctl.engine.facts import helpers
+from journeyctl.engine.model import (
+    ContactState,
+    Decision,
+    Enrollment,
+    Event,
+    Message,
+    Outcome,
+    Status,
+    StepResult,
+    TriggerMark,
+)
+from journeyctl.engine.render import Renderer
+from journeyctl.engine.timing import after, next_clock, zone
+from journeyctl.engine.triggers import anniversary_base, next_anniversary, next_cron, reentry_allows
+from journeyctl.spec.durations import Duration
+from journeyctl.spec.expressions import compile_expr
+from journeyctl.spec.models import (
+    Branch,
+    DateTrigger,
+    EventTrigger,
+    Exit,
+    SegmentTrigger,
+    Send,
+    Split,
+    Wait,
+    WaitFor,
+    WaitUntil,
+)
+from journeyctl.spec.project import LoadedSequence, Project
+
+# Synthetic responses for `simulate --assume`: delay after the message they answer.
+_ASSUME_DELAY = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
+_DEFAULT_ASSUME_DELAY = timedelta(days=1)
+_SUPPRESSING = {"unsubscribed", "bounced", "complained"}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """`--assume opened=0.3,clicked=0.05,purchased=0.02 --seed 42`: drawn per sent message."""
+
+    rates: tuple[tuple[str, float], ...]
+    seed: int = 0
+
+
+@dataclass
+class Engine:
+    project: Project
+    renderer: Renderer | None = None  # None: decide without rendering (fast plan/explain)
+    assumptions: Assumptions | None = None
+    sequences: list[LoadedSequence] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sequences = sorted(self.project.sequences.values(), key=lambda s: s.id)
+        self._by_id = {s.id: s for s in self.sequences}
+        self._on_event: dict[str, list[LoadedSequence]] = {}
+        for s in self.sequences:
+            trig = s.model.trigger
+            if isinstance(trig, EventTrigger):
+                self._on_event.setdefault(trig.event, []).append(s)
+        self._segments = [s for s in self.sequences if isinstance(s.model.trigger, SegmentTrigger)]
+        self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
+        self._tz_name = self.project.settings.timezone
+
+    # --- public -------------------------------------------------------------------------
+
+    def zone_of(self, state: ContactState) -> ZoneInfo:
+        return zone(state.contact.timezone, self._tz_name)
+
+    def advance(self, state: ContactState, now: datetime) -> StepResult:
+        """Process everything due for this contact up to and including `now`."""
+        assert state.cursor is not None, "the store sets a new contact's cursor"
+        result = StepResult()
+        tz = self.zone_of(state)
+        cv = state.contact.as_template_value()
+        while True:
+            t = self.next_due(state, tz)
+            if t is None or t > now:
+                break
+            self._process_at(state, t, now, tz, cv, result)
+            state.cursor = max(state.cursor, t)
+        result.next_due = self.next_due(state, tz)
+        return result
+
+    def next_due(self, state: ContactState, tz: ZoneInfo | None = None) -> datetime | None:
+        """When this contact next needs the engine (None: never, unless new facts arrive)."""
+        assert state.cursor is not None
+        tz = tz or self.zone_of(state)
+        cursor = state.cursor
+        best: datetime | None = None
+        for ev in state.pending:
+            t = ev.at if ev.at > cursor else cursor
+            if best is None or t < best:
+                best = t
+        for e in state.enrollments:
+            if e.is_active and e.due_at is not None and (best is None or e.due_at < best):
+                best = e.due_at
+        for s in self._segments:
+            if self._may_enter(state, s):
+                trig = s.model.trigger
+                assert isinstance(trig, SegmentTrigger)
+                t2 = next_cron(trig.check, self._tz_name, cursor)
+                if t2 is not None and (best is None or t2 < best):
+                    best = t2
+        for s in self._dates:
+            t2 = self._next_date(state, s, tz)
+            if t2 is not None and (best is None or t2 < best):
+                best = t2
+        return best
+
+    # --- one instant --------------------------------------------------------------------
+
+    def _process_at(
+        self,
+        state: ContactState,
+        t: datetime,
+        now: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> None:
+        cursor = state.cursor
+        assert cursor is not None
+        due_events = sorted(
+            (e for e in state.pending if (e.at if e.at > cursor else cursor) <= t),
+            key=lambda e: e.at,
+        )
+        if due_events:
+            state.pending = [e for e in state.pending if e not in due_events]
+            for ev in due_events:
+                insort(state.events, ev, key=lambda e: e.at)
+                self._apply_event(state, ev, t, tz, cv, result)
+        for s in self._dates:
+            fire = self._next_date(state, s, tz)
+            if fire == t:
+                state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
+                self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
+        for s in self._segments:
+            trig = s.model.trigger
+            assert isinstance(trig, SegmentTrigger)
+            if self._may_enter(state, s) and next_cron(trig.check, self._tz_name, cursor) == t:
+                self._check_segment(state, s, t, tz, cv, result)
+        due = sorted(
+            (
+                e
+                for e in state.enrollments
+                if e.is_active and e.due_at is not None and e.due_at <= t
+            ),
+            key=lambda e: (e.due_at, e.entered_at, e.sequence),
+        )
+        for enr in due:
+            self._run(state, enr, t, now, tz, cv, result)
+
+    def _apply_event(
+        self,
+        state: ContactState,
+        ev: Event,
+        t: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> None:
+        if ev.name in _SUPPRESSING:
+            state.suppressed.setdefault(ev.name, ev.at)
+        elif ev.name == "subscribed":
+            state.suppressed.pop("unsubscribed", None)  # an explicit re-subscribe lifts it
+        for enr in state.enrollments:
+            if not enr.is_active:
+                continue
+            seq = self._by_id.get(enr.sequence)
+            if seq is None:
+                continue
+            m = seq.model
+            if ev.name in m.exit_on:
+                self._end(state, enr, t, Outcome.EXITED, ev.name, result)
+                continue
+            if m.goal is not None and ev.name == m.goal.event and ev.at >= enr.entered_at:
+                limit = after(enr.entered_at, m.goal.within, tz) if m.goal.within else None
+                if limit is None or ev.at <= limit:
+                    self._end(state, enr, t, Outcome.GOAL, ev.name, result)
+                    continue
+            if enr.waiting_since is not None and enr.position is not None:
+                node = seq.flow.nodes.get(enr.position)
+                if node is not None and isinstance(node.step, WaitFor):
+                    wf = node.step.wait_for
+                    if wf.event == ev.name and ev.at >= enr.waiting_since:
+                        if wf.where and not self._eval(wf.where, state, t, enr, cv, tz, event=ev):
+                            continue
+                        enr.waiting_since = None
+                        enr.position = node.children.get("on_event") or node.next
+                        enr.due_at = t
+                        self._note(
+                            state, t, enr.sequence, "wait_for", f"{node.id}: {ev.name} arrived"
+                        )
+                        result.changed.append(enr)
+        if ev.enrolls:
+            for s in self._on_event.get(ev.name, ()):
+                trig = s.model.trigger
+                assert isinstance(trig, EventTrigger)
+                if trig.where and not self._eval(trig.where, state, t, None, cv, tz, event=ev):
+                    self._note(
+                        state,
+                        t,
+                        s.id,
+                        "not-enrolled",
+                        f"{ev.name}: `where` is false",
+                        (("where", trig.where),),
+                    )
+                    continue
+                self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}")
+
+    def _check_segment(
+        self,
+        state: ContactState,
+        s: LoadedSequence,
+        t: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> None:
+        trig = s.model.trigger
+        assert isinstance(trig, SegmentTrigger)
+        mark = state.triggers.setdefault(s.id, TriggerMark())
+        value = bool(self._eval(trig.segment, state, t, None, cv, tz))
+        was = mark.value
+        mark.checked_at, mark.value = t, value
+        # "Enroll contacts for whom the expression becomes true" (SPEC §2): on the edge only.
+        if value and was is not True:
+            self._try_enroll(state, s, t, tz, cv, result, why="segment became true")
+
+    def _try_enroll(
+        self,
+        state: ContactState,
+        s: LoadedSequence,
+        t: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+        *,
+        why: str,
+        per_occurrence: bool = False,
+    ) -> None:
+        m = s.model
+        if per_occurrence:
+            # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
+            blocked = (
+                "already_active"
+                if any(e.is_active and e.sequence == s.id for e in state.enrollments)
+                else None
+            )
+        else:
+            blocked = reentry_allows(m, state.enrollments, t, tz)
+        if blocked:
+            self._note(state, t, s.id, "not-enrolled", f"{why}: {blocked}")
+            return
+        if m.audience and not self._eval(m.audience, state, t, None, cv, tz):
+            self._note(
+                state,
+                t,
+                s.id,
+                "not-enrolled",
+                f"{why}: audience is false",
+                (("audience", m.audience),),
+            )
+            return
+        enr = Enrollment(
+            id=f"{s.id}:{state.contact.id}:{int(t.timestamp())}",
+            contact_id=state.contact.id,
+            sequence=s.id,
+            version=s.version,
+            entered_at=t,
+            position=s.flow.first,
+            due_at=t,
+        )
+        state.enrollments.append(enr)
+        result.changed.append(enr)
+        self._note(state, t, s.id, "enrolled", why)
+
+    # --- walking the steps ----------------------------------------------------------------
+
+    def _run(
+        self,
+        state: ContactState,
+        enr: Enrollment,
+        t: datetime,
+        now: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> None:
+        seq = self._by_id.get(enr.sequence)
+        if seq is None:
+            self._end(state, enr, t, Outcome.EXITED, "sequence_removed", result)
+            return
+        self._migrate(enr, seq)
+        if enr not in result.changed:
+            result.changed.append(enr)
+        # Walk while the enrollment is due at this instant; waits move due_at forward.
+        for _ in range(10_000):
+            if not enr.is_active or enr.due_at is None or enr.due_at > t:
+                return
+            if enr.position is None:
+                self._end(state, enr, t, Outcome.COMPLETED, None, result)
+                return
+            node = seq.flow.nodes.get(enr.position)
+            if node is None:
+                self._end(state, enr, t, Outcome.EXITED, "step_removed", result)
+                return
+            step = node.step
+            at = enr.due_at
+            if isinstance(step, Send):
+                if not self._send(state, seq, enr, step, at, now, tz, cv, result):
+                    return
+                enr.position = node.next
+            elif isinstance(step, Wait):
+                enr.due_at = self._wait_until(step, at, tz)
+                enr.position = node.next
+                self._note(state, at, seq.id, "wait", f"{node.id}: until {enr.due_at.isoformat()}")
+            elif isinstance(step, Branch):
+                taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
+                arm = "then" if taken else "else"
+                enr.position = node.children.get(arm) or node.next
+                self._note(
+                    state,
+                    at,
+                    seq.id,
+                    "branch",
+                    f"{node.id}: {step.branch.if_} -> {arm}",
+                    (("if", step.branch.if_), ("value", taken)),
+                )
+            elif isinstance(step, Split):
+                weights = [(name, arm.weight) for name, arm in step.split.items()]
+                chosen = pick_arm(weights, state.contact.id, seq.id, node.id)
+                enr.variant = chosen
+                enr.position = node.children.get(chosen) or node.next
+                self._note(state, at, seq.id, "split", f"{node.id}: arm {chosen}")
+            elif isinstance(step, WaitFor):
+                if enr.waiting_since is None:
+                    enr.waiting_since = at
+                    enr.due_at = after(at, step.wait_for.timeout, tz)
+                    self._note(
+                        state,
+                        at,
+                        seq.id,
+                        "wait_for",
+                        f"{node.id}: {step.wait_for.event} until {enr.due_at.isoformat()}",
+                    )
+                    return
+                enr.waiting_since = None  # timed out
+                enr.position = node.children.get("on_timeout") or node.next
+                self._note(state, at, seq.id, "wait_for", f"{node.id}: timed out")
+            elif isinstance(step, Exit):
+                self._end(state, enr, at, Outcome.EXITED, step.exit, result)
+                return
+        raise RuntimeError(f"{enr.id}: too many steps at one instant")  # pragma: no cover
+
+    def _wait_until(self, step: Wait, at: datetime, tz: ZoneInfo) -> datetime:
+        w = step.wait
+        if isinstance(w, Duration):
+            return after(at, w, tz)
+        assert isinstance(w, WaitUntil)
+        nxt = next_clock(at, w.until, w.days, tz)
+        # validate rejects `days: []`; a wait that can never end parks far in the future.
+        return nxt if nxt is not None else at + timedelta(days=36500)
+
+    def _send(
+        self,
+        state: ContactState,
+        seq: LoadedSequence,
+        enr: Enrollment,
+        step: Send,
+        at: datetime,
+        now: datetime,
+        tz: ZoneInfo,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> bool:
+        """Apply the rules; record a sent or skipped message. False when deferred."""
+        settings = self.project.settings
+        channel = step.channel or self.project.default_channel()
+        cfg = settings.channels.get(channel)
+        medium = cfg.medium if cfg is not None else "other"
+        verdict = rules.evaluate(
+            at, state=state, settings=settings, seq=seq.model, step=step, medium=medium, tz=tz
+        )
+        if verdict.action == "defer":
+            assert verdict.until is not None
+            if enr.deferred_from is None:
+                enr.deferred_from, enr.deferred_by = at, verdict.reason
+            enr.due_at = verdict.until
+            self._note(
+                state,
+                at,
+                seq.id,
+                "deferred",
+                f"{step.send}: {verdict.reason} until {verdict.until.isoformat()}",
+            )
+            return False
+        status, reason = Status.SENT, None
+        if verdict.action == "skip":
+            status, reason = Status.SKIPPED, verdict.reason
+        elif self._is_late(seq, at, now):
+            status, reason = Status.SKIPPED, "late"
+        key = message_key(state.contact.id, seq.id, enr.id, step.send)
+        rendered = None
+        if status is Status.SENT and self.renderer is not None:
+            rendered = self.renderer.render(
+                step,
+                sequence=seq.id,
+                channel=channel,
+                contact=state.contact,
+                contact_value=cv,
+                now=at.astimezone(tz),
+            )
+        to = state.contact.email if medium == "email" else state.contact.phone
+        msg = Message(
+            key=key,
+            contact_id=state.contact.id,
+            sequence=seq.id,
+            step=step.send,
+            channel=channel,
+            at=at,
+            status=status,
+            enrollment_id=enr.id,
+            is_marketing=seq.model.is_marketing,
+            reason=reason,
+            deferred_from=enr.deferred_from,
+            deferred_by=enr.deferred_by,
+            variant=enr.variant,
+            subject=rendered.subject if rendered else None,
+            text=rendered.text if rendered else None,
+            html=rendered.html if rendered else None,
+            to=to,
+            unsubscribe_url=rendered.unsubscribe_url
+            if rendered and seq.model.is_marketing
+            else None,
+        )
+        enr.deferred_from = enr.deferred_by = None
+        state.messages.append(msg)
+        result.messages.append(msg)
+        if status is Status.SENT:
+            if msg.is_marketing:
+                insort(state.cap_times, at)
+            self._note(state, at, seq.id, "sent", f"{step.send} via {channel}")
+            self._assume(state, msg)
+        else:
+            self._note(state, at, seq.id, "skipped", f"{step.send}: {reason}")
+        return True
+
+    def _is_late(self, seq: LoadedSequence, at: datetime, now: datetime) -> bool:
+        policy = seq.model.late or (None if seq.model.transactional else self.project.settings.late)
+        if policy is None or policy.max == "always":
+            return False
+        assert isinstance(policy.max, Duration)
+        return now - at > policy.max.approx()
+
+    def _assume(self, state: ContactState, msg: Message) -> None:
+        if self.assumptions is None:
+            return
+        seed = str(self.assumptions.seed)
+        opened = False
+        for name, p in self.assumptions.rates:
+            x = bucket(seed, msg.contact_id, msg.sequence, msg.enrollment_id, msg.step, name)
+            if name == "clicked" and not opened and "opened" in dict(self.assumptions.rates):
+                continue  # a click needs an open
+            if x >= p:
+                continue
+            opened = opened or name == "opened"
+            delay = _ASSUME_DELAY.get(name, _DEFAULT_ASSUME_DELAY)
+            props = (("message_id", msg.key),) if name in _ASSUME_DELAY else ()
+            state.pending.append(Event(msg.contact_id, name, msg.at + delay, props))
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _migrate(self, enr: Enrollment, seq: LoadedSequence) -> None:
+        """Live edits (SPEC §5): continue at the same step id in the new version."""
+        if enr.version == seq.version:
+            return
+        if enr.position is not None and enr.position in seq.model.migrate:
+            enr.position = seq.model.migrate[enr.position]
+        enr.version = seq.version
+
+    def _end(
+        self,
+        state: ContactState,
+        enr: Enrollment,
+        t: datetime,
+        outcome: Outcome,
+        reason: str | None,
+        result: StepResult,
+    ) -> None:
+        enr.outcome, enr.ended_at, enr.reason = outcome, t, reason
+        enr.due_at = None
+        enr.waiting_since = None
+        if enr not in result.changed:
+            result.changed.append(enr)
+        self._note(state, t, enr.sequence, str(outcome), reason or "")
+
+    def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:
+        """Cheap pre-check so contacts that can never re-enter don't wake up for segment checks."""
+        if s.model.reentry != "never":
+            return True
+        return not any(e.sequence == s.id for e in state.enrollments)
+
+    def _next_date(self, state: ContactState, s: LoadedSequence, tz: ZoneInfo) -> datetime | None:
+        trig = s.model.trigger
+        assert isinstance(trig, DateTrigger)
+        base = anniversary_base(state.contact, trig.date, tz)
+        if base is None:
+            return None
+        assert state.cursor is not None
+        return next_anniversary(base, trig.date, tz, state.cursor)
+
+    def _eval(
+        self,
+        source: str,
+        state: ContactState,
+        t: datetime,
+        enr: Enrollment | None,
+        cv: dict[str, Any],
+        tz: ZoneInfo,
+        *,
+        event: Event | None = None,
+    ) -> Any:
+        scope: dict[str, Any] = {"contact": cv, "now": t.astimezone(tz)}
+        scope.update(helpers(state, t, enr, self._tz_name))
+        if event is not None:
+            scope["event"] = {
+                "name": event.name,
+                "at": event.at.astimezone(tz),
+                **dict(event.props),
+            }
+        return compile_expr(source)(**scope)
+
+    def _note(
+        self,
+        state: ContactState,
+        t: datetime,
+        seq: str | None,
+        kind: str,
+        detail: str,
+        inputs: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        if state.trace is not None:
+            state.trace.append(Decision(t, seq, kind, detail, inputs))

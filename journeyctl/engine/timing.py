@@ -1,0 +1,94 @@
+"""Calendar arithmetic in the contact's zone: the one place that knows about DST.
+
+`d`/`w` are calendar days on the local wall clock (23:00 EDT + 2d = 23:00 EST, 49h later);
+`h`/`m` are absolute. All inputs and outputs are aware datetimes in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from journeyctl.spec.durations import Duration
+from journeyctl.spec.models import WEEKDAYS
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str | None, fallback: str) -> ZoneInfo:
+    """The contact's zone, or the project's when unknown or invalid (quiet hours never fail open)."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo(fallback)
+
+
+def local_to_utc(naive_local: datetime, tz: ZoneInfo) -> datetime:
+    # A wall time inside a DST gap does not exist; zoneinfo maps it forward (fold=0), which is
+    # what a user expects of "09:00 local" on the day the clocks jump.
+    return naive_local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
+    """`prev` + `dur`: calendar days on the local clock, then absolute seconds."""
+    out = prev
+    if dur.days:
+        local = prev.astimezone(tz).replace(tzinfo=None)
+        out = local_to_utc(local + timedelta(days=dur.days), tz)
+    if dur.seconds:
+        out = out + timedelta(seconds=dur.seconds)
+    return out
+
+
+def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    return local_to_utc(datetime.combine(day, clock), tz)
+
+
+def weekday_name(day: date) -> str:
+    return WEEKDAYS[day.weekday()]
+
+
+def next_clock(
+    t: datetime, clock: time, days: list[str] | tuple[str, ...], tz: ZoneInfo
+) -> datetime | None:
+    """The first local `clock` on an allowed weekday at or after `t`; None if no day is allowed."""
+    if not days:
+        return None
+    local_day = t.astimezone(tz).date()
+    for offset in range(8):
+        day = local_day + timedelta(days=offset)
+        if weekday_name(day) not in days:
+            continue
+        candidate = at_local(day, clock, tz)
+        if candidate >= t:
+            return candidate
+    return None
+
+
+def in_span(local: time, start: time, end: time) -> bool:
+    """Whether a local time lies in [start, end), where the span may wrap midnight."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def span_end(t: datetime, start: time, end: time, tz: ZoneInfo) -> datetime:
+    """For `t` inside a [start, end) span (maybe wrapping midnight), the moment the span ends."""
+    local = t.astimezone(tz)
+    day = local.date()
+    if start > end and local.time() >= start:
+        day += timedelta(days=1)
+    return at_local(day, end, tz)
+
+
+def add_years(d: date, years: int) -> date:
+    """Anniversary arithmetic: 29 February falls on 28 February in other years."""
+    y = d.year + years
+    try:
+        return d.replace(year=y)
+    except ValueError:
+        return date(y, 2, 28)

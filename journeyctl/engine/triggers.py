@@ -1,0 +1,71 @@
+"""When a contact may enter a sequence: event, segment (on its cron) and date anniversaries.
+
+Cron math uses APScheduler's CronTrigger as a pure function of (after); no scheduler runs here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from journeyctl.engine.model import Contact, Enrollment
+from journeyctl.engine.timing import add_years, after, at_local
+from journeyctl.spec.models import DateSpec, Sequence
+
+_TICK = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=256)
+def _cron(expr: str, tz_name: str) -> CronTrigger:
+    return CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz_name))
+
+
+@lru_cache(maxsize=65536)
+def next_cron(expr: str, tz_name: str, after_t: datetime) -> datetime | None:
+    """The first fire time strictly after `after_t` (shared by simulate, run and serve)."""
+    fire = _cron(expr, tz_name).get_next_fire_time(None, after_t + _TICK)
+    return fire.astimezone(after_t.tzinfo) if fire is not None else None
+
+
+def anniversary_base(contact: Contact, spec: DateSpec, tz: ZoneInfo) -> date | None:
+    value = contact.attrs.get(spec.field)
+    if isinstance(value, datetime):
+        return value.astimezone(tz).date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime) -> datetime:
+    """The first occurrence (base + k*every years, k >= 1, at local `at`, plus offset) > after_t.
+
+    29 February falls on 28 February in other years (SPEC §2). A date added or changed later is
+    read afresh on every call, so its next occurrence still triggers.
+    """
+    n = spec.every_years
+    k = max(1, (after_t.astimezone(tz).year - base.year) // n - 1)
+    while True:
+        fire = after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
+        if fire > after_t:
+            return fire
+        k += 1
+
+
+def reentry_allows(
+    seq: Sequence, history: list[Enrollment], t: datetime, tz: ZoneInfo
+) -> str | None:
+    """None when the contact may enter now, else the reason it may not."""
+    mine = [e for e in history if e.sequence == seq.id]
+    if any(e.is_active for e in mine):
+        return "already_active"
+    if not mine:
+        return None
+    if seq.reentry == "always":
+        return None
+    if seq.reentry == "never":
+        return "reentry_never"
+    last = max(e.entered_at for e in mine)
+    return None if after(last, seq.reentry, tz) <= t else "reentry_gap"

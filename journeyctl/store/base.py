@@ -1,0 +1,76 @@
+"""The Store protocol: what the runtime needs to remember. MemoryStore and SqliteStore both
+implement it and share one contract test suite (tests/store/test_contract.py).
+
+Delivery ledger states: planned -> attempting -> sent | retry (-> attempting ...) | failed;
+skipped messages are recorded as skipped with their reason. The idempotency key is unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from journeyctl.engine.model import Contact, ContactState, Event, Message, StepResult
+
+
+class Delivery(StrEnum):
+    PLANNED = "planned"
+    ATTEMPTING = "attempting"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    message: Message
+    state: Delivery
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    error: str | None = None
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction (BEGIN IMMEDIATE in SQLite)."""
+
+    def upsert_contacts(self, contacts: Iterable[Contact], born: datetime) -> int:
+        """Insert or update contacts; new ones start with `cursor = born`. Returns how many were new."""
+
+    def add_events(self, events: Iterable[Event]) -> int:
+        """Add events not seen before (natural key), as pending for their contact. Returns new count."""
+
+    def due_contacts(self, now: datetime, limit: int | None = None) -> list[str]:
+        """Ids of contacts whose next wake-up is at or before `now`, earliest first."""
+
+    def next_wake(self) -> datetime | None:
+        """The earliest wake-up of any contact (simulate jumps to it)."""
+
+    def load(self, contact_id: str) -> ContactState:
+        """The whole state of one contact, for the engine."""
+
+    def save(self, state: ContactState, result: StepResult) -> None:
+        """Persist the state and the result's new messages (sent -> planned, skipped -> skipped)."""
+
+    def claim_deliveries(
+        self, now: datetime, limit: int | None = None
+    ) -> list[tuple[Message, int]]:
+        """Planned or retry-due messages with their attempt number, marked attempting so no other
+        tick delivers them."""
+
+    def mark_sent(
+        self, key: str, delivered_at: datetime, provider_id: str | None = None
+    ) -> None: ...
+
+    def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None: ...
+
+    def mark_failed(self, key: str, error: str) -> None: ...
+
+    def ledger(self) -> Iterator[LedgerRow]:
+        """Every recorded message, in decision order."""

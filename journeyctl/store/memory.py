@@ -1,0 +1,115 @@
+"""MemoryStore: the in-process Store. Production code: `simulate` runs on it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
+
+from journeyctl.engine.model import Contact, ContactState, Event, Message, Status, StepResult
+from journeyctl.store.base import Delivery, LedgerRow
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.states: dict[str, ContactState] = {}
+        self.wake: dict[str, datetime | None] = {}
+        self._seen_events: set[tuple[object, ...]] = set()
+        self._ledger: dict[str, LedgerRow] = {}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def upsert_contacts(self, contacts: Iterable[Contact], born: datetime) -> int:
+        new = 0
+        for c in contacts:
+            state = self.states.get(c.id)
+            if state is None:
+                self.states[c.id] = ContactState(contact=c, cursor=born)
+                self.wake[c.id] = born  # a new contact is looked at once (triggers)
+                new += 1
+            else:
+                state.contact = c
+                self.wake[c.id] = state.cursor  # attributes changed: re-check triggers
+        return new
+
+    def add_events(self, events: Iterable[Event]) -> int:
+        new = 0
+        for ev in events:
+            key = ev.natural_key
+            if key in self._seen_events:
+                continue
+            state = self.states.get(ev.contact_id)
+            if state is None:
+                continue  # events of unknown contacts are reported by the importer
+            self._seen_events.add(key)
+            state.pending.append(ev)
+            cursor = state.cursor
+            assert cursor is not None
+            at = ev.at if ev.at > cursor else cursor
+            wake = self.wake.get(ev.contact_id)
+            if wake is None or at < wake:
+                self.wake[ev.contact_id] = at
+            new += 1
+        return new
+
+    def due_contacts(self, now: datetime, limit: int | None = None) -> list[str]:
+        due = sorted((w, cid) for cid, w in self.wake.items() if w is not None and w <= now)
+        ids = [cid for _, cid in due]
+        return ids[:limit] if limit is not None else ids
+
+    def next_wake(self) -> datetime | None:
+        return min((w for w in self.wake.values() if w is not None), default=None)
+
+    def load(self, contact_id: str) -> ContactState:
+        return self.states[contact_id]
+
+    def save(self, state: ContactState, result: StepResult) -> None:
+        self.states[state.contact.id] = state
+        self.wake[state.contact.id] = result.next_due
+        for m in result.messages:
+            if m.key in self._ledger:
+                continue  # idempotency key is unique
+            planned = Delivery.PLANNED if m.status is Status.SENT else Delivery.SKIPPED
+            self._ledger[m.key] = LedgerRow(m, planned)
+
+    def claim_deliveries(
+        self, now: datetime, limit: int | None = None
+    ) -> list[tuple[Message, int]]:
+        out: list[tuple[Message, int]] = []
+        for key, row in self._ledger.items():
+            if limit is not None and len(out) >= limit:
+                break
+            due = row.state is Delivery.PLANNED or (
+                row.state is Delivery.RETRY
+                and row.next_attempt_at is not None
+                and row.next_attempt_at <= now
+            )
+            if due:
+                self._ledger[key] = replace(
+                    row, state=Delivery.ATTEMPTING, attempts=row.attempts + 1
+                )
+                out.append((row.message, row.attempts + 1))
+        return out
+
+    def mark_sent(self, key: str, delivered_at: datetime, provider_id: str | None = None) -> None:
+        row = self._ledger[key]
+        self._ledger[key] = replace(row, state=Delivery.SENT, delivered_at=delivered_at, error=None)
+
+    def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:
+        row = self._ledger[key]
+        self._ledger[key] = replace(
+            row, state=Delivery.RETRY, next_attempt_at=next_attempt_at, error=error
+        )
+
+    def mark_failed(self, key: str, error: str) -> None:
+        row = self._ledger[key]
+        self._ledger[key] = replace(row, state=Delivery.FAILED, error=error)
+
+    def ledger(self) -> Iterator[LedgerRow]:
+        return iter(list(self._ledger.values()))
+
+    def messages(self) -> list[Message]:
+        return [r.message for r in self._ledger.values()]
