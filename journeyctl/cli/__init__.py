@@ -19,6 +19,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
 @app.callback()
 def _root() -> None:
     """Lifecycle messaging as code: validate, simulate and run message sequences kept in git."""

@@ -19,8 +19,17 @@ class Output:
         no_color = bool(os.environ.get("NO_COLOR"))
         width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
         return cls(
-            out=Console(file=sys.stdout, no_color=no_color, highlight=False, width=width, soft_wrap=True),
-            err=Console(file=sys.stderr, no_color=no_color, highlight=False, width=width, soft_wrap=True, stderr=True),
+            out=Console(
+                file=sys.stdout, no_color=no_color, highlight=False, width=width, soft_wrap=True
+            ),
+            err=Console(
+                file=sys.stderr,
+                no_color=no_color,
+                highlight=False,
+                width=width,
+                soft_wrap=True,
+                stderr=True,
+            ),
         )
 
     @property

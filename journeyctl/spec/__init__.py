@@ -53,6 +53,9 @@ def load_valid_project(root: Path) -> Project:
     diags = validate_project(project)
     errors = [d for d in diags if d.is_error]
     if errors:
-        raise ProjectError(errors, f"{root}: the project has {len(errors)} error(s); run `journeyctl validate {root}`")
+        raise ProjectError(
+            errors,
+            f"{root}: the project has {len(errors)} error(s); run `journeyctl validate {root}`",
+        )
     project.diagnostics = diags
     return project

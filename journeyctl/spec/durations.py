@@ -46,7 +46,9 @@ class Duration:
         for num, unit in _PART.findall(s):
             order = _UNIT_ORDER.index(unit)
             if order <= last:
-                raise ValueError(f"{text!r} is not a duration (units must go w, d, h, m, once each)")
+                raise ValueError(
+                    f"{text!r} is not a duration (units must go w, d, h, m, once each)"
+                )
             last = order
             n = int(num)
             if unit == "w":

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from journeyctl.spec.models import Branch, Exit, Send, Sequence, Split, Step, Wait, WaitFor, step_kind
+from journeyctl.spec.models import (
+    Branch,
+    Exit,
+    Send,
+    Sequence,
+    Split,
+    Step,
+    Wait,
+    WaitFor,
+    step_kind,
+)
 
 
 @dataclass(frozen=True, slots=True)
