@@ -1,0 +1,254 @@
+"""Read events (SPEC §3) from CSV or JSONL into `Event`s with a stable natural key.
+
+Columns `contact_id`, `event`, `at` are required; every other non-empty column is a property
+(text from CSV, JSON scalars from JSONL). Properties are sorted by name so re-importing the
+same event gives the same key (SPEC §3: re-import is a no-op).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journeyctl.data import decode
+from journeyctl.data.convert import TYPES, datetime_parser
+from journeyctl.data.result import ReadResult, collect
+from journeyctl.data.source import (
+    Fatal,
+    Header,
+    Rejected,
+    csv_records,
+    is_jsonl,
+    jsonl_records,
+    key_column,
+)
+from journeyctl.diagnostics import Diagnostic, Location, error
+from journeyctl.engine.model import Event
+from journeyctl.spec.models import ProjectSettings
+
+REQUIRED = ("contact_id", "event", "at")
+EVENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+Stream = Iterator[Event | Diagnostic | Rejected | Header]
+
+
+def _missing_id(path: Path, line: int, col: int) -> Diagnostic:
+    return error(
+        Location(path, line, col),
+        "missing-id",
+        "column contact_id: the contact id is empty",
+        "name the contact the event belongs to",
+    )
+
+
+def _bad_name(path: Path, line: int, col: int, name: str) -> Diagnostic:
+    return error(
+        Location(path, line, col),
+        "bad-event-name",
+        f"column event: {name!r} is not an event name"
+        if name
+        else "column event: the event name is empty",
+        "use letters, digits, _ . - (starting with a letter or digit), e.g. purchased",
+    )
+
+
+def _bad_at(path: Path, line: int, col: int, text: str) -> Diagnostic:
+    t = TYPES["datetime"]
+    if not text:
+        return error(Location(path, line, col), t.code, "column at: the time is empty", t.hint)
+    return error(Location(path, line, col), t.code, f"column at: {text!r} is not {t.noun}", t.hint)
+
+
+def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
+    if bad is not None:
+        raise Fatal(bad)
+    columns = [c.strip() for c in fields]
+    for i, name in enumerate(columns):
+        if name and name in columns[:i]:
+            raise Fatal(
+                error(
+                    Location(path, 1, i + 1),
+                    "duplicate-column",
+                    f"column {name!r} appears twice (also column {columns.index(name) + 1})",
+                    "rename or remove one of them",
+                )
+            )
+    for name in REQUIRED:
+        if name not in columns:
+            raise Fatal(
+                error(
+                    Location(path, 1, 1),
+                    "missing-column",
+                    f"no {name!r} column; found: " + ", ".join(repr(c) for c in columns if c),
+                    "events need the columns contact_id, event and at",
+                )
+            )
+    return columns
+
+
+def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
+    parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    good_names: set[str] = set()
+    with decode.open_marked(path, encoding) as f:
+        records = csv_records(f, path, encoding)
+        first = next(records, None)
+        if first is None:
+            raise Fatal(
+                error(
+                    Location(path, 1, 1),
+                    "missing-column",
+                    "the file is empty",
+                    "write a header line: contact_id,event,at",
+                )
+            )
+        columns = _header(path, first[1], first[2])
+        yield Header(columns)
+        width = len(columns)
+        cid_i, name_i, at_i = (columns.index(c) for c in REQUIRED)
+        props = sorted((name, i) for i, name in enumerate(columns) if name and name not in REQUIRED)
+        unnamed = [i for i, name in enumerate(columns) if not name]
+
+        for line, row, bad in records:
+            problems: list[Diagnostic] = [] if bad is None else [bad]
+            if len(row) != width and (len(row) < width or any(c.strip() for c in row[width:])):
+                problems.append(
+                    error(
+                        Location(path, line, min(len(row), width) + 1),
+                        "bad-row",
+                        f"the row has {len(row)} fields but the header has {width}",
+                        "check for a missing or extra comma, or an unquoted comma inside a value",
+                    )
+                )
+                yield Rejected(line, row, problems)
+                continue
+            cid = row[cid_i].strip()
+            if not cid:
+                problems.append(_missing_id(path, line, cid_i + 1))
+            name = row[name_i].strip()
+            if name not in good_names:
+                if EVENT_NAME.fullmatch(name):
+                    good_names.add(name)
+                else:
+                    problems.append(_bad_name(path, line, name_i + 1, name))
+            text = row[at_i].strip()
+            at = None
+            try:
+                at = parse_at(text)
+            except (ValueError, OverflowError):
+                problems.append(_bad_at(path, line, at_i + 1, text))
+            for i in unnamed:
+                if row[i].strip():
+                    problems.append(
+                        error(
+                            Location(path, line, i + 1),
+                            "bad-row",
+                            f"column {i + 1} has a value but no name in the header",
+                            "name the column in the header line",
+                        )
+                    )
+            if problems or at is None:
+                yield Rejected(line, row, problems)
+                continue
+            found = tuple((k, v) for k, i in props if (v := row[i].strip()))
+            yield Event(cid, name, at, found)
+
+
+def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
+    parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    with decode.open_marked(path, encoding) as f:
+        for line, text, obj in jsonl_records(f, path, encoding):
+            if isinstance(obj, Diagnostic):
+                yield Rejected(line, text, [obj])
+                continue
+            problems: list[Diagnostic] = []
+            cid = obj.get("contact_id")
+            if isinstance(cid, int) and not isinstance(cid, bool):
+                cid = str(cid)
+            if isinstance(cid, str):
+                cid = cid.strip()
+            if not cid or not isinstance(cid, str):
+                problems.append(_missing_id(path, line, key_column(text, "contact_id")))
+            name = obj.get("event")
+            if not isinstance(name, str) or not EVENT_NAME.fullmatch(name.strip()):
+                shown = (
+                    name.strip() if isinstance(name, str) else ("" if name is None else repr(name))
+                )
+                problems.append(_bad_name(path, line, key_column(text, "event"), shown))
+            raw_at = obj.get("at")
+            at = None
+            try:
+                at = parse_at(raw_at.strip() if isinstance(raw_at, str) else "")
+            except (ValueError, OverflowError):
+                shown = (
+                    raw_at.strip()
+                    if isinstance(raw_at, str)
+                    else ("" if raw_at is None else repr(raw_at))
+                )
+                problems.append(_bad_at(path, line, key_column(text, "at"), shown))
+            found: list[tuple[str, Any]] = []
+            for key, value in obj.items():
+                if key in REQUIRED or value is None:
+                    continue
+                if isinstance(value, dict | list):
+                    problems.append(
+                        error(
+                            Location(path, line, key_column(text, key)),
+                            "bad-json",
+                            f"{key}: expected a single value, got a JSON {type(value).__name__}",
+                            "event properties are strings, numbers or booleans",
+                        )
+                    )
+                    continue
+                if isinstance(value, str):
+                    value = value.strip()
+                    if not value:
+                        continue
+                found.append((key, value))
+            if problems or at is None:
+                yield Rejected(line, text, problems)
+                continue
+            yield Event(str(cid), str(name).strip(), at, tuple(sorted(found)))
+
+
+def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
+    enc = decode.resolve_encoding(path, encoding)
+    try:
+        if is_jsonl(path):
+            yield from _jsonl_stream(path, settings, enc)
+        else:
+            yield from _csv_stream(path, settings, enc)
+    except Fatal as exc:
+        yield exc.diagnostic
+
+
+def iter_events(
+    path: Path, settings: ProjectSettings, *, encoding: str | None = None
+) -> Iterator[Event | Diagnostic]:
+    """Stream events: each good row as an Event, each problem as a Diagnostic (see iter_contacts)."""
+    for x in _stream(path, settings, encoding):
+        if type(x) is Rejected:
+            yield from x.diagnostics
+        elif type(x) is not Header:
+            yield x  # type: ignore[misc]
+
+
+def read_events(
+    path: Path,
+    settings: ProjectSettings,
+    *,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+) -> ReadResult[Event]:
+    """Read all events of a CSV (or .jsonl/.ndjson) file; all-or-nothing like read_contacts."""
+    return collect(
+        _stream(path, settings, encoding),
+        path,
+        Event,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        jsonl=is_jsonl(path),
+    )

@@ -1,0 +1,154 @@
+"""Turn a reader's stream into a ReadResult: all-or-nothing, or skip-invalid with a rejects file.
+
+SPEC §3: nothing is silently dropped or half-written. The rejects file is written to a temporary
+file beside its destination and renamed into place only when the whole input was read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Generic, TypeVar
+
+from journeyctl.data.source import Header, Rejected
+from journeyctl.diagnostics import Diagnostic, Location, error
+from journeyctl.errors import DataError
+
+T = TypeVar("T")
+
+# Keep this many diagnostics; past it only count, so a file of a million bad rows does not
+# build a million Diagnostic objects.
+MAX_DIAGNOSTICS = 1000
+
+
+@dataclass
+class ReadResult(Generic[T]):
+    items: list[T] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(
+        default_factory=list
+    )  # warnings; with skip_invalid, errors too
+    rejected: int = 0  # rows skipped (skip_invalid) and written to the rejects file
+
+
+class _RejectsWriter:
+    """Rejected rows as CSV (original columns + `error`) or JSONL (object + "error")."""
+
+    def __init__(self, target: Path, jsonl: bool):
+        self.target = target
+        self.jsonl = jsonl
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        self.tmp = Path(tmp)
+        # utf-8-sig so Excel shows Korean text; lone surrogates (undecodable input bytes) -> '?'
+        self.file: IO[str] = os.fdopen(
+            fd, "w", encoding="utf-8" if jsonl else "utf-8-sig", errors="replace", newline=""
+        )
+        self.csv = csv.writer(self.file, lineterminator="\r\n")
+        self.width = 0
+
+    def header(self, columns: list[str]) -> None:
+        name = "error"
+        while name in columns:  # the input may have an `error` column of its own
+            name = "_" + name
+        self.width = len(columns)
+        self.csv.writerow([*columns, name])
+
+    def write(self, row: Rejected) -> None:
+        reason = "; ".join(
+            f"line {d.location.line} col {d.location.col}: {d.code}: {d.message}"
+            for d in row.diagnostics
+        )
+        if self.jsonl:
+            text = row.raw if isinstance(row.raw, str) else ",".join(row.raw)
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            record = (
+                {**obj, "error": reason}
+                if isinstance(obj, dict)
+                else {"line": text.rstrip("\r\n"), "error": reason}
+            )
+            self.file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        else:
+            fields = list(row.raw) if isinstance(row.raw, list) else [row.raw]
+            fields += [""] * (self.width - len(fields))  # keep `error` in its own column
+            self.csv.writerow([*fields, reason])
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.target)
+
+    def discard(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def collect(
+    stream: Iterable[Any],
+    path: Path,
+    item_type: type[T],
+    *,
+    skip_invalid: bool,
+    rejects: Path | None,
+    jsonl: bool,
+) -> ReadResult[T]:
+    """Drain a reader stream; raise DataError unless every row imported or was skippable."""
+    result: ReadResult[T] = ReadResult()
+    items = result.items
+    diagnostics = result.diagnostics
+    omitted = 0
+    failed = False  # a bad row without skip_invalid: keep reading to report, keep no items
+    fatal = False  # the file could not be read to the end: always an error
+    writer = _RejectsWriter(rejects, jsonl) if skip_invalid and rejects is not None else None
+
+    def note(d: Diagnostic) -> None:
+        nonlocal omitted
+        if len(diagnostics) < MAX_DIAGNOSTICS:
+            diagnostics.append(d)
+        else:
+            omitted += 1
+
+    try:
+        for x in stream:
+            if type(x) is item_type:
+                if not failed:
+                    items.append(x)
+            elif type(x) is Rejected:
+                result.rejected += 1
+                for d in x.diagnostics:
+                    note(d)
+                if writer is not None:
+                    writer.write(x)
+                if not skip_invalid and not failed:
+                    failed = True
+                    items.clear()
+            elif type(x) is Header:
+                if writer is not None:
+                    writer.header(x.columns)
+            else:
+                assert isinstance(x, Diagnostic)
+                note(x)
+                fatal = fatal or x.is_error
+        if omitted:
+            diagnostics.append(
+                error(
+                    Location(path, 1, 1),
+                    "too-many-errors",
+                    f"{omitted} more problems not shown (the first {MAX_DIAGNOSTICS} are)",
+                )
+            )
+        if fatal or failed:
+            items.clear()
+            raise DataError(diagnostics, f"{path}: invalid data, nothing imported")
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
+    if writer is not None:
+        writer.commit()
+    return result
