@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
@@ -42,3 +45,26 @@ class Output:
         if not text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
+
+    def emit(self, text: str, path: Path | None) -> None:
+        """Data to stdout, or to `path` written whole (temp file + rename: never half-written)."""
+        if path is None:
+            self.data(text)
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    def progress(self, label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+        """A progress bar on stderr, only when stderr is a terminal (SPEC §4)."""
+        if not self.progress_enabled or total < 1000:
+            return nullcontext(lambda n: None)
+        return self._bar(label, total)
+
+    @contextmanager
+    def _bar(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
+        from rich.progress import Progress
+
+        with Progress(console=self.err, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda n: bar.update(task, completed=n)

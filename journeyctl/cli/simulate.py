@@ -1,0 +1,98 @@
+"""`journeyctl simulate`: exact dry-runs over real contact lists."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeyctl.cli import app
+from journeyctl.cli.boundary import boundary
+from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt
+from journeyctl.errors import UsageError
+
+
+class SimFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def parse_assume(text: str | None) -> tuple[tuple[str, float], ...]:
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        name, sep, rate = part.partition("=")
+        try:
+            p = float(rate)
+        except ValueError:
+            p = -1.0
+        if not sep or not name.strip() or not 0 <= p <= 1:
+            raise UsageError(f"--assume: {part!r} must look like opened=0.3 (a rate in 0..1)")
+        out.append((name.strip(), p))
+    return tuple(out)
+
+
+@app.command()
+@boundary
+def simulate(
+    project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    contacts: ContactsOpt = None,
+    events: EventsOpt = None,
+    start: Annotated[
+        str | None, typer.Option(help="ISO 8601 datetime or date (project tz).")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="Length of the period.")] = 30,
+    sequence: Annotated[
+        list[str] | None, typer.Option("--sequence", help="Only these sequences.")
+    ] = None,
+    assume: Annotated[
+        str | None, typer.Option(help="Synthetic responses, e.g. opened=0.3,clicked=0.05.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --assume draws.")] = 0,
+    fmt: Annotated[SimFormat, typer.Option("--format")] = SimFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the output to a file.")] = None,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Dry-run the sequences over a contact list: who gets what, when, and why not."""
+    from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail
+    from journeyctl.cli.output import Output
+    from journeyctl.cli.sim_render import render_csv, render_table
+    from journeyctl.engine.advance import Assumptions
+    from journeyctl.instants import parse_instant
+    from journeyctl.reporting.timeline import to_json
+    from journeyctl.simulate import make_engine
+    from journeyctl.simulate import simulate as run_simulation
+
+    if contacts is None or start is None:
+        raise UsageError("simulate needs --contacts FILE and --start DATE")
+    project = load_project_or_fail(project_dir)
+    if sequence:
+        unknown = sorted(set(sequence) - set(project.sequences))
+        if unknown:
+            raise UsageError(f"--sequence: unknown sequence(s): {', '.join(unknown)}")
+    t0 = parse_instant(start, project.settings.timezone)
+    people = load_contacts(project, contacts, encoding)
+    history = load_events(project, events, encoding)
+    rates = parse_assume(assume)
+    engine = make_engine(project, assumptions=Assumptions(rates, seed) if rates else None)
+    output = Output.from_environment()
+    with output.progress("simulating", total=len(people)) as advance:
+        sim = run_simulation(
+            project, people, history, t0, t0 + timedelta(days=days),
+            sequences=set(sequence) if sequence else None, engine=engine, progress=advance,
+        )  # fmt: skip
+    names = sorted(set(sequence) if sequence else project.sequences)
+    doc = to_json(sim, names, project.settings.timezone)
+    if fmt is SimFormat.json:
+        import json
+
+        output.emit(json.dumps(doc, ensure_ascii=False, indent=2), out)
+    elif fmt is SimFormat.csv:
+        output.emit(render_csv(doc), out)
+    else:
+        render_table(output, doc, len(people), out)
