@@ -6,7 +6,7 @@ Template files are checked once per project, at their own `file:line:col`, follo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -38,6 +38,7 @@ class Scan:
     names: dict[str, int] = field(default_factory=dict)  # name -> first line
     attrs: list[tuple[str, str, int]] = field(default_factory=list)  # (base, attr, line)
     refs: list[tuple[str | None, int]] = field(default_factory=list)  # (template name, line)
+    assigned: set[str] = field(default_factory=set)  # {% set %}, loop and macro names
 
 
 def scan(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
@@ -49,7 +50,15 @@ def scan(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
 def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
     tree = env.parse(text)
     out = Scan()
-    undeclared = meta.find_undeclared_variables(tree) - set(env.globals)
+    # jinja's own analysis flags a `{% set %}` inside `{% if %}` used after it, and names
+    # guarded by `is defined`; neither fails at render time, so neither is reported.
+    out.assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    guarded = {
+        t.node.name
+        for t in tree.find_all(nodes.Test)
+        if t.name in ("defined", "undefined") and isinstance(t.node, nodes.Name)
+    }
+    undeclared = meta.find_undeclared_variables(tree) - set(env.globals) - out.assigned - guarded
     for ref in tree.find_all(nodes.Name):
         if ref.name in undeclared and ref.name not in out.names:
             out.names[ref.name] = ref.lineno
@@ -79,6 +88,38 @@ def template_text(project: Project, name: str) -> str | None:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def inherited_names(project: Project, name: str) -> set[str]:
+    """Names set by templates that extend or include `name` (a layout sees its child's sets)."""
+    env = template_environment(project.templates_dir)
+    parents: dict[str, set[str]] = {}  # referenced template -> templates referencing it
+    assigned: dict[str, set[str]] = {}
+    base = project.templates_dir
+    for path in sorted(base.rglob("*")) if base.is_dir() else []:
+        if not path.is_file():
+            continue
+        rel = path.relative_to(base).as_posix()
+        text = template_text(project, rel)
+        if text is None:
+            continue
+        try:
+            info = scan(env, text)
+        except TemplateSyntaxError:
+            continue
+        assigned[rel] = info.assigned
+        for ref, _ in info.refs:
+            if ref is not None:
+                parents.setdefault(ref, set()).add(rel)
+    out: set[str] = set()
+    todo, seen = [name], {name}
+    while todo:
+        for child in parents.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                out |= assigned.get(child, set())
+                todo.append(child)
+    return out
 
 
 def template_reads(project: Project, name: str) -> set[str]:
@@ -166,8 +207,9 @@ def _check_file(
             "check that every {{ }}, {% %} and {% if/for/block %} is closed",
         )
         return
+    extra = inherited_names(project, name) if info.names else set()
     yield from _check_scan(
-        info, fields, lambda line, needle: in_text_line(shown, text, line, needle)
+        info, fields, lambda line, needle: in_text_line(shown, text, line, needle), extra
     )
     for ref, line in info.refs:
         if ref is None:
@@ -179,10 +221,13 @@ def _check_file(
 
 
 def _check_scan(
-    info: Scan, fields: set[str], locate: Callable[[int, str], Location]
+    info: Scan,
+    fields: set[str],
+    locate: Callable[[int, str], Location],
+    extra: Set[str] = frozenset(),
 ) -> Iterator[Diagnostic]:
     for name, line in info.names.items():
-        if name not in TEMPLATE_SCOPE:
+        if name not in TEMPLATE_SCOPE and name not in extra:
             yield error(
                 locate(line, name),
                 "undeclared-variable",

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from journeyctl.engine.model import WELL_KNOWN_COLUMNS
 from journeyctl.spec.models import (
     Branch,
     DateTrigger,
@@ -23,6 +22,9 @@ from journeyctl.spec.models import (
 from journeyctl.spec.project import LoadedSequence, Project
 
 KeyPath = tuple[str | int, ...]
+# Columns with meaning (SPEC §3), the same as engine.model.WELL_KNOWN_COLUMNS; spec sits below
+# the engine in the layering, so it keeps its own copy.
+WELL_KNOWN_COLUMNS = ("id", "email", "phone", "name", "timezone")
 
 
 def iter_steps(steps: list[Step], path: KeyPath = ("steps",)) -> Iterator[tuple[Step, KeyPath]]:
