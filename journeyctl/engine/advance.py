@@ -52,6 +52,10 @@ _DEFAULT_ASSUME_DELAY = timedelta(days=1)
 _SUPPRESSING = {"unsubscribed", "bounced", "complained"}
 
 
+def _hm(t: datetime, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
 @dataclass(frozen=True)
 class Assumptions:
     """`--assume opened=0.3,clicked=0.05,purchased=0.02 --seed 42`: drawn per sent message."""
@@ -332,7 +336,7 @@ class Engine:
             elif isinstance(step, Wait):
                 enr.due_at = self._wait_until(step, at, tz)
                 enr.position = node.next
-                self._note(state, at, seq.id, "wait", f"{node.id}: until {enr.due_at.isoformat()}")
+                self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
             elif isinstance(step, Branch):
                 taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
                 arm = "then" if taken else "else"
@@ -360,7 +364,7 @@ class Engine:
                         at,
                         seq.id,
                         "wait_for",
-                        f"{node.id}: {step.wait_for.event} until {enr.due_at.isoformat()}",
+                        f"{node.id}: {step.wait_for.event} until {_hm(enr.due_at, tz)}",
                     )
                     return
                 enr.waiting_since = None  # timed out
@@ -410,7 +414,7 @@ class Engine:
                 at,
                 seq.id,
                 "deferred",
-                f"{step.send}: {verdict.reason} until {verdict.until.isoformat()}",
+                f"{step.send}: {verdict.reason} until {_hm(verdict.until, tz)}",
             )
             return False
         status, reason = Status.SENT, None

@@ -1,0 +1,101 @@
+"""Calendar vs absolute waits, DST, anniversaries: engine.timing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from journeyctl.engine.timing import add_years, after, in_span, next_clock, span_end, zone
+from journeyctl.spec.durations import Duration
+from tests.builders import BERLIN, KST, NYC, at
+
+
+def test_calendar_days_keep_wall_clock_across_us_dst_end() -> None:
+    # 2026-11-01 02:00 EDT -> EST: 23:00 EDT + 2d is 23:00 EST, 49 hours later.
+    start = at("2026-10-31 23:00", NYC)
+    end = after(start, Duration.parse("2d"), NYC)
+    assert end.astimezone(NYC).replace(tzinfo=None) == datetime(2026, 11, 2, 23, 0)
+    assert end - start == timedelta(hours=49)
+
+
+def test_hours_are_absolute_across_dst() -> None:
+    start = at("2026-10-31 23:00", NYC)
+    end = after(start, Duration.parse("48h"), NYC)
+    assert end - start == timedelta(hours=48)
+    assert end.astimezone(NYC).hour == 22  # wall clock moved because the clocks did
+
+
+def test_berlin_spring_forward_gap_maps_forward() -> None:
+    # 2026-03-29 02:00-03:00 does not exist in Berlin; 02:30 local + 1d from 28th lands after it.
+    start = at("2026-03-28 02:30", BERLIN)
+    end = after(start, Duration.parse("1d"), BERLIN)
+    assert end.astimezone(BERLIN).strftime("%m-%d %H:%M") == "03-29 03:30"
+
+
+def test_seoul_has_no_dst() -> None:
+    start = at("2026-11-01 09:00", KST)
+    assert after(start, Duration.parse("1w"), KST) - start == timedelta(days=7)
+
+
+def test_mixed_duration_days_then_hours() -> None:
+    start = at("2026-10-31 20:00", NYC)
+    end = after(start, Duration.parse("1d12h"), NYC)
+    assert end.astimezone(NYC).strftime("%m-%d %H:%M") == "11-02 08:00"
+
+
+def test_next_clock_is_at_or_after() -> None:
+    t = at("2026-11-02 10:00", KST)  # a Monday
+    assert next_clock(t, time(10), ["mon"], KST) == t
+    assert next_clock(t + timedelta(minutes=1), time(10), ["mon"], KST) == at(
+        "2026-11-09 10:00", KST
+    )
+    assert next_clock(t, time(10), [], KST) is None
+
+
+def test_quiet_span_wraps_midnight() -> None:
+    assert in_span(time(22), time(21), time(8))
+    assert in_span(time(7, 59), time(21), time(8))
+    assert not in_span(time(8), time(21), time(8))
+    assert not in_span(time(12), time(12), time(12))
+    t = at("2026-11-01 22:10", KST)
+    assert span_end(t, time(21), time(8), KST) == at("2026-11-02 08:00", KST)
+    t2 = at("2026-11-02 03:00", KST)
+    assert span_end(t2, time(21), time(8), KST) == at("2026-11-02 08:00", KST)
+
+
+def test_feb_29_anniversary_falls_on_feb_28() -> None:
+    assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
+    assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
+
+
+def test_invalid_zone_falls_back_to_project_zone() -> None:
+    assert zone("Mars/Olympus", "Asia/Seoul").key == "Asia/Seoul"
+    assert zone(None, "Asia/Seoul").key == "Asia/Seoul"
+    assert zone("Europe/Berlin", "Asia/Seoul").key == "Europe/Berlin"
+
+
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.integers(min_value=0, max_value=60),
+    st.sampled_from([NYC, BERLIN, KST]),
+)
+def test_calendar_days_land_on_same_local_time_and_are_monotone(
+    naive: datetime, days: int, tz: object
+) -> None:
+    assert isinstance(tz, type(KST))
+    start = naive.replace(tzinfo=UTC)
+    end = after(start, Duration(days=days), tz)
+    assert end >= start
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    assert (b.date() - a.date()).days == days
+    # same wall-clock time unless the target falls in a DST gap (then it moves forward by it)
+    diff = datetime.combine(date.min, b.time()) - datetime.combine(date.min, a.time())
+    assert diff in (timedelta(0), timedelta(hours=1), timedelta(hours=-1)) or days == 0
+
+
+@given(st.integers(min_value=0, max_value=400), st.integers(min_value=0, max_value=23 * 60))
+def test_duration_round_trip(days: int, minutes: int) -> None:
+    d = Duration(days=days, seconds=minutes * 60)
+    assert Duration.parse(str(d)) == d
