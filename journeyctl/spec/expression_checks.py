@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from jinja2 import TemplateSyntaxError, nodes
 
 from journeyctl.diagnostics import Diagnostic, error
-from journeyctl.spec.expressions import HELPERS, compile_expr, contact_attributes, parse_expr
+from journeyctl.spec.expressions import (
+    HELPERS,
+    compile_expr,
+    contact_attributes,
+    find_all,
+    parse_expr,
+)
 from journeyctl.spec.locations import in_scalar, scalar_line
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
@@ -61,7 +67,7 @@ def _check_one(
         return
 
     called: set[str] = set()
-    for call in tree.find_all(nodes.Call):
+    for call in find_all(tree, nodes.Call):
         if not isinstance(call.node, nodes.Name):
             continue
         name = call.node.name
@@ -81,7 +87,7 @@ def _check_one(
 
     scope = {*_BASE_SCOPE, *HELPERS} | ({"event"} if has_event else set())
     reported: set[str] = set()
-    for ref in tree.find_all(nodes.Name):
+    for ref in find_all(tree, nodes.Name):
         name = ref.name
         if ref.ctx != "load" or name in scope or name in called or name in reported:
             continue

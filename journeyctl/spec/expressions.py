@@ -49,18 +49,24 @@ def parse_expr(source: str) -> nodes.Expr:
     return node
 
 
+def find_all(node: nodes.Node, kind: type[nodes.Node] | tuple[type[nodes.Node], ...]) -> list[Any]:
+    """`node.find_all(kind)` plus `node` itself (jinja's find_all skips the root)."""
+    found = list(node.find_all(kind))
+    return [node, *found] if isinstance(node, kind) else found
+
+
 def names_used(source: str) -> set[str]:
     """Top-level names an expression reads."""
-    return {n.name for n in parse_expr(source).find_all(nodes.Name) if n.ctx == "load"}
+    return {n.name for n in find_all(parse_expr(source), nodes.Name) if n.ctx == "load"}
 
 
 def contact_attributes(node: nodes.Node) -> list[tuple[str, int]]:
     """`contact.x` and `contact['x']` attributes read in an AST, with their line."""
     out: list[tuple[str, int]] = []
-    for get in node.find_all(nodes.Getattr):
+    for get in find_all(node, nodes.Getattr):
         if isinstance(get.node, nodes.Name) and get.node.name == "contact":
             out.append((get.attr, get.lineno))
-    for item in node.find_all(nodes.Getitem):
+    for item in find_all(node, nodes.Getitem):
         if (
             isinstance(item.node, nodes.Name)
             and item.node.name == "contact"

@@ -55,13 +55,20 @@ def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagno
         if etype == "extra_forbidden":
             key = loc[-1] if loc else "?"
             out.append(
-                error(src.locate(loc, at_key=True), "unknown-key", f"unknown key '{key}'", _HINTS["unknown-key"])
+                error(
+                    src.locate(loc, at_key=True),
+                    "unknown-key",
+                    f"unknown key '{key}'",
+                    _HINTS["unknown-key"],
+                )
             )
             continue
         if etype == "missing":
             where = _parent_path(loc)
             out.append(
-                error(src.locate(loc[:-1]), "missing-key", f"missing required key '{loc[-1]}'" + where)
+                error(
+                    src.locate(loc[:-1]), "missing-key", f"missing required key '{loc[-1]}'" + where
+                )
             )
             continue
         code = {
@@ -74,7 +81,16 @@ def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagno
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         value = err.get("input")
-        if code == "bad-value" and etype not in ("literal_error",) and _is_scalar(value):
+        if etype == "union_tag_invalid":
+            ctx = err.get("ctx") or {}
+            tags = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
+            disc = str(ctx.get("discriminator", "type")).strip("'")
+            msg = f"{disc} {ctx.get('tag')!r} is not one of: {tags}"
+        if etype == "string_pattern_mismatch" and loc and loc[-1] != "rate":
+            msg = "an id uses only letters, digits, _ . - and starts with a letter or digit"
+        if code == "bad-value" and not any(isinstance(p, str) for p in loc):
+            pass  # a whole-model rule: its message says it all
+        elif code == "bad-value" and etype not in ("literal_error",) and _is_scalar(value):
             msg = f"{_key_of(loc)}: {msg} (got {value!r})"
         elif code == "bad-value":
             msg = f"{_key_of(loc)}: {msg}"
@@ -115,7 +131,9 @@ def _validate(src: SourceFile, model: type[BaseModel], data: Any) -> BaseModel |
         return None
 
 
-def load_settings(root: Path, base: Path | None = None) -> tuple[ProjectSettings, SourceFile | None]:
+def load_settings(
+    root: Path, base: Path | None = None
+) -> tuple[ProjectSettings, SourceFile | None]:
     path = root / PROJECT_FILE
     if not path.exists():
         return ProjectSettings(), None
@@ -133,11 +151,18 @@ def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence 
     if src.data is None:
         if not src.diagnostics:
             src.diagnostics.append(
-                error(Location(src.path, 1, 1), "empty-file", "the file is empty", "write a sequence or delete the file")
+                error(
+                    Location(src.path, 1, 1),
+                    "empty-file",
+                    "the file is empty",
+                    "write a sequence or delete the file",
+                )
             )
         return None, src
     if not isinstance(src.data, dict):
-        src.diagnostics.append(error(src.locate(()), "bad-value", "a sequence file must be a mapping"))
+        src.diagnostics.append(
+            error(src.locate(()), "bad-value", "a sequence file must be a mapping")
+        )
         return None, src
     data = dict(src.data)
     data.setdefault("sequence", path.stem)
@@ -147,7 +172,9 @@ def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence 
     return LoadedSequence(model=model, source=src, flow=build_flow(model)), src
 
 
-def load_project(root: Path, *, only: Iterable[Path] | None = None, base: Path | None = None) -> Project:
+def load_project(
+    root: Path, *, only: Iterable[Path] | None = None, base: Path | None = None
+) -> Project:
     """Load a project directory; `only` restricts to given sequence files (validate FILE...)."""
     settings, settings_src = load_settings(root, base)
     project = Project(root=root, settings=settings, settings_source=settings_src)

@@ -16,7 +16,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -133,8 +135,8 @@ class SmtpChannel(Strict):
     type: Literal["smtp"]
     host: str
     port: int = 587
-    starttls: bool = False
-    ssl: bool = False
+    starttls: StrictBool = False
+    ssl: StrictBool = False
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from")
@@ -231,8 +233,9 @@ class WaitUntil(_ClockFields):
 
 
 WaitValue = Annotated[
-    Annotated[Duration, Tag("duration")] | Annotated[WaitUntil, Tag("until")],
-    Discriminator(_by_shape("until", "duration")),
+    # the tag must not be a YAML key ("until"), or error locations would descend into it
+    Annotated[Duration, Tag("duration")] | Annotated[WaitUntil, Tag("wait-until")],
+    Discriminator(_by_shape("wait-until", "duration")),
 ]
 Reentry = Annotated[
     Annotated[Literal["never", "always"], Tag("literal")] | Annotated[Duration, Tag("duration")],
@@ -275,8 +278,17 @@ class SplitArm(Strict):
 
 
 class Split(Strict):
-    split: dict[Identifier, SplitArm] = Field(min_length=2)
+    split: dict[Identifier, SplitArm]
     id: Identifier | None = None
+
+    @field_validator("split")
+    @classmethod
+    def _two_arms(cls, v: dict[str, SplitArm]) -> dict[str, SplitArm]:
+        if len(v) < 2:
+            raise ValueError(
+                "a split needs at least two arms (a holdout arm is `control: {weight: 10}`)"
+            )
+        return v
 
 
 class WaitForBody(Strict):
@@ -386,19 +398,21 @@ class Sequence(Strict):
     reentry: Reentry = "never"
     exit_on: list[Identifier] = Field(default_factory=list)
     goal: Goal | None = None
-    ad: bool = True
-    transactional: bool = False
+    ad: StrictBool = True
+    transactional: StrictBool = False
     late: LatePolicy | None = None
     window: SendWindow | None = None
     on_cap: Literal["defer", "skip"] = "defer"
     migrate: dict[Identifier, Identifier] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _transactional_is_not_ad(self) -> Sequence:
-        if self.transactional and self.ad:
+    @field_validator("transactional")
+    @classmethod
+    def _transactional_is_not_ad(cls, v: bool, info: ValidationInfo) -> bool:
+        # a field validator (not a model one) so the error points at `transactional:`
+        if v and info.data.get("ad", True):
             raise ValueError("a transactional sequence must say `ad: false`")
-        return self
+        return v
 
     @property
     def id(self) -> str:

@@ -289,6 +289,7 @@ def _check_medium(
         yield warning(
             seq.source.locate((*path, "template")),
             "html-on-text-channel",
-            f"send '{send.id}' uses HTML template '{send.template}' on a {medium} channel",
+            f"send '{send.id}' uses HTML template '{send.template}' on {medium} channel"
+            f" '{send.channel or project.default_channel()}'",
             "use a .txt template or an inline `body:` for SMS, push and chat",
         )
