@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from journeyctl.engine.model import Message
+from journeyctl.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +31,15 @@ class Channel(Protocol):
 
     def close(self) -> None:
         """Release connections; idempotent."""
+
+
+class ChannelConfigError(UsageError):
+    """A channel cannot be built: bad `from`, unknown type, unset `${VAR}` (exit 2)."""
+
+
+class UnsetVariableError(ChannelConfigError):
+    """A `${NAME}` reference names an environment variable that is not set."""
+
+    def __init__(self, message: str, variable: str):
+        super().__init__(message)
+        self.variable = variable

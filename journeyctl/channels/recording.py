@@ -18,8 +18,12 @@ class RecordingChannel:
         pass
 
     def deliver(self, message: Message) -> Receipt:
+        # No de-duplication: a key delivered twice is an engine bug that simulate must show.
         self.delivered.append(message)
         return Receipt(message.key)
+
+    def already_delivered(self, key: str) -> bool:
+        return any(m.key == key for m in self.delivered)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,149 @@
+"""`type:` -> channel class, `${NAME}` resolution, and lazy construction of configured channels.
+
+SPEC §2: an unset variable is an error when the channel is used, not at validate time, so
+`build_channels` returns a mapping that builds each channel on first access. Channel modules
+are imported on first use too: an idle cron tick should not pay for smtplib or httpx.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from journeyctl.channels.base import Channel, ChannelConfigError, UnsetVariableError
+from journeyctl.spec.models import ChannelConfig, ProjectSettings
+
+# Same pattern as validate's `bad-env-ref` / `literal-secret` checks (spec/checks.py ENV_REF).
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# type: -> "module:Class"; each class has from_config(name, resolved_config, base_dir=...).
+CHANNEL_TYPES: dict[str, str] = {
+    "smtp": "journeyctl.channels.smtp:SmtpChannel",
+    "webhook": "journeyctl.channels.webhook:WebhookChannel",
+    "file": "journeyctl.channels.outbox:FileOutbox",
+}
+
+
+def resolve_env(value: str, env: Mapping[str, str]) -> str:
+    """Replace every `${NAME}` in `value` from `env`; UnsetVariableError names the first unset.
+
+    >>> resolve_env("smtp://${HOST}:25", {"HOST": "mx.example.com"})
+    'smtp://mx.example.com:25'
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise UnsetVariableError(f"environment variable {name} is not set", name)
+        return env[name]
+
+    return ENV_REFERENCE.sub(one, value) if "${" in value else value
+
+
+def _resolve_all(data: Any, env: Mapping[str, str], where: str) -> Any:
+    if isinstance(data, str):
+        try:
+            return resolve_env(data, env)
+        except UnsetVariableError as exc:
+            raise UnsetVariableError(
+                f"{where} uses ${{{exc.variable}}}, but the environment variable "
+                f"{exc.variable} is not set; export it before running",
+                exc.variable,
+            ) from None
+    if isinstance(data, dict):
+        return {k: _resolve_all(v, env, f"{where}.{k}") for k, v in data.items()}
+    if isinstance(data, list):
+        return [_resolve_all(v, env, f"{where}[{i}]") for i, v in enumerate(data)]
+    return data
+
+
+def channel_class(type_name: str) -> Any:
+    try:
+        module, _, cls = CHANNEL_TYPES[type_name].partition(":")
+    except KeyError:
+        raise ChannelConfigError(
+            f"unknown channel type {type_name!r}; use one of {', '.join(sorted(CHANNEL_TYPES))}"
+        ) from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_channel(
+    name: str, config: ChannelConfig, env: Mapping[str, str], *, base_dir: Path
+) -> Channel:
+    """Build one configured channel now (resolving `${NAME}`), rate-limited if it says so."""
+    data = _resolve_all(config.model_dump(by_alias=False), env, f"channel {name!r}: field")
+    cls = channel_class(data["type"])
+    channel: Channel = cls.from_config(name, data, base_dir=base_dir)
+    if data.get("rate"):
+        from journeyctl.channels.rate import RateLimited, TokenBucket, parse_rate
+
+        channel = RateLimited(channel, TokenBucket(parse_rate(data["rate"])))
+    return channel
+
+
+class UnknownChannelError(ChannelConfigError, KeyError):
+    """A KeyError too, so Mapping.get() works; prints as a sentence, not a repr."""
+
+    __str__ = Exception.__str__
+
+
+class Channels(Mapping[str, Channel]):
+    """The project's channels by name, each built on first access and then reused."""
+
+    def __init__(
+        self, configs: Mapping[str, ChannelConfig], env: Mapping[str, str], *, base_dir: Path
+    ) -> None:
+        self._configs = dict(configs)
+        self._env = env
+        self._base_dir = base_dir
+        self._built: dict[str, Channel] = {}
+
+    def __getitem__(self, name: str) -> Channel:
+        channel = self._built.get(name)
+        if channel is None:
+            if name not in self._configs:
+                raise UnknownChannelError(
+                    f"no channel named {name!r}; journey.yaml defines "
+                    f"{', '.join(sorted(self._configs)) or 'none'}"
+                )
+            channel = build_channel(name, self._configs[name], self._env, base_dir=self._base_dir)
+            self._built[name] = channel
+        return channel
+
+    def __contains__(self, name: object) -> bool:  # without building (Mapping's would build)
+        return name in self._configs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._configs)
+
+    def __len__(self) -> int:
+        return len(self._configs)
+
+    def medium(self, name: str) -> str:
+        """The channel's medium from its config, without building it."""
+        return self._configs[name].medium
+
+    @property
+    def built(self) -> dict[str, Channel]:
+        return dict(self._built)
+
+    def close(self) -> None:
+        """Close every channel built so far (each close is idempotent)."""
+        for channel in self._built.values():
+            channel.close()
+
+    def __enter__(self) -> Channels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_channels(
+    settings: ProjectSettings, env: Mapping[str, str], *, base_dir: Path
+) -> Channels:
+    """The channels of journey.yaml, built lazily; `base_dir` anchors relative outbox paths."""
+    return Channels(settings.channels, env, base_dir=base_dir)

@@ -1,0 +1,202 @@
+"""Email over SMTP: one connection per batch, one recipient per message, failures classified.
+
+Classification (the runtime owns retry policy): anything before MAIL FROM (connect, TLS,
+login), timeouts, disconnects and 4xx replies are transient; 5xx replies are permanent, and
+recipient-related ones (550/551/553 at RCPT, enhanced 5.1.x) are bounces that suppress the
+contact.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl as ssl_module
+from pathlib import Path
+from typing import Any
+
+from journeyctl.channels.base import ChannelConfigError, Receipt
+from journeyctl.channels.mime import Sender, build_email
+from journeyctl.clock import Clock, SystemClock
+from journeyctl.engine.model import Message
+from journeyctl.errors import PermanentChannelError, TransientChannelError
+
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+_RECIPIENT_CODES = frozenset({550, 551, 553})
+
+
+def classify_reply(code: int, reply: bytes | str, stage: str) -> Exception:
+    """The channel error for an SMTP reply `code` received at `stage` (MAIL, RCPT, DATA)."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    detail = f"SMTP {stage} refused: {code} {text}".strip()
+    if 400 <= code < 500:
+        return TransientChannelError(detail)
+    if 500 <= code < 600:
+        enhanced = _ENHANCED.match(text)
+        if enhanced:  # the enhanced code is more precise than the basic one (RFC 3463)
+            bounce = enhanced.group(2) == "1"
+        else:
+            bounce = code in _RECIPIENT_CODES and stage == "RCPT"
+        return PermanentChannelError(detail, bounce=bounce)
+    return TransientChannelError(f"SMTP {stage}: unexpected reply {code} {text}")
+
+
+class SmtpChannel:
+    medium = "email"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        from_: str,
+        port: int = 587,
+        starttls: bool = False,
+        ssl: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        reply_to: str | None = None,
+        timeout: float = 30.0,
+        clock: Clock | None = None,
+        ssl_context: ssl_module.SSLContext | None = None,
+    ) -> None:
+        self.name = name
+        self.host, self.port, self.timeout = host, port, timeout
+        self.starttls, self.ssl = starttls, ssl
+        self.username, self.password = username, password
+        try:
+            self.sender = Sender.parse(from_, reply_to)
+        except PermanentChannelError as exc:
+            raise ChannelConfigError(f"channel {name!r}: {exc}") from None
+        self._clock = clock or SystemClock()
+        self._ssl_context = ssl_context
+        self._client: smtplib.SMTP | None = None
+        self.connections = 0  # connections opened so far (reuse is observable)
+
+    @classmethod
+    def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> SmtpChannel:
+        return cls(
+            name,
+            host=config["host"],
+            port=config["port"],
+            starttls=config["starttls"],
+            ssl=config["ssl"],
+            username=config.get("username"),
+            password=config.get("password"),
+            from_=config["from_"],
+            reply_to=config.get("reply_to"),
+            timeout=config["timeout"],
+        )
+
+    # --- connection ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        self._connect()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+
+    def _discard(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._client is not None:
+            return self._client
+        where = f"SMTP {self.host}:{self.port}"
+        client: smtplib.SMTP | None = None
+        try:
+            if self.ssl:
+                client = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self._tls_context()
+                )
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            client.ehlo()
+            if self.starttls:
+                # An explicit context: without one, starttls() accepts any certificate.
+                client.starttls(context=self._tls_context())
+                client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            # Wrong credentials are not this message's fault: keep it queued until fixed.
+            self._close_quietly(client)
+            raise TransientChannelError(f"{where}: login failed: {exc.smtp_code} {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._close_quietly(client)
+            raise TransientChannelError(f"{where}: cannot connect: {exc}") from exc
+        self._client = client
+        self.connections += 1
+        return client
+
+    def _tls_context(self) -> ssl_module.SSLContext:
+        if self._ssl_context is None:  # built lazily: loading the CA store costs milliseconds
+            self._ssl_context = ssl_module.create_default_context()
+        return self._ssl_context
+
+    @staticmethod
+    def _close_quietly(client: smtplib.SMTP | None) -> None:
+        if client is not None:
+            client.close()
+
+    # --- delivery ------------------------------------------------------------------------
+
+    def deliver(self, message: Message) -> Receipt:
+        built = build_email(message, self.sender, date=self._clock.now())
+        client = self._mail_from()
+        stage = "RCPT"
+        try:
+            code, reply = client.rcpt(built.recipient)
+            if code not in (250, 251):
+                raise self._refused(code, reply, stage)
+            stage = "DATA"
+            code, reply = client.data(built.data)
+            if code != 250:
+                raise self._refused(code, reply, stage)
+        except smtplib.SMTPResponseException as exc:  # data() raises when 354 is missing
+            raise self._refused(exc.smtp_code, exc.smtp_error, stage) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            # Not retried here: after DATA the server may have the message (the Message-ID
+            # lets it drop the repeat when the runtime retries later).
+            self._discard()
+            raise TransientChannelError(
+                f"SMTP {stage} failed: {exc or type(exc).__name__}"
+            ) from exc
+        return Receipt(message.key, provider_id=built.message_id)
+
+    def _mail_from(self) -> smtplib.SMTP:
+        """MAIL FROM on the batch connection; reconnect once if the server dropped it idle."""
+        for attempt in range(2):
+            reused = self._client is not None
+            client = self._connect()
+            try:
+                code, reply = client.mail(self.sender.address)
+            except (OSError, smtplib.SMTPException) as exc:
+                self._discard()
+                if reused and attempt == 0:
+                    continue
+                raise TransientChannelError(f"SMTP MAIL failed: {exc}") from exc
+            if code == 421 and reused and attempt == 0:  # server closing an idle connection
+                self._discard()
+                continue
+            if code != 250:
+                raise self._refused(code, reply, "MAIL")
+            return client
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused(self, code: int, reply: bytes | str, stage: str) -> Exception:
+        """Classify a refusal and leave the connection usable for the next message."""
+        if code == 421 or self._client is None:
+            self._discard()  # 421: the server is closing the transmission channel
+        else:
+            try:
+                self._client.rset()
+            except (OSError, smtplib.SMTPException):
+                self._discard()
+        return classify_reply(code, reply, stage)
