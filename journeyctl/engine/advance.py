@@ -52,6 +52,14 @@ _DEFAULT_ASSUME_DELAY = timedelta(days=1)
 _SUPPRESSING = {"unsubscribed", "bounced", "complained"}
 
 
+def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The contact values an expression read, for `explain`."""
+    from journeyctl.spec.expressions import contact_attributes, parse_expr
+
+    names = dict.fromkeys(name for name, _ in contact_attributes(parse_expr(source)))
+    return tuple((f"contact.{n}", cv.get(n)) for n in names)
+
+
 def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
@@ -281,7 +289,7 @@ class Engine:
                 s.id,
                 "not-enrolled",
                 f"{why}: audience is false",
-                (("audience", m.audience),),
+                (("audience", m.audience), *_seen(m.audience, cv)),
             )
             return
         enr = Enrollment(
@@ -347,7 +355,7 @@ class Engine:
                     seq.id,
                     "branch",
                     f"{node.id}: {step.branch.if_} -> {arm}",
-                    (("if", step.branch.if_), ("value", taken)),
+                    (("if", step.branch.if_), ("value", taken), *_seen(step.branch.if_, cv)),
                 )
             elif isinstance(step, Split):
                 weights = [(name, arm.weight) for name, arm in step.split.items()]
