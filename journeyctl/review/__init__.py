@@ -1,0 +1,1 @@
+"""Review of changes before merge: what an edit does to the flow, the copy and the timing."""
