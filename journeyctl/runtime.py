@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from journeyctl.channels.base import Channel
+from journeyctl.channels.base import Channel, ChannelConfigError
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.draw import bucket
 from journeyctl.engine.model import Event, Message, Status
@@ -18,6 +18,11 @@ from journeyctl.store.base import Store
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS = 8
+# A message claimed this long ago and still `attempting` belongs to a tick that died.
+LEASE = timedelta(minutes=10)
+# Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
+# loses at most the batch's decisions, which the next tick recomputes identically.
+ADVANCE_BATCH = 200
 
 
 @dataclass
@@ -29,11 +34,13 @@ class TickReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    recovered: int = 0  # interrupted deliveries found on start (re-sent or reconciled)
+    errors: list[str] = field(default_factory=list)  # channels that could not be built
     messages: list[Message] = field(default_factory=list)  # decided this tick (sent + skipped)
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and not self.errors
 
 
 def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
@@ -48,19 +55,54 @@ def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
 def advance_due(
     engine: Engine, store: Store, now: datetime, report: TickReport, limit: int | None
 ) -> None:
-    """Let the engine decide for every contact that is due, saving each contact atomically."""
-    for contact_id in store.due_contacts(now, limit):
+    """Let the engine decide for every contact that is due; each batch of contacts commits
+    atomically (the decisions are deterministic, so a lost batch is simply decided again)."""
+    due = store.due_contacts(now, limit)
+    for start in range(0, len(due), ADVANCE_BATCH):
+        decided: list[Message] = []
         with store.transaction():
-            state = store.load(contact_id)
-            result = engine.advance(state, now)
-            store.save(state, result)
-        report.contacts += 1
-        for m in result.messages:
+            for contact_id in due[start : start + ADVANCE_BATCH]:
+                state = store.load(contact_id)
+                result = engine.advance(state, now)
+                store.save(state, result)
+                decided.extend(result.messages)
+        report.contacts += min(ADVANCE_BATCH, len(due) - start)
+        for m in decided:
             report.messages.append(m)
             if m.status is Status.SENT:
                 report.decided += 1
             else:
                 report.skipped += 1
+
+
+def recover_interrupted(
+    store: Store,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    report: TickReport,
+    *,
+    exclusive: bool = False,
+) -> None:
+    """Deliveries left `attempting` by a tick that died (kill -9, power cut) go out again.
+
+    SPEC §5: at least once, with the same idempotency key. A channel that can tell whether it
+    already has the message (`already_delivered`, e.g. the file outbox) reconciles instead,
+    so it never repeats. `exclusive`: the caller holds the run lock, so every `attempting`
+    row is orphaned; otherwise only those claimed more than LEASE ago.
+    """
+    for msg in store.stale_attempts(None if exclusive else now - LEASE):
+        report.recovered += 1
+        try:
+            channel: object = channels[msg.channel]
+        except ChannelConfigError:
+            channel = None  # cannot be built, so cannot reconcile; deliver_due reports it
+        # (rate-limit wrappers pass `already_delivered` through)
+        check = getattr(channel, "already_delivered", None)
+        if check is not None and check(msg.key):
+            store.mark_sent(msg.key, now, None)
+            report.delivered += 1
+        else:
+            store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
 
 
 def deliver_due(
@@ -76,7 +118,16 @@ def deliver_due(
     opened: set[str] = set()
     try:
         for msg, attempt in claimed:
-            channel = channels[msg.channel]
+            try:
+                channel = channels[msg.channel]
+            except ChannelConfigError as exc:
+                # SPEC §2: an unset ${VAR} is an error when the channel is used. Keep the
+                # message (retry with backoff) and let other channels keep flowing.
+                store.mark_retry(msg.key, now + backoff(msg.key, attempt, None), str(exc))
+                report.retrying += 1
+                if str(exc) not in report.errors:
+                    report.errors.append(str(exc))
+                continue
             try:
                 if msg.channel not in opened:
                     channel.open()
@@ -117,9 +168,14 @@ def tick(
     now: datetime,
     *,
     limit: int | None = None,
+    exclusive: bool = False,
 ) -> TickReport:
-    """One pass: advance what is due, deliver, record. Used by run, serve and simulate."""
+    """One pass: recover, advance what is due, deliver, record. Used by run, serve and simulate.
+
+    `exclusive`: the caller holds the run lock (see recover_interrupted).
+    """
     report = TickReport(now=now)
+    recover_interrupted(store, channels, now, report, exclusive=exclusive)
     advance_due(engine, store, now, report, limit)
     deliver_due(store, channels, now, report, limit)
     return report

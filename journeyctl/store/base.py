@@ -31,7 +31,7 @@ class LedgerRow:
     message: Message
     state: Delivery
     attempts: int = 0
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # retry: backoff end; attempting: claim time
     delivered_at: datetime | None = None
     error: str | None = None
 
@@ -43,8 +43,12 @@ class Store(Protocol):
     def upsert_contacts(self, contacts: Iterable[Contact], born: datetime) -> int:
         """Insert or update contacts; new ones start with `cursor = born`. Returns how many were new."""
 
+    def known_contacts(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are stored contacts."""
+
     def add_events(self, events: Iterable[Event]) -> int:
-        """Add events not seen before (natural key), as pending for their contact. Returns new count."""
+        """Add events not seen before (natural key), as pending for their contact; events of
+        unknown contacts are ignored (the importer reports them). Returns the new count."""
 
     def due_contacts(self, now: datetime, limit: int | None = None) -> list[str]:
         """Ids of contacts whose next wake-up is at or before `now`, earliest first."""
@@ -63,6 +67,10 @@ class Store(Protocol):
     ) -> list[tuple[Message, int]]:
         """Planned or retry-due messages with their attempt number, marked attempting so no other
         tick delivers them."""
+
+    def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
+        """Messages left `attempting` (claimed at or before `claimed_before`; None: all) by a
+        tick that died mid-delivery."""
 
     def mark_sent(
         self, key: str, delivered_at: datetime, provider_id: str | None = None

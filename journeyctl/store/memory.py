@@ -30,10 +30,19 @@ class MemoryStore:
                 self.states[c.id] = ContactState(contact=c, cursor=born)
                 self.wake[c.id] = born  # a new contact is looked at once (triggers)
                 new += 1
-            else:
+            elif state.contact != c:
                 state.contact = c
-                self.wake[c.id] = state.cursor  # attributes changed: re-check triggers
+                state.alarms.clear()
+                # Attributes changed: wake at the cursor to re-check triggers (not when unchanged,
+                # so a cron job re-importing the same file costs nothing).
+                wake = self.wake.get(c.id)
+                assert state.cursor is not None
+                if wake is None or wake > state.cursor:
+                    self.wake[c.id] = state.cursor
         return new
+
+    def known_contacts(self, ids: Iterable[str]) -> set[str]:
+        return {i for i in ids if i in self.states}
 
     def add_events(self, events: Iterable[Event]) -> int:
         new = 0
@@ -89,14 +98,27 @@ class MemoryStore:
             )
             if due:
                 self._ledger[key] = replace(
-                    row, state=Delivery.ATTEMPTING, attempts=row.attempts + 1
+                    row, state=Delivery.ATTEMPTING, attempts=row.attempts + 1, next_attempt_at=now
                 )
                 out.append((row.message, row.attempts + 1))
         return out
 
+    def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
+        return [
+            r.message
+            for r in self._ledger.values()
+            if r.state is Delivery.ATTEMPTING
+            and (
+                claimed_before is None
+                or (r.next_attempt_at is not None and r.next_attempt_at <= claimed_before)
+            )
+        ]
+
     def mark_sent(self, key: str, delivered_at: datetime, provider_id: str | None = None) -> None:
         row = self._ledger[key]
-        self._ledger[key] = replace(row, state=Delivery.SENT, delivered_at=delivered_at, error=None)
+        self._ledger[key] = replace(
+            row, state=Delivery.SENT, delivered_at=delivered_at, error=None, next_attempt_at=None
+        )
 
     def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:
         row = self._ledger[key]
@@ -106,7 +128,7 @@ class MemoryStore:
 
     def mark_failed(self, key: str, error: str) -> None:
         row = self._ledger[key]
-        self._ledger[key] = replace(row, state=Delivery.FAILED, error=error)
+        self._ledger[key] = replace(row, state=Delivery.FAILED, error=error, next_attempt_at=None)
 
     def ledger(self) -> Iterator[LedgerRow]:
         return iter(list(self._ledger.values()))

@@ -1,0 +1,71 @@
+"""Values <-> SQLite columns: instants as integer UTC epoch microseconds, typed JSON for the rest.
+
+Integers keep the due-time indexes small and their comparisons exact; JSON keeps contact
+attributes typed (a `date` column comes back a `date`, not a string).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact; no float rounding)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} reached the store")
+    return (value - _EPOCH) // _MICRO
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def opt_micros(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def opt_datetime(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _tag(value: Any) -> Any:
+    # datetime is a subclass of date: test it first.
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__} in the database")
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "$datetime" in obj:
+            return datetime.fromisoformat(obj["$datetime"])
+        if "$date" in obj:
+            return date.fromisoformat(obj["$date"])
+    return obj
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON with dates and datetimes tagged."""
+    return json.dumps(
+        value, default=_tag, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+
+
+def loads(text: str) -> Any:
+    return json.loads(text, object_hook=_untag)
+
+
+def props_json(props: tuple[tuple[str, Any], ...]) -> str:
+    """Event properties in a canonical text form: part of the natural key (SPEC §3)."""
+    return dumps([list(p) for p in props])
+
+
+def props_from_json(text: str) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, v) for k, v in loads(text))

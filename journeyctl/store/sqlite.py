@@ -1,0 +1,479 @@
+"""SqliteStore: the Store protocol on one SQLite file (WAL, synchronous=FULL, BEGIN IMMEDIATE).
+
+Raw `sqlite3` on purpose: the hot paths are `executemany` and `UPDATE ... RETURNING`, and an
+idle cron tick should not import sqlite-utils (see docs/DECISIONS.md). Schema: migrations.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from journeyctl.engine.model import (
+    Contact,
+    ContactState,
+    Enrollment,
+    Event,
+    Message,
+    Outcome,
+    Status,
+    StepResult,
+    TriggerMark,
+)
+from journeyctl.errors import StoreError
+from journeyctl.store.base import Delivery, LedgerRow
+from journeyctl.store.migrations import migrate
+from journeyctl.store.serialize import (
+    dumps,
+    from_micros,
+    loads,
+    opt_datetime,
+    opt_micros,
+    props_from_json,
+    props_json,
+    to_micros,
+)
+
+BUSY_TIMEOUT_MS = 30_000
+
+_MESSAGE_COLUMNS = (
+    "key, contact_id, sequence, step, channel, at, status, enrollment_id, is_marketing, reason, "
+    "deferred_from, deferred_by, variant, subject, text, html, to_addr, unsubscribe_url"
+)
+_LEDGER_COLUMNS = (
+    f"{_MESSAGE_COLUMNS}, state, attempts, next_attempt_at, delivered_at, provider_id, error"
+)
+_ENROLLMENT_COLUMNS = (
+    "id, contact_id, sequence, version, entered_at, position, due_at, outcome, ended_at, "
+    "reason, variant, waiting_since, deferred_from, deferred_by, seq"
+)
+
+
+def _message_row(m: Message) -> tuple[Any, ...]:
+    return (
+        m.key, m.contact_id, m.sequence, m.step, m.channel, to_micros(m.at), str(m.status),
+        m.enrollment_id, int(m.is_marketing), m.reason, opt_micros(m.deferred_from),
+        m.deferred_by, m.variant, m.subject, m.text, m.html, m.to, m.unsubscribe_url,
+    )  # fmt: skip
+
+
+def _message(r: tuple[Any, ...] | sqlite3.Row) -> Message:
+    return Message(
+        key=r[0], contact_id=r[1], sequence=r[2], step=r[3], channel=r[4],
+        at=from_micros(r[5]), status=Status(r[6]), enrollment_id=r[7],
+        is_marketing=bool(r[8]), reason=r[9], deferred_from=opt_datetime(r[10]),
+        deferred_by=r[11], variant=r[12], subject=r[13], text=r[14], html=r[15], to=r[16],
+        unsubscribe_url=r[17],
+    )  # fmt: skip
+
+
+def _enrollment_row(e: Enrollment, seq: int) -> tuple[Any, ...]:
+    return (
+        e.id, e.contact_id, e.sequence, e.version, to_micros(e.entered_at), e.position,
+        opt_micros(e.due_at), str(e.outcome), opt_micros(e.ended_at), e.reason, e.variant,
+        opt_micros(e.waiting_since), opt_micros(e.deferred_from), e.deferred_by, seq,
+    )  # fmt: skip
+
+
+def _enrollment(r: tuple[Any, ...]) -> Enrollment:
+    return Enrollment(
+        id=r[0], contact_id=r[1], sequence=r[2], version=r[3], entered_at=from_micros(r[4]),
+        position=r[5], due_at=opt_datetime(r[6]), outcome=Outcome(r[7]),
+        ended_at=opt_datetime(r[8]), reason=r[9], variant=r[10],
+        waiting_since=opt_datetime(r[11]), deferred_from=opt_datetime(r[12]), deferred_by=r[13],
+    )  # fmt: skip
+
+
+def _triggers_json(triggers: dict[str, TriggerMark]) -> str:
+    return dumps({k: [opt_micros(m.checked_at), m.value] for k, m in triggers.items()})
+
+
+def _triggers(text: str) -> dict[str, TriggerMark]:
+    return {k: TriggerMark(opt_datetime(c), v) for k, (c, v) in loads(text).items()}
+
+
+@dataclass
+class _Loaded:
+    """What `load` saw, so `save` writes only the difference (the hot path)."""
+
+    pending: dict[tuple[Any, ...], int]  # natural key -> events.id
+    processed: int
+    messages: int
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path)
+        try:
+            self.conn = sqlite3.connect(
+                str(self.path), isolation_level=None, timeout=busy_timeout_ms / 1000
+            )
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")
+            # The ledger is the record of what reached the outside world: fsync every commit.
+            self.conn.execute("PRAGMA synchronous = FULL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+        self._depth = 0
+        self._loaded: dict[str, _Loaded] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction; re-entrant (inner ones join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            self._loaded.clear()
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def rollback_only(self) -> Iterator[None]:
+        """Everything inside happens in one transaction that is rolled back (`run --dry-run`)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            self._loaded.clear()
+
+    # --- imports ------------------------------------------------------------------------
+
+    def upsert_contacts(self, contacts: Iterable[Contact], born: datetime) -> int:
+        born_us = to_micros(born)
+        with self.transaction():
+            before = self.conn.execute("SELECT count(*) FROM contacts").fetchone()[0]
+            changed: list[tuple[str]] = []
+            for c in contacts:
+                cur = self.conn.execute(
+                    "INSERT INTO contacts(id, email, phone, name, timezone, attrs) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "email = excluded.email, phone = excluded.phone, name = excluded.name, "
+                    "timezone = excluded.timezone, attrs = excluded.attrs "
+                    "WHERE email IS NOT excluded.email OR phone IS NOT excluded.phone "
+                    "OR name IS NOT excluded.name OR timezone IS NOT excluded.timezone "
+                    "OR attrs IS NOT excluded.attrs",
+                    (c.id, c.email, c.phone, c.name, c.timezone, dumps(c.attrs)),
+                )
+                if cur.rowcount:
+                    changed.append((c.id,))
+            # New contacts start at `born`; changed ones wake at their cursor so the engine
+            # re-reads triggers that depend on attributes (a birthday added later, SPEC §2).
+            self.conn.executemany(
+                "INSERT INTO contact_state(contact_id, cursor, next_due) "
+                f"VALUES (?1, {born_us}, {born_us}) ON CONFLICT(contact_id) DO UPDATE SET "
+                "next_due = CASE WHEN next_due IS NULL OR next_due > cursor THEN cursor "
+                "ELSE next_due END",
+                changed,
+            )
+            after = self.conn.execute("SELECT count(*) FROM contacts").fetchone()[0]
+        return int(after - before)
+
+    def known_contacts(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are in the store (the importer reports events of unknown contacts)."""
+        wanted = sorted(set(ids))
+        known: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in self.conn.execute(f"SELECT id FROM contacts WHERE id IN ({marks})", chunk)
+            )
+        return known
+
+    def add_events(self, events: Iterable[Event]) -> int:
+        new = 0
+        wake: dict[str, int] = {}
+        with self.transaction():
+            for ev in events:
+                at = to_micros(ev.at)
+                cur = self.conn.execute(
+                    "INSERT INTO events(contact_id, event, at, props, enrolls) "
+                    "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?1) "
+                    "ON CONFLICT DO NOTHING",
+                    (ev.contact_id, ev.name, at, props_json(ev.props), int(ev.enrolls)),
+                )
+                if cur.rowcount:
+                    new += 1
+                    if ev.contact_id not in wake or at < wake[ev.contact_id]:
+                        wake[ev.contact_id] = at
+            # An event wakes its contact at its time, or at the cursor if that is already past.
+            self.conn.executemany(
+                "UPDATE contact_state SET next_due = CASE WHEN next_due IS NULL "
+                "OR next_due > max(?1, cursor) THEN max(?1, cursor) ELSE next_due END "
+                "WHERE contact_id = ?2",
+                [(at, cid) for cid, at in wake.items()],
+            )
+        return new
+
+    # --- the engine's view ----------------------------------------------------------------
+
+    def due_contacts(self, now: datetime, limit: int | None = None) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT contact_id FROM contact_state WHERE next_due IS NOT NULL AND next_due <= ? "
+            "ORDER BY next_due, contact_id LIMIT ?",
+            (to_micros(now), -1 if limit is None else limit),
+        )
+        return [r[0] for r in rows]
+
+    def next_wake(self) -> datetime | None:
+        row = self.conn.execute(
+            "SELECT min(next_due) FROM contact_state WHERE next_due IS NOT NULL"
+        ).fetchone()
+        return opt_datetime(row[0])
+
+    def load(self, contact_id: str) -> ContactState:
+        q = self.conn.execute
+        row = q(
+            "SELECT c.email, c.phone, c.name, c.timezone, c.attrs, s.cursor, s.triggers, "
+            "s.suppressed FROM contacts c JOIN contact_state s ON s.contact_id = c.id "
+            "WHERE c.id = ?",
+            (contact_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(contact_id)
+        contact = Contact(contact_id, row[0], row[1], row[2], row[3], loads(row[4]))
+        state = ContactState(
+            contact=contact,
+            cursor=from_micros(row[5]),
+            triggers=_triggers(row[6]),
+            suppressed={k: from_micros(v) for k, v in loads(row[7]).items()},
+        )
+        state.enrollments = [
+            _enrollment(r)
+            for r in q(
+                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ? ORDER BY seq",
+                (contact_id,),
+            )
+        ]
+        pending: dict[tuple[Any, ...], int] = {}
+        for eid, name, at, props, enrolls, processed in q(
+            "SELECT id, event, at, props, enrolls, processed FROM events WHERE contact_id = ? "
+            "ORDER BY at, id",
+            (contact_id,),
+        ):
+            ev = Event(contact_id, name, from_micros(at), props_from_json(props), bool(enrolls))
+            if processed:
+                state.events.append(ev)
+            else:
+                state.pending.append(ev)
+                pending[ev.natural_key] = eid
+        state.messages = [
+            _message(r)
+            for r in q(
+                f"SELECT {_MESSAGE_COLUMNS} FROM ledger WHERE contact_id = ? ORDER BY id",
+                (contact_id,),
+            )
+        ]
+        state.cap_times = sorted(
+            m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
+        )
+        self._loaded[contact_id] = _Loaded(pending, len(state.events), len(state.messages))
+        return state
+
+    def save(self, state: ContactState, result: StepResult) -> None:
+        cid = state.contact.id
+        assert state.cursor is not None
+        seen = self._loaded.pop(cid, None)
+        with self.transaction():
+            args = (
+                to_micros(state.cursor),
+                opt_micros(result.next_due),
+                _triggers_json(state.triggers),
+                dumps({k: to_micros(v) for k, v in state.suppressed.items()}),
+                cid,
+            )
+            cur = self.conn.execute(
+                "UPDATE contact_state SET cursor = ?, next_due = ?, triggers = ?, suppressed = ? "
+                "WHERE contact_id = ?",
+                args,
+            )
+            if not cur.rowcount:
+                self.conn.execute(
+                    "INSERT INTO contact_state(cursor, next_due, triggers, suppressed, contact_id) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    args,
+                )
+            changed = {e.id for e in result.changed}
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO enrollments({_ENROLLMENT_COLUMNS}) "
+                f"VALUES ({','.join('?' * 15)})",
+                [
+                    _enrollment_row(e, i)
+                    for i, e in enumerate(state.enrollments)
+                    if seen is None or e.is_active or e.id in changed
+                ],
+            )
+            self._save_events(state, seen)
+            messages = result.messages if seen is not None else state.messages
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO ledger({_MESSAGE_COLUMNS}, state, next_attempt_at) "
+                f"VALUES ({','.join('?' * 20)})",
+                [
+                    (
+                        *_message_row(m),
+                        str(Delivery.PLANNED if m.status is Status.SENT else Delivery.SKIPPED),
+                        to_micros(m.at) if m.status is Status.SENT else None,
+                    )
+                    for m in messages
+                ],
+            )
+
+    def _save_events(self, state: ContactState, seen: _Loaded | None) -> None:
+        cid = state.contact.id
+        if seen is None:  # not loaded here: write every event with its processed flag
+            rows = [(e, 1) for e in state.events] + [(e, 0) for e in state.pending]
+            self.conn.executemany(
+                "INSERT INTO events(contact_id, event, at, props, enrolls, processed) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET processed = excluded.processed",
+                [
+                    (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p)
+                    for e, p in rows
+                ],
+            )
+            return
+        still = {e.natural_key for e in state.pending}
+        done = [(eid,) for key, eid in seen.pending.items() if key not in still]
+        self.conn.executemany("UPDATE events SET processed = 1 WHERE id = ?", done)
+        # Events the engine created itself (simulate --assume) or history set on the state.
+        fresh = [(e, 0) for e in state.pending if e.natural_key not in seen.pending]
+        if len(state.events) > seen.processed + len(done):
+            fresh += [(e, 1) for e in state.events]
+        if fresh:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO events(contact_id, event, at, props, enrolls, processed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p)
+                    for e, p in fresh
+                ],
+            )
+
+    # --- the delivery ledger --------------------------------------------------------------
+
+    def claim_deliveries(
+        self, now: datetime, limit: int | None = None
+    ) -> list[tuple[Message, int]]:
+        """One statement under the write lock: a row is claimed by exactly one tick."""
+        now_us = to_micros(now)
+        with self.transaction():
+            rows = self.conn.execute(
+                "UPDATE ledger SET state = 'attempting', attempts = attempts + 1, "
+                "next_attempt_at = ?1 WHERE id IN (SELECT id FROM ledger "
+                "WHERE state IN ('planned', 'retry') AND next_attempt_at <= ?1 "
+                "ORDER BY id LIMIT ?2) "
+                f"RETURNING id, attempts, {_MESSAGE_COLUMNS}",
+                (now_us, -1 if limit is None else limit),
+            ).fetchall()
+        rows.sort(key=lambda r: r[0])  # RETURNING order is unspecified: decision order
+        return [(_message(r[2:]), r[1]) for r in rows]
+
+    def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
+        """Rows left `attempting` by a tick that died; None: all of them (caller holds the lock)."""
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM ledger WHERE state = 'attempting'"
+        params: tuple[int, ...] = ()
+        if claimed_before is not None:
+            sql += " AND next_attempt_at <= ?"
+            params = (to_micros(claimed_before),)
+        return [_message(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def mark_sent(self, key: str, delivered_at: datetime, provider_id: str | None = None) -> None:
+        self.conn.execute(
+            "UPDATE ledger SET state = 'sent', delivered_at = ?, provider_id = ?, error = NULL, "
+            "next_attempt_at = NULL WHERE key = ?",
+            (to_micros(delivered_at), provider_id, key),
+        )
+
+    def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:
+        self.conn.execute(
+            "UPDATE ledger SET state = 'retry', next_attempt_at = ?, error = ? WHERE key = ?",
+            (to_micros(next_attempt_at), error, key),
+        )
+
+    def mark_failed(self, key: str, error: str) -> None:
+        self.conn.execute(
+            "UPDATE ledger SET state = 'failed', next_attempt_at = NULL, error = ? WHERE key = ?",
+            (error, key),
+        )
+
+    def ledger(self) -> Iterator[LedgerRow]:
+        rows = self.conn.execute(f"SELECT {_LEDGER_COLUMNS} FROM ledger ORDER BY id").fetchall()
+        for r in rows:
+            yield LedgerRow(
+                message=_message(r[:18]),
+                state=Delivery(r[18]),
+                attempts=r[19],
+                next_attempt_at=opt_datetime(r[20]),
+                delivered_at=opt_datetime(r[21]),
+                error=r[23],
+            )
+
+    # --- runs and settings ------------------------------------------------------------------
+
+    def begin_run(self, started_at: datetime, now: datetime, *, dry_run: bool = False) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO runs(started_at, now, dry_run) VALUES (?, ?, ?)",
+            (to_micros(started_at), to_micros(now), int(dry_run)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        finished_at: datetime,
+        counts: dict[str, int],
+        exit_code: int,
+        error: str | None = None,
+    ) -> None:
+        cols = ("contacts", "decided", "skipped", "delivered", "retrying", "failed", "recovered")
+        self.conn.execute(
+            f"UPDATE runs SET finished_at = ?, exit_code = ?, error = ?, "
+            f"{', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+            (
+                to_micros(finished_at),
+                exit_code,
+                error,
+                *(counts.get(c, 0) for c in cols),
+                run_id,
+            ),
+        )
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def get_meta(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
