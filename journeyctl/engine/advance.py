@@ -60,6 +60,19 @@ def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((f"contact.{n}", cv.get(n)) for n in names)
 
 
+def _inputs(
+    state: ContactState,
+    labelled: tuple[str, Any],
+    source: str,
+    cv: dict[str, Any],
+    *extra: tuple[str, Any],
+) -> tuple[tuple[str, Any], ...]:
+    """Inputs recorded with a decision; the expression is parsed only when explaining."""
+    if state.trace is None:
+        return ()
+    return (labelled, *extra, *_seen(source, cv))
+
+
 def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
@@ -126,9 +139,7 @@ class Engine:
                 best = e.due_at
         for s in self._segments:
             if self._may_enter(state, s):
-                trig = s.model.trigger
-                assert isinstance(trig, SegmentTrigger)
-                t2 = next_cron(trig.check, self._tz_name, cursor)
+                t2 = self._next_check(state, s)
                 if t2 is not None and (best is None or t2 < best):
                     best = t2
         for s in self._dates:
@@ -167,7 +178,7 @@ class Engine:
         for s in self._segments:
             trig = s.model.trigger
             assert isinstance(trig, SegmentTrigger)
-            if self._may_enter(state, s) and next_cron(trig.check, self._tz_name, cursor) == t:
+            if self._may_enter(state, s) and self._next_check(state, s) == t:
                 self._check_segment(state, s, t, tz, cv, result)
         due = sorted(
             (
@@ -289,7 +300,7 @@ class Engine:
                 s.id,
                 "not-enrolled",
                 f"{why}: audience is false",
-                (("audience", m.audience), *_seen(m.audience, cv)),
+                _inputs(state, ("audience", m.audience), m.audience, cv),
             )
             return
         enr = Enrollment(
@@ -355,7 +366,7 @@ class Engine:
                     seq.id,
                     "branch",
                     f"{node.id}: {step.branch.if_} -> {arm}",
-                    (("if", step.branch.if_), ("value", taken), *_seen(step.branch.if_, cv)),
+                    _inputs(state, ("if", step.branch.if_), step.branch.if_, cv, ("value", taken)),
                 )
             elif isinstance(step, Split):
                 weights = [(name, arm.weight) for name, arm in step.split.items()]
@@ -532,13 +543,30 @@ class Engine:
         return not any(e.sequence == s.id for e in state.enrollments)
 
     def _next_date(self, state: ContactState, s: LoadedSequence, tz: ZoneInfo) -> datetime | None:
+        cursor = state.cursor
+        assert cursor is not None
+        if s.id in state.alarms:
+            cached = state.alarms[s.id]
+            if cached is None or cached > cursor:
+                return cached
         trig = s.model.trigger
         assert isinstance(trig, DateTrigger)
         base = anniversary_base(state.contact, trig.date, tz)
-        if base is None:
-            return None
-        assert state.cursor is not None
-        return next_anniversary(base, trig.date, tz, state.cursor)
+        fire = None if base is None else next_anniversary(base, trig.date, tz, cursor)
+        state.alarms[s.id] = fire
+        return fire
+
+    def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
+        cursor = state.cursor
+        assert cursor is not None
+        cached = state.alarms.get(s.id)
+        if cached is not None and cached > cursor:
+            return cached
+        trig = s.model.trigger
+        assert isinstance(trig, SegmentTrigger)
+        fire = next_cron(trig.check, self._tz_name, cursor)
+        state.alarms[s.id] = fire
+        return fire
 
     def _eval(
         self,

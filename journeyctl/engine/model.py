@@ -148,6 +148,9 @@ class ContactState:
     suppressed: dict[str, datetime] = field(default_factory=dict)  # reason -> since
     trace: list[Decision] | None = None  # only collected for `explain`
     cap_times: list[datetime] = field(default_factory=list)  # sent marketing messages, sorted
+    # Cache of the next trigger alarm per sequence (valid while later than `cursor`); not
+    # persisted, and cleared whenever the contact's attributes change.
+    alarms: dict[str, datetime | None] = field(default_factory=dict)
 
     def active(self) -> list[Enrollment]:
         return [e for e in self.enrollments if e.is_active]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from journeyctl.diagnostics import Diagnostic
@@ -18,11 +19,11 @@ class LoadedSequence:
     source: SourceFile
     flow: Flow
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.model.id
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Content hash of the sequence (SPEC §5: enrollments remember it)."""
         return sequence_hash(self.model)
