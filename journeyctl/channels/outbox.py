@@ -66,8 +66,7 @@ class FileOutbox:
         # Unbuffered append: each line is one write() call, so it reaches the OS at once.
         self._fh = open(self.file, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         if self._torn:
-            self._write(b"\n")  # end the torn line so the next record starts clean
-            self._lines += 1
+            self._write(b"\n")  # end the torn line (already counted) so the next starts clean
             self._torn = False
 
     def _load_index(self) -> None:

@@ -63,7 +63,8 @@ class SmtpRecorder:
         rcpt = envelope.rcpt_tos[0]
         if rcpt in self.behaviour.drop_after_data:
             assert server.transport is not None
-            server.transport.abort()  # message content read, no reply: the crash window
+            # message content read, no reply: the crash window
+            server.transport.abort()  # type: ignore[attr-defined]
             return "250 never sent"
         reply = self.behaviour.data_replies.get(rcpt)
         if reply:
@@ -158,6 +159,7 @@ class WebhookServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+            disable_nagle_algorithm = True  # headers and body go in two writes
 
             def setup(self) -> None:
                 with outer._lock:
@@ -185,7 +187,9 @@ class WebhookServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"

@@ -238,7 +238,7 @@ header_text = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(subject=header_text, name=header_text)
 def test_no_generated_value_can_add_a_header(
     message: MessageFactory, subject: str, name: str
