@@ -84,8 +84,8 @@ def materialise(project_dir: Path, ref: str, dest: Path) -> list[str]:
     Returns the project-relative paths written; an empty list means the project did not exist
     at `ref` (every sequence then shows as added).
     """
-    commit = resolve(project_dir, ref)
     prefix = project_prefix(project_dir)
+    commit = resolve(project_dir, ref)
     written: list[str] = []
     for full in ls_tree(project_dir, commit, prefix):
         rel = full[len(prefix) :] if prefix else full

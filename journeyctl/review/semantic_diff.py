@@ -177,7 +177,7 @@ def _added_line(view: StepView) -> str:
     facts = [f"wait {view.wait}"] if view.wait else []
     at = describe_offset(view.offset)
     if at and at != "at entry":
-        facts.append(f"{at} after entry")
+        facts.append(at)
     extra = f" ({'; '.join(facts)})" if facts else ""
     return f"step `{view.id}` added {place}{extra}: {describe_step(view)}"
 
@@ -215,7 +215,7 @@ def _step_changes(a: StepView, b: StepView, old: Side, new: Side) -> list[Change
         line = f"timing: wait before `{sid}` {a.wait or 'none'} → {b.wait or 'none'}"
         was, now = describe_offset(a.offset), describe_offset(b.offset)
         if was != now and now is not None and was is not None:
-            line += f" (now {now}, was {was} after entry)"
+            line += f" (now {now}, was {was})"
         out.append(Change("timing", line, step=sid))
     if a.kind != b.kind:
         out.append(Change("step-kind", f"step `{sid}` changed from {a.kind} to {b.kind}", step=sid))

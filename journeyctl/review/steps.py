@@ -55,7 +55,13 @@ def describe_days(days: list[str]) -> str:
 
 
 def describe_offset(offset: Duration | None) -> str | None:
-    return None if offset is None else f"+{offset}" if not offset.is_zero else "at entry"
+    if offset is None:
+        return None
+    if offset.is_zero:
+        return "at entry"
+    # days as days ("+7d", not "+1w"): reviewers count a welcome series in days
+    rest = str(Duration(0, offset.seconds)) if offset.seconds else ""
+    return f"+{f'{offset.days}d' if offset.days else ''}{rest} after entry"
 
 
 def _add(offset: Duration | None, value: Duration | WaitUntil) -> Duration | None:
