@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from journeyctl.data import decode
+from journeyctl.data import build, decode
 from journeyctl.data.convert import TYPES, parser_for
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
@@ -31,10 +30,20 @@ from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
 
 _KNOWN = ("id", "email", "phone", "name", "timezone")
-# Sanity, not RFC 5322: one @, something on both sides, no whitespace or control characters
-# (a CR/LF in an address is a header-injection attempt, SPEC §5).
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+# A CR/LF in an address is a header-injection attempt (SPEC §5): refuse it at the door.
+_NOT_IN_EMAIL = re.compile(r"[\s\x00-\x1f\x7f]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+def _is_email(text: str) -> bool:
+    """Sanity, not RFC 5322: exactly one @ with text on both sides, no whitespace/controls."""
+    return (
+        text.count("@") == 1
+        and text[0] != "@"
+        and text[-1] != "@"
+        and _NOT_IN_EMAIL.search(text) is None
+    )
+
 
 Stream = Iterator[Contact | Diagnostic | Rejected | Header]
 
@@ -55,14 +64,6 @@ class _Zones:
                 ok = False
             self.valid[name] = ok
         return ok
-
-
-@dataclass(frozen=True, slots=True)
-class _Typed:
-    index: int
-    name: str
-    kind: str
-    parse: Callable[[str], Any]
 
 
 def _bad_cell(path: Path, line: int, col: int, name: str, kind: str, text: str) -> Diagnostic:
@@ -103,7 +104,9 @@ def _bad_timezone(path: Path, line: int, col: int, text: str, project_zone: str)
 
 def _normal_phone(text: str) -> str | None:
     """Digits only, keeping a leading + (E.164 style): '010-1234-5678' -> '01012345678'."""
-    digits = _NOT_DIGIT.sub("", text)
+    digits = text.replace("-", "")
+    if not (digits.isascii() and digits.isdigit()):  # the common 010-1234-5678 skips the regex
+        digits = _NOT_DIGIT.sub("", text)
     if not digits:
         return None
     return "+" + digits if text.startswith("+") else digits
@@ -168,7 +171,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
         id_i = at["id"]
         email_i, phone_i, name_i, tz_i = (at.get(k) for k in _KNOWN[1:])
         strings: list[tuple[int, str]] = []
-        typed: list[_Typed] = []
+        typed: list[tuple[int, str, str, Callable[[str], Any]]] = []
         for i, name in enumerate(columns):
             if not name or name in _KNOWN:
                 continue
@@ -177,7 +180,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if parse is None:
                 strings.append((i, name))
             else:
-                typed.append(_Typed(i, name, kind, parse))
+                typed.append((i, name, kind, parse))
         unnamed = [i for i, name in enumerate(columns) if not name]
         # Declared but absent columns read as empty, as the template/expression contract expects.
         absent = {
@@ -228,7 +231,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                         )
                     )
             email = (row[email_i].strip() or None) if email_i is not None else None
-            if email is not None and not _EMAIL.fullmatch(email):
+            if email is not None and not _is_email(email):
                 problems.append(_bad_email(path, line, email_i + 1, email))  # type: ignore[operator]
             phone = None
             if phone_i is not None:
@@ -238,16 +241,18 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                     if phone is None:
                         problems.append(_bad_phone(path, line, phone_i + 1, text))
             full_name = (row[name_i].strip() or None) if name_i is not None else None
-            attrs: dict[str, Any] = {n: row[i].strip() or None for i, n in strings}
-            for t in typed:
-                text = row[t.index].strip()
+            attrs: dict[str, Any] = {}
+            for i, n in strings:
+                attrs[n] = row[i].strip() or None
+            for i, n, kind, parse in typed:
+                text = row[i].strip()
                 if not text:
-                    attrs[t.name] = None
+                    attrs[n] = None
                     continue
                 try:
-                    attrs[t.name] = t.parse(text)
+                    attrs[n] = parse(text)
                 except (ValueError, OverflowError):
-                    problems.append(_bad_cell(path, line, t.index + 1, t.name, t.kind, text))
+                    problems.append(_bad_cell(path, line, i + 1, n, kind, text))
             for i in unnamed:
                 if row[i].strip():
                     problems.append(
@@ -267,7 +272,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if tz is not None and not zones(tz):
                 yield _bad_timezone(path, line, tz_i + 1, tz, settings.timezone)  # type: ignore[operator]
                 tz = None
-            yield Contact(cid, email, phone, full_name, tz, attrs)
+            yield build.contact(cid, email, phone, full_name, tz, attrs)
 
 
 def _json_value(
@@ -368,7 +373,7 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
                         )
                     )
             email = known["email"]
-            if email is not None and not _EMAIL.fullmatch(email):
+            if email is not None and not _is_email(email):
                 problems.append(_bad_email(path, line, key_column(text, "email"), email))
             phone = known["phone"]
             if phone is not None:

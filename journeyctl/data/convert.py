@@ -81,8 +81,8 @@ def parse_bool(text: str) -> bool:
 
 def parse_date(text: str) -> date:
     """YYYY-MM-DD, also YYYY.MM.DD and YYYY/MM/DD (one-digit month/day allowed)."""
-    if len(text) == 10 and text[4] == "-" and text[7] == "-":
-        return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    if len(text) == 10 and text[4] == "-" and text[5] != "W":  # fromisoformat takes 2026-W01-1
+        return date.fromisoformat(text)
     m = _DATE.fullmatch(text)
     if not m:
         raise ValueError(text)
@@ -102,9 +102,13 @@ def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
             value = datetime(
                 int(m[1]), int(m[3]), int(m[4]), int(m[5]), int(m[6]), int(m[7] or 0), tzinfo=zone
             )
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
+        # Subtract the offset and attach UTC by hand: replace()/astimezone() cost 1-2 µs each
+        # here, more than the parse. A naive value's offset is the zone's for that wall time.
+        offset = value.utcoffset()
+        if offset is None:
+            offset = zone.utcoffset(value)
+        value -= offset
+        return datetime.combine(value, value.time(), UTC)
 
     return parse_datetime
 

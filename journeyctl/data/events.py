@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from journeyctl.data import decode
+from journeyctl.data import build, decode
 from journeyctl.data.convert import TYPES, datetime_parser
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
@@ -153,7 +153,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                 yield Rejected(line, row, problems)
                 continue
             found = tuple((k, v) for k, i in props if (v := row[i].strip()))
-            yield Event(cid, name, at, found)
+            yield build.event(cid, name, at, found)
 
 
 def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:

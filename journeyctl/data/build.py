@@ -1,0 +1,63 @@
+"""Fast constructors for the engine's frozen value types, used on the readers' hot path.
+
+A frozen dataclass's `__init__` goes through `object.__setattr__` once per field, which costs
+more than parsing the row (about 2 µs per Contact). These builders set the slots directly.
+They are checked against the dataclass fields at import, so a change to `engine.model` fails
+loudly here instead of leaving a field unset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from journeyctl.engine.model import Contact, Event
+
+
+def _setters(cls: type, expected: tuple[str, ...]) -> list[Any]:
+    names = tuple(f.name for f in fields(cls))
+    if names != expected or hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        raise ImportError(f"journeyctl.data.build is out of date with {cls.__name__}{names}")
+    return [getattr(cls, n).__set__ for n in names]
+
+
+_new = object.__new__
+_c_id, _c_email, _c_phone, _c_name, _c_tz, _c_attrs = _setters(
+    Contact, ("id", "email", "phone", "name", "timezone", "attrs")
+)
+_e_cid, _e_name, _e_at, _e_props, _e_enrolls = _setters(
+    Event, ("contact_id", "name", "at", "props", "enrolls")
+)
+if fields(Event)[-1].default is not True:
+    raise ImportError("journeyctl.data.build assumes Event.enrolls defaults to True")
+
+
+def contact(
+    id: str,
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    timezone: str | None,
+    attrs: dict[str, Any],
+) -> Contact:
+    """Same as `Contact(...)` with every field given, without the frozen-init cost."""
+    c = _new(Contact)
+    _c_id(c, id)
+    _c_email(c, email)
+    _c_phone(c, phone)
+    _c_name(c, name)
+    _c_tz(c, timezone)
+    _c_attrs(c, attrs)
+    return c
+
+
+def event(contact_id: str, name: str, at: datetime, props: tuple[tuple[str, Any], ...]) -> Event:
+    """Same as `Event(contact_id, name, at, props)` (enrolls=True, the model's default)."""
+    e = _new(Event)
+    _e_cid(e, contact_id)
+    _e_name(e, name)
+    _e_at(e, at)
+    _e_props(e, props)
+    _e_enrolls(e, True)
+    return e
