@@ -107,6 +107,8 @@ def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
         offset = value.utcoffset()
         if offset is None:
             offset = zone.utcoffset(value)
+            if offset is None:  # a tzinfo that doesn't know (never for ZoneInfo)
+                raise ValueError(text)
         value -= offset
         return datetime.combine(value, value.time(), UTC)
 

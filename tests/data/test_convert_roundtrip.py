@@ -20,8 +20,9 @@ PROJECT = ProjectSettings(
     contacts={"fields": {"at": "datetime", "n": "int"}},  # type: ignore[arg-type]
 )
 instants = st.datetimes(
-    min_value=datetime(1900, 1, 2),  # noqa: DTZ001 - hypothesis needs naive bounds
-    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    # hypothesis takes naive bounds and attaches `timezones`
+    min_value=datetime(1900, 1, 2),
+    max_value=datetime(2100, 1, 1),
     timezones=st.just(UTC),
 )
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
