@@ -33,8 +33,8 @@ ZONES = ["Asia/Seoul", "", "America/New_York", "Europe/Berlin"]
 
 def make_contacts(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("id,email,phone,name,timezone,signup_at,birthday,orders,vip,plan\r\n")
         w = csv.writer(f)
-        w.writerow("id,email,phone,name,timezone,signup_at,birthday,orders,vip,plan".split(","))
         for i in range(n):
             w.writerow(
                 [
