@@ -167,15 +167,19 @@ def parse_text(path: Path, text: str) -> SourceFile:
 
 def parse_file(path: Path, display: Path | None = None) -> SourceFile:
     shown = display or path
+    raw = path.read_bytes()
     try:
-        text = decode_text(path.read_bytes())
+        text = decode_text(raw)
     except UnicodeDecodeError as exc:
         src = SourceFile(path=shown, text="")
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         src.diagnostics.append(
             error(
-                Location(shown, 1, 1),
+                Location(shown, line, col),
                 "bad-encoding",
-                f"not UTF-8 (byte {exc.start})",
+                f"not UTF-8 (byte {exc.start}); Excel and Windows editors often save CP949",
                 "save the file as UTF-8",
             )
         )
