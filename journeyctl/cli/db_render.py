@@ -1,0 +1,126 @@
+"""Renderings of what the database says, for `status` and `messages` (tables and stable JSON)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journeyctl.cli.output import Output
+from journeyctl.errors import UsageError
+from journeyctl.store.queries import Delivered, Problem, Status
+from journeyctl.store.sqlite import SqliteStore
+
+
+def open_existing(db: Path) -> SqliteStore:
+    """Reading commands never create a database: a typo in --db is a usage error."""
+    if not db.is_file():
+        raise UsageError(f"--db: {db} does not exist; `journeyctl run` creates it")
+    return SqliteStore(db)
+
+
+def _local(t: datetime | None, tz: ZoneInfo) -> str | None:
+    return t.astimezone(tz).isoformat() if t is not None else None
+
+
+def _problem(p: Problem, tz: ZoneInfo) -> dict[str, Any]:
+    m = p.message
+    return {
+        "message_id": m.key,
+        "contact_id": m.contact_id,
+        "sequence": m.sequence,
+        "step": m.step,
+        "channel": m.channel,
+        "at": _local(m.at, tz),
+        "attempts": p.attempts,
+        "next_attempt_at": _local(p.next_attempt_at, tz),
+        "error": p.error,
+    }
+
+
+def status_doc(st: Status, tz_name: str) -> dict[str, Any]:
+    tz = ZoneInfo(tz_name)
+    run = st.last_run
+    return {
+        "active": [{"sequence": s, "step": p, "contacts": n} for s, p, n in st.active],
+        "ended": [{"sequence": s, "outcome": o, "contacts": n} for s, o, n in st.ended],
+        "due_contacts": st.due_contacts,
+        "deliveries": st.deliveries,
+        "retrying": [_problem(p, tz) for p in st.retrying],
+        "failed": [_problem(p, tz) for p in st.failed],
+        "last_run": None
+        if run is None
+        else {k: _local(v, tz) if isinstance(v, datetime) else v for k, v in run.items()},
+    }
+
+
+def status_json(st: Status, tz_name: str) -> str:
+    return json.dumps(status_doc(st, tz_name), ensure_ascii=False, indent=2)
+
+
+def render_status(output: Output, st: Status, tz_name: str) -> None:
+    from rich.table import Table
+
+    doc = status_doc(st, tz_name)
+    table = Table("sequence", "step / outcome", "contacts", title="Enrollments")
+    for row in doc["active"]:
+        table.add_row(row["sequence"], row["step"] or "(completing)", str(row["contacts"]))
+    for row in doc["ended"]:
+        table.add_row(row["sequence"], f"ended: {row['outcome']}", str(row["contacts"]))
+    output.out.print(table)
+    d = doc["deliveries"]
+    output.out.print(
+        f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries; "
+        f"sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
+        f"retrying {d.get('retry', 0)}, failed {d.get('failed', 0)}, "
+        f"in flight {d.get('attempting', 0)}",
+        markup=False,
+    )
+    for title, rows in (("Retrying", doc["retrying"]), ("Failed", doc["failed"])):
+        if not rows:
+            continue
+        t = Table("contact", "sequence", "step", "channel", "attempts", "error", title=title)
+        for p in rows:
+            t.add_row(
+                p["contact_id"], p["sequence"], p["step"], p["channel"], str(p["attempts"]),
+                p["error"] or "",
+            )  # fmt: skip
+        output.out.print(t)
+    run = doc["last_run"]
+    if run is not None:
+        output.out.print(
+            f"last run: {run['started_at']} (exit {run['exit_code']}, "
+            f"{run['delivered']} delivered, {run['failed']} failed)",
+            markup=False,
+        )
+
+
+def messages_doc(rows: list[Delivered], project_tz: str) -> list[dict[str, Any]]:
+    """SPEC §4: the simulate message fields plus message_id and delivered_at, in the contact's
+    zone (the project's when the contact has none or an invalid one)."""
+    from journeyctl.engine.timing import zone
+    from journeyctl.reporting.timeline import message_dict
+
+    out = []
+    for r in rows:
+        tz = zone(r.timezone, project_tz)
+        doc = message_dict(r.message, tz)
+        doc["message_id"] = r.message.key
+        doc["delivered_at"] = r.delivered_at.astimezone(tz).isoformat()
+        out.append(doc)
+    return out
+
+
+def render_messages(output: Output, doc: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table("at", "contact", "sequence", "step", "channel", "subject", "delivered")
+    for m in doc:
+        table.add_row(
+            m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"],
+            m["subject"] or "", m["delivered_at"],
+        )  # fmt: skip
+    output.out.print(table)
+    output.out.print(f"{len(doc)} message(s)", markup=False)

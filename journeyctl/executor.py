@@ -1,0 +1,136 @@
+"""One `run`: open the database, take the run lock, import, tick, record the run.
+
+`serve` calls the same function on its schedule. The CLI only parses and renders around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from journeyctl.engine.advance import Engine
+from journeyctl.engine.model import Contact, Event
+from journeyctl.errors import ExitCode
+from journeyctl.imports import ImportCounts, import_contacts, import_events
+from journeyctl.runtime import TickReport, tick
+from journeyctl.spec.project import Project
+from journeyctl.store.lock import LockHeld, run_lock
+from journeyctl.store.sqlite import SqliteStore
+
+
+@dataclass
+class RunResult:
+    now: datetime
+    dry_run: bool
+    locked: bool = False  # another run held the lock; nothing was done
+    imported: ImportCounts = field(default_factory=ImportCounts)
+    report: TickReport | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.report is not None and not self.report.ok:
+            return ExitCode.PROBLEMS
+        return ExitCode.OK
+
+
+def run_once(
+    project: Project,
+    db: Path,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime],
+    contacts: Sequence[Contact] = (),
+    events: Sequence[Event] = (),
+    events_source: Path | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunResult:
+    """One tick against the database at `db` (created and migrated if needed)."""
+    from journeyctl.simulate import make_engine
+
+    engine = make_engine(project)
+    started_at = clock()
+    result = RunResult(now=now, dry_run=dry_run)
+    store = SqliteStore(db)
+    try:
+        if dry_run:
+            # Nothing written: the whole tick happens in one transaction that is rolled back,
+            # delivering to recorders instead of the real channels.
+            from journeyctl.channels.recording import RecordingChannel
+
+            with store.rollback_only():
+                result.imported = _import(project, store, contacts, events, events_source, now)
+                result.report = tick(engine, store, RecordingChannel.everywhere(), now, limit=limit)
+            return result
+        try:
+            with run_lock(db):
+                run_id = store.begin_run(started_at, now)
+                try:
+                    store.set_meta("timezone", project.settings.timezone)
+                    result.imported = _import(project, store, contacts, events, events_source, now)
+                    result.report = _tick(project, engine, store, now, limit, env)
+                except BaseException as exc:
+                    store.finish_run(run_id, clock(), {}, ExitCode.INTERNAL, repr(exc))
+                    raise
+                store.finish_run(run_id, clock(), _counts(result.report), int(result.exit_code))
+        except LockHeld:
+            result.locked = True
+        return result
+    finally:
+        store.close()
+
+
+def _import(
+    project: Project,
+    store: SqliteStore,
+    contacts: Sequence[Contact],
+    events: Sequence[Event],
+    events_source: Path | None,
+    now: datetime,
+) -> ImportCounts:
+    """Contacts and events in one transaction: all or nothing."""
+    max_age = project.settings.events.max_age.approx()
+    with store.transaction():
+        counts = import_contacts(store, contacts, now) if contacts else ImportCounts()
+        if events:
+            ev = import_events(store, events, now, max_age, source=events_source)
+            counts.events_new, counts.events_seen = ev.events_new, ev.events_seen
+            counts.events_history = ev.events_history
+    return counts
+
+
+def _tick(
+    project: Project,
+    engine: Engine,
+    store: SqliteStore,
+    now: datetime,
+    limit: int | None,
+    env: Mapping[str, str] | None,
+) -> TickReport:
+    import os
+
+    from journeyctl.channels.registry import build_channels
+
+    channels = build_channels(
+        project.settings, os.environ if env is None else env, base_dir=project.root
+    )
+    with channels:
+        # We hold the run lock: any delivery still `attempting` was orphaned by a dead run.
+        return tick(engine, store, channels, now, limit=limit, exclusive=True)
+
+
+def _counts(report: TickReport | None) -> dict[str, int]:
+    if report is None:
+        return {}
+    return {
+        "contacts": report.contacts,
+        "decided": report.decided,
+        "skipped": report.skipped,
+        "delivered": report.delivered,
+        "retrying": report.retrying,
+        "failed": report.failed,
+        "recovered": report.recovered,
+    }
