@@ -52,6 +52,10 @@ def build_graph(seq: LoadedSequence) -> Graph:
             return DONE
         return ids[step_id]
 
+    def child(node: Node, name: str) -> str:
+        # an empty list (a `control` arm, no on_event) continues after the step
+        return target(node.children.get(name) or node.next)
+
     g.edges.append((START, target(flow.first), None))
     for node in order:
         me = ids[node.id]
@@ -60,19 +64,21 @@ def build_graph(seq: LoadedSequence) -> Graph:
         if isinstance(step, Exit):
             continue
         if isinstance(step, Branch):
-            g.edges.append((me, target(node.children["then"]), "yes"))
-            g.edges.append((me, target(node.children["else"]), "no"))
+            g.edges.append((me, child(node, "then"), "yes"))
+            g.edges.append((me, child(node, "else"), "no"))
         elif isinstance(step, Split):
             total = sum(arm.weight for arm in step.split.values())
             for name, arm in step.split.items():
                 share = f"{arm.weight / total:.0%}"
-                g.edges.append((me, target(node.children[name]), f"{name} {share}"))
+                g.edges.append((me, child(node, name), f"{name} {share}"))
         elif isinstance(step, WaitFor):
             body = step.wait_for
-            g.edges.append((me, target(node.children["on_event"]), f"on {body.event}"))
-            g.edges.append((me, target(node.children["on_timeout"]), f"timeout {body.timeout}"))
+            g.edges.append((me, child(node, "on_event"), f"on {body.event}"))
+            g.edges.append((me, child(node, "on_timeout"), f"timeout {body.timeout}"))
         else:
             g.edges.append((me, target(node.next), None))
+    if DONE in g.nodes:
+        g.nodes[DONE] = g.nodes.pop(DONE)  # the end node reads best last
     note = _note(seq)
     if note:
         g.nodes[NOTE] = (note, "note")
