@@ -30,12 +30,28 @@ class Simulation:
     enrollments: list[Enrollment] = field(default_factory=list)
     zones: dict[str, str] = field(default_factory=dict)  # contact id -> zone used for output
     traces: dict[str, list[Decision]] = field(default_factory=dict)
+    steps: int = 0  # engine steps taken (for benchmarks)
+
+    def merge(self, other: Simulation) -> None:
+        self.messages.extend(other.messages)
+        self.enrollments.extend(other.enrollments)
+        self.zones.update(other.zones)
+        self.traces.update(other.traces)
+        self.steps += other.steps
 
 
 def make_engine(
-    project: Project, *, render: bool = True, assumptions: Assumptions | None = None
+    project: Project,
+    *,
+    render: bool = True,
+    subjects_only: bool = False,
+    assumptions: Assumptions | None = None,
 ) -> Engine:
-    renderer = Renderer(project.templates_dir, project.settings) if render else None
+    renderer = (
+        Renderer(project.templates_dir, project.settings, subjects_only=subjects_only)
+        if render
+        else None
+    )
     return Engine(project, renderer=renderer, assumptions=assumptions)
 
 
@@ -83,6 +99,55 @@ def simulate(
             sim.traces[contact.id] = state.trace
         if progress is not None and n % 1000 == 0:
             progress(n)
+    sim.steps = engine.steps
+    return sim
+
+
+_WORK: tuple[Project, list[Contact], list[Event], datetime, datetime, Engine] | None = None
+
+
+def _run_chunk(bounds: tuple[int, int]) -> Simulation:
+    assert _WORK is not None
+    project, contacts, events, start, end, engine = _WORK
+    lo, hi = bounds
+    mine = contacts[lo:hi]
+    ids = {c.id for c in mine}
+    return simulate(
+        project, mine, [e for e in events if e.contact_id in ids], start, end, engine=engine
+    )
+
+
+def simulate_parallel(
+    project: Project,
+    contacts: list[Contact],
+    events: list[Event],
+    start: datetime,
+    end: datetime,
+    *,
+    workers: int = 2,
+    engine: Engine | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Simulation:
+    """`simulate` with contacts spread over processes (they are independent); same result."""
+    import multiprocessing as mp
+
+    global _WORK
+    engine = engine or make_engine(project)
+    if workers <= 1 or len(contacts) < 2000 or "fork" not in mp.get_all_start_methods():
+        return simulate(project, contacts, events, start, end, engine=engine, progress=progress)
+    chunk = max(1000, len(contacts) // (workers * 8))
+    bounds = [(lo, min(lo + chunk, len(contacts))) for lo in range(0, len(contacts), chunk)]
+    _WORK = (project, contacts, events, start, end, engine)
+    sim = Simulation(start, end)
+    try:
+        # fork: children inherit the loaded project and data without pickling them
+        with mp.get_context("fork").Pool(workers) as pool:
+            for part in pool.imap(_run_chunk, bounds):
+                sim.merge(part)
+                if progress is not None:
+                    progress(len(sim.zones))
+    finally:
+        _WORK = None
     return sim
 
 

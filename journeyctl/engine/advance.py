@@ -91,6 +91,7 @@ class Engine:
     renderer: Renderer | None = None  # None: decide without rendering (fast plan/explain)
     assumptions: Assumptions | None = None
     sequences: list[LoadedSequence] = field(init=False)
+    steps: int = 0  # steps executed, for benchmarks
 
     def __post_init__(self) -> None:
         self.sequences = sorted(self.project.sequences.values(), key=lambda s: s.id)
@@ -348,6 +349,7 @@ class Engine:
                 return
             step = node.step
             at = enr.due_at
+            self.steps += 1
             if isinstance(step, Send):
                 if not self._send(state, seq, enr, step, at, now, tz, cv, result):
                     return

@@ -9,11 +9,17 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from journeyctl.engine.model import ContactState, Enrollment, Event, Message, Status
 from journeyctl.engine.timing import after, zone
 from journeyctl.spec.durations import Duration
+
+
+@lru_cache(maxsize=256)
+def _span(text: str) -> Duration:
+    return Duration.parse(text)
 
 
 def _events_until(state: ContactState, t: datetime) -> list[Event]:
@@ -55,7 +61,7 @@ def helpers(
         events = _events_until(state, t)
         if within is None:
             return sum(1 for e in events if e.name == name)
-        span = Duration.parse(within)
+        span = _span(within)
         return sum(1 for e in events if e.name == name and after(e.at, span, tz) >= t)
 
     def last_event(name: str) -> datetime | None:

@@ -36,6 +36,7 @@ class Renderer:
     templates_dir: Path
     settings: ProjectSettings
     unsubscribe_secret: bytes = b""
+    subjects_only: bool = False  # simulate needs subjects, not bodies
     _files: dict[str, Template] = field(default_factory=dict)
 
     def _file(self, name: str) -> Template:
@@ -71,6 +72,8 @@ class Renderer:
         }
         subject = inline_template(step.subject).render(scope).strip() if step.subject else None
         text = html = None
+        if self.subjects_only:
+            return Rendered(subject, None, None, unsub)
         if step.template:
             out = self._file(step.template).render(scope)
             if is_html(step.template):

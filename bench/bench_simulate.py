@@ -1,0 +1,112 @@
+"""Benchmark `simulate`: the stock library x 30 days over examples-like contacts, at 10k/100k/1M.
+
+The example contacts and events are tiled (new ids, same attributes and event times), so the
+event density is exactly that of examples/. Beside it, in the same run, the floor of STYLE/
+performance.md 8.2: a bare per-contact loop advancing the same number of steps with aware
+datetimes and appending each send to a list.
+
+    python bench/bench_simulate.py 10000 100000 [--workers 2] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from journeyctl.data.contacts import read_contacts  # noqa: E402
+from journeyctl.data.events import read_events  # noqa: E402
+from journeyctl.engine.model import Contact, Event  # noqa: E402
+from journeyctl.instants import parse_instant  # noqa: E402
+from journeyctl.simulate import make_engine, simulate_parallel  # noqa: E402
+from journeyctl.spec import load_valid_project  # noqa: E402
+
+
+def tiled(
+    n: int, contacts: list[Contact], events: list[Event]
+) -> tuple[list[Contact], list[Event]]:
+    by: dict[str, list[Event]] = {}
+    for e in events:
+        by.setdefault(e.contact_id, []).append(e)
+    out_c: list[Contact] = []
+    out_e: list[Event] = []
+    i = 0
+    while len(out_c) < n:
+        for c in contacts:
+            if len(out_c) >= n:
+                break
+            cid = f"{c.id}-{i}"
+            out_c.append(replace(c, id=cid))
+            out_e.extend(replace(e, contact_id=cid) for e in by.get(c.id, ()))
+        i += 1
+    return out_c, out_e
+
+
+def floor(n_contacts: int, steps_per_contact: int) -> float:
+    """Steps per second of a bare per-contact loop (performance.md 8.2)."""
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    two_days = timedelta(days=2)
+    outbox: list[tuple[int, datetime]] = []
+    start = time.perf_counter()
+    for c in range(n_contacts):
+        t = t0
+        for s in range(steps_per_contact):
+            if s % 2 == 0:
+                outbox.append((c, t))
+            else:
+                t = t + two_days
+    return n_contacts * steps_per_contact / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    project = load_valid_project(ROOT / "sequences")
+    contacts = read_contacts(ROOT / "examples/contacts.csv", project.settings).items
+    events = read_events(ROOT / "examples/events.csv", project.settings).items
+    start = parse_instant("2026-11-01", project.settings.timezone)
+    end = start + timedelta(days=30)
+    print(
+        "| contacts | workers | wall s | contacts/s | messages | engine steps | steps/s | floor steps/s | ratio | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        cs, es = tiled(n, contacts, events)
+        t0 = time.perf_counter()
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+        sim = simulate_parallel(project, cs, es, start, end, workers=args.workers,
+                                engine=make_engine(project, subjects_only=True))  # fmt: skip
+        wall = time.perf_counter() - t0
+        if args.profile:
+            prof.disable()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+        steps = sim.steps
+        per_contact = max(1, steps // max(1, n))
+        fl = floor(min(n, 200_000), per_contact)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"| {n:,} | {args.workers} | {wall:.2f} | {n / wall:,.0f} | {len(sim.messages):,} | "
+            f"{steps:,} | {steps / wall:,.0f} | {fl:,.0f} | {steps / wall / fl:.1%} | "
+            f"{max(rss, rss_children):,.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
