@@ -225,15 +225,33 @@ _DROP = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->", re.S |
 _LINK = re.compile(
     r"<a\b[^>]*?\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))[^>]*>(.*?)</a\s*>", re.S | re.I
 )
-_SPACE = re.compile(r"\s+")
-_BR = re.compile(r"<br\b[^>]*>", re.I)
-_BLOCK = re.compile(
-    r"</?(?:p|div|h[1-6]|ul|ol|table|tr|blockquote|section|article|header|footer|hr|pre)\b[^>]*>",
-    re.I,
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)?[^>]*>")
+# What a tag leaves in the text: line breaks for blocks, a dash for list items, else nothing.
+_BREAKS = dict.fromkeys(
+    [
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "table",
+        "tr",
+        "blockquote",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "hr",
+        "pre",
+    ],
+    "\n\n",
 )
-_ITEM = re.compile(r"<li\b[^>]*>", re.I)
-_TAG = re.compile(r"<[^>]*>")
-_INLINE_SPACE = re.compile(r"[ \t\f\v\xa0]+")
+_BREAKS["br"] = "\n"
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
@@ -248,17 +266,27 @@ def _link_text(match: re.Match[str]) -> str:
     return f"{label} ({shown})"
 
 
+def _tag_text(match: re.Match[str]) -> str:
+    name = (match.group(2) or "").lower()
+    if name == "li":
+        return "" if match.group(1) else "\n- "
+    return _BREAKS.get(name, "")
+
+
 def html_to_text(markup: str) -> str:
-    """Plain-text alternative of an HTML body: tags stripped, link URLs kept, entities decoded."""
-    text = _DROP.sub("", markup)
-    text = _LINK.sub(_link_text, text)
-    text = _SPACE.sub(" ", text)  # source line breaks are just spaces in HTML
-    text = _BR.sub("\n", text)
-    text = _BLOCK.sub("\n\n", text)
-    text = _ITEM.sub("\n- ", text)
-    text = html.unescape(_TAG.sub("", text))
-    lines = (_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_RUN.sub("\n\n", "\n".join(lines)).strip() + "\n"
+    """Plain-text alternative of an HTML body: tags stripped, link URLs kept, entities decoded.
+
+    String methods do the bulk work (str.split is C); the regexes run only where needed.
+    """
+    lowered = markup.lower()
+    if "<!--" in markup or any(f"<{t}" in lowered for t in ("script", "style", "head", "title")):
+        markup = _DROP.sub("", markup)
+    if "<a" in lowered:
+        markup = _LINK.sub(_link_text, markup)
+    text = " ".join(markup.split())  # source line breaks are just spaces in HTML
+    text = html.unescape(_TAG.sub(_tag_text, text)).replace("\xa0", " ")
+    text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
+    return _BLANK_RUN.sub("\n\n", text).strip() + "\n"
 
 
 def _body_part(subtype: str, text: str, boundary: str, *, multipart: bool) -> str:
