@@ -47,11 +47,16 @@ def run_once(
     dry_run: bool = False,
     limit: int | None = None,
     env: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
-    """One tick against the database at `db` (created and migrated if needed)."""
-    from journeyctl.simulate import make_engine
+    """One tick against the database at `db` (created and migrated if needed).
 
-    engine = make_engine(project)
+    `engine`: reuse one across ticks (serve, tests); by default a rendering engine is built.
+    """
+    if engine is None:
+        from journeyctl.simulate import make_engine
+
+        engine = make_engine(project)
     started_at = clock()
     result = RunResult(now=now, dry_run=dry_run)
     store = SqliteStore(db)
