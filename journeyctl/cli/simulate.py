@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -65,8 +66,7 @@ def simulate(
     from journeyctl.engine.advance import Assumptions
     from journeyctl.instants import parse_instant
     from journeyctl.reporting.timeline import to_json
-    from journeyctl.simulate import make_engine
-    from journeyctl.simulate import simulate as run_simulation
+    from journeyctl.simulate import make_engine, simulate_parallel
 
     if contacts is None or start is None:
         raise UsageError("simulate needs --contacts FILE and --start DATE")
@@ -79,12 +79,19 @@ def simulate(
     people = load_contacts(project, contacts, encoding)
     history = load_events(project, events, encoding)
     rates = parse_assume(assume)
-    engine = make_engine(project, assumptions=Assumptions(rates, seed) if rates else None)
+    engine = make_engine(
+        project, subjects_only=True, assumptions=Assumptions(rates, seed) if rates else None
+    )
     output = Output.from_environment()
     with output.progress("simulating", total=len(people)) as advance:
-        sim = run_simulation(
-            project, people, history, t0, t0 + timedelta(days=days),
-            sequences=set(sequence) if sequence else None, engine=engine, progress=advance,
+        if sequence:
+            project = replace(
+                project, sequences={k: v for k, v in project.sequences.items() if k in sequence}
+            )
+            engine = replace(engine, project=project)
+        sim = simulate_parallel(
+            project, people, history, t0, t0 + timedelta(days=days), engine=engine,
+            progress=advance,
         )  # fmt: skip
     names = sorted(set(sequence) if sequence else project.sequences)
     doc = to_json(sim, names, project.settings.timezone)

@@ -212,14 +212,15 @@ class Engine:
             if seq is None:
                 continue
             m = seq.model
-            if ev.name in m.exit_on:
-                self._end(state, enr, t, Outcome.EXITED, ev.name, result)
-                continue
+            # The goal wins over exit_on for the same event: a conversion is not an exit.
             if m.goal is not None and ev.name == m.goal.event and ev.at >= enr.entered_at:
                 limit = after(enr.entered_at, m.goal.within, tz) if m.goal.within else None
                 if limit is None or ev.at <= limit:
                     self._end(state, enr, t, Outcome.GOAL, ev.name, result)
                     continue
+            if ev.name in m.exit_on:
+                self._end(state, enr, t, Outcome.EXITED, ev.name, result)
+                continue
             if enr.waiting_since is not None and enr.position is not None:
                 node = seq.flow.nodes.get(enr.position)
                 if node is not None and isinstance(node.step, WaitFor):
