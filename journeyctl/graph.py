@@ -173,8 +173,8 @@ def to_mermaid(g: Graph) -> str:
     for nid, (label, shape) in g.nodes.items():
         left, right = _MERMAID_SHAPES[shape]
         lines.append(f"    {nid}{left}{_mermaid_text(label)}{right}")
-    for src, dst, label in g.edges:
-        arrow = f'-->|"{_mermaid_text(label)}"|' if label else "-->"
+    for src, dst, edge in g.edges:
+        arrow = f'-->|"{_mermaid_text(edge)}"|' if edge else "-->"
         lines.append(f"    {src} {arrow} {dst}")
     if NOTE in g.nodes:
         lines.append(f"    style {NOTE} fill:#fff8dc,stroke:#d4b106")
@@ -203,8 +203,8 @@ def to_dot(g: Graph, name: str) -> str:
     ]
     for nid, (label, shape) in g.nodes.items():
         lines.append(f'    {nid} [label="{_dot_text(label)}", shape={_DOT_SHAPES[shape]}];')
-    for src, dst, label in g.edges:
-        attrs = f' [label="{_dot_text(label)}"]' if label else ""
+    for src, dst, edge in g.edges:
+        attrs = f' [label="{_dot_text(edge)}"]' if edge else ""
         lines.append(f"    {src} -> {dst}{attrs};")
     lines.append("}")
     return "\n".join(lines) + "\n"

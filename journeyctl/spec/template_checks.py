@@ -67,7 +67,7 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
             out.attrs.append((get.node.name, get.attr, get.lineno))
     out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        target = node.template
+        target = getattr(node, "template", None)
         name = target.value if isinstance(target, nodes.Const) else None
         out.refs.append((name if isinstance(name, str) else None, node.lineno))
     # contact_attributes also yields Getattr hits: keep each (base, attr, line) once
