@@ -1,0 +1,134 @@
+"""`journeyctl report`: which step works and what to tune, from the database."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from journeyctl.cli import app
+from journeyctl.cli.boundary import boundary
+from journeyctl.cli.options import DbOpt
+
+if TYPE_CHECKING:
+    from journeyctl.cli.output import Output
+    from journeyctl.reporting.report import Report
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+CSV_COLUMNS = (
+    "sequence", "step", "variant", "sent", "delivered", "opened", "clicked", "goals",
+    "unsubscribed", "bounced", "open_rate", "click_rate", "goal_rate", "unsubscribe_rate",
+)  # fmt: skip
+
+
+@app.command()
+@boundary
+def report(
+    project_dir: Annotated[
+        Path, typer.Argument(help="Project directory (thresholds from journey.yaml `report:`).")
+    ] = Path("."),
+    db: DbOpt = Path("journey.db"),
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only messages sent at or after this instant.")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """Per sequence, step and split arm: sent, delivered, opened, clicked, goals, unsubscribes
+    with rates; A/B significance; tuning advice (thresholds in journey.yaml `report:`)."""
+    from journeyctl.cli.db_render import open_existing
+    from journeyctl.cli.output import Output
+    from journeyctl.errors import ProjectError
+    from journeyctl.instants import parse_instant
+    from journeyctl.reporting.db_rows import read_rows
+    from journeyctl.reporting.report import build_report
+    from journeyctl.spec.loader import load_project
+
+    project = load_project(project_dir) if project_dir.is_dir() else None
+    if project is not None and project.settings_source is not None:
+        bad = [d for d in project.settings_source.diagnostics if d.is_error]
+        if bad:
+            raise ProjectError(bad, "journey.yaml has errors; run `journeyctl validate`")
+    settings = project.settings if project is not None else None
+    store = open_existing(db)
+    try:
+        tz = (settings.timezone if settings else None) or store.get_meta("timezone") or "UTC"
+        messages, events, enrollments = read_rows(store.conn)
+    finally:
+        store.close()
+    from journeyctl.spec.models import ReportThresholds
+
+    thresholds = settings.report if settings else ReportThresholds()
+    order = goals = None
+    if project is not None and project.sequences:
+        order = {k: list(s.flow.nodes) for k, s in project.sequences.items()}
+        goals = {k for k, s in project.sequences.items() if s.model.goal is not None}
+    t0 = parse_instant(since, tz, option="--since") if since else None
+    result = build_report(
+        messages, events, enrollments, thresholds, since=t0, step_order=order, goal_sequences=goals
+    )
+    out = Output.from_environment()
+    if fmt is ReportFormat.json:
+        import json
+
+        out.data(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    elif fmt is ReportFormat.csv:
+        out.data(to_csv(result))
+    else:
+        render_table(out, result)
+
+
+def to_csv(result: Report) -> str:
+    import csv
+    import io
+
+    from journeyctl.reporting.csvsafe import cell
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for s in result.steps:
+        d = s.as_dict()
+        w.writerow([cell(d[c]) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def render_table(out: Output, result: Report) -> None:
+    from rich.table import Table
+
+    if not result.steps:
+        out.out.print("no messages sent yet" + (" since then" if result.since else ""))
+        return
+    table = Table(title="Steps", title_justify="left")
+    for col in ("sequence", "step", "arm", "sent", "delivered", "opened", "clicked", "goals",
+                "unsubscribed"):  # fmt: skip
+        table.add_column(col, justify="right" if col not in ("sequence", "step", "arm") else "left")
+    for s in result.steps:
+        table.add_row(
+            s.sequence, s.step, s.variant or "",
+            str(s.sent), str(s.delivered),
+            f"{s.opened} ({_pct(s.open_rate)})" if s.is_email else "—",
+            f"{s.clicked} ({_pct(s.click_rate)})",
+            f"{s.goals} ({_pct(s.goal_rate)})",
+            f"{s.unsubscribed} ({_pct(s.unsubscribe_rate)})",
+        )  # fmt: skip
+    out.out.print(table)
+    for c in result.comparisons:
+        arms = ", ".join(f"{a.name} {a.successes}/{a.n} ({_pct(a.rate)})" for a in c.arms)
+        lift = f", lift {c.lift * 100:+.1f}%" if c.lift is not None else ""
+        out.out.print(f"A/B {c.sequence} ({c.metric}): {arms}{lift} — {c.note}", markup=False)
+    for a in result.advice:
+        out.out.print(f"advice: {a.message}", markup=False)
+    if result.unattributed:
+        out.out.print(f"{result.unattributed} response event(s) had no message before them")
