@@ -30,18 +30,21 @@ from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
 
 _KNOWN = ("id", "email", "phone", "name", "timezone")
-# A CR/LF in an address is a header-injection attempt (SPEC §5): refuse it at the door.
-_NOT_IN_EMAIL = re.compile(r"[\s\x00-\x1f\x7f]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def _is_email(text: str) -> bool:
-    """Sanity, not RFC 5322: exactly one @ with text on both sides, no whitespace/controls."""
+    """Sanity, not RFC 5322: exactly one @ with text on both sides, no whitespace/controls.
+
+    A CR/LF in an address is a header-injection attempt (SPEC §5): refused at the door.
+    """
+    at = text.find("@")
+    # isprintable() is False for controls, CR/LF, tabs and Unicode separators; ' ' is left
     return (
-        text.count("@") == 1
-        and text[0] != "@"
-        and text[-1] != "@"
-        and _NOT_IN_EMAIL.search(text) is None
+        0 < at < len(text) - 1
+        and text.find("@", at + 1) < 0
+        and " " not in text
+        and text.isprintable()
     )
 
 

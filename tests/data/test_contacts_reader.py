@@ -159,7 +159,17 @@ def test_every_bad_cell_of_a_row_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "email", ["no-at-sign", "a@b@c.com", "@x.com", "a@", '"a\r\nBcc: e@x.com"']
+    "email",
+    [
+        "no-at-sign",
+        "a@b@c.com",
+        "@a@b.com",
+        "@x.com",
+        "a@",
+        "a\tb@x.com",
+        "a@x\u2028.com",
+        '"a\r\nBcc: e@x.com"',
+    ],
 )
 def test_bad_email(tmp_path: Path, email: str) -> None:
     p = write(tmp_path, f"id,email\nc1,{email}\n")
