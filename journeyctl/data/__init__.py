@@ -1,0 +1,1 @@
+"""Contacts and events in: encoding detection, typed rows, diagnostics located file:line:col."""
