@@ -242,6 +242,9 @@ def _contact(
                 )
             )
         attrs[key] = typed
+    # A declared column the test leaves out is empty, as in a CSV that has the column.
+    for key in fields:
+        attrs.setdefault(key, None)
     return Contact(
         str(row.id),
         email=known.get("email"),
