@@ -1,0 +1,54 @@
+"""`journeyctl serve`: the same tick as `run`, on an in-process scheduler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeyctl.cli import app
+from journeyctl.cli.boundary import boundary
+from journeyctl.cli.options import DbOpt
+from journeyctl.errors import UsageError
+
+
+@app.command()
+@boundary
+def serve(
+    project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    db: DbOpt = Path("journey.db"),
+    every: Annotated[str, typer.Option(help="Tick interval: 1m, 5m, 1h ...")] = "1m",
+    limit: Annotated[int | None, typer.Option(min=1, help="Bound the work of one tick.")] = None,
+) -> None:
+    """Run the tick every --every until SIGTERM (stops after the tick in flight)."""
+    from journeyctl.cli.loading import load_project_or_fail
+    from journeyctl.cli.output import Output
+    from journeyctl.cli.run_render import run_line
+    from journeyctl.clock import SystemClock
+    from journeyctl.executor import run_once
+    from journeyctl.scheduler import serve_forever
+    from journeyctl.simulate import make_engine
+    from journeyctl.spec.durations import Duration
+
+    try:
+        interval = Duration.parse(every).approx()
+    except ValueError:
+        raise UsageError(f"--every: {every!r} is not a duration (e.g. 1m, 5m, 1h)") from None
+    if interval.total_seconds() < 1:
+        raise UsageError("--every must be at least 1m")
+    project = load_project_or_fail(project_dir)
+    engine = make_engine(project)
+    clock = SystemClock()
+    output = Output.from_environment()
+
+    def tick() -> None:
+        result = run_once(project, db, now=clock.now(), clock=clock.now, limit=limit, engine=engine)
+        if not result.locked:
+            output.err.print(
+                run_line(result, project.settings.timezone), markup=False, highlight=False
+            )
+
+    output.err.print(f"serving {project_dir} every {every} on {db}; SIGTERM stops", markup=False)
+    serve_forever(tick, interval)
+    output.err.print("stopped", markup=False)
