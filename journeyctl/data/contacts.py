@@ -122,7 +122,7 @@ def _field_types(settings: ProjectSettings) -> dict[str, str]:
     return types
 
 
-def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
+def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
     if bad is not None:
         raise Fatal(bad)
     columns = [c.strip() for c in fields]
@@ -130,7 +130,7 @@ def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
         if name and name in columns[:i]:
             raise Fatal(
                 error(
-                    Location(path, 1, i + 1),
+                    Location(path, line, i + 1),
                     "duplicate-column",
                     f"column {name!r} appears twice (also column {columns.index(name) + 1})",
                     "rename or remove one of them",
@@ -140,7 +140,7 @@ def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
         similar = [c for c in columns if c.lower() == "id"]
         raise Fatal(
             error(
-                Location(path, 1, 1),
+                Location(path, line, 1),
                 "missing-column",
                 "no 'id' column; found: " + ", ".join(repr(c) for c in columns if c),
                 f"rename {similar[0]!r} to 'id'"
@@ -167,7 +167,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                     "write a header line with an 'id' column",
                 )
             )
-        columns = _header(path, first[1], first[2])
+        columns = _header(path, *first)
         yield Header(columns)
         width = len(columns)
         at = {name: i for i, name in enumerate(columns) if name}

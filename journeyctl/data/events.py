@@ -62,7 +62,7 @@ def _bad_at(path: Path, line: int, col: int, text: str) -> Diagnostic:
     return error(Location(path, line, col), t.code, f"column at: {text!r} is not {t.noun}", t.hint)
 
 
-def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
+def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
     if bad is not None:
         raise Fatal(bad)
     columns = [c.strip() for c in fields]
@@ -70,7 +70,7 @@ def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
         if name and name in columns[:i]:
             raise Fatal(
                 error(
-                    Location(path, 1, i + 1),
+                    Location(path, line, i + 1),
                     "duplicate-column",
                     f"column {name!r} appears twice (also column {columns.index(name) + 1})",
                     "rename or remove one of them",
@@ -80,7 +80,7 @@ def _header(path: Path, fields: list[str], bad: Diagnostic | None) -> list[str]:
         if name not in columns:
             raise Fatal(
                 error(
-                    Location(path, 1, 1),
+                    Location(path, line, 1),
                     "missing-column",
                     f"no {name!r} column; found: " + ", ".join(repr(c) for c in columns if c),
                     "events need the columns contact_id, event and at",
@@ -104,7 +104,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                     "write a header line: contact_id,event,at",
                 )
             )
-        columns = _header(path, first[1], first[2])
+        columns = _header(path, *first)
         yield Header(columns)
         width = len(columns)
         cid_i, name_i, at_i = (columns.index(c) for c in REQUIRED)
