@@ -446,17 +446,17 @@ def run_case(project: Project, loaded: LoadedCase) -> CaseResult:
                 got = local(a.contact_id, a.at) + _status(str(a.status), a.reason)
                 rows.append((a.at, Row(a.contact_id, a.sequence, a.step, None, got, False)))
         result.rows = [r for _, r in sorted(rows, key=lambda x: x[0])]
-    for a in exp.absent:
-        cid = str(a.contact)
-        for m in actual:
+    for gone in exp.absent:
+        cid = str(gone.contact)
+        for sent in actual:
             if (
-                m.contact_id == cid
-                and m.step == a.step
-                and m.status is Status.SENT
-                and a.sequence in (None, m.sequence)
+                sent.contact_id == cid
+                and sent.step == gone.step
+                and sent.status is Status.SENT
+                and gone.sequence in (None, sent.sequence)
             ):
                 result.problems.append(
-                    f"expected no `{a.step}` for {cid}, but it was sent at {local(cid, m.at)}"
+                    f"expected no `{gone.step}` for {cid}, but it was sent at {local(cid, sent.at)}"
                 )
     for e in exp.enrollments:
         cid = str(e.contact)

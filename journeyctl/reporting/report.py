@@ -187,10 +187,11 @@ def build_report(
     for ev in sorted(events, key=lambda e: e.at):
         if ev.event not in _RESPONSES:
             continue
-        m = attributor.find(ev)
-        if m is None:
+        hit = attributor.find(ev)
+        if hit is None:
             unattributed += 1
             continue
+        m = hit
         if m.key not in keep or ev.event in responded[m.key]:
             continue  # a message counts once as opened, once as clicked, ...
         responded[m.key].add(ev.event)

@@ -7,6 +7,7 @@ ids (`wait-2`) shift when a step is inserted and say nothing to a reviewer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from journeyctl.spec.durations import Duration
@@ -46,7 +47,7 @@ def describe_wait(value: Duration | WaitUntil) -> str:
     return text
 
 
-def describe_days(days: list[str]) -> str:
+def describe_days(days: Iterable[str]) -> str:
     """`[mon, tue, wed, thu, fri]` -> `mon–fri`; other sets are listed."""
     idx = sorted(WEEKDAYS.index(d) for d in set(days))
     if len(idx) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
