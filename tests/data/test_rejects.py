@@ -117,3 +117,15 @@ def test_events_skip_invalid(tmp_path: Path) -> None:
         "contact_id,event,at,error\r\n"
         "c2,a b,2026-01-05,line 3 col 2: bad-event-name: column event: 'a b' is not an event name\r\n"
     )
+
+
+def test_diagnostics_are_capped_but_counted(tmp_path: Path) -> None:
+    src = tmp_path / "c.csv"
+    src.write_text("id,orders\n" + "".join(f"c{i},x\n" for i in range(1005)))
+    with pytest.raises(DataError) as exc:
+        read_contacts(src, SETTINGS)
+    diags = exc.value.diagnostics
+    assert len(diags) == 1001
+    assert str(diags[-1]) == (
+        f"{src}:1:1: error[too-many-errors]: 5 more problems not shown (the first 1000 are)"
+    )
