@@ -438,3 +438,16 @@ def test_a_week_long_outage_skips_stale_marketing_as_late(tmp_path: Path) -> Non
     state.pending.append(event("c", "subscribed", at("2026-11-01 10:00")))
     (m,) = Engine(p).advance(state, START + timedelta(days=7)).messages
     assert (m.status, m.reason, m.at) == (Status.SKIPPED, "late", at("2026-11-01 10:00"))
+
+
+def test_goal_wins_over_exit_on_for_the_same_event(tmp_path: Path) -> None:
+    head = "trigger: {event: subscribed}\nexit_on: [purchased]\ngoal: {event: purchased}"
+    p = make_project(
+        tmp_path, {"w": seq(HELLO, "  - wait: 5d", HELLO.replace("hello", "x"), head=head)}, JOURNEY
+    )
+    ev = [
+        event("c", "subscribed", at("2026-11-01 10:00")),
+        event("c", "purchased", at("2026-11-02 10:00")),
+    ]
+    s = sim(p, [contact("c")], ev)
+    assert [(e.outcome, e.reason) for e in s.enrollments] == [(Outcome.GOAL, "purchased")]
