@@ -94,7 +94,10 @@ def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagno
             msg = f"{_key_of(loc)}: {msg} (got {value!r})"
         elif code == "bad-value":
             msg = f"{_key_of(loc)}: {msg}"
-        out.append(error(src.locate(loc), code, msg, _HINTS.get(code)))
+        hint = _HINTS.get(code)
+        if etype in ("bool_type", "bool_parsing"):
+            hint = "write true or false (yes/no/on/off are not booleans here)"
+        out.append(error(src.locate(loc), code, msg, hint))
     return _dedupe(out)
 
 
