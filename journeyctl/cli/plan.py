@@ -1,0 +1,76 @@
+"""`journeyctl plan`: what the current files would do to the enrollments in a database."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeyctl.cli import app
+from journeyctl.cli.boundary import boundary
+from journeyctl.cli.options import DbOpt, NowOpt
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+@boundary
+def plan(
+    project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    db: DbOpt = Path("journey.db"),
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Git ref of the files before the edit: also show which of the next 24 h's "
+            "messages are new or gone.",
+        ),
+    ] = None,
+    now: NowOpt = None,
+    fmt: Annotated[PlanFormat, typer.Option("--format", help="text, markdown or json.")] = (
+        PlanFormat.text
+    ),
+) -> None:
+    """Contacts per step of each changed sequence and what happens to them (continue, move,
+    exit), new sequences, and the next 24 hours' messages. Reads the database, never writes it.
+
+    Exit status 0 whatever the plan says; 2 for usage errors, 1 when the files do not load.
+    """
+    import json
+    from contextlib import ExitStack
+
+    from journeyctl.cli.db_render import open_existing
+    from journeyctl.cli.loading import load_project_or_fail
+    from journeyctl.cli.output import Output
+    from journeyctl.clock import SystemClock
+    from journeyctl.instants import parse_instant
+    from journeyctl.review.plan import make_plan, to_markdown, to_text
+
+    project = load_project_or_fail(project_dir)
+    t = (
+        parse_instant(now, project.settings.timezone, option="--now")
+        if now
+        else SystemClock().now()
+    )
+    with ExitStack() as stack:
+        old = None
+        if base is not None:
+            from journeyctl.review.sides import base_side
+
+            old = stack.enter_context(base_side(project_dir, base)).project
+        store = open_existing(db)
+        stack.callback(store.close)
+        result = make_plan(project, store, t, base=old, base_label=base)
+    out = Output.from_environment()
+    if fmt is PlanFormat.json:
+        out.data(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    elif fmt is PlanFormat.markdown:
+        out.data(to_markdown(result))
+    else:
+        out.data(to_text(result))

@@ -1,0 +1,332 @@
+"""`plan`: what the current files would do to the enrollments in a run's database.
+
+Two questions, answered from the database without writing to it:
+1. For each sequence whose in-flight enrollments were made with another version (or that was
+   removed): how many contacts sit at each step and what the engine will do with them —
+   the same rules as `Engine._migrate` and `Engine._run` (SPEC §5).
+2. Which messages the next 24 hours would bring for those contacts that were not planned
+   before: each contact's state is copied and advanced by a pure engine for the new files and,
+   given a base, for the old ones; the difference is the answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from journeyctl.engine.advance import Engine
+from journeyctl.engine.model import ContactState, Status
+from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger
+from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.store.sqlite import SqliteStore
+
+HORIZON = timedelta(hours=24)
+
+Action = Literal["continue", "move", "exit"]
+
+
+@dataclass(frozen=True)
+class StepFate:
+    """Contacts whose next step is `step` (None: at the end) and what happens to them."""
+
+    step: str | None
+    contacts: int
+    action: Action
+    to: str | None = None  # the step a `move` lands on
+    reason: str | None = None  # `step_removed` / `sequence_removed` for an exit
+
+
+@dataclass
+class SequencePlan:
+    sequence: str
+    status: Literal["changed", "removed", "added"]
+    version: str | None  # the current content hash (None when removed)
+    stored_versions: list[str] = field(default_factory=list)
+    steps: list[StepFate] = field(default_factory=list)
+    enrolls: str | None = None  # for a new sequence: who enters it and when
+
+    @property
+    def contacts(self) -> int:
+        return sum(f.contacts for f in self.steps)
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    at: datetime  # in the contact's timezone
+    contact_id: str
+    sequence: str
+    step: str
+    channel: str
+
+
+@dataclass
+class Plan:
+    now: datetime
+    until: datetime
+    base: str | None
+    sequences: list[SequencePlan] = field(default_factory=list)
+    planned: list[PlannedMessage] = field(default_factory=list)  # the new files' next 24 h
+    added: list[PlannedMessage] | None = None  # planned now, not with the base (None: no base)
+    dropped: list[PlannedMessage] | None = None  # planned with the base, not any more
+
+    def to_json(self) -> dict[str, Any]:
+        def msg(m: PlannedMessage) -> dict[str, Any]:
+            return {
+                "contact_id": m.contact_id,
+                "sequence": m.sequence,
+                "step": m.step,
+                "channel": m.channel,
+                "at": m.at.isoformat(),
+            }
+
+        return {
+            "now": self.now.isoformat(),
+            "until": self.until.isoformat(),
+            "base": self.base,
+            "sequences": [
+                {
+                    "sequence": s.sequence,
+                    "status": s.status,
+                    "version": s.version,
+                    "stored_versions": s.stored_versions,
+                    "contacts": s.contacts,
+                    "steps": [
+                        {
+                            "step": f.step,
+                            "contacts": f.contacts,
+                            "action": f.action,
+                            "to": f.to,
+                            "reason": f.reason,
+                        }
+                        for f in s.steps
+                    ],
+                    "enrolls": s.enrolls,
+                }
+                for s in self.sequences
+            ],
+            "messages": {
+                "planned": [msg(m) for m in self.planned],
+                "added": None if self.added is None else [msg(m) for m in self.added],
+                "dropped": None if self.dropped is None else [msg(m) for m in self.dropped],
+            },
+        }
+
+
+def fate(position: str | None, seq: LoadedSequence | None) -> tuple[Action, str | None, str | None]:
+    """What the engine does to an enrollment at `position` made with another version."""
+    if seq is None:
+        return "exit", None, "sequence_removed"
+    if position is None:
+        return "continue", None, None  # completes on its next turn
+    target = seq.model.migrate.get(position)
+    if target is not None:
+        # `_migrate` applies the mapping; a target that is not a step exits like a removed id.
+        if target in seq.flow.nodes:
+            return "move", target, None
+        return "exit", None, "step_removed"
+    if position in seq.flow.nodes:
+        return "continue", None, None
+    return "exit", None, "step_removed"
+
+
+def enrolls_when(seq: LoadedSequence) -> str:
+    trig = seq.model.trigger
+    if isinstance(trig, EventTrigger):
+        where = f" where {trig.where}" if trig.where else ""
+        return f"enrolls on the next `{trig.event}` event{where}"
+    if isinstance(trig, SegmentTrigger):
+        return f"enrolls contacts when `{trig.segment}` becomes true (checked `{trig.check}`)"
+    if isinstance(trig, DateTrigger):
+        return f"enrolls on each contact's `{trig.date.field}` date"
+    return "enrolls per its trigger"  # pragma: no cover - the schema allows only the three
+
+
+def _active_rows(store: SqliteStore) -> list[tuple[str, str, str, str | None]]:
+    return list(
+        store.conn.execute(
+            "SELECT contact_id, sequence, version, position FROM enrollments "
+            "WHERE outcome = 'active' ORDER BY sequence, contact_id"
+        )
+    )
+
+
+def _known_sequences(store: SqliteStore) -> set[str]:
+    return {r[0] for r in store.conn.execute("SELECT DISTINCT sequence FROM enrollments")}
+
+
+def _step_order(seq: LoadedSequence | None) -> dict[str | None, int]:
+    return {} if seq is None else {sid: i for i, sid in enumerate(seq.flow.nodes)}
+
+
+def _sequence_plans(
+    project: Project, rows: list[tuple[str, str, str, str | None]]
+) -> tuple[list[SequencePlan], set[str]]:
+    """Per changed sequence, contacts per step and their fate; and the contacts affected."""
+    stale: dict[str, Counter[str | None]] = {}
+    versions: dict[str, set[str]] = {}
+    affected: set[str] = set()
+    for contact_id, seq_id, version, position in rows:
+        seq = project.sequences.get(seq_id)
+        if seq is not None and seq.version == version:
+            continue
+        stale.setdefault(seq_id, Counter())[position] += 1
+        versions.setdefault(seq_id, set()).add(version)
+        affected.add(contact_id)
+    plans: list[SequencePlan] = []
+    for seq_id in sorted(stale):
+        seq = project.sequences.get(seq_id)
+        # Steps in the order the old flow had them is unknown here; the new flow's order, then
+        # the ids it lost, alphabetically.
+        order = _step_order(seq)
+        at_steps = sorted(
+            stale[seq_id], key=lambda p: (p is None, order.get(p, len(order)), p or "")
+        )
+        plan = SequencePlan(
+            seq_id,
+            "removed" if seq is None else "changed",
+            None if seq is None else seq.version,
+            sorted(versions[seq_id]),
+        )
+        for position in at_steps:
+            action, to, reason = fate(position, seq)
+            plan.steps.append(StepFate(position, stale[seq_id][position], action, to, reason))
+        plans.append(plan)
+    return plans, affected
+
+
+def _next_messages(engine: Engine, state: ContactState, until: datetime) -> list[PlannedMessage]:
+    """Messages the engine would send for a copy of `state` up to `until`, in decision order."""
+    mine = copy.deepcopy(state)
+    tz = engine.zone_of(mine)
+    result = engine.advance(mine, until)
+    return [
+        PlannedMessage(m.at.astimezone(tz), m.contact_id, m.sequence, m.step, m.channel)
+        for m in result.messages
+        if m.status is Status.SENT
+    ]
+
+
+def make_plan(
+    project: Project,
+    store: SqliteStore,
+    now: datetime,
+    *,
+    base: Project | None = None,
+    base_label: str | None = None,
+) -> Plan:
+    """The plan of `project` against `store` at `now`; `base` is the project before the edit.
+
+    Reads only: `store.save` is never called.
+    """
+    until = now + HORIZON
+    tz = ZoneInfo(project.settings.timezone)
+    out = Plan(
+        now=now.astimezone(tz),
+        until=until.astimezone(tz),
+        base=base_label if base is not None else None,
+    )
+    out.sequences, affected = _sequence_plans(project, _active_rows(store))
+    # New sequences: not in the base, or (without one) never entered by anybody in this db.
+    known = set(base.sequences) if base is not None else _known_sequences(store)
+    for seq_id in sorted(set(project.sequences) - known):
+        seq = project.sequences[seq_id]
+        out.sequences.append(SequencePlan(seq_id, "added", seq.version, enrolls=enrolls_when(seq)))
+    new_engine = Engine(project)  # no renderer: decisions only
+    old_engine = Engine(base) if base is not None else None
+    planned: list[PlannedMessage] = []
+    before: list[PlannedMessage] = []
+    for contact_id in sorted(affected):
+        state = store.load(contact_id)
+        planned += _next_messages(new_engine, state, until)
+        if old_engine is not None:
+            before += _next_messages(old_engine, state, until)
+    out.planned = _in_time_order(planned)
+    if old_engine is not None:
+        was, now_ = set(before), set(planned)
+        out.added = _in_time_order([m for m in planned if m not in was])
+        out.dropped = _in_time_order([m for m in before if m not in now_])
+    return out
+
+
+def _in_time_order(messages: list[PlannedMessage]) -> list[PlannedMessage]:
+    """By time and contact; a contact's messages at one instant keep the engine's order."""
+    return sorted(messages, key=lambda m: (m.at, m.contact_id))
+
+
+# --- renderings (pure strings) ----------------------------------------------------------------
+
+
+def _hm(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _fate_words(f: StepFate) -> str:
+    if f.action == "move":
+        return f"move → `{f.to}`"
+    if f.action == "exit":
+        return f"exit {f.reason}"
+    return "continue" if f.step is not None else "continue (completes)"
+
+
+def _at(f: StepFate) -> str:
+    return f"`{f.step}`" if f.step is not None else "(end)"
+
+
+def _headline(plan: Plan) -> str:
+    changed = [s for s in plan.sequences if s.status != "added"]
+    if not changed:
+        return "no in-flight enrollment is affected by the current files"
+    n = sum(s.contacts for s in changed)
+    return f"{n} in-flight enrollment(s) in {len(changed)} changed sequence(s)"
+
+
+def _sequence_title(s: SequencePlan) -> str:
+    if s.status == "added":
+        return f"{s.sequence} (new): {s.enrolls}"
+    if s.status == "removed":
+        return f"{s.sequence} (removed): {s.contacts} contact(s) exit sequence_removed"
+    was = ", ".join(v[:8] for v in s.stored_versions)
+    return f"{s.sequence} (changed, version {was} → {(s.version or '')[:8]})"
+
+
+def _message_sections(plan: Plan) -> list[tuple[str, list[PlannedMessage]]]:
+    span = f"{_hm(plan.now)} → {_hm(plan.until)}"
+    if plan.added is None or plan.dropped is None:
+        return [(f"messages for these contacts in the next 24 h ({span}; no --base)", plan.planned)]
+    return [
+        (f"new in the next 24 h, not planned at `{plan.base}` ({span})", plan.added),
+        (f"no longer sent in the next 24 h, planned at `{plan.base}`", plan.dropped),
+    ]
+
+
+def to_text(plan: Plan) -> str:
+    lines = [_headline(plan)]
+    for s in plan.sequences:
+        lines += ["", _sequence_title(s)]
+        if s.status == "changed":
+            lines += [f"  at {_at(f)}: {f.contacts} contact(s) {_fate_words(f)}" for f in s.steps]
+    for title, messages in _message_sections(plan):
+        lines += ["", f"{title}: {len(messages)}"]
+        lines += [f"  {_hm(m.at)}  {m.contact_id}  {m.sequence}/{m.step} via {m.channel}"
+                  for m in messages]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(plan: Plan) -> str:
+    lines = [f"### journeyctl plan: {_headline(plan)}"]
+    for s in plan.sequences:
+        lines += ["", f"**{_sequence_title(s)}**"]
+        if s.status == "changed" and s.steps:
+            lines += ["", "| at step | contacts | what happens |", "|---|---:|---|"]
+            lines += [f"| {_at(f)} | {f.contacts} | {_fate_words(f)} |" for f in s.steps]
+    for title, messages in _message_sections(plan):
+        lines += ["", f"**{title}: {len(messages)}**"]
+        if messages:
+            lines += ["", "| at | contact | sequence | step | channel |", "|---|---|---|---|---|"]
+            lines += [f"| {_hm(m.at)} | {m.contact_id} | {m.sequence} | `{m.step}` | {m.channel} |"
+                      for m in messages]  # fmt: skip
+    return "\n".join(lines) + "\n"
