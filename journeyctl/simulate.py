@@ -110,6 +110,7 @@ def _run_chunk(bounds: tuple[int, int]) -> Simulation:
     assert _WORK is not None
     project, contacts, events, start, end, engine = _WORK
     lo, hi = bounds
+    engine.steps = 0  # a worker runs several chunks on its copy of the engine
     mine = contacts[lo:hi]
     ids = {c.id for c in mine}
     return simulate(

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
 from journeyctl.engine.facts import helpers
+from journeyctl.engine.fastexpr import fast_compile
 from journeyctl.engine.model import (
     ContactState,
     Decision,
@@ -590,7 +591,20 @@ class Engine:
                 "at": event.at.astimezone(tz),
                 **dict(event.props),
             }
-        return compile_expr(source)(**scope)
+        fast = fast_compile(source)
+        try:
+            return fast(scope) if fast is not None else compile_expr(source)(**scope)
+        except Exception as exc:
+            # A contact whose data breaks an expression (e.g. an empty date compared with a
+            # number) must not stop everyone else: the condition is false, and explain says why.
+            self._note(
+                state,
+                t,
+                enr.sequence if enr else None,
+                "expression-error",
+                f"{source}: {type(exc).__name__}: {exc}",
+            )
+            return None
 
     def _note(
         self,

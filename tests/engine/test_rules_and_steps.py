@@ -451,3 +451,15 @@ def test_goal_wins_over_exit_on_for_the_same_event(tmp_path: Path) -> None:
     ]
     s = sim(p, [contact("c")], ev)
     assert [(e.outcome, e.reason) for e in s.enrollments] == [(Outcome.GOAL, "purchased")]
+
+
+def test_an_expression_that_breaks_on_one_contact_is_false_and_explained(tmp_path: Path) -> None:
+    journey = JOURNEY.replace("vip: bool}", "vip: bool, orders: int}")
+    head = 'trigger: {event: subscribed}\naudience: "contact.orders > 1"'
+    p = make_project(tmp_path, {"w": seq(HELLO, head=head)}, journey)
+    ev = [event(c, "subscribed", at("2026-11-01 10:00")) for c in ("empty", "two")]
+    s = simulate(p, [contact("empty", orders=None), contact("two", orders=2)], ev, START,
+                 START + timedelta(days=1), trace_contacts={"empty"})  # fmt: skip
+    assert [m.contact_id for m in s.messages] == ["two"]
+    kinds = [d.kind for d in s.traces["empty"]]
+    assert "expression-error" in kinds and "not-enrolled" in kinds
