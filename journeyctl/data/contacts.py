@@ -126,6 +126,7 @@ def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) ->
     if bad is not None:
         raise Fatal(bad)
     columns = [c.strip() for c in fields]
+    columns[0] = columns[0].lstrip("\ufeff").strip()  # a BOM read with --encoding utf-8
     for i, name in enumerate(columns):
         if name and name in columns[:i]:
             raise Fatal(

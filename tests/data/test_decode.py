@@ -96,3 +96,10 @@ def test_unknown_encoding_is_a_usage_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read"):
         read_contacts(tmp_path / "nope.csv", ProjectSettings())
+
+
+def test_bom_with_explicit_utf8_override(tmp_path: Path) -> None:
+    p = tmp_path / "c.csv"
+    p.write_bytes(codecs.BOM_UTF8 + "id,name\nc1,김\n".encode())
+    [c] = read_contacts(p, ProjectSettings(), encoding="utf-8").items
+    assert (c.id, c.name) == ("c1", "김")
