@@ -18,7 +18,7 @@ from typing import IO, Any, Generic, TypeVar
 
 from journeyctl.data.source import Header, Rejected
 from journeyctl.diagnostics import Diagnostic, Location, error
-from journeyctl.errors import DataError
+from journeyctl.errors import DataError, UsageError
 
 T = TypeVar("T")
 
@@ -42,7 +42,10 @@ class _RejectsWriter:
     def __init__(self, target: Path, jsonl: bool):
         self.target = target
         self.jsonl = jsonl
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:
+            raise UsageError(f"cannot write rejects to {target}: {exc.strerror or exc}") from None
         self.tmp = Path(tmp)
         # utf-8-sig so Excel shows Korean text; lone surrogates (undecodable input bytes) -> '?'
         self.file: IO[str] = os.fdopen(

@@ -9,7 +9,7 @@ import pytest
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
-from journeyctl.errors import DataError
+from journeyctl.errors import DataError, UsageError
 from journeyctl.spec.models import ProjectSettings
 
 SETTINGS = ProjectSettings(timezone="Asia/Seoul", contacts={"fields": {"orders": "int"}})  # type: ignore[arg-type]
@@ -129,3 +129,10 @@ def test_diagnostics_are_capped_but_counted(tmp_path: Path) -> None:
     assert str(diags[-1]) == (
         f"{src}:1:1: error[too-many-errors]: 5 more problems not shown (the first 1000 are)"
     )
+
+
+def test_rejects_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "c.csv"
+    src.write_text("id\nc1\n")
+    with pytest.raises(UsageError, match="cannot write rejects"):
+        read_contacts(src, SETTINGS, skip_invalid=True, rejects=tmp_path / "no" / "r.csv")
