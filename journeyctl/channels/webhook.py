@@ -1,13 +1,19 @@
-"""Webhooks (SMS, push, chat, Make/Zapier): signed JSON POSTs over one keep-alive client.
+"""Webhooks (SMS, push, chat, Make/Zapier): signed JSON POSTs over one keep-alive connection.
 
 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are transient (with the
 server's Retry-After); other 4xx are permanent, and 410 Gone is a bounce.
+
+Built on http.client rather than httpx: on this project's 2-core machines an httpx POST cost
+0.7-1.3 ms of client CPU against 0.18-0.25 ms for http.client (bench/bench_delivery.py), and
+the webhook goal (>= 1,200 msg/s) is bounded by that CPU, not by the network.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
 import json
 import ssl
 from datetime import UTC, datetime
@@ -15,8 +21,7 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import unquote, urlsplit
 
 from journeyctl import __version__
 from journeyctl.channels.base import ChannelConfigError, Receipt
@@ -29,12 +34,16 @@ USER_AGENT = f"journeyctl/{__version__}"
 SIGNATURE_HEADER = "X-Journeyctl-Signature"
 # Fields the receiver does not need: `status` is always "sent" here, `reason` always empty.
 _OMITTED = ("status", "reason")
+# Set by the channel itself; a `headers:` entry may not replace them.
+PROTECTED_HEADERS = frozenset(
+    {"idempotency-key", "x-journeyctl-signature", "content-type", "content-length", "host"}
+)
 
 
 @cache
 def _tls_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~30 ms; once per process, not once per batch.
-    return httpx.create_ssl_context()
+    # Loading the CA store costs milliseconds; once per process, not once per batch.
+    return ssl.create_default_context()
 
 
 def webhook_body(message: Message) -> bytes:
@@ -77,19 +86,32 @@ class WebhookChannel:
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
         clock: Clock | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name, self.medium, self.url, self.timeout = name, medium, url, timeout
-        if not url.lower().startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ChannelConfigError(f"channel {name!r}: url {url!r} must start with https://")
-        self._secret = secret
-        self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        for key, value in self._headers.items():
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._headers = {"User-Agent": USER_AGENT}
+        if parts.username is not None:  # https://user:pass@host/... -> Basic auth
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(
+                userinfo.encode("utf-8")
+            ).decode("ascii")
+        for key, value in (headers or {}).items():
             if any(c in f"{key}{value}" for c in "\r\n\0"):
                 raise ChannelConfigError(f"channel {name!r}: header {key!r} contains a line break")
+            if key.lower() in PROTECTED_HEADERS:
+                raise ChannelConfigError(
+                    f"channel {name!r}: header {key!r} is set by journeyctl; remove it"
+                )
+            self._headers[key] = value
+        self._secret = secret
         self._clock = clock or SystemClock()
-        self._transport = transport
-        self._client: httpx.Client | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self.connections = 0  # connections opened so far (reuse is observable)
 
     @classmethod
     def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> WebhookChannel:
@@ -103,51 +125,73 @@ class WebhookChannel:
         )
 
     def open(self) -> None:
-        if self._client is None:
-            self._client = httpx.Client(
-                headers=self._headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-                transport=self._transport,
-                verify=_tls_context(),
-            )
+        """Nothing to do until the first POST: the connection opens then and is kept."""
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._https:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=_tls_context()
+                )
+            else:
+                self._conn = http.client.HTTPConnection(
+                    self._host, self._port, timeout=self.timeout
+                )
+        if self._conn.sock is None:
+            self._conn.connect()
+            self.connections += 1
+        return self._conn
 
     def deliver(self, message: Message) -> Receipt:
-        self.open()
-        assert self._client is not None
         body = webhook_body(message)
         headers = {
+            **self._headers,
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": message.key,  # SPEC §5: receivers drop the crash-window repeat
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
-        try:
-            response = self._client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientChannelError(
-                f"webhook {self.name}: no response within {self.timeout:g}s ({type(exc).__name__})"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransientChannelError(
-                f"webhook {self.name}: {type(exc).__name__}: {exc}"
-            ) from exc
-        status = response.status_code
+        status, reason, response_headers, data = self._post(body, headers)
         if 200 <= status < 300:
-            return Receipt(message.key, provider_id=response.headers.get("x-request-id"))
-        detail = f"webhook {self.name}: HTTP {status} {response.reason_phrase} {_snippet(response)}"
+            return Receipt(message.key, provider_id=response_headers.get("x-request-id"))
+        snippet = data.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+        detail = f"webhook {self.name}: HTTP {status} {reason} {snippet}".strip()
         if status in (408, 429) or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock.now())
-            raise TransientChannelError(detail.strip(), retry_after=retry_after)
-        raise PermanentChannelError(detail.strip(), bounce=status == 410)
+            retry_after = parse_retry_after(response_headers.get("retry-after"), self._clock.now())
+            raise TransientChannelError(detail, retry_after=retry_after)
+        raise PermanentChannelError(detail, bounce=status == 410)
 
-
-def _snippet(response: httpx.Response) -> str:
-    """The start of an error body, for `status`; never the whole page."""
-    text = response.text.strip().replace("\n", " ")
-    return text[:200]
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict[str, str], bytes]:
+        """POST on the kept connection; reopen once if the server closed it while idle."""
+        for attempt in range(2):
+            reused = self._conn is not None and self._conn.sock is not None
+            try:
+                conn = self._connection()
+                conn.request("POST", self._target, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()  # read fully, so the connection can carry the next one
+            except TimeoutError as exc:
+                self.close()
+                raise TransientChannelError(
+                    f"webhook {self.name}: no response within {self.timeout:g}s"
+                ) from exc
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if reused and attempt == 0:
+                    continue  # a keep-alive connection the server had already closed
+                raise TransientChannelError(
+                    f"webhook {self.name}: {type(exc).__name__}: {exc}"
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise TransientChannelError(
+                    f"webhook {self.name}: {type(exc).__name__}: {exc}"
+                ) from exc
+            lowered = {k.lower(): v for k, v in response.getheaders()}
+            return response.status, response.reason, lowered, data
+        raise AssertionError("unreachable")  # pragma: no cover

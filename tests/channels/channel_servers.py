@@ -146,6 +146,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # repeats kept
 
 
 class WebhookServer:
@@ -153,6 +154,7 @@ class WebhookServer:
         self.requests: list[Request] = []
         self.replies: dict[str, Reply] = {}
         self.connections = 0
+        self.sockets: list[socket.socket] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         outer = self
@@ -164,13 +166,16 @@ class WebhookServer:
             def setup(self) -> None:
                 with outer._lock:
                     outer.connections += 1
+                    outer.sockets.append(self.request)
                 super().setup()
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with outer._lock:
-                    outer.requests.append(Request(self.path, dict(self.headers.items()), body))
+                    outer.requests.append(
+                        Request(self.path, dict(self.headers.items()), body, self.headers.items())
+                    )
                 reply = outer.replies.get(self.path, Reply())
                 if reply.delay and outer.stopping.wait(reply.delay):
                     return
@@ -190,6 +195,16 @@ class WebhookServer:
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    def drop_connections(self) -> None:
+        """Close every kept-alive connection server-side, as an idle timeout would."""
+        with self._lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"

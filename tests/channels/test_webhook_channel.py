@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -81,6 +82,51 @@ def test_signature_changes_with_the_body_and_is_absent_without_secret(
     assert sigs[2] is None
 
 
+def test_config_headers_cannot_replace_protocol_headers() -> None:
+    for name in ("Idempotency-Key", "x-journeyctl-signature", "Content-Type"):
+        with pytest.raises(ChannelConfigError, match=f"header '{name}' is set by journeyctl"):
+            WebhookChannel("sms", url="https://x.test/hook", headers={name: "forged"})
+
+
+def test_basic_auth_from_url_userinfo(
+    webhook_server: WebhookServer, message: MessageFactory
+) -> None:
+    url = webhook_server.url("/hook?token=abc").replace("http://", "http://zap%40ier:p%3Ass@")
+    channel = WebhookChannel("zap", url=url)
+    channel.deliver(message())
+    channel.close()
+    [request] = webhook_server.requests
+    assert request.path == "/hook?token=abc"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"zap@ier:p:ss").decode()
+    names = [name.lower() for name, _ in request.header_list]
+    assert names.count("idempotency-key") == 1
+    assert "x-journeyctl-signature" not in names
+
+
+def test_server_closing_the_connection_is_followed_by_a_new_one(
+    webhook_server: WebhookServer, message: MessageFactory
+) -> None:
+    webhook_server.replies["/hook"] = Reply(200, {"Connection": "close"})
+    channel = channel_for(webhook_server)
+    for i in range(3):
+        channel.deliver(message(key=f"k{i}"))
+    channel.close()
+    assert [json.loads(r.body)["key"] for r in webhook_server.requests] == ["k0", "k1", "k2"]
+    assert webhook_server.connections == 3
+
+
+def test_reopens_once_when_server_dropped_idle_connection(
+    webhook_server: WebhookServer, message: MessageFactory
+) -> None:
+    channel = channel_for(webhook_server)
+    channel.deliver(message(key="k1"))
+    webhook_server.drop_connections()
+    channel.deliver(message(key="k2"))
+    channel.close()
+    assert [json.loads(r.body)["key"] for r in webhook_server.requests] == ["k1", "k2"]
+    assert webhook_server.connections == 2
+
+
 def test_keep_alive_reuses_one_connection(
     webhook_server: WebhookServer, message: MessageFactory
 ) -> None:
@@ -91,6 +137,7 @@ def test_keep_alive_reuses_one_connection(
     channel.close()
     assert len(webhook_server.requests) == 10
     assert webhook_server.connections == 1
+    assert channel.connections == 1
 
 
 @pytest.mark.parametrize(
@@ -143,7 +190,7 @@ def test_slow_server_times_out_as_transient(
 
 def test_connection_refused_is_transient(message: MessageFactory) -> None:
     channel = WebhookChannel("sms", url=f"http://127.0.0.1:{free_port()}/hook", timeout=2)
-    with pytest.raises(TransientChannelError, match="ConnectError"):
+    with pytest.raises(TransientChannelError, match="ConnectionRefusedError"):
         channel.deliver(message())
     channel.close()
 
