@@ -7,119 +7,32 @@ Accepted cell forms are documented in docs/data.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
-from journeyctl.data.convert import TYPES, parser_for
-from journeyctl.data.result import ReadResult, collect
-from journeyctl.data.source import (
-    Fatal,
-    Header,
-    Rejected,
-    csv_records,
-    is_jsonl,
-    jsonl_records,
-    key_column,
+from journeyctl.data.contact_fields import (
+    KNOWN,
+    Zones,
+    bad_cell,
+    bad_email,
+    bad_phone,
+    bad_timezone,
+    field_types,
+    is_email,
+    normal_phone,
 )
+from journeyctl.data.contacts_jsonl import jsonl_stream
+from journeyctl.data.convert import parser_for
+from journeyctl.data.result import ReadResult, collect
+from journeyctl.data.source import Fatal, Header, Rejected, csv_records, is_jsonl
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
 
-_KNOWN = ("id", "email", "phone", "name", "timezone")
-_NOT_DIGIT = re.compile(r"[^0-9]")
-
-
-def _is_email(text: str) -> bool:
-    """Sanity, not RFC 5322: exactly one @ with text on both sides, no whitespace/controls.
-
-    A CR/LF in an address is a header-injection attempt (SPEC §5): refused at the door.
-    """
-    at = text.find("@")
-    # isprintable() is False for controls, CR/LF, tabs and Unicode separators; ' ' is left
-    return (
-        0 < at < len(text) - 1
-        and text.find("@", at + 1) < 0
-        and " " not in text
-        and text.isprintable()
-    )
-
-
 Stream = Iterator[Contact | Diagnostic | Rejected | Header]
-
-
-class _Zones:
-    """Timezone names checked once each: a million rows share a handful of zones."""
-
-    def __init__(self) -> None:
-        self.valid: dict[str, bool] = {}
-
-    def __call__(self, name: str) -> bool:
-        ok = self.valid.get(name)
-        if ok is None:
-            try:
-                ZoneInfo(name)
-                ok = True
-            except (ZoneInfoNotFoundError, ValueError):
-                ok = False
-            self.valid[name] = ok
-        return ok
-
-
-def _bad_cell(path: Path, line: int, col: int, name: str, kind: str, text: str) -> Diagnostic:
-    t = TYPES[kind]
-    return error(
-        Location(path, line, col), t.code, f"column {name}: {text!r} is not {t.noun}", t.hint
-    )
-
-
-def _bad_email(path: Path, line: int, col: int, text: str) -> Diagnostic:
-    return error(
-        Location(path, line, col),
-        "bad-email",
-        f"column email: {text!r} is not an email address",
-        "write one address like name@example.com, without spaces",
-    )
-
-
-def _bad_phone(path: Path, line: int, col: int, text: str) -> Diagnostic:
-    return error(
-        Location(path, line, col),
-        "bad-phone",
-        f"column phone: {text!r} has no digits",
-        "write a number like 010-1234-5678 or +82 10 1234 5678, or leave the cell empty",
-    )
-
-
-def _bad_timezone(path: Path, line: int, col: int, text: str, project_zone: str) -> Diagnostic:
-    # SPEC §2: an invalid zone falls back to the project's; quiet hours never fail open.
-    return warning(
-        Location(path, line, col),
-        "bad-timezone",
-        f"column timezone: {text!r} is not an IANA timezone; using the project timezone"
-        f" {project_zone}",
-        "use a name like Asia/Seoul or America/New_York",
-    )
-
-
-def _normal_phone(text: str) -> str | None:
-    """Digits only, keeping a leading + (E.164 style): '010-1234-5678' -> '01012345678'."""
-    digits = text.replace("-", "")
-    if not (digits.isascii() and digits.isdigit()):  # the common 010-1234-5678 skips the regex
-        digits = _NOT_DIGIT.sub("", text)
-    if not digits:
-        return None
-    return "+" + digits if text.startswith("+") else digits
-
-
-def _field_types(settings: ProjectSettings) -> dict[str, str]:
-    types: dict[str, str] = dict(settings.contacts.fields)
-    # The night-consent column means a yes/no; type it even when journey.yaml does not.
-    types.setdefault(settings.contacts.night_consent, "bool")
-    return types
 
 
 def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
@@ -154,8 +67,8 @@ def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) ->
 
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
     zone = ZoneInfo(settings.timezone)
-    types = _field_types(settings)
-    zones = _Zones()
+    types = field_types(settings)
+    zones = Zones()
     with decode.open_marked(path, encoding) as f:
         records = csv_records(f, path, encoding)
         first = next(records, None)
@@ -173,11 +86,11 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
         width = len(columns)
         at = {name: i for i, name in enumerate(columns) if name}
         id_i = at["id"]
-        email_i, phone_i, name_i, tz_i = (at.get(k) for k in _KNOWN[1:])
+        email_i, phone_i, name_i, tz_i = (at.get(k) for k in KNOWN[1:])
         strings: list[tuple[int, str]] = []
         typed: list[tuple[int, str, str, Callable[[str], Any]]] = []
         for i, name in enumerate(columns):
-            if not name or name in _KNOWN:
+            if not name or name in KNOWN:
                 continue
             kind = types.get(name, "string")
             parse = parser_for(kind, zone)
@@ -188,7 +101,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
         unnamed = [i for i, name in enumerate(columns) if not name]
         # Declared but absent columns read as empty, as the template/expression contract expects.
         absent = {
-            name: None for name in settings.contacts.fields if name not in at and name not in _KNOWN
+            name: None for name in settings.contacts.fields if name not in at and name not in KNOWN
         }
         for name in absent:
             yield warning(
@@ -235,15 +148,15 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                         )
                     )
             email = (row[email_i].strip() or None) if email_i is not None else None
-            if email is not None and not _is_email(email):
-                problems.append(_bad_email(path, line, email_i + 1, email))  # type: ignore[operator]
+            if email is not None and not is_email(email):
+                problems.append(bad_email(path, line, email_i + 1, email))  # type: ignore[operator]
             phone = None
             if phone_i is not None:
                 text = row[phone_i].strip()
                 if text:
-                    phone = _normal_phone(text)
+                    phone = normal_phone(text)
                     if phone is None:
-                        problems.append(_bad_phone(path, line, phone_i + 1, text))
+                        problems.append(bad_phone(path, line, phone_i + 1, text))
             full_name = (row[name_i].strip() or None) if name_i is not None else None
             attrs: dict[str, Any] = {}
             for i, n in strings:
@@ -256,7 +169,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                 try:
                     attrs[n] = parse(text)
                 except (ValueError, OverflowError):
-                    problems.append(_bad_cell(path, line, i + 1, n, kind, text))
+                    problems.append(bad_cell(path, line, i + 1, n, kind, text))
             for i in unnamed:
                 if row[i].strip():
                     problems.append(
@@ -274,146 +187,16 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                 continue
             tz = (row[tz_i].strip() or None) if tz_i is not None else None
             if tz is not None and not zones(tz):
-                yield _bad_timezone(path, line, tz_i + 1, tz, settings.timezone)  # type: ignore[operator]
+                yield bad_timezone(path, line, tz_i + 1, tz, settings.timezone)  # type: ignore[operator]
                 tz = None
             yield build.contact(cid, email, phone, full_name, tz, attrs)
-
-
-def _json_value(
-    path: Path,
-    line: int,
-    text: str,
-    key: str,
-    value: Any,
-    kind: str,
-    parse: Callable[[str], Any] | None,
-) -> tuple[Any, Diagnostic | None]:
-    """A JSONL value for a column: strings parse like CSV cells, JSON scalars are kept if they fit."""
-    col = key_column(text, key)
-    if value is None:
-        return None, None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None, None
-        if parse is None:
-            return value, None
-        try:
-            return parse(value), None
-        except (ValueError, OverflowError):
-            return None, _bad_cell(path, line, col, key, kind, value)
-    if isinstance(value, dict | list):
-        return None, error(
-            Location(path, line, col),
-            "bad-json",
-            f"{key}: expected a single value, got a JSON {type(value).__name__}",
-        )
-    fits = (
-        kind == "string"
-        or (kind == "bool" and isinstance(value, bool))
-        or (kind == "int" and isinstance(value, int) and not isinstance(value, bool))
-        or (kind == "float" and isinstance(value, int | float) and not isinstance(value, bool))
-    )
-    if not fits:
-        return None, _bad_cell(path, line, col, key, kind, str(value))
-    return (float(value) if kind == "float" else value), None
-
-
-def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
-    zone = ZoneInfo(settings.timezone)
-    types = _field_types(settings)
-    parsers = {name: parser_for(kind, zone) for name, kind in types.items()}
-    zones = _Zones()
-    first_line: dict[str, int] = {}
-    with decode.open_marked(path, encoding) as f:
-        for line, text, obj in jsonl_records(f, path, encoding):
-            if isinstance(obj, Diagnostic):
-                yield Rejected(line, text, [obj])
-                continue
-            problems: list[Diagnostic] = []
-            known: dict[str, Any] = {}
-            id_reported = False
-            for key in _KNOWN:
-                value, bad = _json_value(path, line, text, key, obj.get(key), "string", None)
-                if (
-                    bad is None
-                    and value is not None
-                    and key != "timezone"
-                    and not isinstance(value, str)
-                ):
-                    if key == "id" and isinstance(value, int) and not isinstance(value, bool):
-                        value = str(value)  # {"id": 42}: ids are text
-                    else:
-                        bad = error(
-                            Location(path, line, key_column(text, key)),
-                            "bad-json",
-                            f"{key}: expected a string, got {value!r}",
-                        )
-                if bad is not None:
-                    problems.append(bad)
-                    value = None
-                    id_reported = id_reported or key == "id"
-                known[key] = value
-            cid = known["id"]
-            id_col = key_column(text, "id")
-            if cid is None and not id_reported:
-                problems.append(
-                    error(
-                        Location(path, line, id_col),
-                        "missing-id",
-                        "id: the id is empty or missing",
-                        "give every contact a unique id",
-                    )
-                )
-            elif cid is not None:
-                seen_on = first_line.setdefault(cid, line)
-                if seen_on != line:
-                    problems.append(
-                        error(
-                            Location(path, line, id_col),
-                            "duplicate-id",
-                            f"id: {cid!r} is already used on line {seen_on}",
-                            "ids must be unique; merge the two rows or give one a new id",
-                        )
-                    )
-            email = known["email"]
-            if email is not None and not _is_email(email):
-                problems.append(_bad_email(path, line, key_column(text, "email"), email))
-            phone = known["phone"]
-            if phone is not None:
-                phone = _normal_phone(known["phone"])
-                if phone is None:
-                    problems.append(
-                        _bad_phone(path, line, key_column(text, "phone"), known["phone"])
-                    )
-            attrs: dict[str, Any] = {
-                name: None for name in settings.contacts.fields if name not in _KNOWN
-            }
-            for key, raw in obj.items():
-                if key in _KNOWN:
-                    continue
-                kind = types.get(key, "string")
-                value, bad = _json_value(path, line, text, key, raw, kind, parsers.get(key))
-                if bad is not None:
-                    problems.append(bad)
-                attrs[key] = value
-            if problems:
-                yield Rejected(line, text, problems)
-                continue
-            tz = known["timezone"]
-            if tz is not None and (not isinstance(tz, str) or not zones(tz)):
-                yield _bad_timezone(
-                    path, line, key_column(text, "timezone"), str(tz), settings.timezone
-                )
-                tz = None
-            yield Contact(cid, email, phone, known["name"], tz, attrs)
 
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
     enc = decode.resolve_encoding(path, encoding)
     try:
         if is_jsonl(path):
-            yield from _jsonl_stream(path, settings, enc)
+            yield from jsonl_stream(path, settings, enc)
         else:
             yield from _csv_stream(path, settings, enc)
     except Fatal as exc:
