@@ -1,4 +1,4 @@
-"""Checks and diagnostics for the contact columns with meaning, shared by the CSV and JSONL readers."""
+"""Checks and diagnostics for contact columns, shared by the CSV and JSONL contact readers."""
 
 from __future__ import annotations
 

@@ -107,7 +107,8 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             yield warning(
                 Location(path, 1, 1),
                 "missing-column",
-                f"column {name!r} is declared in journey.yaml but not in the file; it is empty for everyone",
+                f"column {name!r} is declared in journey.yaml but not in the file;"
+                " it is empty for everyone",
             )
         first_line: dict[str, int] = {}
 

@@ -1,4 +1,4 @@
-"""Contacts from JSON Lines: string values parse like CSV cells, JSON scalars are kept if they fit."""
+"""Contacts from JSON Lines: strings parse like CSV cells; JSON scalars are kept if they fit."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _json_value(
     kind: str,
     parse: Callable[[str], Any] | None,
 ) -> tuple[Any, Diagnostic | None]:
-    """A JSONL value for a column: strings parse like CSV cells, JSON scalars are kept if they fit."""
+    """One JSONL value -> (typed value, None) or (None, the diagnostic saying why not)."""
     col = key_column(text, key)
     if value is None:
         return None, None

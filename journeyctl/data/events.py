@@ -232,7 +232,7 @@ def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stre
 def iter_events(
     path: Path, settings: ProjectSettings, *, encoding: str | None = None
 ) -> Iterator[Event | Diagnostic]:
-    """Stream events: each good row as an Event, each problem as a Diagnostic (see iter_contacts)."""
+    """Stream events: good rows as Events, problems as Diagnostics (see iter_contacts)."""
     for x in _stream(path, settings, encoding):
         if type(x) is Rejected:
             yield from x.diagnostics
