@@ -225,52 +225,28 @@ _DROP = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->", re.S |
 _LINK = re.compile(
     r"<a\b[^>]*?\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))[^>]*>(.*?)</a\s*>", re.S | re.I
 )
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)?[^>]*>")
-# What a tag leaves in the text: line breaks for blocks, a dash for list items, else nothing.
-_BREAKS = dict.fromkeys(
-    [
-        "p",
-        "div",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "table",
-        "tr",
-        "blockquote",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "hr",
-        "pre",
-    ],
-    "\n\n",
+_BLOCK = re.compile(
+    r"</?(?:p|div|h[1-6]|ul|ol|table|tr|blockquote|section|article|header|footer|hr|pre)\b[^>]*>",
+    re.I,
 )
-_BREAKS["br"] = "\n"
+_BR = re.compile(r"<br\b[^>]*>", re.I)
+_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
 def _link_text(match: re.Match[str]) -> str:
     url = (match.group(1) or match.group(2) or match.group(3) or "").strip()
-    label = _TAG.sub("", match.group(4)).strip()
+    label = match.group(4)
+    if "<" in label:
+        label = _TAG.sub("", label)
+    label = label.strip()
     if not url or url.startswith(("#", "javascript:")):
         return label
-    shown = url[7:] if url.lower().startswith("mailto:") else url
+    shown = url[7:] if url[:7].lower() == "mailto:" else url
     if not label or label in (url, shown):
         return f" {shown} "
     return f"{label} ({shown})"
-
-
-def _tag_text(match: re.Match[str]) -> str:
-    name = (match.group(2) or "").lower()
-    if name == "li":
-        return "" if match.group(1) else "\n- "
-    return _BREAKS.get(name, "")
 
 
 def html_to_text(markup: str) -> str:
@@ -284,7 +260,12 @@ def html_to_text(markup: str) -> str:
     if "<a" in lowered:
         markup = _LINK.sub(_link_text, markup)
     text = " ".join(markup.split())  # source line breaks are just spaces in HTML
-    text = html.unescape(_TAG.sub(_tag_text, text)).replace("\xa0", " ")
+    text = _BLOCK.sub("\n\n", text)
+    if "<br" in lowered:
+        text = _BR.sub("\n", text)
+    if "<li" in lowered:
+        text = _ITEM.sub("\n- ", text)
+    text = html.unescape(_TAG.sub("", text)).replace("\xa0", " ")
     text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
     return _BLANK_RUN.sub("\n\n", text).strip() + "\n"
 
