@@ -23,6 +23,10 @@ LEASE = timedelta(minutes=10)
 # Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
 # loses at most the batch's decisions, which the next tick recomputes identically.
 ADVANCE_BATCH = 200
+# `sent` marks committed together for channels that can reconcile (`already_delivered`): a
+# crash before the commit costs no repeat, since recovery asks the channel. Other channels
+# commit each `sent` at once, so a crash repeats at most the one message in flight (SPEC §5).
+SENT_BATCH = 500
 
 
 @dataclass
@@ -90,19 +94,23 @@ def recover_interrupted(
     so it never repeats. `exclusive`: the caller holds the run lock, so every `attempting`
     row is orphaned; otherwise only those claimed more than LEASE ago.
     """
-    for msg in store.stale_attempts(None if exclusive else now - LEASE):
-        report.recovered += 1
-        try:
-            channel: object = channels[msg.channel]
-        except ChannelConfigError:
-            channel = None  # cannot be built, so cannot reconcile; deliver_due reports it
-        # (rate-limit wrappers pass `already_delivered` through)
-        check = getattr(channel, "already_delivered", None)
-        if check is not None and check(msg.key):
-            store.mark_sent(msg.key, now, None)
-            report.delivered += 1
-        else:
-            store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
+    stale = store.stale_attempts(None if exclusive else now - LEASE)
+    if not stale:
+        return
+    with store.transaction():  # one commit, however many a dead tick had claimed
+        for msg in stale:
+            report.recovered += 1
+            try:
+                channel: object = channels[msg.channel]
+            except ChannelConfigError:
+                channel = None  # cannot be built, so cannot reconcile; deliver_due reports it
+            # (rate-limit wrappers pass `already_delivered` through)
+            check = getattr(channel, "already_delivered", None)
+            if check is not None and check(msg.key):
+                store.mark_sent(msg.key, now, None)
+                report.delivered += 1
+            else:
+                store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
 
 
 def deliver_due(
@@ -116,6 +124,14 @@ def deliver_due(
     """Hand claimed messages to their channels; classify failures; other contacts keep flowing."""
     claimed = store.claim_deliveries(now, limit)
     opened: set[str] = set()
+    unrecorded: list[tuple[str, str | None]] = []  # delivered to reconcilable channels
+
+    def record_sent() -> None:
+        with store.transaction():
+            for key, provider_id in unrecorded:
+                store.mark_sent(key, now, provider_id)
+        unrecorded.clear()
+
     try:
         for msg, attempt in claimed:
             try:
@@ -152,13 +168,20 @@ def deliver_due(
                         [Event(msg.contact_id, "bounced", now, (("message_id", msg.key),))]
                     )
                 continue
-            store.mark_sent(msg.key, now, receipt.provider_id)
+            if hasattr(channel, "already_delivered"):
+                unrecorded.append((msg.key, receipt.provider_id))
+                if len(unrecorded) >= SENT_BATCH:
+                    record_sent()
+            else:
+                store.mark_sent(msg.key, now, receipt.provider_id)
             report.delivered += 1
             if on_delivered is not None:
                 on_delivered(msg)
     finally:
         for name in opened:
-            channels[name].close()
+            channels[name].close()  # flushes (the outbox fsyncs) before the ledger says sent
+        if unrecorded:
+            record_sent()
 
 
 def tick(
