@@ -362,3 +362,11 @@ def test_jsonl_bad_lines(tmp_path: Path) -> None:
         f"{p}:5:1: error[missing-id]: id: the id is empty or missing",
         f"{p}:6:14: error[bad-json]: tags: expected a single value, got a JSON list",
     ]
+
+
+def test_oversized_field_stops_the_read(tmp_path: Path) -> None:
+    p = write(tmp_path, "id,note\nc1,ok\nc2," + "x" * 200_000 + "\n")
+    assert errors_of(p) == [
+        f"{p}:3:1: error[bad-row]: malformed CSV in the record starting here:"
+        " field larger than field limit (131072)"
+    ]
