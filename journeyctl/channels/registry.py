@@ -2,7 +2,7 @@
 
 SPEC §2: an unset variable is an error when the channel is used, not at validate time, so
 `build_channels` returns a mapping that builds each channel on first access. Channel modules
-are imported on first use too: an idle cron tick should not pay for smtplib or httpx.
+are imported on first use too: an idle cron tick should not pay for smtplib or http.client.
 """
 
 from __future__ import annotations

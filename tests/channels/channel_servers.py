@@ -41,6 +41,7 @@ class SmtpBehaviour:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
+    data_delay: dict[str, float] = field(default_factory=dict)  # seconds before replying
 
 
 class SmtpRecorder:
@@ -66,6 +67,8 @@ class SmtpRecorder:
             # message content read, no reply: the crash window
             server.transport.abort()  # type: ignore[attr-defined]
             return "250 never sent"
+        if rcpt in self.behaviour.data_delay:
+            await asyncio.sleep(self.behaviour.data_delay[rcpt])
         reply = self.behaviour.data_replies.get(rcpt)
         if reply:
             return reply

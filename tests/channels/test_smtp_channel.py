@@ -21,9 +21,14 @@ NOW = datetime(2025, 3, 4, 9, 0, 5, tzinfo=UTC)
 
 
 def channel_for(server: SmtpServer, **kwargs: object) -> SmtpChannel:
-    options: dict = {"host": server.host, "port": server.port, "from_": "Brand <hello@brand.test>"}
+    options: dict = {
+        "host": server.host,
+        "port": server.port,
+        "from_": "Brand <hello@brand.test>",
+        "timeout": 5,
+    }
     options.update(kwargs)
-    return SmtpChannel("email", clock=FixedClock(NOW), timeout=5, **options)
+    return SmtpChannel("email", clock=FixedClock(NOW), **options)
 
 
 def test_delivers_and_reuses_one_connection(
@@ -154,6 +159,17 @@ def test_disconnect_after_data_is_transient_and_not_retried(
     channel.close()
     assert smtp_server.connections == 2
     assert [r.rcpt_tos for r in smtp_server.received] == [["bob@example.com"]]
+
+
+def test_slow_server_times_out_as_transient(
+    smtp_server: SmtpServer, message: MessageFactory
+) -> None:
+    smtp_server.behaviour.data_delay["ada@example.com"] = 3.0
+    channel = channel_for(smtp_server, timeout=0.3)
+    with pytest.raises(TransientChannelError, match="SMTP DATA failed"):
+        channel.deliver(message())
+    channel.close()
+    assert smtp_server.received == []
 
 
 def test_missing_address_is_permanent_and_nothing_is_sent(
