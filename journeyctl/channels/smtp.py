@@ -1,9 +1,9 @@
 """Email over SMTP: one connection per batch, one recipient per message, failures classified.
 
-Classification (the runtime owns retry policy): anything before MAIL FROM (connect, TLS,
-login), timeouts, disconnects and 4xx replies are transient; 5xx replies are permanent, and
-recipient-related ones (550/551/553 at RCPT, enhanced 5.1.x) are bounces that suppress the
-contact.
+Classification (the runtime owns retry policy): anything up to and including MAIL FROM
+(connect, TLS, login, sender refused), 530, timeouts, disconnects and 4xx replies are
+transient; other 5xx replies are permanent, and recipient-related ones (550/551/553 at RCPT,
+enhanced 5.1.x) are bounces that suppress the contact.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def classify_reply(code: int, reply: bytes | str, stage: str) -> Exception:
     detail = f"SMTP {stage} refused: {code} {text}".strip()
     if 400 <= code < 500:
         return TransientChannelError(detail)
+    if stage == "MAIL" or code == 530:
+        # The sender or the session is refused (530: STARTTLS or login required): every
+        # message would fail the same way, so keep them queued until the config is fixed.
+        return TransientChannelError(
+            f"{detail} (check the channel's from, username/password and starttls settings)"
+        )
     if 500 <= code < 600:
         enhanced = _ENHANCED.match(text)
         if enhanced:  # the enhanced code is more precise than the basic one (RFC 3463)

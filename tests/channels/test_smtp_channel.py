@@ -216,3 +216,6 @@ def test_classify_reply_prefers_enhanced_codes() -> None:
     assert classify_reply(550, b"5.7.1 policy", "RCPT").bounce is False  # type: ignore[attr-defined]
     assert isinstance(classify_reply(450, b"4.2.0 busy", "RCPT"), TransientChannelError)
     assert isinstance(classify_reply(354, b"odd", "DATA"), TransientChannelError)
+    # Sender/session refusals would fail every message alike: keep them queued.
+    assert isinstance(classify_reply(550, b"5.7.1 sender rejected", "MAIL"), TransientChannelError)
+    assert isinstance(classify_reply(530, b"5.7.0 auth required", "RCPT"), TransientChannelError)
