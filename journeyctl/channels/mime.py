@@ -127,6 +127,8 @@ def is_plain(value: str) -> bool:
 def unstructured_header(name: str, value: str) -> str:
     """One checked, encoded, folded header line (with CRLF) for free text such as Subject."""
     check_header_value(name, value)
+    if not value:
+        return f"{name}:{CRLF}"
     if is_plain(value):
         return _fold(name, value.split(" "))
     # Encoded-words also carry a literal `=?...?=` from the data, so readers show it as text.

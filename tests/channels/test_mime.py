@@ -225,6 +225,12 @@ def test_harmless_encoded_word_in_data_is_shown_literally(message: MessageFactor
     assert msg["Subject"] == subject
 
 
+def test_missing_subject_is_an_empty_header(message: MessageFactory) -> None:
+    data = build_email(message(subject=None), SENDER, date=DATE).data
+    assert b"\r\nSubject:\r\n" in data
+    assert parse(data)["Subject"] == ""
+
+
 def test_tab_is_allowed_in_header_values() -> None:
     check_header_value("Subject", "a\tb")
 
