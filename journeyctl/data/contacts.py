@@ -27,7 +27,7 @@ from journeyctl.data.contact_fields import (
 from journeyctl.data.contacts_jsonl import jsonl_stream
 from journeyctl.data.convert import parser_for
 from journeyctl.data.result import ReadResult, collect
-from journeyctl.data.source import Fatal, Header, Rejected, csv_records, is_jsonl
+from journeyctl.data.source import Fatal, Header, Rejected, csv_records, header_record, is_jsonl
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
@@ -71,16 +71,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
     zones = Zones()
     with decode.open_marked(path, encoding) as f:
         records = csv_records(f, path, encoding)
-        first = next(records, None)
-        if first is None:
-            raise Fatal(
-                error(
-                    Location(path, 1, 1),
-                    "missing-column",
-                    "the file is empty",
-                    "write a header line with an 'id' column",
-                )
-            )
+        first = header_record(records, path, "write a header line with an 'id' column")
         columns = _header(path, *first)
         yield Header(columns)
         width = len(columns)

@@ -21,6 +21,7 @@ from journeyctl.data.source import (
     Header,
     Rejected,
     csv_records,
+    header_record,
     is_jsonl,
     jsonl_records,
     key_column,
@@ -95,16 +96,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
     good_names: set[str] = set()
     with decode.open_marked(path, encoding) as f:
         records = csv_records(f, path, encoding)
-        first = next(records, None)
-        if first is None:
-            raise Fatal(
-                error(
-                    Location(path, 1, 1),
-                    "missing-column",
-                    "the file is empty",
-                    "write a header line: contact_id,event,at",
-                )
-            )
+        first = header_record(records, path, "write a header line: contact_id,event,at")
         columns = _header(path, *first)
         yield Header(columns)
         width = len(columns)

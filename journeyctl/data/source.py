@@ -134,3 +134,11 @@ def jsonl_records(
 def key_column(text: str, key: str) -> int:
     """1-based column of a key in a JSONL line, for locating a bad value (1 if not found)."""
     return text.find(json.dumps(key, ensure_ascii=False)) + 1 or 1
+
+
+def header_record(records: Iterator[Any], path: Path, hint: str) -> Any:
+    """The first record of a CSV (its header); an empty file is fatal, with what to write."""
+    first = next(records, None)
+    if first is None:
+        raise Fatal(error(Location(path, 1, 1), "missing-column", "the file is empty", hint))
+    return first
