@@ -1,5 +1,5 @@
-"""`python -m journeyctl`."""
+"""`python -m journeyctl`: the idle-tick fast path first, then the full CLI (fastpath.py)."""
 
-from journeyctl.cli import main
+from journeyctl.fastpath import main
 
 main()

@@ -81,11 +81,24 @@ def run_once(
                     store.finish_run(run_id, clock(), {}, ExitCode.INTERNAL, repr(exc))
                     raise
                 store.finish_run(run_id, clock(), _counts(result.report), int(result.exit_code))
+                _record_fingerprint(store, project, db)
         except LockHeld:
             result.locked = True
         return result
     finally:
         store.close()
+
+
+def _record_fingerprint(store: SqliteStore, project: Project, db: Path) -> None:
+    """Let the next idle cron tick skip loading this project (journeyctl.fastpath): stored only
+    when the files were hashed before they were loaded and still hash the same now."""
+    from journeyctl import fastpath
+
+    fingerprint = fastpath.prepared_fingerprint(project.root, db)
+    if fingerprint is not None:
+        store.set_meta(
+            fastpath.META_KEY, fastpath.meta_value(fingerprint, project.settings.timezone)
+        )
 
 
 def _import(
