@@ -1,0 +1,403 @@
+"""The idle-tick fast path (journeyctl.fastpath) through real subprocesses and SQLite files.
+
+Every test starts from a database that a full `run` has brought up to date (so the executor
+has recorded the project fingerprint) and then checks when `run` is answered without the
+full CLI (JOURNEYCTL_TRACE_FASTPATH says so on stderr) and that it is indistinguishable from
+the full command when it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from journeyctl import fastpath
+from journeyctl.store.lock import run_lock
+from tests.builders import build_tree
+
+JOURNEY = """
+timezone: Asia/Seoul
+channels:
+  email: {type: file, path: outbox/, medium: email}
+"""
+
+WELCOME = """
+sequence: welcome
+trigger: {event: subscribed}
+steps:
+  - send: hello
+    channel: email
+    subject: "Hi {{ contact.name }}"
+    template: hello.txt
+  - wait: 1d
+  - send: again
+    channel: email
+    subject: "Again"
+    body: "again"
+"""
+
+CONTACTS = "id,email,name,timezone\nc1,c1@example.com,Kim,Asia/Seoul\n"
+EVENTS = "contact_id,event,at\nc1,subscribed,2026-11-02T10:00:00+09:00\n"
+T0 = "2026-11-02T10:05:00+09:00"  # c1 enters and gets `hello`; `again` is due a day later
+IDLE = "2026-11-02T12:00:00+09:00"
+DUE = "2026-11-03T10:05:00+09:00"
+IDLE_LINE = (
+    "run at 2026-11-02T12:00:00+09:00: 0 contact(s) advanced, 0 to send, 0 skipped, "
+    "0 delivered, 0 retrying, 0 failed\n"
+)
+
+
+def jrun(
+    proj: Path, *args: str, full: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m journeyctl run PROJECT --db DB ARGS`, traced; `full`: fast path disabled."""
+    e = {**os.environ, fastpath.TRACE_ENV: "1", **(env or {})}
+    e.pop(fastpath.DISABLE_ENV, None)
+    if full:
+        e[fastpath.DISABLE_ENV] = "1"
+    argv = [sys.executable, "-m", "journeyctl", "run", str(proj / "p"), "--db", str(db(proj))]
+    return subprocess.run([*argv, *args], capture_output=True, text=True, env=e, cwd=proj)
+
+
+def db(proj: Path) -> Path:
+    return proj / "j.db"
+
+
+def took_fast_path(r: subprocess.CompletedProcess[str]) -> bool:
+    return "fastpath: idle" in r.stderr
+
+
+def fallback_reason(r: subprocess.CompletedProcess[str]) -> str:
+    for line in r.stderr.splitlines():
+        if line.startswith("fastpath: full run ("):
+            return line
+    raise AssertionError(f"the fast path was not consulted: {r.stderr!r}")
+
+
+def runs(proj: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db(proj))
+    try:
+        return conn.execute(
+            "SELECT now, dry_run, contacts, decided, skipped, delivered, retrying, failed, "
+            "recovered, exit_code, error, finished_at >= started_at FROM runs ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def sql(proj: Path, statement: str) -> None:
+    conn = sqlite3.connect(db(proj))
+    try:
+        conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    build_tree(
+        tmp_path,
+        {
+            "p/journey.yaml": JOURNEY,
+            "p/welcome.yaml": WELCOME,
+            "p/templates/hello.txt": "hello {{ contact.name }}\n",
+            "contacts.csv": CONTACTS,
+            "events.csv": EVENTS,
+        },
+    )
+    imported = jrun(tmp_path, "--contacts", "contacts.csv", "--events", "events.csv", "--now", T0)
+    assert imported.returncode == 0, imported.stderr
+    assert "1 delivered" in imported.stdout
+    assert "option '--contacts' is left to the full command" in fallback_reason(imported)
+    # A plain run: the fast path has no fingerprint yet, the full run records one.
+    first = jrun(tmp_path, "--now", T0)
+    assert "project files" in fallback_reason(first)
+    assert first.returncode == 0 and " 0 delivered" in first.stdout
+    return tmp_path
+
+
+# --- taken when idle, and indistinguishable from the full command --------------------------
+
+
+def test_idle_tick_is_answered_fast_with_the_full_commands_output(proj: Path) -> None:
+    for fmt in ("table", "json"):
+        fast = jrun(proj, "--now", IDLE, "--format", fmt)
+        full = jrun(proj, "--now", IDLE, "--format", fmt, full=True)
+        assert took_fast_path(fast) and not took_fast_path(full)
+        assert (fast.returncode, fast.stdout) == (full.returncode, full.stdout)
+        assert fast.returncode == 0
+        assert full.stderr == ""  # tracing is off with the fast path disabled: same stderr
+    assert fast.stdout == full.stdout and json.loads(fast.stdout)["now"] == IDLE
+    assert jrun(proj, "--now", IDLE).stdout == IDLE_LINE
+
+
+def test_the_fast_path_records_the_same_runs_row_as_the_full_command(proj: Path) -> None:
+    before = len(runs(proj))
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+    assert not took_fast_path(jrun(proj, "--now", IDLE, full=True))
+    *_, fast_row, full_row = runs(proj)
+    assert len(runs(proj)) == before + 2
+    assert fast_row == full_row
+    assert fast_row[0] == int(datetime.fromisoformat(IDLE).timestamp()) * 1_000_000
+    # `status` sees it as the last run.
+    e = {**os.environ, fastpath.DISABLE_ENV: "1"}
+    status = subprocess.run(
+        [sys.executable, "-m", "journeyctl", "status", "--db", str(db(proj)), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=e,
+    )
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.count('"exit_code": 0') >= 1
+
+
+def test_no_heavy_module_is_imported_on_the_fast_path(proj: Path) -> None:
+    code = (
+        "import sys\n"
+        "from journeyctl.fastpath import try_idle\n"
+        f"rc = try_idle([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}])\n"
+        "heavy = sorted(m for m in ('typer', 'click', 'rich', 'pydantic', 'jinja2', 'yaml',"
+        " 'journeyctl.cli', 'journeyctl.executor', 'journeyctl.engine') if m in sys.modules)\n"
+        "print(rc, heavy, file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=proj)
+    assert r.stderr.strip() == "0 []", r.stderr
+    assert r.stdout == IDLE_LINE
+
+
+def test_the_console_script_takes_the_fast_path(proj: Path) -> None:
+    script = Path(sys.executable).parent / "journeyctl"
+    if not script.exists():
+        pytest.skip("no console script next to this interpreter (not installed with pip -e?)")
+    e = {**os.environ, fastpath.TRACE_ENV: "1"}
+    e.pop(fastpath.DISABLE_ENV, None)
+    r = subprocess.run(
+        [str(script), "run", str(proj / "p"), f"--db={db(proj)}", "--now", IDLE],
+        capture_output=True,
+        text=True,
+        env=e,
+    )
+    assert took_fast_path(r) and r.stdout == IDLE_LINE and r.returncode == 0
+
+
+def test_default_project_dir_and_db_relative_to_the_working_directory(proj: Path) -> None:
+    e = {**os.environ, fastpath.TRACE_ENV: "1"}
+    e.pop(fastpath.DISABLE_ENV, None)
+    (proj / "p" / "journey.db").write_bytes(db(proj).read_bytes())  # cwd p: `run` with defaults
+    r = subprocess.run(
+        [sys.executable, "-m", "journeyctl", "run", "--now", IDLE],
+        capture_output=True,
+        text=True,
+        env=e,
+        cwd=proj / "p",
+    )
+    # The same absolute project path as the fixture's runs: the copied fingerprint holds.
+    assert took_fast_path(r) and r.stdout == IDLE_LINE
+    assert (proj / "p" / "journey.db.lock").exists()
+
+
+# --- not taken when the tick would do something --------------------------------------------
+
+
+def test_due_contacts_go_to_the_full_run_which_delivers(proj: Path) -> None:
+    r = jrun(proj, "--now", DUE)
+    assert "contacts are due" in fallback_reason(r)
+    assert r.returncode == 0 and " 1 delivered" in r.stdout
+    assert took_fast_path(jrun(proj, "--now", DUE))  # and the minute after is idle again
+
+
+def test_due_and_interrupted_deliveries_go_to_the_full_run(proj: Path) -> None:
+    sql(proj, "UPDATE ledger SET state = 'retry', next_attempt_at = 0 WHERE step = 'hello'")
+    r = jrun(proj, "--now", IDLE, "--format", "json")
+    assert "deliveries are due" in fallback_reason(r)
+    assert json.loads(r.stdout)["delivered"] == 1  # the outbox reconciles: no repeat
+    # A delivery left `attempting` (its tick died), even one claimed a second ago: the full
+    # run under the lock recovers every such row, so the fast path must not answer.
+    sql(proj, "UPDATE ledger SET state = 'attempting', next_attempt_at = 1893456000000000")
+    r = jrun(proj, "--now", IDLE, "--format", "json")
+    assert "interrupted deliveries" in fallback_reason(r)
+    assert json.loads(r.stdout)["recovered"] == 1
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+
+
+def test_a_planned_delivery_not_yet_due_does_not_stop_the_fast_path(proj: Path) -> None:
+    sql(proj, "UPDATE ledger SET state = 'planned', next_attempt_at = 1893456000000000")
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+    r = jrun(proj, "--now", "2030-01-01T09:00:00+09:00")  # 1893456000 s = 2030-01-01 00:00Z
+    assert "due" in fallback_reason(r)
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        ("welcome.yaml", "\n# a comment is still a change\n"),
+        ("journey.yaml", "\n# edited\n"),
+        ("templates/hello.txt", "!"),
+        ("templates/new/part.txt", "a new template"),
+        ("second.yml", "sequence: second\ntrigger: {event: other}\nsteps:\n  - exit: done\n"),
+    ],
+)
+def test_a_changed_project_file_goes_to_the_full_run(proj: Path, path: str, change: str) -> None:
+    f = proj / "p" / path
+    f.parent.mkdir(parents=True, exist_ok=True)
+    with f.open("a", encoding="utf-8") as fh:
+        fh.write(change)
+    r = jrun(proj, "--now", IDLE)
+    assert "project files" in fallback_reason(r)
+    assert r.returncode == 0 and r.stdout == IDLE_LINE
+    assert took_fast_path(jrun(proj, "--now", IDLE))  # the full run recorded the new files
+
+
+def test_files_run_does_not_load_are_not_part_of_the_fingerprint(proj: Path) -> None:
+    (proj / "p" / "README.md").write_text("notes", encoding="utf-8")
+    (proj / "p" / "outbox" / "extra.jsonl").write_text("", encoding="utf-8")
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+
+
+def test_an_invalid_project_is_reported_by_the_full_run_every_time(proj: Path) -> None:
+    wf = proj / "p" / "welcome.yaml"
+    good = wf.read_text(encoding="utf-8")
+    wf.write_text(good.replace("wait: 1d", "wait: soon"), encoding="utf-8")
+    for _ in range(2):  # a failed load records nothing: still the full run next minute
+        r = jrun(proj, "--now", IDLE)
+        assert "project files" in fallback_reason(r) and r.returncode == 1
+    wf.write_text(good, encoding="utf-8")  # back to the files a full run loaded
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+
+
+def test_another_journeyctl_version_goes_to_the_full_run(proj: Path) -> None:
+    code = (
+        "import sys, journeyctl\n"
+        "journeyctl.__version__ = '99.0'\n"
+        "from journeyctl.fastpath import try_idle\n"
+        f"print(try_idle([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}]))\n"
+    )
+    e = {**os.environ, fastpath.TRACE_ENV: "1"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e)
+    assert r.stdout == "None\n" and "project files, journeyctl version" in r.stderr
+
+
+def test_missing_or_unmigrated_database_goes_to_the_full_run(proj: Path) -> None:
+    db(proj).rename(proj / "old.db")
+    r = jrun(proj, "--now", IDLE)
+    assert "no database yet" in fallback_reason(r) and r.returncode == 0
+    db(proj).unlink()
+    sqlite3.connect(db(proj)).close()  # an empty file: schema version 0
+    r = jrun(proj, "--now", IDLE)
+    assert "schema" in fallback_reason(r)
+    assert r.returncode == 0 and r.stdout == IDLE_LINE  # the full run migrated it
+
+
+def test_a_different_stored_timezone_goes_to_the_full_run(proj: Path) -> None:
+    sql(proj, "UPDATE meta SET value = 'UTC' WHERE name = 'timezone'")
+    r = jrun(proj, "--now", IDLE)
+    assert "timezone" in fallback_reason(r) and r.stdout == IDLE_LINE
+    assert took_fast_path(jrun(proj, "--now", IDLE))
+
+
+def test_a_held_lock_goes_to_the_full_run_which_says_so(proj: Path) -> None:
+    with run_lock(db(proj)):
+        r = jrun(proj, "--now", IDLE)
+    assert "another run holds the lock" in fallback_reason(r)
+    assert r.returncode == 0 and "another run holds the lock" in r.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--dry-run"],
+        ["--events", "events.csv"],
+        ["--contacts", "contacts.csv"],
+        ["--encoding", "utf-8"],
+        ["--help"],
+        ["--limit", "0"],
+        ["--format", "csv"],
+        ["--now", "yesterday"],
+    ],
+)
+def test_options_it_does_not_handle_go_to_the_full_command(proj: Path, extra: list[str]) -> None:
+    now = [] if "--now" in extra else ["--now", IDLE]
+    fast = jrun(proj, *now, *extra)
+    full = jrun(proj, *now, *extra, full=True)
+    assert not took_fast_path(fast)
+    assert (fast.returncode, fast.stdout) == (full.returncode, full.stdout)
+
+
+def test_a_limit_is_understood(proj: Path) -> None:
+    r = jrun(proj, "--now", IDLE, "--limit", "5")
+    assert took_fast_path(r) and r.stdout == IDLE_LINE
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--db"],
+        ["--db", ""],
+        ["--db", "--now"],
+        ["a", "b"],
+        ["--now", "x", "--now", "y"],
+        ["--", "p"],
+        ["-"],
+        ["--limit", "1_0"],
+        ["--limit=٣"],
+        ["--format", "JSON"],
+        ["--db-file", "x"],
+    ],
+)
+def test_parse_run_args_refuses_what_it_does_not_fully_understand(args: list[str]) -> None:
+    with pytest.raises(fastpath.Fallback):
+        fastpath.parse_run_args(args)
+
+
+def test_parse_run_args_defaults_and_equals_forms() -> None:
+    assert fastpath.parse_run_args([]) == {
+        "project": ".",
+        "db": "journey.db",
+        "now": None,
+        "format": "table",
+        "limit": None,
+    }
+    inv = fastpath.parse_run_args(["--db=x.db", "proj", "--now=2026-11-01", "--format=json"])
+    assert (inv["project"], inv["db"], inv["now"], inv["format"]) == (
+        "proj",
+        "x.db",
+        "2026-11-01",
+        "json",
+    )
+
+
+def test_a_fingerprint_is_recorded_only_if_the_files_did_not_change_during_the_run(
+    tmp_path: Path,
+) -> None:
+    build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "p/welcome.yaml": WELCOME})
+    root, dbp = tmp_path / "p", tmp_path / "x.db"
+    before = fastpath.project_fingerprint(str(root))
+    fastpath._prepared[(os.path.abspath(root), os.path.abspath(dbp))] = before
+    assert fastpath.prepared_fingerprint(root, dbp) == before
+    assert fastpath.prepared_fingerprint(root, dbp) is None  # used once
+    fastpath._prepared[(os.path.abspath(root), os.path.abspath(dbp))] = before
+    (root / "welcome.yaml").write_text(WELCOME + "\n", encoding="utf-8")  # edited mid-run
+    assert fastpath.prepared_fingerprint(root, dbp) is None
+
+
+def test_the_fingerprint_follows_template_symlinks_and_refuses_loops(tmp_path: Path) -> None:
+    build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "shared/part.txt": "a"})
+    (tmp_path / "p" / "templates").mkdir()
+    (tmp_path / "p" / "templates" / "shared").symlink_to(tmp_path / "shared")
+    first = fastpath.project_fingerprint(str(tmp_path / "p"))
+    (tmp_path / "shared" / "part.txt").write_text("b", encoding="utf-8")
+    assert fastpath.project_fingerprint(str(tmp_path / "p")) != first
+    (tmp_path / "shared" / "loop").symlink_to(tmp_path / "shared")
+    with pytest.raises(fastpath.Fallback, match="symlink loop"):
+        fastpath.project_fingerprint(str(tmp_path / "p"))
