@@ -64,10 +64,10 @@ def try_idle(args: list[str]) -> int | None:
     trace = os.environ.get(TRACE_ENV) == "1"
     try:
         inv = parse_run_args(args)
-        root, db = inv["project"], inv["db"]
+        root, db, fmt = inv["project"] or ".", inv["db"] or "journey.db", inv["format"] or "table"
         fingerprint = project_fingerprint(root)
         _prepared[(os.path.abspath(root), os.path.abspath(db))] = fingerprint
-        text = _idle_tick(db, fingerprint, inv["now"], inv["format"])
+        text = _idle_tick(db, fingerprint, inv["now"], fmt)
     except Fallback as why:
         if trace:
             print(f"fastpath: full run ({why})", file=sys.stderr)
