@@ -1,8 +1,10 @@
-"""`simulate`: runtime.tick in a loop over a MemoryStore and a recording channel.
+"""`simulate`: the engine `run` uses, stepped through simulated time one contact at a time.
 
 Contacts are independent (caps, quiet hours and goals are per contact), so each contact is
-stepped through the whole period on its own store, jumping from one due time to the next.
-It is the very same `tick` that `run` calls; the run == simulate tests are the proof.
+replayed through the whole period on its own, jumping from one due time to the next, each
+instant decided as a tick at that instant would (`Engine.replay`). `run` reaches the very
+same `Engine.advance` through `runtime.tick` and the store; the run == simulate tests are
+the proof.
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from journeyctl.channels.recording import RecordingChannel
 from journeyctl.engine.advance import Assumptions, Engine
-from journeyctl.engine.model import Contact, Decision, Enrollment, Event, Message
+from journeyctl.engine.model import Contact, ContactState, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
-from journeyctl.runtime import tick
 from journeyctl.spec.project import Project
-from journeyctl.store.memory import MemoryStore
 
 _BEFORE = timedelta(microseconds=1)
 
@@ -77,22 +76,20 @@ def simulate(
     sim = Simulation(start, end)
     last = end - _BEFORE
     for n, contact in enumerate(contacts, 1):
-        store = MemoryStore()
-        store.upsert_contacts([contact], born=start - _BEFORE)
-        state = store.load(contact.id)
+        state = ContactState(contact=contact, cursor=start - _BEFORE)
         if trace_contacts is not None and contact.id in trace_contacts:
             state.trace = []
-        mine = by_contact.get(contact.id, [])
+        mine = by_contact.get(contact.id, ())
         # History (before start) counts in conditions but never enrolls (SPEC §4).
-        state.events = sorted((_as_history(e) for e in mine if e.at < start), key=lambda e: e.at)
-        store.add_events(e for e in mine if e.at >= start)
-        channel = RecordingChannel.everywhere()
-        while True:
-            t = store.next_wake()
-            if t is None or t > last:
-                break
-            tick(engine, store, channel, t)
-        sim.messages.extend(m for m in store.messages() if start <= m.at < end)
+        state.events = sorted((_as_history(e) for e in mine if e.at < start), key=_at)
+        state.pending = _unique(e for e in mine if e.at >= start)
+        decided = engine.replay(state, last).messages
+        keys: set[str] = set()
+        for m in decided:  # the ledger keeps the first decision per idempotency key
+            if m.key not in keys:
+                keys.add(m.key)
+                if start <= m.at:
+                    sim.messages.append(m)
         sim.enrollments.extend(state.enrollments)
         sim.zones[contact.id] = engine.zone_of(state).key
         if state.trace is not None:
@@ -150,6 +147,22 @@ def simulate_parallel(
     finally:
         _WORK = None
     return sim
+
+
+def _at(e: Event) -> datetime:
+    return e.at
+
+
+def _unique(events: Iterable[Event]) -> list[Event]:
+    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3)."""
+    seen: set[tuple[object, ...]] = set()
+    out: list[Event] = []
+    for e in events:
+        key = e.natural_key
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def _as_history(e: Event) -> Event:

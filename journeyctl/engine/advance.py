@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
-from journeyctl.engine.facts import helpers
+from journeyctl.engine.facts import Facts, Scope
 from journeyctl.engine.fastexpr import fast_compile
 from journeyctl.engine.model import (
     ContactState,
@@ -74,6 +74,14 @@ def _inputs(
     return (labelled, *extra, *_seen(source, cv))
 
 
+def _event_at(e: Event) -> datetime:
+    return e.at
+
+
+def _run_order(e: Enrollment) -> tuple[datetime | None, datetime, str]:
+    return (e.due_at, e.entered_at, e.sequence)
+
+
 def _hm(t: datetime, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
@@ -105,6 +113,7 @@ class Engine:
         self._segments = [s for s in self.sequences if isinstance(s.model.trigger, SegmentTrigger)]
         self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
         self._tz_name = self.project.settings.timezone
+        self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
 
     # --- public -------------------------------------------------------------------------
 
@@ -115,16 +124,33 @@ class Engine:
         """Process everything due for this contact up to and including `now`."""
         assert state.cursor is not None, "the store sets a new contact's cursor"
         result = StepResult()
+        result.next_due = self._walk(state, now, now, result)
+        return result
+
+    def replay(self, state: ContactState, until: datetime) -> StepResult:
+        """Every instant up to `until`, each decided exactly as a tick running at that very
+        instant decides it (`now` = the instant): `simulate`'s per-contact loop. Equal to
+        calling `advance(state, t)` at each successive `next_due` t, without the store round
+        trip in between (the run == simulate tests prove it)."""
+        assert state.cursor is not None, "the caller sets a new contact's cursor"
+        result = StepResult()
+        result.next_due = self._walk(state, until, None, result)
+        return result
+
+    def _walk(
+        self, state: ContactState, until: datetime, now: datetime | None, result: StepResult
+    ) -> datetime | None:
+        """Process due instants up to `until`; `now` None means punctual (now = each instant).
+        Returns the next due time after them."""
         tz = self.zone_of(state)
         cv = state.contact.as_template_value()
         while True:
             t = self.next_due(state, tz)
-            if t is None or t > now:
-                break
-            self._process_at(state, t, now, tz, cv, result)
-            state.cursor = max(state.cursor, t)
-        result.next_due = self.next_due(state, tz)
-        return result
+            if t is None or t > until:
+                return t
+            self._process_at(state, t, t if now is None else now, tz, cv, result)
+            if t > state.cursor:  # type: ignore[operator]
+                state.cursor = t
 
     def next_due(self, state: ContactState, tz: ZoneInfo | None = None) -> datetime | None:
         """When this contact next needs the engine (None: never, unless new facts arrive)."""
@@ -139,13 +165,18 @@ class Engine:
         for e in state.enrollments:
             if e.is_active and e.due_at is not None and (best is None or e.due_at < best):
                 best = e.due_at
+        alarms = state.alarms
         for s in self._segments:
             if self._may_enter(state, s):
-                t2 = self._next_check(state, s)
+                t2 = alarms.get(s.id)
+                if t2 is None or t2 <= cursor:  # not cached, or passed: recompute
+                    t2 = self._next_check(state, s)
                 if t2 is not None and (best is None or t2 < best):
                     best = t2
         for s in self._dates:
-            t2 = self._next_date(state, s, tz)
+            t2 = alarms.get(s.id, cursor)
+            if t2 is not None and t2 <= cursor:  # not cached, or passed (None: never fires)
+                t2 = self._next_date(state, s, tz)
             if t2 is not None and (best is None or t2 < best):
                 best = t2
         return best
@@ -163,33 +194,28 @@ class Engine:
     ) -> None:
         cursor = state.cursor
         assert cursor is not None
-        due_events = sorted(
-            (e for e in state.pending if (e.at if e.at > cursor else cursor) <= t),
-            key=lambda e: e.at,
-        )
-        if due_events:
-            state.pending = [e for e in state.pending if e not in due_events]
-            for ev in due_events:
-                insort(state.events, ev, key=lambda e: e.at)
-                self._apply_event(state, ev, t, tz, cv, result)
+        if state.pending:
+            # Events due now, in time order (stable: equal times keep their import order).
+            due_events = [e for e in state.pending if (e.at if e.at > cursor else cursor) <= t]
+            if due_events:
+                due_events.sort(key=_event_at)
+                taken = set(map(id, due_events))
+                state.pending = [e for e in state.pending if id(e) not in taken]
+                for ev in due_events:
+                    insort(state.events, ev, key=_event_at)
+                    self._apply_event(state, ev, t, tz, cv, result)
         for s in self._dates:
-            fire = self._next_date(state, s, tz)
-            if fire == t:
+            if self._next_date(state, s, tz) == t:
                 state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
                 self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
         for s in self._segments:
-            trig = s.model.trigger
-            assert isinstance(trig, SegmentTrigger)
-            if self._may_enter(state, s) and self._next_check(state, s) == t:
+            if self._next_check(state, s) == t and self._may_enter(state, s):
                 self._check_segment(state, s, t, tz, cv, result)
-        due = sorted(
-            (
-                e
-                for e in state.enrollments
-                if e.is_active and e.due_at is not None and e.due_at <= t
-            ),
-            key=lambda e: (e.due_at, e.entered_at, e.sequence),
-        )
+        due = [
+            e for e in state.enrollments if e.due_at is not None and e.due_at <= t and e.is_active
+        ]
+        if len(due) > 1:
+            due.sort(key=_run_order)
         for enr in due:
             self._run(state, enr, t, now, tz, cv, result)
 
@@ -359,7 +385,8 @@ class Engine:
             elif isinstance(step, Wait):
                 enr.due_at = self._wait_until(step, at, tz)
                 enr.position = node.next
-                self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
+                if state.trace is not None:
+                    self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
             elif isinstance(step, Branch):
                 taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
                 arm = "then" if taken else "else"
@@ -382,13 +409,14 @@ class Engine:
                 if enr.waiting_since is None:
                     enr.waiting_since = at
                     enr.due_at = after(at, step.wait_for.timeout, tz)
-                    self._note(
-                        state,
-                        at,
-                        seq.id,
-                        "wait_for",
-                        f"{node.id}: {step.wait_for.event} until {_hm(enr.due_at, tz)}",
-                    )
+                    if state.trace is not None:
+                        self._note(
+                            state,
+                            at,
+                            seq.id,
+                            "wait_for",
+                            f"{node.id}: {step.wait_for.event} until {_hm(enr.due_at, tz)}",
+                        )
                     return
                 enr.waiting_since = None  # timed out
                 enr.position = node.children.get("on_timeout") or node.next
@@ -432,13 +460,14 @@ class Engine:
             if enr.deferred_from is None:
                 enr.deferred_from, enr.deferred_by = at, verdict.reason
             enr.due_at = verdict.until
-            self._note(
-                state,
-                at,
-                seq.id,
-                "deferred",
-                f"{step.send}: {verdict.reason} until {_hm(verdict.until, tz)}",
-            )
+            if state.trace is not None:
+                self._note(
+                    state,
+                    at,
+                    seq.id,
+                    "deferred",
+                    f"{step.send}: {verdict.reason} until {_hm(verdict.until, tz)}",
+                )
             return False
         status, reason = Status.SENT, None
         if verdict.action == "skip":
@@ -542,7 +571,7 @@ class Engine:
 
     def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:
         """Cheap pre-check so contacts that can never re-enter don't wake up for segment checks."""
-        if s.model.reentry != "never":
+        if s.id not in self._enter_once:
             return True
         return not any(e.sequence == s.id for e in state.enrollments)
 
@@ -583,17 +612,17 @@ class Engine:
         *,
         event: Event | None = None,
     ) -> Any:
-        scope: dict[str, Any] = {"contact": cv, "now": t.astimezone(tz)}
-        scope.update(helpers(state, t, enr, self._tz_name))
+        values: dict[str, Any] = {"contact": cv}
         if event is not None:
-            scope["event"] = {
+            values["event"] = {
                 "name": event.name,
                 "at": event.at.astimezone(tz),
                 **dict(event.props),
             }
+        scope = Scope(Facts(state, t, enr, tz), values)
         fast = fast_compile(source)
         try:
-            return fast(scope) if fast is not None else compile_expr(source)(**scope)
+            return fast(scope) if fast is not None else compile_expr(source)(**scope.complete())
         except Exception as exc:
             # A contact whose data breaks an expression (e.g. an empty date compared with a
             # number) must not stop everyone else: the condition is false, and explain says why.

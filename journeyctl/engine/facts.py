@@ -7,13 +7,13 @@ the contact before the event (SPEC §3).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Enrollment, Event, Message, Status
-from journeyctl.engine.timing import after, zone
+from journeyctl.engine.timing import after
 from journeyctl.spec.durations import Duration
 
 
@@ -44,55 +44,105 @@ def target_message(state: ContactState, event: Event) -> Message | None:
     return sent[-1] if sent else None
 
 
-def helpers(
-    state: ContactState, t: datetime, enrollment: Enrollment | None, fallback_tz: str
-) -> dict[str, Callable[..., Any]]:
-    """Expression helpers bound to one contact at time `t` (and its current enrollment)."""
-    tz = zone(state.contact.timezone, fallback_tz)
+class Facts:
+    """Expression helpers bound to one contact at time `t` (and its current enrollment).
 
-    def days_since(value: datetime | date | None) -> int | None:
+    Built for every condition the engine evaluates (a daily segment check is one per contact
+    per day), so it is cheap to make: the local date is computed once, and `Scope` binds only
+    the helpers an expression actually calls.
+    """
+
+    __slots__ = ("_today", "enrollment", "state", "t", "tz")
+
+    def __init__(
+        self, state: ContactState, t: datetime, enrollment: Enrollment | None, tz: ZoneInfo
+    ) -> None:
+        self.state, self.t, self.enrollment, self.tz = state, t, enrollment, tz
+        self._today: date | None = None
+
+    def today(self) -> date:
+        if self._today is None:
+            self._today = self.t.astimezone(self.tz).date()
+        return self._today
+
+    def days_since(self, value: datetime | date | None) -> int | None:
         if value is None:
             return None
         if isinstance(value, datetime):
-            return (t.astimezone(tz).date() - value.astimezone(tz).date()).days
-        return (t.astimezone(tz).date() - value).days
+            return (self.today() - value.astimezone(self.tz).date()).days
+        return (self.today() - value).days
 
-    def event_count(name: str, within: str | None = None) -> int:
-        events = _events_until(state, t)
+    def event_count(self, name: str, within: str | None = None) -> int:
+        events = _events_until(self.state, self.t)
         if within is None:
             return sum(1 for e in events if e.name == name)
-        span = _span(within)
-        return sum(1 for e in events if e.name == name and after(e.at, span, tz) >= t)
-
-    def last_event(name: str) -> datetime | None:
-        for e in reversed(_events_until(state, t)):
+        span, t, tz, n = _span(within), self.t, self.tz, 0
+        # Newest first: `after` is monotonic in the event time, so the first matching event
+        # outside the span ends the count.
+        for e in reversed(events):
             if e.name == name:
-                return e.at.astimezone(tz)
+                if after(e.at, span, tz) < t:
+                    break
+                n += 1
+        return n
+
+    def last_event(self, name: str) -> datetime | None:
+        for e in reversed(_events_until(self.state, self.t)):
+            if e.name == name:
+                return e.at.astimezone(self.tz)
         return None
 
-    def responded(kind: str, step: str) -> bool:
+    def _responded(self, kind: str, step: str) -> bool:
+        enrollment = self.enrollment
         seq = enrollment.sequence if enrollment else None
-        for e in _events_until(state, t):
+        for e in _events_until(self.state, self.t):
             if e.name != kind:
                 continue
-            m = target_message(state, e)
+            m = target_message(self.state, e)
             if m is None or m.step != step or (seq is not None and m.sequence != seq):
                 continue
             if enrollment is None or m.enrollment_id == enrollment.id:
                 return True
         return False
 
-    def sent(step: str) -> bool:
+    def opened(self, step: str) -> bool:
+        return self._responded("opened", step)
+
+    def clicked(self, step: str) -> bool:
+        return self._responded("clicked", step)
+
+    def sent(self, step: str) -> bool:
+        enrollment = self.enrollment
         return any(
             m.step == step and (enrollment is None or m.enrollment_id == enrollment.id)
-            for m in _sent_until(state, t)
+            for m in _sent_until(self.state, self.t)
         )
 
-    return {
-        "days_since": days_since,
-        "event_count": event_count,
-        "last_event": last_event,
-        "opened": lambda step: responded("opened", step),
-        "clicked": lambda step: responded("clicked", step),
-        "sent": sent,
-    }
+
+HELPERS = ("days_since", "event_count", "last_event", "opened", "clicked", "sent")
+
+
+class Scope(dict[str, Any]):
+    """The names an expression sees: given values, plus `now` and the helpers on first use."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: Facts, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.facts = facts
+
+    def __missing__(self, key: str) -> Any:
+        if key == "now":
+            value: Any = self.facts.t.astimezone(self.facts.tz)
+        elif key in HELPERS:
+            value = getattr(self.facts, key)
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+    def complete(self) -> dict[str, Any]:
+        """Every name bound (for evaluators that take keyword arguments)."""
+        for key in ("now", *HELPERS):
+            self[key]
+        return dict(self)

@@ -45,7 +45,7 @@ class _Unsupported(Exception):
 
 
 def _ga(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # the exact-type test is the fast path
         try:
             return obj[name]
         except KeyError:
@@ -69,20 +69,13 @@ def _gi(obj: Any, key: Any) -> Any:
         raise UndefinedError(f"{key!r} is undefined") from None
 
 
-def _name(scope: Mapping[str, Any], name: str) -> Any:
-    try:
-        return scope[name]
-    except KeyError:
-        raise UndefinedError(f"{name!r} is undefined") from None
-
-
 def _py(node: nodes.Node) -> str:
     if isinstance(node, nodes.Const):
         if not isinstance(node.value, str | int | float | bool | type(None)):
             raise _Unsupported
         return repr(node.value)
     if isinstance(node, nodes.Name):
-        return f"_name(_s, {node.name!r})"
+        return f"_s[{node.name!r}]"  # a missing name surfaces as KeyError, see fast_compile
     if isinstance(node, nodes.Getattr):
         return f"_ga({_py(node.node)}, {node.attr!r})"
     if isinstance(node, nodes.Getitem):
@@ -130,5 +123,17 @@ def fast_compile(source: str) -> Evaluator | None:
     except Exception:
         return None  # syntax errors are reported by validate; Jinja raises them at run time
     code = compile(f"lambda _s: {body}", "<expression>", "eval")
-    fn: Evaluator = eval(code, {"__builtins__": {}, "_ga": _ga, "_gi": _gi, "_name": _name})
-    return fn
+    fn: Evaluator = eval(code, {"__builtins__": {}, "_ga": _ga, "_gi": _gi})
+
+    def evaluate(scope: Mapping[str, Any]) -> Any:
+        try:
+            return fn(scope)
+        except KeyError as exc:
+            # Names are looked up directly (the hot path); report one that is missing as Jinja
+            # would. Helpers never raise KeyError for their own reasons, so this is unambiguous.
+            name = exc.args[0] if exc.args else None
+            if isinstance(name, str) and name not in scope:
+                raise UndefinedError(f"{name!r} is undefined") from None
+            raise
+
+    return evaluate
