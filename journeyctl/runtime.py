@@ -65,11 +65,11 @@ def advance_due(
     for start in range(0, len(due), ADVANCE_BATCH):
         decided: list[Message] = []
         with store.transaction():
-            for contact_id in due[start : start + ADVANCE_BATCH]:
-                state = store.load(contact_id)
-                result = engine.advance(state, now)
-                store.save(state, result)
-                decided.extend(result.messages)
+            states = store.load_many(due[start : start + ADVANCE_BATCH])
+            saves = [(state, engine.advance(state, now)) for state in states]
+            store.save_many(saves)
+        for _, result in saves:
+            decided.extend(result.messages)
         report.contacts += min(ADVANCE_BATCH, len(due) - start)
         for m in decided:
             report.messages.append(m)

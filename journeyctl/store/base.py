@@ -7,7 +7,7 @@ skipped messages are recorded as skipped with their reason. The idempotency key 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +61,13 @@ class Store(Protocol):
 
     def save(self, state: ContactState, result: StepResult) -> None:
         """Persist the state and the result's new messages (sent -> planned, skipped -> skipped)."""
+
+    def load_many(self, contact_ids: Sequence[str]) -> list[ContactState]:
+        """`load` for several contacts, in the order given (KeyError for an unknown one).
+        History messages may come without their rendered bodies: the engine never reads them."""
+
+    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
+        """`save` for several contacts, atomically; ledger rows keep the order given."""
 
     def claim_deliveries(
         self, now: datetime, limit: int | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -74,6 +74,13 @@ class MemoryStore:
 
     def load(self, contact_id: str) -> ContactState:
         return self.states[contact_id]
+
+    def load_many(self, contact_ids: Sequence[str]) -> list[ContactState]:
+        return [self.states[cid] for cid in contact_ids]
+
+    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
+        for state, result in saves:
+            self.save(state, result)
 
     def save(self, state: ContactState, result: StepResult) -> None:
         self.states[state.contact.id] = state

@@ -51,15 +51,27 @@ def _untag(obj: dict[str, Any]) -> Any:
     return obj
 
 
+# Built once: json.dumps/json.loads with options construct a new coder on every call, which
+# cost more than the coding itself for the small objects of the hot path.
+_ENCODE = json.JSONEncoder(
+    default=_tag, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+).encode
+_DECODE = json.JSONDecoder(object_hook=_untag).decode
+
+
 def dumps(value: Any) -> str:
     """Compact, key-sorted JSON with dates and datetimes tagged."""
-    return json.dumps(
-        value, default=_tag, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
+    if not value and (value == {} or value == []):
+        return "{}" if isinstance(value, dict) else "[]"
+    return _ENCODE(value)
 
 
 def loads(text: str) -> Any:
-    return json.loads(text, object_hook=_untag)
+    if text == "{}":  # the common case (no attributes, triggers, suppressions)
+        return {}
+    if text == "[]":
+        return []
+    return _DECODE(text)
 
 
 def props_json(props: tuple[tuple[str, Any], ...]) -> str:

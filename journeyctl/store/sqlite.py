@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,13 @@ _MESSAGE_COLUMNS = (
 _LEDGER_COLUMNS = (
     f"{_MESSAGE_COLUMNS}, state, attempts, next_attempt_at, delivered_at, provider_id, error"
 )
+# History rows for the engine (load_many): the message columns with the bodies left NULL.
+_HISTORY_COLUMNS = ", ".join(
+    "NULL" if c in ("subject", "text", "html", "to_addr", "unsubscribe_url") else c
+    for c in (c.strip() for c in _MESSAGE_COLUMNS.split(","))
+)
+# Contacts per `IN (...)` query (well under SQLite's 32,766 host parameters).
+_IN_CHUNK = 500
 _ENROLLMENT_COLUMNS = (
     "id, contact_id, sequence, version, entered_at, position, due_at, outcome, ended_at, "
     "reason, variant, waiting_since, deferred_from, deferred_by, seq"
@@ -252,131 +259,181 @@ class SqliteStore:
         return opt_datetime(row[0])
 
     def load(self, contact_id: str) -> ContactState:
+        return self._load_many([contact_id], _MESSAGE_COLUMNS)[0]
+
+    def load_many(self, contact_ids: Sequence[str]) -> list[ContactState]:
+        """`load` for a batch of contacts in four queries (the tick's path).
+
+        History messages come without their rendered bodies (subject, text, html, to,
+        unsubscribe URL): the engine never reads them, and they are most of a ledger row.
+        """
+        out: list[ContactState] = []
+        for i in range(0, len(contact_ids), _IN_CHUNK):
+            out += self._load_many(contact_ids[i : i + _IN_CHUNK], _HISTORY_COLUMNS)
+        return out
+
+    def _load_many(self, ids: Sequence[str], message_columns: str) -> list[ContactState]:
         q = self.conn.execute
-        row = q(
-            "SELECT c.email, c.phone, c.name, c.timezone, c.attrs, s.cursor, s.triggers, "
+        marks = ",".join("?" * len(ids))
+        states: dict[str, ContactState] = {}
+        for cid, email, phone, name, tz, attrs, cursor, triggers, suppressed in q(
+            "SELECT c.id, c.email, c.phone, c.name, c.timezone, c.attrs, s.cursor, s.triggers, "
             "s.suppressed FROM contacts c JOIN contact_state s ON s.contact_id = c.id "
-            "WHERE c.id = ?",
-            (contact_id,),
-        ).fetchone()
-        if row is None:
-            raise KeyError(contact_id)
-        contact = Contact(contact_id, row[0], row[1], row[2], row[3], loads(row[4]))
-        state = ContactState(
-            contact=contact,
-            cursor=from_micros(row[5]),
-            triggers=_triggers(row[6]),
-            suppressed={k: from_micros(v) for k, v in loads(row[7]).items()},
-        )
-        state.enrollments = [
-            _enrollment(r)
-            for r in q(
-                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ? ORDER BY seq",
-                (contact_id,),
-            )
-        ]
-        pending: dict[tuple[Any, ...], int] = {}
-        for eid, name, at, props, enrolls, processed in q(
-            "SELECT id, event, at, props, enrolls, processed FROM events WHERE contact_id = ? "
-            "ORDER BY at, id",
-            (contact_id,),
+            f"WHERE c.id IN ({marks})",
+            ids,
         ):
-            ev = Event(contact_id, name, from_micros(at), props_from_json(props), bool(enrolls))
-            if processed:
-                state.events.append(ev)
-            else:
-                state.pending.append(ev)
-                pending[ev.natural_key] = eid
-        state.messages = [
-            _message(r)
-            for r in q(
-                f"SELECT {_MESSAGE_COLUMNS} FROM ledger WHERE contact_id = ? ORDER BY id",
-                (contact_id,),
+            states[cid] = ContactState(
+                contact=Contact(cid, email, phone, name, tz, loads(attrs)),
+                cursor=from_micros(cursor),
+                triggers=_triggers(triggers),
+                suppressed={k: from_micros(v) for k, v in loads(suppressed).items()}
+                if suppressed != "{}"
+                else {},
             )
-        ]
-        state.cap_times = sorted(
-            m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
-        )
-        self._loaded[contact_id] = _Loaded(pending, len(state.events), len(state.messages))
-        return state
+        for cid in ids:
+            if cid not in states:
+                raise KeyError(cid)
+        for r in q(
+            f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id IN ({marks}) "
+            "ORDER BY contact_id, seq",
+            ids,
+        ):
+            states[r[1]].enrollments.append(_enrollment(r))
+        pending: dict[str, dict[tuple[Any, ...], int]] = {cid: {} for cid in ids}
+        for eid, cid, name, at, props, enrolls, processed in q(
+            "SELECT id, contact_id, event, at, props, enrolls, processed FROM events "
+            f"WHERE contact_id IN ({marks}) ORDER BY contact_id, at, id",
+            ids,
+        ):
+            ev = Event(cid, name, from_micros(at), props_from_json(props), bool(enrolls))
+            if processed:
+                states[cid].events.append(ev)
+            else:
+                states[cid].pending.append(ev)
+                pending[cid][ev.natural_key] = eid
+        for r in q(
+            f"SELECT {message_columns} FROM ledger WHERE contact_id IN ({marks}) "
+            "ORDER BY contact_id, id",
+            ids,
+        ):
+            states[r[1]].messages.append(_message(r))
+        out = []
+        for cid in ids:
+            state = states[cid]
+            state.cap_times = sorted(
+                m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
+            )
+            self._loaded[cid] = _Loaded(pending[cid], len(state.events), len(state.messages))
+            out.append(state)
+        return out
 
     def save(self, state: ContactState, result: StepResult) -> None:
-        cid = state.contact.id
-        assert state.cursor is not None
-        seen = self._loaded.pop(cid, None)
+        self.save_many([(state, result)])
+
+    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
+        """`save` for a batch of contacts: one `executemany` per table, in one transaction.
+        Ledger rows keep the order of `saves` (their ids are the decision order)."""
+        states: list[tuple[Any, ...]] = []
+        enrollments: list[tuple[Any, ...]] = []
+        ledger: list[tuple[Any, ...]] = []
+        done: list[tuple[int]] = []
+        fresh: list[tuple[Any, ...]] = []
         with self.transaction():
-            args = (
-                to_micros(state.cursor),
-                opt_micros(result.next_due),
-                _triggers_json(state.triggers),
-                dumps({k: to_micros(v) for k, v in state.suppressed.items()}),
-                cid,
-            )
-            cur = self.conn.execute(
-                "UPDATE contact_state SET cursor = ?, next_due = ?, triggers = ?, suppressed = ? "
-                "WHERE contact_id = ?",
-                args,
-            )
-            if not cur.rowcount:
-                self.conn.execute(
-                    "INSERT INTO contact_state(cursor, next_due, triggers, suppressed, contact_id) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    args,
+            for state, result in saves:
+                cid = state.contact.id
+                assert state.cursor is not None
+                seen = self._loaded.pop(cid, None)
+                states.append(
+                    (
+                        cid,
+                        to_micros(state.cursor),
+                        opt_micros(result.next_due),
+                        _triggers_json(state.triggers),
+                        dumps({k: to_micros(v) for k, v in state.suppressed.items()}),
+                    )
                 )
-            changed = {e.id for e in result.changed}
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO enrollments({_ENROLLMENT_COLUMNS}) "
-                f"VALUES ({','.join('?' * 15)})",
-                [
+                changed = {e.id for e in result.changed}
+                enrollments += [
                     _enrollment_row(e, i)
                     for i, e in enumerate(state.enrollments)
                     if seen is None or e.is_active or e.id in changed
-                ],
+                ]
+                if seen is None:
+                    self._save_all_events(state)
+                else:
+                    self._events_delta(state, seen, done, fresh)
+                messages = result.messages if seen is not None else state.messages
+                for m in messages:
+                    sent = m.status is Status.SENT
+                    ledger.append(
+                        (
+                            *_message_row(m),
+                            "planned" if sent else "skipped",
+                            to_micros(m.at) if sent else None,
+                        )
+                    )
+            x = self.conn.executemany
+            x(
+                "INSERT INTO contact_state(contact_id, cursor, next_due, triggers, suppressed) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET "
+                "cursor = excluded.cursor, next_due = excluded.next_due, "
+                "triggers = excluded.triggers, suppressed = excluded.suppressed",
+                states,
             )
-            self._save_events(state, seen)
-            messages = result.messages if seen is not None else state.messages
-            self.conn.executemany(
+            x(
+                f"INSERT OR REPLACE INTO enrollments({_ENROLLMENT_COLUMNS}) "
+                f"VALUES ({','.join('?' * 15)})",
+                enrollments,
+            )
+            x("UPDATE events SET processed = 1 WHERE id = ?", done)
+            if fresh:
+                x(
+                    "INSERT OR IGNORE INTO events(contact_id, event, at, props, enrolls, "
+                    "processed) VALUES (?, ?, ?, ?, ?, ?)",
+                    fresh,
+                )
+            x(
                 f"INSERT OR IGNORE INTO ledger({_MESSAGE_COLUMNS}, state, next_attempt_at) "
                 f"VALUES ({','.join('?' * 20)})",
-                [
-                    (
-                        *_message_row(m),
-                        str(Delivery.PLANNED if m.status is Status.SENT else Delivery.SKIPPED),
-                        to_micros(m.at) if m.status is Status.SENT else None,
-                    )
-                    for m in messages
-                ],
+                ledger,
             )
 
-    def _save_events(self, state: ContactState, seen: _Loaded | None) -> None:
+    def _save_all_events(self, state: ContactState) -> None:
+        """A state not loaded here: write every event with its processed flag."""
         cid = state.contact.id
-        if seen is None:  # not loaded here: write every event with its processed flag
-            rows = [(e, 1) for e in state.events] + [(e, 0) for e in state.pending]
-            self.conn.executemany(
-                "INSERT INTO events(contact_id, event, at, props, enrolls, processed) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET processed = excluded.processed",
-                [
-                    (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p)
-                    for e, p in rows
-                ],
-            )
-            return
-        still = {e.natural_key for e in state.pending}
-        done = [(eid,) for key, eid in seen.pending.items() if key not in still]
-        self.conn.executemany("UPDATE events SET processed = 1 WHERE id = ?", done)
+        rows = [(e, 1) for e in state.events] + [(e, 0) for e in state.pending]
+        self.conn.executemany(
+            "INSERT INTO events(contact_id, event, at, props, enrolls, processed) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET processed = excluded.processed",
+            [
+                (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p)
+                for e, p in rows
+            ],
+        )
+
+    @staticmethod
+    def _events_delta(
+        state: ContactState,
+        seen: _Loaded,
+        done: list[tuple[int]],
+        fresh: list[tuple[Any, ...]],
+    ) -> None:
+        """Rows for what changed since `load`: events now processed, events not stored yet."""
+        cid = state.contact.id
+        if seen.pending:
+            still = {e.natural_key for e in state.pending} if state.pending else set()
+            n = len(done)
+            done += [(eid,) for key, eid in seen.pending.items() if key not in still]
+            ndone = len(done) - n
+        else:
+            ndone = 0
         # Events the engine created itself (simulate --assume) or history set on the state.
-        fresh = [(e, 0) for e in state.pending if e.natural_key not in seen.pending]
-        if len(state.events) > seen.processed + len(done):
-            fresh += [(e, 1) for e in state.events]
-        if fresh:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO events(contact_id, event, at, props, enrolls, processed) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p)
-                    for e, p in fresh
-                ],
-            )
+        new = [(e, 0) for e in state.pending if e.natural_key not in seen.pending]
+        if len(state.events) > seen.processed + ndone:
+            new += [(e, 1) for e in state.events]
+        fresh += [
+            (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p) for e, p in new
+        ]
 
     # --- the delivery ledger --------------------------------------------------------------
 
