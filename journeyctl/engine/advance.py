@@ -204,12 +204,19 @@ class Engine:
                 for ev in due_events:
                     insort(state.events, ev, key=_event_at)
                     self._apply_event(state, ev, t, tz, cv, result)
+        alarms = state.alarms  # next_due has just refreshed them for this cursor
         for s in self._dates:
-            if self._next_date(state, s, tz) == t:
+            a = alarms.get(s.id, cursor)
+            if a is not None and a <= cursor:  # not cached, or passed (None: never fires)
+                a = self._next_date(state, s, tz)
+            if a == t:
                 state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
                 self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
         for s in self._segments:
-            if self._next_check(state, s) == t and self._may_enter(state, s):
+            a = alarms.get(s.id)
+            if a is None or a <= cursor:
+                a = self._next_check(state, s)
+            if a == t and self._may_enter(state, s):
                 self._check_segment(state, s, t, tz, cv, result)
         due = [
             e for e in state.enrollments if e.due_at is not None and e.due_at <= t and e.is_active
@@ -289,7 +296,9 @@ class Engine:
     ) -> None:
         trig = s.model.trigger
         assert isinstance(trig, SegmentTrigger)
-        mark = state.triggers.setdefault(s.id, TriggerMark())
+        mark = state.triggers.get(s.id)
+        if mark is None:
+            mark = state.triggers[s.id] = TriggerMark()
         value = bool(self._eval(trig.segment, state, t, None, cv, tz))
         was = mark.value
         mark.checked_at, mark.value = t, value

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Enrollment, Event, Message, Status
-from journeyctl.engine.timing import after
+from journeyctl.engine.timing import local_date, reaches
 from journeyctl.spec.durations import Duration
 
 
@@ -62,7 +62,7 @@ class Facts:
 
     def today(self) -> date:
         if self._today is None:
-            self._today = self.t.astimezone(self.tz).date()
+            self._today = local_date(self.t, self.tz)
         return self._today
 
     def days_since(self, value: datetime | date | None) -> int | None:
@@ -81,7 +81,7 @@ class Facts:
         # outside the span ends the count.
         for e in reversed(events):
             if e.name == name:
-                if after(e.at, span, tz) < t:
+                if not reaches(e.at, span, t, tz):
                     break
                 n += 1
         return n

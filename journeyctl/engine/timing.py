@@ -42,6 +42,28 @@ def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
     return out
 
 
+# `prev + dur` in absolute time is within this of `after(prev, dur)`: more than any UTC
+# offset change can shift it (offsets span UTC-12..UTC+14; Samoa skipped a day in 2011).
+_OFFSET_SLACK = timedelta(hours=27)
+
+
+def reaches(prev: datetime, dur: Duration, t: datetime, tz: ZoneInfo) -> bool:
+    """`after(prev, dur, tz) >= t`, computed exactly only when it is close (a hot path:
+    `event_count(..., within=)` asks it for every event of every segment check)."""
+    rough = prev + dur.approx()
+    if rough - _OFFSET_SLACK >= t:
+        return True
+    if rough + _OFFSET_SLACK < t:
+        return False
+    return after(prev, dur, tz) >= t
+
+
+@lru_cache(maxsize=4096)
+def local_date(t: datetime, tz: ZoneInfo) -> date:
+    """The contact's calendar day at `t` (cached: every contact is checked at the same instants)."""
+    return t.astimezone(tz).date()
+
+
 def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
     return local_to_utc(datetime.combine(day, clock), tz)
 

@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journeyctl.engine.timing import add_years, after, in_span, next_clock, span_end, zone
+from journeyctl.engine.timing import (
+    add_years,
+    after,
+    in_span,
+    next_clock,
+    reaches,
+    span_end,
+    zone,
+)
 from journeyctl.spec.durations import Duration
 from tests.builders import BERLIN, KST, NYC, at
 
@@ -99,3 +107,34 @@ def test_calendar_days_land_on_same_local_time_and_are_monotone(
 def test_duration_round_trip(days: int, minutes: int) -> None:
     d = Duration(days=days, seconds=minutes * 60)
     assert Duration.parse(str(d)) == d
+
+
+ZONES = [NYC, BERLIN, KST, zone("Pacific/Apia", "UTC"), zone("Australia/Lord_Howe", "UTC")]
+
+
+@given(
+    st.datetimes(min_value=datetime(2011, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.integers(min_value=0, max_value=60),
+    st.integers(min_value=-3 * 86400, max_value=3 * 86400),
+    st.sampled_from(ZONES),
+    st.integers(min_value=-2 * 86400, max_value=2 * 86400),
+)
+def test_reaches_is_exactly_after_at_or_past(
+    naive: datetime, days: int, seconds: int, tz: object, jitter: int
+) -> None:
+    # The quick bounds in `reaches` must never disagree with the exact calendar arithmetic,
+    # including across DST changes and Samoa's skipped day (2011-12-30).
+    prev = naive.replace(tzinfo=UTC)
+    dur = Duration(days, 0)
+    t = after(prev, dur, tz) + timedelta(seconds=seconds + jitter)  # type: ignore[arg-type]
+    assert reaches(prev, dur, t, tz) == (after(prev, dur, tz) >= t)  # type: ignore[arg-type]
+
+
+def test_reaches_across_samoa_skipped_day() -> None:
+    apia = zone("Pacific/Apia", "UTC")
+    prev = at("2011-12-29 12:00", apia)  # the next local day, 30 December, never happened
+    one = Duration.parse("1d")
+    landed = after(prev, one, apia)  # the missing wall time maps forward, onto 31 December
+    assert landed.astimezone(apia).replace(tzinfo=None) == datetime(2011, 12, 31, 12, 0)
+    assert reaches(prev, one, landed, apia)
+    assert not reaches(prev, one, landed + timedelta(seconds=1), apia)
