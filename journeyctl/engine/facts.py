@@ -69,7 +69,7 @@ class Facts:
         if value is None:
             return None
         if isinstance(value, datetime):
-            return (self.today() - value.astimezone(self.tz).date()).days
+            return (self.today() - local_date(value, self.tz)).days
         return (self.today() - value).days
 
     def event_count(self, name: str, within: str | None = None) -> int:
@@ -77,11 +77,12 @@ class Facts:
         if within is None:
             return sum(1 for e in events if e.name == name)
         span, t, tz, n = _span(within), self.t, self.tz, 0
+        approx = span.approx()
         # Newest first: `after` is monotonic in the event time, so the first matching event
         # outside the span ends the count.
         for e in reversed(events):
             if e.name == name:
-                if not reaches(e.at, span, t, tz):
+                if not reaches(e.at, span, t, tz, approx):
                     break
                 n += 1
         return n

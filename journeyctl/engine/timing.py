@@ -47,10 +47,13 @@ def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
 _OFFSET_SLACK = timedelta(hours=27)
 
 
-def reaches(prev: datetime, dur: Duration, t: datetime, tz: ZoneInfo) -> bool:
+def reaches(
+    prev: datetime, dur: Duration, t: datetime, tz: ZoneInfo, approx: timedelta | None = None
+) -> bool:
     """`after(prev, dur, tz) >= t`, computed exactly only when it is close (a hot path:
-    `event_count(..., within=)` asks it for every event of every segment check)."""
-    rough = prev + dur.approx()
+    `event_count(..., within=)` asks it for every event of every segment check).
+    `approx`: `dur.approx()`, when the caller has it already."""
+    rough = prev + (dur.approx() if approx is None else approx)
     if rough - _OFFSET_SLACK >= t:
         return True
     if rough + _OFFSET_SLACK < t:
@@ -60,7 +63,8 @@ def reaches(prev: datetime, dur: Duration, t: datetime, tz: ZoneInfo) -> bool:
 
 @lru_cache(maxsize=4096)
 def local_date(t: datetime, tz: ZoneInfo) -> date:
-    """The contact's calendar day at `t` (cached: every contact is checked at the same instants)."""
+    """The calendar day at `t` in `tz`. Cached: every contact is checked at the same instants,
+    and one contact's dates are asked about at each of its checks."""
     return t.astimezone(tz).date()
 
 
