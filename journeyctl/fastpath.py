@@ -15,11 +15,15 @@ Stdlib only, and only cheap modules: every import here is paid on every cron min
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import sqlite3
 import sys
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+try:  # the builtin module: hashlib would load OpenSSL first (~3 ms a minute) for the same digest
+    from _sha256 import sha256
+except ImportError:  # Python 3.12 renamed it
+    from hashlib import sha256
 
 from journeyctl import __version__
 from journeyctl.store.migrations import LATEST
@@ -142,9 +146,8 @@ def project_fingerprint(root: str) -> str:
     Same selection as spec.loader (top-level *.yaml/*.yml except journey.yaml/journey.yml) and
     the template loader (any file under templates/, symlinks followed as Jinja follows them).
     """
-    h = hashlib.sha256()
     head = f"journeyctl {__version__}\0fastpath {FORMAT}\0schema {LATEST}\0{os.path.abspath(root)}"
-    h.update(head.encode("utf-8", "surrogateescape"))
+    parts = [head.encode("utf-8", "surrogateescape")]
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
@@ -157,21 +160,21 @@ def project_fingerprint(root: str) -> str:
                 if name == PROJECT_FILE or entry.is_dir():
                     raise Fallback(f"{name} is not a regular file")
                 continue
-            _add_file(h, name, entry.path)
-    _add_tree(h, os.path.join(root, "templates"), "templates", set())
-    return h.hexdigest()
+            _add_file(parts, name, entry.path)
+    _add_tree(parts, os.path.join(root, "templates"), "templates", set())
+    return str(sha256(b"".join(parts)).hexdigest())
 
 
-def _add_file(h: hashlib._Hash, rel: str, path: str) -> None:
+def _add_file(parts: list[bytes], rel: str, path: str) -> None:
     try:
         with open(path, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).digest()
+            digest: bytes = sha256(fh.read()).digest()
     except OSError as exc:
         raise Fallback(f"cannot read {rel}: {exc}") from None
-    h.update(b"\0F" + rel.encode("utf-8", "surrogateescape") + b"\0" + digest)
+    parts.append(b"\0F" + rel.encode("utf-8", "surrogateescape") + b"\0" + digest)
 
 
-def _add_tree(h: hashlib._Hash, path: str, rel: str, seen: set[tuple[int, int]]) -> None:
+def _add_tree(parts: list[bytes], path: str, rel: str, seen: set[tuple[int, int]]) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -181,7 +184,7 @@ def _add_tree(h: hashlib._Hash, path: str, rel: str, seen: set[tuple[int, int]])
     if (st.st_dev, st.st_ino) in seen:
         raise Fallback(f"{rel}: a symlink loop")
     seen = seen | {(st.st_dev, st.st_ino)}
-    h.update(b"\0D" + rel.encode("utf-8", "surrogateescape"))
+    parts.append(b"\0D" + rel.encode("utf-8", "surrogateescape"))
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except NotADirectoryError:
@@ -191,9 +194,9 @@ def _add_tree(h: hashlib._Hash, path: str, rel: str, seen: set[tuple[int, int]])
     for entry in entries:
         sub = f"{rel}/{entry.name}"
         if entry.is_dir():
-            _add_tree(h, entry.path, sub, seen)
+            _add_tree(parts, entry.path, sub, seen)
         elif entry.is_file():
-            _add_file(h, sub, entry.path)
+            _add_file(parts, sub, entry.path)
         else:  # a FIFO, socket or broken link: reading could block or mean anything
             raise Fallback(f"{sub} is not a regular file")
 
