@@ -261,17 +261,19 @@ def main() -> None:
             env=modes[-1][1],
             cwd=work,
         ).stderr.splitlines()
-        parsed = []
-        for line in imp:
-            parts = line.split("|")
-            if len(parts) == 3 and parts[1].strip().isdigit():
-                parsed.append((int(parts[1]), line))
-        print(
-            f"\n`python -X importtime -m journeyctl run ...` (fast path, {modes[-1][0]}), top (µs):"
-        )
+        # importtime prints a module after its imports: what follows `site` is ours.
+        after_site = [i for i, line in enumerate(imp) if line.rstrip().endswith("| site")]
+        ours = imp[after_site[-1] + 1 :] if after_site else imp
+        site = imp[after_site[-1]] if after_site else "(no site line)"
+        print(f"\n`python -X importtime -m journeyctl run ...` (fast path, {modes[-1][0]}):")
         print("```")
-        for _, line in sorted(parsed)[-15:]:
-            print(line)
+        print(site.replace("import time:", "before main:"))
+        for line in ours:
+            cells = line.split("|")
+            if len(cells) == 3 and cells[1].strip().isdigit():
+                top_level = not cells[2].startswith("   ")
+                if top_level or int(cells[1]) >= 150:
+                    print(line)
         print("```")
     finally:
         if args.keep is None:
