@@ -14,7 +14,6 @@ Stdlib only, and only cheap modules: every import here is paid on every cron min
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import sys
@@ -227,6 +226,10 @@ def _idle_tick(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str
     """Under the run lock and one write transaction: check nothing is due, record the run."""
     if not os.path.isfile(db):
         raise Fallback("no database yet")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the full command decides what to do
+        raise Fallback("no fcntl here") from None
     fd = os.open(db + ".lock", os.O_RDWR | os.O_CREAT, 0o644)  # store.lock.lock_path
     try:
         try:
