@@ -8,7 +8,8 @@ previous full run loaded (a fingerprint the executor records). If nothing is due
 changed it records the run and prints what the full command prints for an empty tick;
 otherwise, and whenever it is unsure, it hands the untouched argv to the full CLI.
 
-What the fingerprint covers and when this falls back: docs/DECISIONS.md ("Idle fast path").
+What the fingerprint covers and when this falls back: docs/DECISIONS.md ("Run: the idle
+minute ...", "Run: what the idle fingerprint covers", "Run: the fast path leaves ...").
 Stdlib only, and only cheap modules: every import here is paid on every cron minute.
 """
 
