@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
-from journeyctl.engine.facts import Facts, Scope
+from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import fast_compile
+from journeyctl.engine.horizon import horizon_compile
 from journeyctl.engine.model import (
+    Contact,
     ContactState,
     Decision,
     Enrollment,
@@ -51,6 +53,7 @@ from journeyctl.spec.project import LoadedSequence, Project
 _ASSUME_DELAY = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
 _DEFAULT_ASSUME_DELAY = timedelta(days=1)
 _SUPPRESSING = {"unsubscribed", "bounced", "complained"}
+_BEFORE = timedelta(microseconds=1)
 
 
 def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -168,9 +171,7 @@ class Engine:
         alarms = state.alarms
         for s in self._segments:
             if self._may_enter(state, s):
-                t2 = alarms.get(s.id)
-                if t2 is None or t2 <= cursor:  # not cached, or passed: recompute
-                    t2 = self._next_check(state, s)
+                t2 = self._segment_alarm(state, s, cursor)
                 if t2 is not None and (best is None or t2 < best):
                     best = t2
         for s in self._dates:
@@ -213,10 +214,7 @@ class Engine:
                 state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
                 self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
         for s in self._segments:
-            a = alarms.get(s.id)
-            if a is None or a <= cursor:
-                a = self._next_check(state, s)
-            if a == t and self._may_enter(state, s):
+            if self._segment_alarm(state, s, cursor) == t and self._may_enter(state, s):
                 self._check_segment(state, s, t, tz, cv, result)
         due = [
             e for e in state.enrollments if e.due_at is not None and e.due_at <= t and e.is_active
@@ -299,7 +297,22 @@ class Engine:
         mark = state.triggers.get(s.id)
         if mark is None:
             mark = state.triggers[s.id] = TriggerMark()
-        value = bool(self._eval(trig.segment, state, t, None, cv, tz))
+        raw, horizon = self._eval_until(trig.segment, state, t, cv, tz)
+        value = bool(raw)
+        if horizon is not None and horizon > t:
+            # Checks before the horizon would read this same value: skip to the first after it.
+            skip_to: datetime | None = None
+            if horizon != NEVER:
+                skip_to = t
+                for _ in range(1000):  # cron fires are shared by all contacts: cache hits
+                    skip_to = next_cron(trig.check, self._tz_name, skip_to)
+                    if skip_to is None or skip_to >= horizon:
+                        break
+                else:
+                    skip_to = next_cron(trig.check, self._tz_name, horizon - _BEFORE)
+            state.horizons[s.id] = (self._facts_of(state, trig.segment), horizon, skip_to)
+        else:
+            state.horizons.pop(s.id, None)
         was = mark.value
         mark.checked_at, mark.value = t, value
         # "Enroll contacts for whom the expression becomes true" (SPEC §2): on the edge only.
@@ -598,6 +611,22 @@ class Engine:
         state.alarms[s.id] = fire
         return fire
 
+    def _segment_alarm(
+        self, state: ContactState, s: LoadedSequence, cursor: datetime
+    ) -> datetime | None:
+        """The next check of a segment trigger that could change anything (see horizon)."""
+        a = state.alarms.get(s.id)
+        if a is None or a <= cursor:  # not cached, or passed: recompute
+            a = self._next_check(state, s)
+        known = state.horizons.get(s.id)
+        if known is None or a is None:
+            return a
+        facts, horizon, skip_to = known
+        if facts != self._facts_of(state, s.model.trigger.segment):  # type: ignore[union-attr]
+            del state.horizons[s.id]  # new events, messages or attributes: check as planned
+            return a
+        return a if a >= horizon else skip_to
+
     def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
         cursor = state.cursor
         assert cursor is not None
@@ -643,6 +672,29 @@ class Engine:
                 f"{source}: {type(exc).__name__}: {exc}",
             )
             return None
+
+    def _facts_of(self, state: ContactState, source: str) -> tuple[Contact, int, int]:
+        """What a condition's horizon depends on: the contact's attributes, and its events
+        and messages if it reads them (they only ever grow, so lengths tell what changed)."""
+        h = horizon_compile(source)
+        assert h is not None
+        return (
+            state.contact,
+            len(state.events) if h.reads_events else -1,
+            len(state.messages) if h.reads_messages else -1,
+        )
+
+    def _eval_until(
+        self, source: str, state: ContactState, t: datetime, cv: dict[str, Any], tz: ZoneInfo
+    ) -> tuple[Any, datetime | None]:
+        """A segment condition's value and its horizon (None: unknown, check every time)."""
+        evaluate = horizon_compile(source)
+        if evaluate is None:
+            return self._eval(source, state, t, None, cv, tz), None
+        try:
+            return evaluate({"contact": cv}, Facts(state, t, None, tz))
+        except Exception:
+            return self._eval(source, state, t, None, cv, tz), None  # notes the error
 
     def _note(
         self,

@@ -7,14 +7,16 @@ the contact before the event (SPEC §3).
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Enrollment, Event, Message, Status
-from journeyctl.engine.timing import local_date, reaches
+from journeyctl.engine.timing import after, local_date, reaches
 from journeyctl.spec.durations import Duration
+
+NEVER = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as the facts do
 
 
 @lru_cache(maxsize=256)
@@ -87,6 +89,24 @@ class Facts:
                 n += 1
         return n
 
+    def event_count_until(self, name: str, within: str | None = None) -> tuple[int, datetime]:
+        """`event_count(name, within)` and until when it certainly keeps that value, facts
+        unchanged: when the oldest event it counts ages out (never, without `within`)."""
+        if within is None:
+            return self.event_count(name), NEVER
+        span, t, tz = _span(within), self.t, self.tz
+        approx = span.approx()
+        oldest, n = None, 0
+        for e in reversed(_events_until(self.state, t)):
+            if e.name == name:
+                if not reaches(e.at, span, t, tz, approx):
+                    break
+                oldest, n = e, n + 1
+        return n, (NEVER if oldest is None else after(oldest.at, span, tz))
+
+    def now(self) -> datetime:
+        return self.t.astimezone(self.tz)
+
     def last_event(self, name: str) -> datetime | None:
         for e in reversed(_events_until(self.state, self.t)):
             if e.name == name:
@@ -134,7 +154,7 @@ class Scope(dict[str, Any]):
 
     def __missing__(self, key: str) -> Any:
         if key == "now":
-            value: Any = self.facts.t.astimezone(self.facts.tz)
+            value: Any = self.facts.now()
         elif key in HELPERS:
             value = getattr(self.facts, key)
         else:

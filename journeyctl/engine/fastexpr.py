@@ -20,7 +20,7 @@ from journeyctl.spec.expressions import parse_expr
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
-_CMP = {
+CMP = {
     "eq": "==",
     "ne": "!=",
     "gt": ">",
@@ -30,7 +30,7 @@ _CMP = {
     "in": "in",
     "notin": "not in",
 }
-_BIN = {
+BIN = {
     nodes.Add: "+",
     nodes.Sub: "-",
     nodes.Mul: "*",
@@ -40,11 +40,12 @@ _BIN = {
 }
 
 
-class _Unsupported(Exception):
+class Unsupported(Exception):
     pass
 
 
-def _ga(obj: Any, name: str) -> Any:
+def ga(obj: Any, name: str) -> Any:
+    """`obj.name` as the sandbox allows it: mappings are indexed, private names refused."""
     if type(obj) is dict or isinstance(obj, Mapping):  # the exact-type test is the fast path
         try:
             return obj[name]
@@ -58,72 +59,76 @@ def _ga(obj: Any, name: str) -> Any:
         raise UndefinedError(f"{type(obj).__name__!r} has no attribute {name!r}") from None
 
 
-def _gi(obj: Any, key: Any) -> Any:
+def gi(obj: Any, key: Any) -> Any:
+    """`obj[key]`, falling back to attribute access as Jinja does."""
     if isinstance(key, str) and key.startswith("_") and not isinstance(obj, Mapping):
         raise UndefinedError(f"{key!r} is not accessible")
     try:
         return obj[key]
     except (KeyError, IndexError, TypeError):
         if isinstance(key, str):
-            return _ga(obj, key)
+            return ga(obj, key)
         raise UndefinedError(f"{key!r} is undefined") from None
 
 
-def _py(node: nodes.Node) -> str:
+def to_python(node: nodes.Node) -> str:
+    """Python source computing `node` over the scope `_s` (raises Unsupported)."""
     if isinstance(node, nodes.Const):
         if not isinstance(node.value, str | int | float | bool | type(None)):
-            raise _Unsupported
+            raise Unsupported
         return repr(node.value)
     if isinstance(node, nodes.Name):
         return f"_s[{node.name!r}]"  # a missing name surfaces as KeyError, see fast_compile
     if isinstance(node, nodes.Getattr):
-        return f"_ga({_py(node.node)}, {node.attr!r})"
+        return f"ga({to_python(node.node)}, {node.attr!r})"
     if isinstance(node, nodes.Getitem):
-        return f"_gi({_py(node.node)}, {_py(node.arg)})"
+        return f"gi({to_python(node.node)}, {to_python(node.arg)})"
     if isinstance(node, nodes.And):
-        return f"({_py(node.left)} and {_py(node.right)})"
+        return f"({to_python(node.left)} and {to_python(node.right)})"
     if isinstance(node, nodes.Or):
-        return f"({_py(node.left)} or {_py(node.right)})"
+        return f"({to_python(node.left)} or {to_python(node.right)})"
     if isinstance(node, nodes.Not):
-        return f"(not {_py(node.node)})"
+        return f"(not {to_python(node.node)})"
     if isinstance(node, nodes.Neg):
-        return f"(-{_py(node.node)})"
-    if type(node) in _BIN:
+        return f"(-{to_python(node.node)})"
+    if type(node) in BIN:
         assert isinstance(node, nodes.BinExpr)
-        return f"({_py(node.left)} {_BIN[type(node)]} {_py(node.right)})"
+        return f"({to_python(node.left)} {BIN[type(node)]} {to_python(node.right)})"
     if isinstance(node, nodes.Compare):
-        parts = [_py(node.expr)]
+        parts = [to_python(node.expr)]
         for op in node.ops:
-            if op.op not in _CMP:
-                raise _Unsupported
-            parts.append(f"{_CMP[op.op]} {_py(op.expr)}")
+            if op.op not in CMP:
+                raise Unsupported
+            parts.append(f"{CMP[op.op]} {to_python(op.expr)}")
         return "(" + " ".join(parts) + ")"
     if isinstance(node, nodes.Call):
         if node.dyn_args is not None or node.dyn_kwargs is not None:
-            raise _Unsupported
-        args = [_py(a) for a in node.args] + [f"{k.key}={_py(k.value)}" for k in node.kwargs]
-        return f"{_py(node.node)}({', '.join(args)})"
+            raise Unsupported
+        args = [to_python(a) for a in node.args] + [
+            f"{k.key}={to_python(k.value)}" for k in node.kwargs
+        ]
+        return f"{to_python(node.node)}({', '.join(args)})"
     if isinstance(node, nodes.Test) and node.name in ("none", "true", "false") and not node.args:
         value = {"none": "None", "true": "True", "false": "False"}[node.name]
-        return f"({_py(node.node)} is {value})"
+        return f"({to_python(node.node)} is {value})"
     if isinstance(node, nodes.Tuple | nodes.List):
-        return "(" + "".join(f"{_py(i)}, " for i in node.items) + ")"
+        return "(" + "".join(f"{to_python(i)}, " for i in node.items) + ")"
     if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
-        return f"({_py(node.expr1)} if {_py(node.test)} else {_py(node.expr2)})"
-    raise _Unsupported
+        return f"({to_python(node.expr1)} if {to_python(node.test)} else {to_python(node.expr2)})"
+    raise Unsupported
 
 
 @lru_cache(maxsize=4096)
 def fast_compile(source: str) -> Evaluator | None:
     """A closure evaluating `source` over a scope mapping, or None when Jinja must do it."""
     try:
-        body = _py(parse_expr(source))
-    except (_Unsupported, AssertionError):
+        body = to_python(parse_expr(source))
+    except (Unsupported, AssertionError):
         return None
     except Exception:
         return None  # syntax errors are reported by validate; Jinja raises them at run time
     code = compile(f"lambda _s: {body}", "<expression>", "eval")
-    fn: Evaluator = eval(code, {"__builtins__": {}, "_ga": _ga, "_gi": _gi})
+    fn: Evaluator = eval(code, {"__builtins__": {}, "ga": ga, "gi": gi})
 
     def evaluate(scope: Mapping[str, Any]) -> Any:
         try:

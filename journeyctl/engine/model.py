@@ -151,6 +151,11 @@ class ContactState:
     # Cache of the next trigger alarm per sequence (valid while later than `cursor`); not
     # persisted, and cleared whenever the contact's attributes change.
     alarms: dict[str, datetime | None] = field(default_factory=dict)
+    # Per segment sequence: (facts it was computed on, horizon, next check at or after it);
+    # see engine.horizon. Not persisted either; void once the facts change.
+    horizons: dict[str, tuple[tuple[Contact, int, int], datetime, datetime | None]] = field(
+        default_factory=dict
+    )
 
     def active(self) -> list[Enrollment]:
         return [e for e in self.enrollments if e.is_active]

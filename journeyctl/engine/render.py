@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,26 @@ from journeyctl.spec.templates import file_template, inline_template, is_html
 def unsubscribe_token(secret: bytes, contact_id: str) -> str:
     """Per-contact token for one-click unsubscribe links: HMAC-SHA256, URL-safe, 32 hex chars."""
     return hmac.new(secret, contact_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# A URL template whose only Jinja is `{{ token }}` / `{{ contact_id }}` (the usual form) is
+# filled in by string replacement: the same text, without a template render per message.
+_SIMPLE_URL = re.compile(r"[^{}\r\n]*(?:\{\{\s*(?:token|contact_id)\s*\}\}[^{}\r\n]*)*")
+_URL_NAME = re.compile(r"\{\{\s*(token|contact_id)\s*\}\}")
+
+
+def _url_filler(
+    source: str, fallback: Callable[[dict[str, Any]], str]
+) -> Callable[[str, str], str]:
+    if _SIMPLE_URL.fullmatch(source):
+        parts = _URL_NAME.split(source)  # literal, name, literal, name, ..., literal
+
+        def fill(token: str, contact_id: str) -> str:
+            values = {"token": token, "contact_id": contact_id}
+            return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
+
+        return fill
+    return lambda token, contact_id: fallback({"token": token, "contact_id": contact_id})
 
 
 class _Fast:
@@ -72,7 +93,8 @@ class Renderer:
     subjects_only: bool = False  # simulate needs subjects, not bodies
     _files: dict[str, _Fast] = field(default_factory=dict)
     _inline: dict[str, _Fast] = field(default_factory=dict)
-    _unsub: dict[str, _Fast] = field(default_factory=dict)  # channel -> its URL template
+    _unsub: dict[str, Callable[[str, str], str]] = field(default_factory=dict)  # by channel
+    _hmac: Any = None  # HMAC keyed once; copied per contact
     _sender: dict[str, Any] | None = None
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
 
@@ -92,13 +114,16 @@ class Renderer:
         last = self._last_unsub  # a contact's several messages in one advance share it
         if last[0] == channel and last[1] == contact.id:
             return last[2]
-        tpl = self._unsub.get(channel)
-        if tpl is None:
+        fill = self._unsub.get(channel)
+        if fill is None:
             cfg = self.settings.channels.get(channel)
             url = getattr(cfg, "unsubscribe_url", None) or self.settings.unsubscribe_url
-            tpl = self._unsub[channel] = self._text(url)
-        token = unsubscribe_token(self.unsubscribe_secret, contact.id)
-        out = tpl({"token": token, "contact_id": contact.id})
+            fill = self._unsub[channel] = _url_filler(url, self._text(url))
+        if self._hmac is None:
+            self._hmac = hmac.new(self.unsubscribe_secret, digestmod=hashlib.sha256)
+        mac = self._hmac.copy()
+        mac.update(contact.id.encode())
+        out = fill(mac.hexdigest()[:32], contact.id)  # == unsubscribe_token(secret, id)
         self._last_unsub = (channel, contact.id, out)
         return out
 

@@ -1,0 +1,229 @@
+"""How long a segment condition is certain to keep its value, so checks that cannot change
+anything are skipped.
+
+A segment trigger is checked on its cron (win-back: every day at 09:00) and enrolls on the
+edge false -> true. While a contact's facts (its events, messages and attributes) stay the same,
+the value can change only through time: `now`, `days_since(...)` crossing midnight and
+`event_count(..., within=...)` losing an event that ages out. A condition is compiled (like
+engine.fastexpr) to Python that returns its value together with a *horizon*: a time before
+which, facts unchanged, the value is certainly the same. Checks before the horizon would read
+the same value and enroll nobody, so the engine does not wake the contact for them.
+
+The horizon is the earliest time any part the evaluation read may change (`now`: at once);
+`days_since(x) <op> N` is refined to the one day it flips. Anything not understood makes the
+whole condition fall back to a check at every cron fire. Tests compare the horizon, check by
+check, with plain evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import nodes
+from jinja2.exceptions import UndefinedError
+
+from journeyctl.engine.facts import NEVER, Facts
+from journeyctl.engine.fastexpr import BIN, CMP, Unsupported, ga, gi, to_python
+from journeyctl.engine.timing import at_local
+from journeyctl.spec.expressions import find_all, parse_expr
+
+# Local midnights are taken this much early: clocks that jump around midnight in some zone
+# must never make a date change later than the horizon says.
+_MIDNIGHT_MARGIN = timedelta(hours=3)
+_HELPERS = frozenset({"days_since", "event_count", "last_event", "opened", "clicked", "sent"})
+_FLIPPING = ("eq", "ne", "gt", "gteq", "lt", "lteq")
+
+Valued = tuple[Any, datetime]  # (value, horizon)
+
+
+@lru_cache(maxsize=4096)
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return at_local(day, time(0), tz) - _MIDNIGHT_MARGIN
+
+
+def next_midnight(facts: Facts) -> datetime:
+    """When `days_since` may next change (the start of tomorrow, early by the margin)."""
+    return _local_midnight(facts.today() + timedelta(days=1), facts.tz)
+
+
+def days_flip(facts: Facts, ds: int, c: float) -> datetime:
+    """When `days_since(x) <op> c`, now `ds` days, may next change: a count of days compared
+    with `c` changes value only as it reaches one of these (it only grows with the clock)."""
+    steps = {c, c + 1} if float(c).is_integer() else {math.floor(c), math.floor(c) + 1}
+    later = [int(k) for k in steps if k > ds]
+    if not later:
+        return NEVER
+    return _local_midnight(facts.today() + timedelta(days=min(later) - ds), facts.tz)
+
+
+def _dynamic(node: nodes.Node) -> bool:
+    """Whether the value may depend on time or on the contact's events and messages."""
+    return bool(find_all(node, nodes.Call)) or any(
+        n.name == "now" for n in find_all(node, nodes.Name)
+    )
+
+
+class _Gen:
+    """Emits the statements of `def _h(_s, F)`: temps `_vN`, horizon accumulated in `h`."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.n = 0
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def temp(self) -> str:
+        self.n += 1
+        return f"_v{self.n}"
+
+    def lower(self, h: str, depth: int) -> None:
+        self.emit(depth, f"if {h} < h: h = {h}")
+
+    def expr(self, node: nodes.Node, depth: int) -> str:
+        if not _dynamic(node):
+            return to_python(node)  # reads only constants and the contact: never changes
+        if isinstance(node, nodes.Name):  # `now`, the only dynamic name
+            self.lower("F.t", depth)  # may change at once
+            return "F.now()"
+        if isinstance(node, nodes.Getattr):
+            return f"ga({self.expr(node.node, depth)}, {node.attr!r})"
+        if isinstance(node, nodes.Getitem):
+            return f"gi({self.expr(node.node, depth)}, {self.expr(node.arg, depth)})"
+        if isinstance(node, nodes.And | nodes.Or):
+            v = self.temp()
+            self.emit(depth, f"{v} = {self.expr(node.left, depth)}")
+            self.emit(depth, f"if {'not ' if isinstance(node, nodes.Or) else ''}{v}:")
+            self.emit(depth + 1, "pass")
+            self.emit(depth + 1, f"{v} = {self.expr(node.right, depth + 1)}")
+            return v
+        if isinstance(node, nodes.Not):
+            return f"(not {self.expr(node.node, depth)})"
+        if isinstance(node, nodes.Neg):
+            return f"(-{self.expr(node.node, depth)})"
+        if type(node) in BIN:
+            assert isinstance(node, nodes.BinExpr)
+            left = self.expr(node.left, depth)
+            return f"({left} {BIN[type(node)]} {self.expr(node.right, depth)})"
+        if isinstance(node, nodes.Compare):
+            return self.compare(node, depth)
+        if isinstance(node, nodes.Call):
+            return self.call(node, depth)
+        if isinstance(node, nodes.Test) and node.name in ("none", "true", "false"):
+            if node.args:
+                raise Unsupported
+            value = {"none": "None", "true": "True", "false": "False"}[node.name]
+            return f"({self.expr(node.node, depth)} is {value})"
+        if isinstance(node, nodes.Tuple | nodes.List):
+            return "(" + "".join(f"{self.expr(i, depth)}, " for i in node.items) + ")"
+        if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
+            v = self.temp()
+            self.emit(depth, f"if {self.expr(node.test, depth)}:")
+            self.emit(depth + 1, f"{v} = {self.expr(node.expr1, depth + 1)}")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{v} = {self.expr(node.expr2, depth + 1)}")
+            return v
+        raise Unsupported
+
+    def compare(self, node: nodes.Compare, depth: int) -> str:
+        if any(op.op not in CMP for op in node.ops):
+            raise Unsupported
+        call, right = node.expr, node.ops[0].expr
+        if (
+            len(node.ops) == 1
+            and node.ops[0].op in _FLIPPING
+            and isinstance(call, nodes.Call)
+            and isinstance(call.node, nodes.Name)
+            and call.node.name == "days_since"
+            and len(call.args) == 1
+            and not call.kwargs
+            and call.dyn_args is None
+            and call.dyn_kwargs is None
+            and not _dynamic(call.args[0])
+            and isinstance(right, nodes.Const)
+            and isinstance(right.value, int | float)
+            and not isinstance(right.value, bool)
+            and math.isfinite(right.value)
+        ):
+            # `days_since(x) >= 30`: flips on one known day, not at every midnight.
+            v = self.temp()
+            self.emit(depth, f"{v} = F.days_since({to_python(call.args[0])})")
+            self.emit(depth, f"if {v} is not None:")
+            self.emit(depth + 1, f"_x = days_flip(F, {v}, {right.value!r})")
+            self.lower("_x", depth + 1)
+            return f"({v} {CMP[node.ops[0].op]} {right.value!r})"
+        parts = [self.expr(node.expr, depth)]
+        for op in node.ops:
+            parts.append(f"{CMP[op.op]} {self.expr(op.expr, depth)}")
+        return "(" + " ".join(parts) + ")"
+
+    def call(self, node: nodes.Call, depth: int) -> str:
+        if (
+            not isinstance(node.node, nodes.Name)
+            or node.node.name not in _HELPERS
+            or node.dyn_args is not None
+            or node.dyn_kwargs is not None
+        ):
+            raise Unsupported
+        name = node.node.name
+        args = [self.expr(a, depth) for a in node.args]
+        args += [f"{k.key}={self.expr(k.value, depth)}" for k in node.kwargs]
+        v = self.temp()
+        if name == "event_count":
+            self.emit(depth, f"{v}, _x = F.event_count_until({', '.join(args)})")
+            self.lower("_x", depth)
+        else:
+            self.emit(depth, f"{v} = F.{name}({', '.join(args)})")
+        if name == "days_since":
+            self.emit(depth, f"if {v} is not None:")
+            self.emit(depth + 1, "_x = next_midnight(F)")
+            self.lower("_x", depth + 1)
+        return v
+
+
+class Horizon:
+    """A condition compiled for (value, horizon), with the facts it reads."""
+
+    def __init__(self, tree: nodes.Expr, fn: Callable[[dict[str, Any], Facts], Valued]) -> None:
+        called = {c.node.name for c in find_all(tree, nodes.Call) if isinstance(c.node, nodes.Name)}
+        self.reads_events = bool(called & {"event_count", "last_event", "opened", "clicked"})
+        self.reads_messages = bool(called & {"opened", "clicked", "sent"})
+        self._fn = fn
+
+    def __call__(self, scope: dict[str, Any], facts: Facts) -> Valued:
+        try:
+            return self._fn(scope, facts)
+        except KeyError as exc:
+            name = exc.args[0] if exc.args else None
+            if isinstance(name, str) and name not in scope:
+                raise UndefinedError(f"{name!r} is undefined") from None
+            raise
+
+
+@lru_cache(maxsize=4096)
+def horizon_compile(source: str) -> Horizon | None:
+    """The condition compiled for (value, horizon), or None when the form is not understood."""
+    try:
+        tree = parse_expr(source)
+        gen = _Gen()
+        value = gen.expr(tree, 1)
+    except (Unsupported, AssertionError):
+        return None
+    except Exception:
+        return None  # syntax errors are reported by validate
+    body = "\n".join(["def _h(_s, F):", "    h = NEVER", *gen.lines, f"    return {value}, h"])
+    scope: dict[str, Any] = {
+        "__builtins__": {},
+        "NEVER": NEVER,
+        "ga": ga,
+        "gi": gi,
+        "days_flip": days_flip,
+        "next_midnight": next_midnight,
+    }
+    exec(compile(body, "<horizon>", "exec"), scope)
+    return Horizon(tree, scope["_h"])

@@ -1,0 +1,157 @@
+"""Segment horizons: a skipped check would have read the same value (engine.horizon)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journeyctl.data.contacts import read_contacts
+from journeyctl.data.events import read_events
+from journeyctl.engine import advance
+from journeyctl.engine.facts import NEVER, Facts
+from journeyctl.engine.fastexpr import fast_compile
+from journeyctl.engine.horizon import horizon_compile
+from journeyctl.engine.model import ContactState, Event
+from journeyctl.engine.timing import zone
+from journeyctl.instants import parse_instant
+from journeyctl.simulate import make_engine, simulate
+from journeyctl.spec import load_valid_project
+from tests.builders import contact
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONDITIONS = [
+    "days_since(contact.last_active_at) >= 30",
+    "days_since(contact.last_active_at) > 29.5",
+    "days_since(contact.last_active_at) < 10",
+    "days_since(contact.last_active_at) <= 10",
+    "days_since(contact.last_active_at) == 14",
+    "days_since(contact.last_active_at) != 14",
+    "days_since(contact.birthday) >= 100",
+    "days_since(contact.last_active_at) + 1 > 20",
+    "days_since(last_event('purchased')) >= 3",
+    "event_count('purchased', within='7d') == 0",
+    "event_count('purchased', within='2d') >= 1",
+    "event_count('clicked', within='1d12h') < 2",
+    "event_count('purchased', within='7d') == 1",
+    "event_count('clicked', within='2d') >= 2",
+    "event_count('purchased') >= 2 and days_since(contact.last_active_at) >= 5",
+    "days_since(contact.last_active_at) >= 30 and event_count('purchased', within='30d') == 0"
+    " and event_count('clicked', within='30d') == 0",
+    "contact.vip or event_count('clicked', within='3d') > 0",
+    "not (event_count('purchased', within='5d') > 0)",
+    "(days_since(contact.last_active_at) >= 7) if contact.vip else"
+    " (event_count('purchased', within='10d') == 0)",
+    "now.hour >= 9",
+]
+ZONES = ["Asia/Seoul", "America/New_York", "Europe/Berlin", "America/Santiago", "Pacific/Apia"]
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[str, ContactState, datetime]:
+    tz = draw(st.sampled_from(ZONES))
+    last = T0 + timedelta(minutes=draw(st.integers(-60 * 24 * 60, 60 * 24 * 30)))
+    birthday = date(1990, 1, 1) + timedelta(days=draw(st.integers(0, 12000)))
+    c = contact("c1", tz, last_active_at=last, birthday=birthday, vip=draw(st.booleans()))
+    offsets = draw(
+        st.lists(st.integers(-60 * 24 * draw(st.sampled_from([3, 10, 40])), 0), max_size=8)
+    )
+    names = draw(st.lists(st.sampled_from(["purchased", "clicked"]), min_size=8, max_size=8))
+    state = ContactState(contact=c, cursor=T0)
+    state.events = sorted(
+        (Event("c1", n, T0 + timedelta(minutes=m)) for n, m in zip(names, offsets, strict=False)),
+        key=lambda e: e.at,
+    )
+    return draw(st.sampled_from(CONDITIONS)), state, T0
+
+
+def plain(source: str, state: ContactState, t: datetime) -> Any:
+    from journeyctl.engine.facts import Scope
+
+    fast = fast_compile(source)
+    assert fast is not None
+    tz = zone(state.contact.timezone, "UTC")
+    return fast(Scope(Facts(state, t, None, tz), {"contact": state.contact.as_template_value()}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), st.lists(st.integers(1, 60 * 24 * 120), min_size=1, max_size=25))
+def test_value_holds_until_the_horizon(
+    case: tuple[str, ContactState, datetime], later: list[int]
+) -> None:
+    source, state, t = case
+    compiled = horizon_compile(source)
+    assert compiled is not None, source
+    tz = zone(state.contact.timezone, "UTC")
+    scope = {"contact": state.contact.as_template_value()}
+    try:
+        expected = plain(source, state, t)
+    except TypeError:  # e.g. days_since of no event compared with a number
+        with pytest.raises(TypeError):
+            compiled(scope, Facts(state, t, None, tz))
+        return  # the engine notes the error and checks again at the next fire
+    value, horizon = compiled(scope, Facts(state, t, None, tz))
+    assert value == expected  # the same value as the plain evaluation
+    for minutes in later:
+        c = t + timedelta(minutes=minutes)
+        if c < horizon:
+            assert plain(source, state, c) == value, (source, c, horizon)
+
+
+def test_horizons_are_refined_not_just_daily() -> None:
+    # Inactive since 10 days: `>= 30` cannot become true before day 30 (early by the margin).
+    state = ContactState(
+        contact=contact("c1", "Asia/Seoul", last_active_at=T0 - timedelta(days=10))
+    )
+    compiled = horizon_compile("days_since(contact.last_active_at) >= 30")
+    assert compiled is not None
+    tz = zone("Asia/Seoul", "UTC")
+    value, horizon = compiled(
+        {"contact": state.contact.as_template_value()}, Facts(state, T0, None, tz)
+    )
+    assert value is False
+    assert T0 + timedelta(days=19) < horizon <= T0 + timedelta(days=20)
+    # Once true it stays true while nothing new happens.
+    state.contact.attrs["last_active_at"] = T0 - timedelta(days=40)
+    assert compiled({"contact": state.contact.as_template_value()}, Facts(state, T0, None, tz)) == (
+        True,
+        NEVER,
+    )
+
+
+@pytest.mark.parametrize(
+    "source", ["contact.name | upper == 'A'", "range(3) | length > 1", "now.__class__"]
+)
+def test_unsupported_forms_are_checked_on_every_fire(source: str) -> None:
+    assert horizon_compile(source) is None or "now" in source
+
+
+def test_simulation_with_horizons_equals_checking_every_fire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole stock library over the examples, with and without skipping: identical output.
+    project = load_valid_project(ROOT / "sequences")
+    contacts = read_contacts(ROOT / "examples/contacts.csv", project.settings).items
+    events = read_events(ROOT / "examples/events.csv", project.settings).items
+    start = parse_instant("2026-11-01", project.settings.timezone)
+    end = start + timedelta(days=60)
+
+    def run() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        sim = simulate(project, contacts, events, start, end, engine=make_engine(project))
+        msgs = sorted(
+            (m.contact_id, m.sequence, m.step, m.at, m.status, m.subject) for m in sim.messages
+        )
+        enrs = sorted((e.id, e.outcome, e.ended_at, e.reason) for e in sim.enrollments)
+        return msgs, enrs
+
+    with_horizons = run()
+    monkeypatch.setattr(advance, "horizon_compile", lambda source: None)
+    assert run() == with_horizons
+    assert len(with_horizons[0]) > 1000  # a real workload, segment enrollments included
+    assert any(m[1] == "win-back" for m in with_horizons[0])
