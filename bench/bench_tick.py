@@ -6,14 +6,19 @@ Each figure is printed beside its floor measured in the same run:
    on (a) a one-send-project db of 100k contacts/enrollments/ledger rows (10k real, cloned) and
    (b) the stock library on tiled examples (one run_once), at a T before the next wake, vs `python -c pass` and bench-limits/b9_idle_tick.py; plus the top `-X importtime`.
 2. tick work per message: N contacts with one `ping` event at T-1m each, a project with one
-   event-triggered one-send sequence (file outbox); one run_once at T, timed. Vs APScheduler
-   (bench-limits/b7 with --aps-n jobs, default 5k: its add_job commits one by one and takes
-   minutes at 20k; if sqlalchemy is installed) and raw sqlite executemany of N rows.
+   event-triggered one-send sequence (file outbox); one run_once at T, timed; every line of
+   the outbox counted. Beside it, measured in the same run: raw sqlite `executemany` of N
+   ledger rows into the real schema (sync=FULL), and the naive design, APScheduler 3 with one
+   date job per message in a SQLAlchemyJobStore on SQLite (`--aps-n` jobs; skipped with a
+   line in the table when sqlalchemy or apscheduler is not installed).
 3. flat cost: (2) again after the db holds 10x N of history (one real tick of N messages,
-   then its rows cloned with new ids), per-message ratio to (2).
+   then its rows cloned with new ids), per-message ratio to (2); and `--history-rows R ...`:
+   `--history-due` messages on a db whose enrollments, ledger and events hold R rows each
+   (built by INSERT ... SELECT in the real schema).
 
-    python bench/bench_tick.py [--idle-contacts 100000] [--sizes 20000 100000]
-        [--limits /path/to/bench-limits] [--profile] [--skip-idle] [--skip-aps]
+    python bench/bench_tick.py [--idle-contacts 100000] [--sizes 10000 100000]
+        [--history-rows 100000 10000000] [--limits /path/to/bench-limits] [--profile]
+        [--skip-idle] [--skip-aps]
 """
 
 from __future__ import annotations
@@ -272,27 +277,27 @@ def counts(db: Path) -> str:
 
 
 def raw_executemany(work: Path, n: int) -> float:
-    """Rows/s of one executemany of n ledger-shaped rows, same indexes, synchronous=FULL."""
+    """Floor: rows/s of one `executemany` of n ledger rows shaped like the tick's (the real
+    schema and indexes, WAL, synchronous=FULL, one transaction)."""
     db = work / "raw.db"
     for s in ("", "-wal", "-shm"):
         Path(f"{db}{s}").unlink(missing_ok=True)
+    SqliteStore(db).close()  # the real schema
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
-    con.execute(
-        "CREATE TABLE ledger (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, contact_id TEXT,"
-        " step TEXT, at INT, state TEXT, next_attempt_at INT)"
-    )
-    con.execute("CREATE INDEX lc ON ledger(contact_id, id)")
-    con.execute(
-        "CREATE INDEX lq ON ledger(next_attempt_at, id) WHERE state IN ('planned', 'retry')"
-    )
-    rows = [(f"k{i}", f"c{i}", "pong", i, "sent", i) for i in range(n)]
+    html = ONE_SEND_TEMPLATE.replace("{{ contact.name }}", "고객")
+    rows = [
+        (f"{i:032x}", f"p{i}", "ping", "pong", "email", i, "sent", f"ping:p{i}:1", 0,
+         "[Haru Market] 고객, pong", html, f"p{i}@example.com", "sent", 1, i)
+        for i in range(n)
+    ]  # fmt: skip
     t0 = time.perf_counter()
     con.execute("BEGIN")
     con.executemany(
-        "INSERT INTO ledger(key, contact_id, step, at, state, next_attempt_at) "
-        "VALUES (?,?,?,?,?,?)",
+        "INSERT INTO ledger(key, contact_id, sequence, step, channel, at, status, enrollment_id, "
+        "is_marketing, subject, html, to_addr, state, attempts, delivered_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
     con.execute("COMMIT")
@@ -301,26 +306,110 @@ def raw_executemany(work: Path, n: int) -> float:
     return n / dt
 
 
+def apscheduler_fire(work: Path, n: int, wal: bool) -> tuple[float, float] | str:
+    """The naive design: one APScheduler 3 date job per message in a SQLAlchemyJobStore on a
+    SQLite file; (add_job/s, fired jobs/s until the last job ran), or why it was not run.
+    `wal`: WAL + synchronous=NORMAL (its fastest setting), else SQLite's defaults."""
+    try:
+        import threading
+        from datetime import UTC
+
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from sqlalchemy import event
+    except ImportError as exc:
+        return f"not run: {exc.name} is not installed (pip install sqlalchemy apscheduler)"
+    import logging
+
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    db = work / "aps.db"
+    for s in ("", "-journal", "-wal", "-shm"):
+        Path(f"{db}{s}").unlink(missing_ok=True)
+    store = SQLAlchemyJobStore(url=f"sqlite:///{db}")
+    if wal:
+
+        @event.listens_for(store.engine, "connect")
+        def _pragma(dbapi_con: sqlite3.Connection, _rec: object) -> None:
+            dbapi_con.execute("PRAGMA journal_mode=WAL")
+            dbapi_con.execute("PRAGMA synchronous=NORMAL")
+
+    fired = [0]
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def job(contact: int, step: int) -> None:
+        with lock:
+            fired[0] += 1
+            if fired[0] >= n:
+                done.set()
+
+    sched = BackgroundScheduler(
+        jobstores={"default": store},
+        executors={"default": ThreadPoolExecutor(10)},
+        job_defaults={"misfire_grace_time": None, "coalesce": False, "max_instances": 1},
+        timezone=UTC,
+    )
+    sched.start(paused=True)
+    run_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for i in range(n):
+        sched.add_job(job, "date", run_date=run_at, args=(i, 1), id=f"msg-{i}")
+    t_add = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    sched.resume()
+    ok = done.wait(timeout=1800)
+    t_fire = time.perf_counter() - t1
+    sched.shutdown(wait=True)
+    assert ok, f"APScheduler fired only {fired[0]} of {n}"
+    return n / t_add, n / t_fire
+
+
 def work_per_message(args: argparse.Namespace, work: Path, rows: list[str]) -> None:
     project_dir = one_send_project(work)
     tz = "Asia/Seoul"
     t = parse_instant("2026-11-02T10:00:00+09:00", tz)
-    base: dict[int, float] = {}
+    rate: dict[int, float] = {}
     busiest: tuple[int, Path] | None = None
     for n in args.sizes:
         db = work / f"work-{n}.db"
         seed(project_dir, db, n, "p", t - timedelta(minutes=1))
+        raw = raw_executemany(work, n)  # floor, measured right before the tick
         dt, sent = timed_tick(project_dir, db, t)
         assert sent == n, (sent, n)
-        base[n] = dt / n
-        print(f"work N={n:,}: {dt:.2f} s, {n / dt:,.0f} msg/s ({counts(db)})", flush=True)
+        rate[n] = n / dt
+        outbox = project_dir / "outbox" / "email.jsonl"
+        with outbox.open("rb") as fh:
+            lines = sum(1 for _ in fh)
+        outbox.unlink()
+        assert lines == n, (lines, n)  # every message really reached the outbox, once
+        print(f"work N={n:,}: {dt:.2f} s, {n / dt:,.0f} msg/s ({counts(db)}); "
+              f"raw executemany {raw:,.0f} rows/s", flush=True)  # fmt: skip
         rows.append(f"| tick N={n:,} due, empty history | {n / dt:,.0f} msg/s ({dt:.2f} s) |"
                     " ≥ 5,000 msg/s |")  # fmt: skip
-        raw = raw_executemany(work, n)
-        rows.append(f"| raw sqlite executemany N={n:,} ledger rows, same shape of indexes |"
-                    f" {raw:,.0f} rows/s | floor; tick = {n / dt / raw:.1%} of it |")  # fmt: skip
+        rows.append(f"| raw sqlite `executemany` N={n:,} ledger rows, real schema and indexes,"
+                    f" sync=FULL | {raw:,.0f} rows/s | floor; tick = {n / dt / raw:.1%} of it |")  # fmt: skip
         busiest = (n, db)
-    # 3. flat cost: history of 10x N first, then N new due messages.
+    if not args.skip_aps:
+        n_aps = args.aps_n
+        m = max(rate)
+        for wal, mode in ((True, "WAL + synchronous=NORMAL"), (False, "SQLite defaults")):
+            if not wal and not args.aps_default:
+                continue
+            res = apscheduler_fire(work, n_aps, wal)
+            if isinstance(res, str):
+                rows.append(f"| APScheduler baseline | {res} | |")
+                print(f"APScheduler baseline {res}", flush=True)
+                break
+            add, fire = res
+            print(f"APScheduler N={n_aps:,} [{mode}]: add_job {add:,.0f}/s, fire {fire:,.0f}/s",
+                  flush=True)  # fmt: skip
+            rows.append(f"| APScheduler 3 + SQLAlchemyJobStore [{mode}], fire N={n_aps:,} due jobs"
+                        f" (no rendering) | {fire:,.0f} jobs/s | journeyctl N={m:,} is"
+                        f" **{rate[m] / fire:.2f}x** (goal ≥ 2x) |")  # fmt: skip
+            rows.append(f"| APScheduler add_job [{mode}] N={n_aps:,} | {add:,.0f} jobs/s |"
+                        " scheduling side, untimed in the ratio |")  # fmt: skip
+    # 3. flat cost: history of 10x N cloned first, then N new due messages.
     for n in args.sizes:
         if n > args.flat_max:
             continue
@@ -333,27 +422,12 @@ def work_per_message(args: argparse.Namespace, work: Path, rows: list[str]) -> N
         before = counts(db)
         dt, sent = timed_tick(project_dir, db, t)
         assert sent == n, (sent, n)
-        ratio = (dt / n) / base[n]
+        ratio = rate[n] / (n / dt)
         print(f"flat N={n:,} on ({before}): {dt:.2f} s, {n / dt:,.0f} msg/s", flush=True)
         rows.append(f"| tick N={n:,} due, history 10x N | {n / dt:,.0f} msg/s ({dt:.2f} s);"
                     f" per-message cost {ratio:.2f}x empty | ≤ 1.5x |")  # fmt: skip
-    if args.limits and not args.skip_aps:
-        try:
-            import sqlalchemy  # noqa: F401
-        except ImportError:
-            rows.append("| APScheduler baseline | not run: sqlalchemy not installed | |")
-        else:
-            n = args.aps_n or max(args.sizes)
-            recs = b_json(args.limits / "b7_apscheduler.py", [str(n), "1"], work, 1800)
-            for rec in recs:
-                if rec["case"].startswith("fire all due jobs"):
-                    m = n if n in base else max(base)
-                    vs = f"; journeyctl (N={m:,}) is {1 / base[m] / rec['median']:.2f}x"
-                    rows.append(f"| b7 APScheduler {rec['case']} N={n:,} |"
-                                f" {rec['median']:,.0f} jobs/s | baseline{vs} (goal ≥ 2x) |")  # fmt: skip
-                elif rec["case"].startswith("add_job"):
-                    rows.append(f"| b7 APScheduler {rec['case']} N={n:,} |"
-                                f" {rec['median']:,.0f} jobs/s | (scheduling side) |")  # fmt: skip
+    for hist in args.history_rows:
+        flat_history(args, work, project_dir, t, hist, rows)
     if args.profile and busiest:
         n, _ = busiest
         db = work / f"prof-{n}.db"
@@ -368,6 +442,82 @@ def work_per_message(args: argparse.Namespace, work: Path, rows: list[str]) -> N
         pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
 
 
+def build_history(db: Path, rows: int) -> None:
+    """`rows` enrollments, ledger rows and events of finished history (rows/10 sleeping
+    contacts, 10 of each per contact) in the real schema, by INSERT ... SELECT: 10M in minutes."""
+    SqliteStore(db).close()  # the real schema
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA synchronous=OFF")  # building fixture data, not the measured tick
+    con.execute("PRAGMA cache_size=-1000000")
+    people = max(1, rows // 10)
+    t0_us = 1_700_000_000_000_000
+    gen = "WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < ?) "
+    con.execute("BEGIN")
+    con.execute(
+        gen + "INSERT INTO contacts(id, email, name, timezone) "
+        "SELECT 'h' || i, 'h' || i || '@example.com', '고객' || i, 'Asia/Seoul' FROM g",
+        (people - 1,),
+    )
+    con.execute(
+        gen + "INSERT INTO contact_state(contact_id, cursor) SELECT 'h' || i, ? FROM g",
+        (people - 1, t0_us),
+    )
+    con.execute(
+        gen + "INSERT INTO enrollments(id, contact_id, sequence, version, entered_at, position, "
+        "outcome, ended_at, seq) SELECT 'ping:h' || (i / 10) || ':' || (i % 10), "
+        "'h' || (i / 10), 'ping', 'v1', ?2 + i, NULL, 'completed', ?2 + i, i % 10 FROM g",
+        (rows - 1, t0_us),
+    )
+    con.execute(
+        gen + "INSERT INTO events(contact_id, event, at, processed) "
+        "SELECT 'h' || (i / 10), 'ping', ?2 + i, 1 FROM g",
+        (rows - 1, t0_us),
+    )
+    con.execute(
+        gen + "INSERT INTO ledger(key, contact_id, sequence, step, channel, at, status, "
+        "enrollment_id, is_marketing, subject, to_addr, state, attempts, delivered_at) "
+        "SELECT lower(hex(randomblob(16))), 'h' || (i / 10), 'ping', 'pong', 'email', ?2 + i, "
+        "'sent', 'ping:h' || (i / 10) || ':' || (i % 10), 0, '[Haru Market] pong', "
+        "'h' || (i / 10) || '@example.com', 'sent', 1, ?2 + i FROM g",
+        (rows - 1, t0_us),
+    )
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.execute("ANALYZE")
+    con.close()
+
+
+def flat_history(
+    args: argparse.Namespace, work: Path, project_dir: Path, t: datetime, hist: int,
+    rows: list[str],
+) -> None:  # fmt: skip
+    """Per-message tick cost with `hist` rows of history in enrollments, ledger and events."""
+    n = args.history_due
+    db = work / f"hist-{hist}.db"
+    for s in ("", "-wal", "-shm"):
+        Path(f"{db}{s}").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    build_history(db, hist)
+    build_s = time.perf_counter() - t0
+    seed(project_dir, db, n, "p", t - timedelta(minutes=1))
+    before = counts(db)
+    size = db.stat().st_size
+    raw = raw_executemany(work, n)
+    dt, sent = timed_tick(project_dir, db, t)
+    assert sent == n, (sent, n)
+    (project_dir / "outbox" / "email.jsonl").unlink()
+    us = dt / n * 1e6
+    print(f"history {hist:,} ({before}; {size / 1e9:.2f} GB, built in {build_s:.0f} s): "
+          f"N={n:,} in {dt:.2f} s = {n / dt:,.0f} msg/s, {us:.0f} us/msg; raw {raw:,.0f} rows/s",
+          flush=True)  # fmt: skip
+    rows.append(f"| tick N={n:,} due on {hist:,} history rows per table ({size / 1e9:.2f} GB) |"
+                f" {n / dt:,.0f} msg/s, {us:.0f} µs/msg; {n / dt / raw:.2%} of raw executemany"
+                " measured just before | flat: ≤ 1.5x from 100k to 10M |")  # fmt: skip
+    db.unlink()
+    for s in ("-wal", "-shm"):
+        Path(f"{db}{s}").unlink(missing_ok=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-contacts", type=int, default=100_000)
@@ -375,7 +525,20 @@ def main() -> None:
     ap.add_argument("--idle-runs", type=int, default=11)
     ap.add_argument("--sizes", type=int, nargs="*", default=[20_000])
     ap.add_argument("--flat-max", type=int, default=20_000)
-    ap.add_argument("--aps-n", type=int, default=5_000)
+    ap.add_argument("--aps-n", type=int, default=10_000, help="APScheduler baseline jobs")
+    ap.add_argument(
+        "--aps-default",
+        action="store_true",
+        help="also run APScheduler on SQLite's default journal (slow: fsync per job)",
+    )
+    ap.add_argument(
+        "--history-rows",
+        type=int,
+        nargs="*",
+        default=[],
+        help="flat cost: history rows per table, e.g. 100000 10000000",
+    )
+    ap.add_argument("--history-due", type=int, default=10_000)
     ap.add_argument("--limits", type=Path, default=None, help="bench-limits directory")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--skip-idle", action="store_true")

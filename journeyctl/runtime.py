@@ -22,11 +22,12 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=10)
 # Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
 # loses at most the batch's decisions, which the next tick recomputes identically.
-ADVANCE_BATCH = 200
+ADVANCE_BATCH = 500
 # `sent` marks committed together for channels that can reconcile (`already_delivered`): a
-# crash before the commit costs no repeat, since recovery asks the channel. Other channels
-# commit each `sent` at once, so a crash repeats at most the one message in flight (SPEC §5).
-SENT_BATCH = 500
+# crash before the commit costs no repeat, since recovery asks the channel (which is synced
+# before each commit). Other channels commit each `sent` at once, so a crash repeats at most
+# the one message in flight (SPEC §5).
+SENT_BATCH = 2000
 
 
 @dataclass
@@ -57,26 +58,38 @@ def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
 
 
 def advance_due(
-    engine: Engine, store: Store, now: datetime, report: TickReport, limit: int | None
+    engine: Engine,
+    store: Store,
+    now: datetime,
+    report: TickReport,
+    limit: int | None,
+    deliver: Callable[[list[tuple[Message, int]]], None] | None = None,
 ) -> None:
     """Let the engine decide for every contact that is due; each batch of contacts commits
-    atomically (the decisions are deterministic, so a lost batch is simply decided again)."""
+    atomically (the decisions are deterministic, so a lost batch is simply decided again).
+
+    `deliver`: each batch's new sent messages are committed already claimed (`attempting`)
+    and handed to it right after the commit, instead of waiting as `planned` for a claim
+    that would read them all back. A crash after the commit leaves them to recovery, like
+    any claimed message.
+    """
     due = store.due_contacts(now, limit)
+    claim = now if deliver is not None else None
     for start in range(0, len(due), ADVANCE_BATCH):
-        decided: list[Message] = []
         with store.transaction():
             states = store.load_many(due[start : start + ADVANCE_BATCH])
             saves = [(state, engine.advance(state, now)) for state in states]
-            store.save_many(saves)
+            claimed = store.save_many(saves, claim)
+        report.contacts += len(states)
         for _, result in saves:
-            decided.extend(result.messages)
-        report.contacts += min(ADVANCE_BATCH, len(due) - start)
-        for m in decided:
-            report.messages.append(m)
-            if m.status is Status.SENT:
-                report.decided += 1
-            else:
-                report.skipped += 1
+            for m in result.messages:
+                report.messages.append(m)
+                if m.status is Status.SENT:
+                    report.decided += 1
+                else:
+                    report.skipped += 1
+        if deliver is not None and claimed:
+            deliver(claimed)
 
 
 def recover_interrupted(
@@ -113,41 +126,66 @@ def recover_interrupted(
                 store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
 
 
-def deliver_due(
-    store: Store,
-    channels: Mapping[str, Channel],
-    now: datetime,
-    report: TickReport,
-    limit: int | None = None,
-    on_delivered: Callable[[Message], None] | None = None,
-) -> None:
-    """Hand claimed messages to their channels; classify failures; other contacts keep flowing."""
-    claimed = store.claim_deliveries(now, limit)
-    opened: set[str] = set()
-    unrecorded: list[tuple[str, str | None]] = []  # delivered to reconcilable channels
+class Deliveries:
+    """Hands claimed messages to their channels, classifies failures and records outcomes;
+    other contacts keep flowing. Use as a context manager: leaving it closes the channels it
+    opened and records what is still unrecorded."""
 
-    def record_sent() -> None:
-        with store.transaction():
-            for key, provider_id in unrecorded:
-                store.mark_sent(key, now, provider_id)
-        unrecorded.clear()
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        now: datetime,
+        report: TickReport,
+        on_delivered: Callable[[Message], None] | None = None,
+    ) -> None:
+        self.store, self.channels, self.now, self.report = store, channels, now, report
+        self.on_delivered = on_delivered
+        self.opened: dict[str, Channel] = {}
+        self._reconciles: dict[str, bool] = {}  # channel name -> has already_delivered
+        self.unrecorded: list[tuple[str, str | None]] = []  # delivered to reconcilable channels
 
-    try:
+    def __enter__(self) -> Deliveries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for channel in self.opened.values():
+                channel.close()  # flushes (the outbox fsyncs) before the ledger says sent
+        finally:
+            if self.unrecorded:
+                self._commit_sent()
+
+    def _commit_sent(self) -> None:
+        for name, channel in self.opened.items():
+            if self._reconciles.get(name):
+                sync = getattr(channel, "sync", None)
+                if sync is not None:
+                    sync()  # the lines are on disk before the ledger says they are delivered
+        with self.store.transaction():
+            self.store.mark_sent_many(self.unrecorded, self.now)
+        self.unrecorded.clear()
+
+    def __call__(self, claimed: list[tuple[Message, int]]) -> None:
+        store, now, report = self.store, self.now, self.report
         for msg, attempt in claimed:
+            channel = self.opened.get(msg.channel)
+            if channel is None:
+                try:
+                    channel = self.channels[msg.channel]
+                except ChannelConfigError as exc:
+                    # SPEC §2: an unset ${VAR} is an error when the channel is used. Keep the
+                    # message (retry with backoff) and let other channels keep flowing.
+                    store.mark_retry(msg.key, now + backoff(msg.key, attempt, None), str(exc))
+                    report.retrying += 1
+                    if str(exc) not in report.errors:
+                        report.errors.append(str(exc))
+                    continue
             try:
-                channel = channels[msg.channel]
-            except ChannelConfigError as exc:
-                # SPEC §2: an unset ${VAR} is an error when the channel is used. Keep the
-                # message (retry with backoff) and let other channels keep flowing.
-                store.mark_retry(msg.key, now + backoff(msg.key, attempt, None), str(exc))
-                report.retrying += 1
-                if str(exc) not in report.errors:
-                    report.errors.append(str(exc))
-                continue
-            try:
-                if msg.channel not in opened:
+                if msg.channel not in self.opened:
                     channel.open()
-                    opened.add(msg.channel)
+                    self.opened[msg.channel] = channel
+                    self._reconciles[msg.channel] = hasattr(channel, "already_delivered")
                 receipt = channel.deliver(msg)
             except TransientChannelError as exc:
                 if attempt >= MAX_ATTEMPTS:
@@ -168,20 +206,28 @@ def deliver_due(
                         [Event(msg.contact_id, "bounced", now, (("message_id", msg.key),))]
                     )
                 continue
-            if hasattr(channel, "already_delivered"):
-                unrecorded.append((msg.key, receipt.provider_id))
-                if len(unrecorded) >= SENT_BATCH:
-                    record_sent()
+            if self._reconciles[msg.channel]:
+                self.unrecorded.append((msg.key, receipt.provider_id))
+                if len(self.unrecorded) >= SENT_BATCH:
+                    self._commit_sent()
             else:
                 store.mark_sent(msg.key, now, receipt.provider_id)
             report.delivered += 1
-            if on_delivered is not None:
-                on_delivered(msg)
-    finally:
-        for name in opened:
-            channels[name].close()  # flushes (the outbox fsyncs) before the ledger says sent
-        if unrecorded:
-            record_sent()
+            if self.on_delivered is not None:
+                self.on_delivered(msg)
+
+
+def deliver_due(
+    store: Store,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    report: TickReport,
+    limit: int | None = None,
+    on_delivered: Callable[[Message], None] | None = None,
+) -> None:
+    """Claim the planned and retry-due messages and deliver them."""
+    with Deliveries(store, channels, now, report, on_delivered) as deliver:
+        deliver(store.claim_deliveries(now, limit))
 
 
 def tick(
@@ -199,6 +245,12 @@ def tick(
     """
     report = TickReport(now=now)
     recover_interrupted(store, channels, now, report, exclusive=exclusive)
-    advance_due(engine, store, now, report, limit)
-    deliver_due(store, channels, now, report, limit)
+    if limit is not None:
+        # `--limit` caps deliveries too: decide first, then claim at most `limit`.
+        advance_due(engine, store, now, report, limit)
+        deliver_due(store, channels, now, report, limit)
+        return report
+    with Deliveries(store, channels, now, report) as deliver:
+        advance_due(engine, store, now, report, None, deliver)
+        deliver(store.claim_deliveries(now))  # retries due now, and anything left planned
     return report

@@ -18,6 +18,9 @@ from journeyctl.channels.records import message_record
 from journeyctl.engine.model import Message
 
 _KEY_PREFIX = b'{"key": "'
+# Built once (json.dumps with an option builds an encoder per call); same output as
+# json.dumps(record, ensure_ascii=False).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _DELIVERED_END = b', "delivered": true}\n'
 
 
@@ -97,7 +100,7 @@ class FileOutbox:
             return Receipt(message.key, provider_id=f"{self.file.name}:{self._index[message.key]}")
         record = message_record(message)
         record["delivered"] = True  # last field: a line that has it was written whole
-        line = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+        line = _ENCODE(record).encode("utf-8") + b"\n"
         self._write(line)
         self._lines += 1
         self._index[message.key] = self._lines
@@ -113,10 +116,13 @@ class FileOutbox:
             written = self._fh.write(view) or 0
             view = view[written:]
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
+        """fsync what was written: the runtime calls this before it records lines as sent."""
         if self._fh is not None and self._unsynced:
             os.fsync(self._fh.fileno())
             self._unsynced = 0
+
+    _sync = sync
 
     def close(self) -> None:
         if self._fh is not None:

@@ -66,8 +66,13 @@ class Store(Protocol):
         """`load` for several contacts, in the order given (KeyError for an unknown one).
         History messages may come without their rendered bodies: the engine never reads them."""
 
-    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
-        """`save` for several contacts, atomically; ledger rows keep the order given."""
+    def save_many(
+        self, saves: Iterable[tuple[ContactState, StepResult]], claim: datetime | None = None
+    ) -> list[tuple[Message, int]]:
+        """`save` for several contacts, atomically; ledger rows keep the order given.
+        `claim`: new sent messages are recorded `attempting` (claimed at `claim`, attempt 1),
+        not `planned`, and returned with their attempt number for the caller to deliver at
+        once; a key already in the ledger is neither recorded nor returned."""
 
     def claim_deliveries(
         self, now: datetime, limit: int | None = None
@@ -82,6 +87,11 @@ class Store(Protocol):
     def mark_sent(
         self, key: str, delivered_at: datetime, provider_id: str | None = None
     ) -> None: ...
+
+    def mark_sent_many(
+        self, receipts: Iterable[tuple[str, str | None]], delivered_at: datetime
+    ) -> None:
+        """`mark_sent` for (key, provider id) pairs."""
 
     def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None: ...
 

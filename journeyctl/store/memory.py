@@ -78,18 +78,34 @@ class MemoryStore:
     def load_many(self, contact_ids: Sequence[str]) -> list[ContactState]:
         return [self.states[cid] for cid in contact_ids]
 
-    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
+    def save_many(
+        self, saves: Iterable[tuple[ContactState, StepResult]], claim: datetime | None = None
+    ) -> list[tuple[Message, int]]:
+        claimed: list[tuple[Message, int]] = []
         for state, result in saves:
-            self.save(state, result)
+            claimed += self._save(state, result, claim)
+        return claimed
 
     def save(self, state: ContactState, result: StepResult) -> None:
+        self._save(state, result, None)
+
+    def _save(
+        self, state: ContactState, result: StepResult, claim: datetime | None
+    ) -> list[tuple[Message, int]]:
         self.states[state.contact.id] = state
         self.wake[state.contact.id] = result.next_due
+        claimed: list[tuple[Message, int]] = []
         for m in result.messages:
             if m.key in self._ledger:
                 continue  # idempotency key is unique
-            planned = Delivery.PLANNED if m.status is Status.SENT else Delivery.SKIPPED
-            self._ledger[m.key] = LedgerRow(m, planned)
+            if m.status is not Status.SENT:
+                self._ledger[m.key] = LedgerRow(m, Delivery.SKIPPED)
+            elif claim is None:
+                self._ledger[m.key] = LedgerRow(m, Delivery.PLANNED)
+            else:
+                self._ledger[m.key] = LedgerRow(m, Delivery.ATTEMPTING, 1, claim)
+                claimed.append((m, 1))
+        return claimed
 
     def claim_deliveries(
         self, now: datetime, limit: int | None = None
@@ -126,6 +142,12 @@ class MemoryStore:
         self._ledger[key] = replace(
             row, state=Delivery.SENT, delivered_at=delivered_at, error=None, next_attempt_at=None
         )
+
+    def mark_sent_many(
+        self, receipts: Iterable[tuple[str, str | None]], delivered_at: datetime
+    ) -> None:
+        for key, provider_id in receipts:
+            self.mark_sent(key, delivered_at, provider_id)
 
     def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:
         row = self._ledger[key]

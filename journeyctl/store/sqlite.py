@@ -330,9 +330,18 @@ class SqliteStore:
     def save(self, state: ContactState, result: StepResult) -> None:
         self.save_many([(state, result)])
 
-    def save_many(self, saves: Iterable[tuple[ContactState, StepResult]]) -> None:
+    def save_many(
+        self, saves: Iterable[tuple[ContactState, StepResult]], claim: datetime | None = None
+    ) -> list[tuple[Message, int]]:
         """`save` for a batch of contacts: one `executemany` per table, in one transaction.
-        Ledger rows keep the order of `saves` (their ids are the decision order)."""
+        Ledger rows keep the order of `saves` (their ids are the decision order).
+
+        `claim`: the caller delivers the new sent messages right after this commits, so they
+        are written `attempting` (claimed at `claim`, attempt 1) instead of `planned`; returns
+        them. A message whose key was already in the ledger is neither written nor returned.
+        """
+        claim_us = None if claim is None else to_micros(claim)
+        claimed: list[Message] = []
         states: list[tuple[Any, ...]] = []
         enrollments: list[tuple[Any, ...]] = []
         ledger: list[tuple[Any, ...]] = []
@@ -364,14 +373,13 @@ class SqliteStore:
                     self._events_delta(state, seen, done, fresh)
                 messages = result.messages if seen is not None else state.messages
                 for m in messages:
-                    sent = m.status is Status.SENT
-                    ledger.append(
-                        (
-                            *_message_row(m),
-                            "planned" if sent else "skipped",
-                            to_micros(m.at) if sent else None,
-                        )
-                    )
+                    if m.status is not Status.SENT:
+                        ledger.append((*_message_row(m), "skipped", 0, None))
+                    elif claim_us is None:
+                        ledger.append((*_message_row(m), "planned", 0, to_micros(m.at)))
+                    else:
+                        ledger.append((*_message_row(m), "attempting", 1, claim_us))
+                        claimed.append(m)
             x = self.conn.executemany
             x(
                 "INSERT INTO contact_state(contact_id, cursor, next_due, triggers, suppressed) "
@@ -392,11 +400,21 @@ class SqliteStore:
                     "processed) VALUES (?, ?, ?, ?, ?, ?)",
                     fresh,
                 )
+            last_id = self.conn.execute("SELECT max(id) FROM ledger").fetchone()[0] or 0
+            changes = self.conn.total_changes
             x(
-                f"INSERT OR IGNORE INTO ledger({_MESSAGE_COLUMNS}, state, next_attempt_at) "
-                f"VALUES ({','.join('?' * 20)})",
+                f"INSERT OR IGNORE INTO ledger({_MESSAGE_COLUMNS}, state, attempts, "
+                f"next_attempt_at) VALUES ({','.join('?' * 21)})",
                 ledger,
             )
+            if claimed and self.conn.total_changes - changes < len(ledger):
+                # Some keys were there already (another tick decided them): not ours.
+                ours = {
+                    r[0]
+                    for r in self.conn.execute("SELECT key FROM ledger WHERE id > ?", (last_id,))
+                }
+                claimed = [m for m in claimed if m.key in ours]
+        return [(m, 1) for m in claimed]
 
     def _save_all_events(self, state: ContactState) -> None:
         """A state not loaded here: write every event with its processed flag."""
@@ -468,6 +486,16 @@ class SqliteStore:
             "UPDATE ledger SET state = 'sent', delivered_at = ?, provider_id = ?, error = NULL, "
             "next_attempt_at = NULL WHERE key = ?",
             (to_micros(delivered_at), provider_id, key),
+        )
+
+    def mark_sent_many(
+        self, receipts: Iterable[tuple[str, str | None]], delivered_at: datetime
+    ) -> None:
+        """`mark_sent` for (key, provider id) pairs in one statement (not a transaction)."""
+        self.conn.executemany(
+            "UPDATE ledger SET state = 'sent', delivered_at = ?1, provider_id = ?2, "
+            "error = NULL, next_attempt_at = NULL WHERE key = ?3",
+            [(to_micros(delivered_at), pid, key) for key, pid in receipts],
         )
 
     def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:

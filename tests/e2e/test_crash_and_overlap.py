@@ -106,13 +106,16 @@ def test_sigkill_at_random_times_loses_nothing_and_repeats_nothing(tmp_path: Pat
     root, db = setup(tmp_path, 1000)
     rnd = random.Random(4)
     kills = 0
-    for _ in range(200):
-        # --limit keeps each run short, so the work spans many runs and kills land mid-work.
+    for _ in range(300):
+        # --limit keeps most runs short, so the work spans many runs and kills land mid-work;
+        # one run in five is unlimited (decisions go straight to delivery, batch by batch).
+        unlimited = rnd.random() < 0.2
+        extra = () if unlimited else ("--limit", "75")
         proc = subprocess.Popen(
-            run_cmd(root, db, "--limit", "150"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            run_cmd(root, db, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:
-            proc.wait(timeout=rnd.uniform(0.2, 1.5))
+            proc.wait(timeout=rnd.uniform(0.2, 0.9 if unlimited else 1.5))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

@@ -335,3 +335,69 @@ def test_a_failed_transaction_leaves_nothing_behind(stores: tuple[Store, Reopen]
     fresh = reopen()
     assert fresh.known_contacts(["c1", "c2"]) == {"c1"}
     assert fresh.load("c1").pending == []
+
+
+# --- batches (the tick's path) -------------------------------------------------------------
+
+
+def test_load_many_is_load_for_each_in_the_order_given(stores: tuple[Store, Reopen]) -> None:
+    store, reopen = stores
+    store.upsert_contacts([contact("c1"), contact("c2", vip=True), contact("c3")], born=BORN)
+    store.add_events([event("c2", "clicked", T0), event("c1", "opened", T0)])
+    save_messages(store, "c2", msg("k1", cid="c2", subject="Hi", html="<p>x</p>"))
+    again = reopen()
+    many = again.load_many(["c3", "c1", "c2"])
+    assert [s.contact.id for s in many] == ["c3", "c1", "c2"]
+    for state in many:
+        one = reopen().load(state.contact.id)
+        assert (state.contact, state.cursor, state.pending) == (
+            one.contact,
+            one.cursor,
+            one.pending,
+        )
+        assert [m.key for m in state.messages] == [m.key for m in one.messages]
+    assert [m.key for m in many[2].messages] == ["k1"] and many[2].contact.attrs == {"vip": True}
+    with pytest.raises(KeyError):
+        again.load_many(["c1", "nobody"])
+
+
+def test_save_many_with_claim_records_attempting_and_returns_only_new_sent(
+    stores: tuple[Store, Reopen],
+) -> None:
+    store, reopen = stores
+    store.upsert_contacts([contact("c1"), contact("c2")], born=BORN)
+    save_messages(store, "c1", msg("old"))  # decided before (e.g. by an overlapping tick)
+    claimed_at = T0 + timedelta(minutes=3)
+    with store.transaction():
+        s1, s2 = store.load_many(["c1", "c2"])
+        skipped = msg("k3", cid="c2", step="bye", status=Status.SKIPPED, reason="late")
+        saves = [
+            (s1, StepResult(messages=[msg("old"), msg("k1", step="again")])),
+            (s2, StepResult(messages=[msg("k2", cid="c2"), skipped])),
+        ]
+        claimed = store.save_many(saves, claim=claimed_at)
+    assert [(m.key, attempt) for m, attempt in claimed] == [("k1", 1), ("k2", 1)]
+    rows = {r.message.key: r for r in reopen().ledger()}
+    assert {k: r.state for k, r in rows.items()} == {
+        "old": Delivery.PLANNED, "k1": Delivery.ATTEMPTING, "k2": Delivery.ATTEMPTING,
+        "k3": Delivery.SKIPPED,
+    }  # fmt: skip
+    assert rows["k1"].attempts == 1 and rows["k1"].next_attempt_at == claimed_at
+    # Claimed ones are not claimed again; a dead tick's are found by recovery.
+    assert [m.key for m, _ in reopen().claim_deliveries(T0 + timedelta(days=1))] == ["old"]
+    assert {m.key for m in reopen().stale_attempts(claimed_at)} == {"k1", "k2"}
+    assert reopen().stale_attempts(claimed_at - timedelta(microseconds=1)) == []
+
+
+def test_mark_sent_many(stores: tuple[Store, Reopen]) -> None:
+    store, reopen = stores
+    store.upsert_contacts([contact("c1")], born=BORN)
+    save_messages(store, "c1", msg("k1"), msg("k2", step="again"), msg("k3", step="more"))
+    store.claim_deliveries(T0)
+    with store.transaction():
+        store.mark_sent_many([("k1", "outbox:1"), ("k3", None)], T0 + timedelta(minutes=1))
+    rows = {r.message.key: r for r in reopen().ledger()}
+    assert [rows[k].state for k in ("k1", "k2", "k3")] == [
+        Delivery.SENT, Delivery.ATTEMPTING, Delivery.SENT,
+    ]  # fmt: skip
+    assert rows["k1"].delivered_at == T0 + timedelta(minutes=1)

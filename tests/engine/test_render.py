@@ -1,0 +1,72 @@
+"""The renderer's fast path renders exactly what `Template.render` renders, message after
+message: nothing a template sets leaks into the next render, and errors still surface."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from journeyctl.engine.model import Contact
+from journeyctl.engine.render import Renderer, _Fast, _url_filler, unsubscribe_token
+from journeyctl.spec.models import ProjectSettings, Send
+from journeyctl.spec.templates import file_template, inline_template
+from tests.builders import build_tree
+
+NOW = datetime.fromisoformat("2026-11-02T10:00:00+09:00")
+LAYOUT = "<html>{% block body %}default{% endblock %}</html>\n"
+CHILD = (
+    '{% extends "layout.html.j2" %}{% block body %}'
+    "{% if seen is defined %}LEAK{% endif %}{% set seen = 1 %}"
+    "{% for i in range(2) %}{{ contact.name }}{{ i }}{% endfor %}{% endblock %}"
+)
+
+
+def test_fast_render_equals_template_render_and_nothing_leaks(tmp_path: Path) -> None:
+    build_tree(tmp_path, {"layout.html.j2": LAYOUT, "child.html.j2": CHILD})
+    tpl = file_template(tmp_path, "child.html.j2")
+    fast = _Fast(tpl)
+    for name in ("<b>김</b>", "Lee"):
+        scope = {"contact": {"name": name}}
+        assert fast(scope) == tpl.render(scope)
+    assert fast({"contact": {"name": "<b>"}}) == "<html>&lt;b&gt;0&lt;b&gt;1</html>\n"
+
+
+def test_fast_render_still_raises_on_undefined_names() -> None:
+    with pytest.raises(UndefinedError):
+        _Fast(inline_template("hi {{ nobody }}"))({})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/unsubscribe/{{ token }}",
+        "https://x.test/u?c={{contact_id}}&t={{ token }}",
+        "https://x.test/{{ token | upper }}",  # not simple: rendered by Jinja
+        "https://x.test/{% if contact_id %}{{ token }}{% endif %}",
+        "https://x.test/{{ token }}\n",  # Jinja drops one trailing newline
+    ],
+)
+def test_unsubscribe_url_filler_equals_jinja(url: str) -> None:
+    fill = _url_filler(url, lambda scope: inline_template(url).render(scope))
+    assert fill("ab12", "고객-1") == inline_template(url).render(token="ab12", contact_id="고객-1")
+
+
+def test_renderer_unsubscribe_token_is_the_hmac_of_the_contact_id(tmp_path: Path) -> None:
+    settings = ProjectSettings.model_validate(
+        {"timezone": "Asia/Seoul", "unsubscribe_url": "https://x.test/u/{{ token }}"}
+    )
+    renderer = Renderer(tmp_path, settings, unsubscribe_secret=b"s3cret")
+    step = Send.model_validate(
+        {"send": "hello", "subject": "Hi {{ contact.name }}", "body": "{% set x = 1 %}{{ x }}"}
+    )
+    for cid in ("c1", "c2", "c1"):
+        c = Contact(cid, f"{cid}@example.com", name=cid.upper())
+        out = renderer.render(
+            step, sequence="welcome", channel="email", contact=c,
+            contact_value=c.as_template_value(), now=NOW,
+        )  # fmt: skip
+        assert out.unsubscribe_url == f"https://x.test/u/{unsubscribe_token(b's3cret', cid)}"
+        assert (out.subject, out.text) == (f"Hi {cid.upper()}", "1")
