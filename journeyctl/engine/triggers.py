@@ -46,7 +46,12 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     read afresh on every call, so its next occurrence still triggers.
     """
     n = spec.every_years
-    k = max(1, (after_t.astimezone(tz).year - base.year) // n - 1)
+    k = (after_t.astimezone(tz).year - base.year) // n
+    # Occurrence k-1 falls in an earlier local year than `after_t` unless a positive offset
+    # pushes it later; only then must the search start one occurrence earlier.
+    if spec.offset.days > 0 or spec.offset.seconds > 0:
+        k -= 1
+    k = max(1, k)
     while True:
         fire = after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
         if fire > after_t:

@@ -10,13 +10,16 @@ from hypothesis import strategies as st
 from journeyctl.engine.timing import (
     add_years,
     after,
+    at_local,
     in_span,
     next_clock,
     reaches,
     span_end,
     zone,
 )
+from journeyctl.engine.triggers import next_anniversary
 from journeyctl.spec.durations import Duration
+from journeyctl.spec.models import DateSpec
 from tests.builders import BERLIN, KST, NYC, at
 
 
@@ -138,3 +141,26 @@ def test_reaches_across_samoa_skipped_day() -> None:
     assert landed.astimezone(apia).replace(tzinfo=None) == datetime(2011, 12, 31, 12, 0)
     assert reaches(prev, one, landed, apia)
     assert not reaches(prev, one, landed + timedelta(seconds=1), apia)
+
+
+@given(
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2026, 12, 31)),
+    st.sampled_from([1, 2, 3]),
+    st.integers(min_value=-400, max_value=400),
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1)),
+    st.sampled_from([NYC, BERLIN, KST]),
+)
+def test_next_anniversary_is_the_first_occurrence_after(
+    base: date, every: int, offset_days: int, naive: datetime, tz: object
+) -> None:
+    # The search may start late (a speed-up); brute force from k = 1 must agree.
+    spec = DateSpec.model_validate(
+        {"field": "birthday", "every": f"{every}y", "at": "10:00", "offset": f"{offset_days}d"}
+    )
+    after_t = naive.replace(tzinfo=UTC)
+    k, first = 1, None
+    while first is None:
+        fire = after(at_local(add_years(base, k * every), time(10, 0), tz), spec.offset, tz)  # type: ignore[arg-type]
+        first = fire if fire > after_t else None
+        k += 1
+    assert next_anniversary(base, spec, tz, after_t) == first  # type: ignore[arg-type]
