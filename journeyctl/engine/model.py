@@ -5,9 +5,11 @@ Times are aware datetimes in UTC inside the engine; outputs convert to the conta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 # Attribute names with meaning (SPEC §3); everything else is a typed attribute.
@@ -176,3 +178,18 @@ class StepResult:
 
 
 EMPTY_PROPS: tuple[tuple[str, Any], ...] = ()
+
+
+def _pickled_as_arguments(cls: type) -> None:
+    """Pickle as `cls(*fields)`: simulate's workers send hundreds of thousands of messages back
+    to the parent, and the slots dataclasses' default state protocol costs ~1.5x as much."""
+    values = attrgetter(*(f.name for f in fields(cls)))
+
+    def reduce(self: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
+
+
+for _cls in (Message, Enrollment, Decision):
+    _pickled_as_arguments(_cls)
