@@ -9,7 +9,7 @@ the proof.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -57,7 +57,7 @@ def make_engine(
 def simulate(
     project: Project,
     contacts: Iterable[Contact],
-    events: Iterable[Event],
+    events: Iterable[Event] | Mapping[str, list[Event]],
     start: datetime,
     end: datetime,
     *,
@@ -66,13 +66,13 @@ def simulate(
     trace_contacts: set[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Simulation:
-    """Dry-run the project over [start, end). Events before `start` are history."""
+    """Dry-run the project over [start, end). Events before `start` are history.
+
+    `events`: a list, or already grouped by contact id."""
     if sequences is not None:
         project = _only(project, sequences)
     engine = engine or make_engine(project)
-    by_contact: dict[str, list[Event]] = {}
-    for ev in events:
-        by_contact.setdefault(ev.contact_id, []).append(ev)
+    by_contact = events if isinstance(events, Mapping) else _by_contact(events)
     sim = Simulation(start, end)
     last = end - _BEFORE
     for n, contact in enumerate(contacts, 1):
@@ -100,19 +100,23 @@ def simulate(
     return sim
 
 
-_WORK: tuple[Project, list[Contact], list[Event], datetime, datetime, Engine] | None = None
+_WORK: tuple[Project, list[Contact], dict[str, list[Event]], datetime, datetime, Engine] | None
+_WORK = None
 
 
 def _run_chunk(bounds: tuple[int, int]) -> Simulation:
     assert _WORK is not None
-    project, contacts, events, start, end, engine = _WORK
+    project, contacts, by_contact, start, end, engine = _WORK
     lo, hi = bounds
     engine.steps = 0  # a worker runs several chunks on its copy of the engine
-    mine = contacts[lo:hi]
-    ids = {c.id for c in mine}
-    return simulate(
-        project, mine, [e for e in events if e.contact_id in ids], start, end, engine=engine
-    )
+    return simulate(project, contacts[lo:hi], by_contact, start, end, engine=engine)
+
+
+def _by_contact(events: Iterable[Event]) -> dict[str, list[Event]]:
+    grouped: dict[str, list[Event]] = {}
+    for ev in events:
+        grouped.setdefault(ev.contact_id, []).append(ev)
+    return grouped
 
 
 def simulate_parallel(
@@ -135,7 +139,7 @@ def simulate_parallel(
         return simulate(project, contacts, events, start, end, engine=engine, progress=progress)
     chunk = max(1000, len(contacts) // (workers * 8))
     bounds = [(lo, min(lo + chunk, len(contacts))) for lo in range(0, len(contacts), chunk)]
-    _WORK = (project, contacts, events, start, end, engine)
+    _WORK = (project, contacts, _by_contact(events), start, end, engine)
     sim = Simulation(start, end)
     try:
         # fork: children inherit the loaded project and data without pickling them
