@@ -32,10 +32,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -306,12 +308,23 @@ def raw_executemany(work: Path, n: int) -> float:
     return n / dt
 
 
+_APS: dict[str, Any] = {"n": 0, "fired": 0, "done": None}
+_APS_LOCK = threading.Lock()
+
+
+def _aps_job(contact: int, step: int) -> None:
+    """The job each message becomes (module level: the job store pickles a reference)."""
+    with _APS_LOCK:
+        _APS["fired"] += 1
+        if _APS["fired"] >= _APS["n"]:
+            _APS["done"].set()
+
+
 def apscheduler_fire(work: Path, n: int, wal: bool) -> tuple[float, float] | str:
     """The naive design: one APScheduler 3 date job per message in a SQLAlchemyJobStore on a
     SQLite file; (add_job/s, fired jobs/s until the last job ran), or why it was not run.
     `wal`: WAL + synchronous=NORMAL (its fastest setting), else SQLite's defaults."""
     try:
-        import threading
         from datetime import UTC
 
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -334,16 +347,7 @@ def apscheduler_fire(work: Path, n: int, wal: bool) -> tuple[float, float] | str
             dbapi_con.execute("PRAGMA journal_mode=WAL")
             dbapi_con.execute("PRAGMA synchronous=NORMAL")
 
-    fired = [0]
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def job(contact: int, step: int) -> None:
-        with lock:
-            fired[0] += 1
-            if fired[0] >= n:
-                done.set()
-
+    _APS["n"], _APS["fired"], _APS["done"] = n, 0, threading.Event()
     sched = BackgroundScheduler(
         jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(10)},
@@ -354,14 +358,14 @@ def apscheduler_fire(work: Path, n: int, wal: bool) -> tuple[float, float] | str
     run_at = datetime.now(UTC)
     t0 = time.perf_counter()
     for i in range(n):
-        sched.add_job(job, "date", run_date=run_at, args=(i, 1), id=f"msg-{i}")
+        sched.add_job(_aps_job, "date", run_date=run_at, args=(i, 1), id=f"msg-{i}")
     t_add = time.perf_counter() - t0
     t1 = time.perf_counter()
     sched.resume()
-    ok = done.wait(timeout=1800)
+    ok = _APS["done"].wait(timeout=1800)
     t_fire = time.perf_counter() - t1
     sched.shutdown(wait=True)
-    assert ok, f"APScheduler fired only {fired[0]} of {n}"
+    assert ok, f"APScheduler fired only {_APS['fired']} of {n}"
     return n / t_add, n / t_fire
 
 

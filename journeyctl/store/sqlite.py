@@ -132,6 +132,9 @@ class SqliteStore:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
         self._depth = 0
         self._loaded: dict[str, _Loaded] = {}
+        # Ledger row ids of messages this connection claimed, so `mark_sent_many` updates by
+        # rowid instead of searching the key index (checked against the key all the same).
+        self._claimed_ids: dict[str, int] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -156,6 +159,7 @@ class SqliteStore:
             self._depth = 0
             self.conn.execute("ROLLBACK")
             self._loaded.clear()
+            self._claimed_ids.clear()
             raise
         self._depth = 0
         self.conn.execute("COMMIT")
@@ -171,6 +175,7 @@ class SqliteStore:
             self._depth = 0
             self.conn.execute("ROLLBACK")
             self._loaded.clear()
+            self._claimed_ids.clear()
 
     # --- imports ------------------------------------------------------------------------
 
@@ -407,13 +412,17 @@ class SqliteStore:
                 f"next_attempt_at) VALUES ({','.join('?' * 21)})",
                 ledger,
             )
-            if claimed and self.conn.total_changes - changes < len(ledger):
-                # Some keys were there already (another tick decided them): not ours.
-                ours = {
-                    r[0]
-                    for r in self.conn.execute("SELECT key FROM ledger WHERE id > ?", (last_id,))
-                }
-                claimed = [m for m in claimed if m.key in ours]
+            if not claimed:
+                return []
+            if self.conn.total_changes - changes == len(ledger):
+                # Every row went in, with rowids last_id + 1, + 2, ... in order (SQLite
+                # gives a new row max(rowid) + 1).
+                ids = {row[0]: last_id + 1 + i for i, row in enumerate(ledger)}
+            else:  # some keys were there already (another tick decided them): not ours
+                ids = dict(self.conn.execute("SELECT key, id FROM ledger WHERE id > ?", (last_id,)))
+                claimed = [m for m in claimed if m.key in ids]
+            for m in claimed:
+                self._claimed_ids[m.key] = ids[m.key]
         return [(m, 1) for m in claimed]
 
     def _save_all_events(self, state: ContactState) -> None:
@@ -470,6 +479,8 @@ class SqliteStore:
                 (now_us, -1 if limit is None else limit),
             ).fetchall()
         rows.sort(key=lambda r: r[0])  # RETURNING order is unspecified: decision order
+        for r in rows:
+            self._claimed_ids[r[2]] = r[0]
         return [(_message(r[2:]), r[1]) for r in rows]
 
     def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
@@ -482,6 +493,7 @@ class SqliteStore:
         return [_message(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
 
     def mark_sent(self, key: str, delivered_at: datetime, provider_id: str | None = None) -> None:
+        self._claimed_ids.pop(key, None)
         self.conn.execute(
             "UPDATE ledger SET state = 'sent', delivered_at = ?, provider_id = ?, error = NULL, "
             "next_attempt_at = NULL WHERE key = ?",
@@ -492,19 +504,36 @@ class SqliteStore:
         self, receipts: Iterable[tuple[str, str | None]], delivered_at: datetime
     ) -> None:
         """`mark_sent` for (key, provider id) pairs in one statement (not a transaction)."""
-        self.conn.executemany(
+        at = to_micros(delivered_at)
+        ids = self._claimed_ids
+        by_id = []
+        by_key = []
+        for key, pid in receipts:
+            rowid = ids.pop(key, None)
+            if rowid is None:
+                by_key.append((at, pid, key))
+            else:
+                by_id.append((at, pid, key, rowid))
+        sql = (
             "UPDATE ledger SET state = 'sent', delivered_at = ?1, provider_id = ?2, "
-            "error = NULL, next_attempt_at = NULL WHERE key = ?3",
-            [(to_micros(delivered_at), pid, key) for key, pid in receipts],
+            "error = NULL, next_attempt_at = NULL WHERE "
         )
+        if by_id:
+            cur = self.conn.executemany(sql + "id = ?4 AND key = ?3", by_id)
+            if cur.rowcount != len(by_id):  # never expected; the key decides
+                by_key += [r[:3] for r in by_id]
+        if by_key:
+            self.conn.executemany(sql + "key = ?3", by_key)
 
     def mark_retry(self, key: str, next_attempt_at: datetime, error: str) -> None:
+        self._claimed_ids.pop(key, None)
         self.conn.execute(
             "UPDATE ledger SET state = 'retry', next_attempt_at = ?, error = ? WHERE key = ?",
             (to_micros(next_attempt_at), error, key),
         )
 
     def mark_failed(self, key: str, error: str) -> None:
+        self._claimed_ids.pop(key, None)
         self.conn.execute(
             "UPDATE ledger SET state = 'failed', next_attempt_at = NULL, error = ? WHERE key = ?",
             (error, key),

@@ -387,6 +387,10 @@ def test_save_many_with_claim_records_attempting_and_returns_only_new_sent(
     assert [m.key for m, _ in reopen().claim_deliveries(T0 + timedelta(days=1))] == ["old"]
     assert {m.key for m in reopen().stale_attempts(claimed_at)} == {"k1", "k2"}
     assert reopen().stale_attempts(claimed_at - timedelta(microseconds=1)) == []
+    with store.transaction():
+        store.mark_sent_many([("k2", None), ("k1", "x:1")], claimed_at)
+    assert {r.message.key: r.state for r in reopen().ledger()}["k1"] is Delivery.SENT
+    assert reopen().stale_attempts(None) == []
 
 
 def test_mark_sent_many(stores: tuple[Store, Reopen]) -> None:
