@@ -54,9 +54,13 @@ def run_once(
     `engine`: reuse one across ticks (serve, tests); by default a rendering engine is built.
     """
     if engine is None:
+        import os
+
         from journeyctl.simulate import make_engine
 
-        engine = make_engine(project)
+        # Unsubscribe tokens are signed with the secret from the environment: an unset
+        # ${VAR} stops the run here, before anything is claimed (UnsetVariableError, exit 2).
+        engine = make_engine(project, env=os.environ if env is None else env)
     started_at = clock()
     result = RunResult(now=now, dry_run=dry_run)
     store = SqliteStore(db)

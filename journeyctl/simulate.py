@@ -45,12 +45,20 @@ def make_engine(
     render: bool = True,
     subjects_only: bool = False,
     assumptions: Assumptions | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Engine:
-    renderer = (
-        Renderer(project.templates_dir, project.settings, subjects_only=subjects_only)
-        if render
-        else None
-    )
+    """The engine `run`, `serve` and `simulate` use. `env` resolves the unsubscribe secrets
+    (`run` and `serve` pass the environment; without it tokens use an empty key)."""
+    renderer = None
+    if render:
+        from journeyctl.channels.registry import unsubscribe_keys
+
+        renderer = Renderer(
+            project.templates_dir,
+            project.settings,
+            subjects_only=subjects_only,
+            unsubscribe_keys=unsubscribe_keys(project.settings, env) if env is not None else {},
+        )
     return Engine(project, renderer=renderer, assumptions=assumptions)
 
 

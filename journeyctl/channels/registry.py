@@ -147,3 +147,21 @@ def build_channels(
 ) -> Channels:
     """The channels of journey.yaml, built lazily; `base_dir` anchors relative outbox paths."""
     return Channels(settings.channels, env, base_dir=base_dir)
+
+
+def unsubscribe_keys(settings: ProjectSettings, env: Mapping[str, str]) -> dict[str | None, bytes]:
+    """The keys that sign one-click unsubscribe tokens: the project's (under None) and each
+    channel's own `unsubscribe_secret`, `${NAME}` resolved. A project without a secret signs
+    with an empty key (validate warns: such tokens can be forged). An unset variable raises
+    UnsetVariableError: better no run than links anyone could compute."""
+    keys: dict[str | None, bytes] = {}
+    sources: list[tuple[str | None, str | None, str]] = [
+        (None, settings.unsubscribe_secret, "unsubscribe_secret")
+    ]
+    for name, cfg in settings.channels.items():
+        sources.append((name, getattr(cfg, "unsubscribe_secret", None), f"channels.{name}"))
+    for channel, secret, where in sources:
+        if secret is not None:
+            keys[channel] = _resolve_all(secret, env, where).encode()
+    keys.setdefault(None, b"")
+    return keys

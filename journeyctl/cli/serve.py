@@ -22,6 +22,8 @@ def serve(
     limit: Annotated[int | None, typer.Option(min=1, help="Bound the work of one tick.")] = None,
 ) -> None:
     """Run the tick every --every until SIGTERM (stops after the tick in flight)."""
+    import os
+
     from journeyctl.cli.loading import load_project_or_fail
     from journeyctl.cli.output import Output
     from journeyctl.cli.run_render import run_line
@@ -38,7 +40,7 @@ def serve(
     if interval.total_seconds() < 1:
         raise UsageError("--every must be at least 1m")
     project = load_project_or_fail(project_dir)
-    engine = make_engine(project)
+    engine = make_engine(project, env=os.environ)  # signs unsubscribe tokens (see run)
     clock = SystemClock()
     output = Output.from_environment()
 

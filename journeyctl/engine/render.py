@@ -91,10 +91,12 @@ class Renderer:
     settings: ProjectSettings
     unsubscribe_secret: bytes = b""
     subjects_only: bool = False  # simulate needs subjects, not bodies
+    # channel -> key for its tokens, overriding `unsubscribe_secret` (None: the project's key)
+    unsubscribe_keys: dict[str | None, bytes] = field(default_factory=dict)
     _files: dict[str, _Fast] = field(default_factory=dict)
     _inline: dict[str, _Fast] = field(default_factory=dict)
     _unsub: dict[str, Callable[[str, str], str]] = field(default_factory=dict)  # by channel
-    _hmac: Any = None  # HMAC keyed once; copied per contact
+    _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
     _sender: dict[str, Any] | None = None
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
 
@@ -119,9 +121,12 @@ class Renderer:
             cfg = self.settings.channels.get(channel)
             url = getattr(cfg, "unsubscribe_url", None) or self.settings.unsubscribe_url
             fill = self._unsub[channel] = _url_filler(url, self._text(url))
-        if self._hmac is None:
-            self._hmac = hmac.new(self.unsubscribe_secret, digestmod=hashlib.sha256)
-        mac = self._hmac.copy()
+        keyed = self._hmacs.get(channel)
+        if keyed is None:
+            keys = self.unsubscribe_keys
+            key = keys.get(channel, keys.get(None, self.unsubscribe_secret))
+            keyed = self._hmacs[channel] = hmac.new(key, digestmod=hashlib.sha256)
+        mac = keyed.copy()
         mac.update(contact.id.encode())
         out = fill(mac.hexdigest()[:32], contact.id)  # == unsubscribe_token(secret, id)
         self._last_unsub = (channel, contact.id, out)

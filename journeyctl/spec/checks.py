@@ -356,7 +356,11 @@ def check_secrets(project: Project) -> Iterator[Diagnostic]:
     src = project.settings_source
     if src is None or not isinstance(src.data, dict):
         return
-    for path, value in _strings(src.data.get("channels"), ("channels",)):
+    top = src.data.get("unsubscribe_secret")
+    found = [*_strings(src.data.get("channels"), ("channels",))]
+    if isinstance(top, str):
+        found.append((("unsubscribe_secret",), top))
+    for path, value in found:
         key = str(path[-1])
         yield from _check_env_syntax(src, path, value)
         is_secret = bool(_SECRET_KEY.search(key)) or (
