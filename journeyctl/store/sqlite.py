@@ -467,13 +467,17 @@ class SqliteStore:
     def claim_deliveries(
         self, now: datetime, limit: int | None = None
     ) -> list[tuple[Message, int]]:
-        """One statement under the write lock: a row is claimed by exactly one tick."""
+        """One statement under the write lock: a row is claimed by exactly one tick.
+
+        `INDEXED BY` (here and in stale_attempts): with `ORDER BY id` the planner preferred
+        scanning the whole ledger in rowid order, a cost that grows with history; the partial
+        index holds only claimable (attempting) rows, sorted afterwards."""
         now_us = to_micros(now)
         with self.transaction():
             rows = self.conn.execute(
                 "UPDATE ledger SET state = 'attempting', attempts = attempts + 1, "
-                "next_attempt_at = ?1 WHERE id IN (SELECT id FROM ledger "
-                "WHERE state IN ('planned', 'retry') AND next_attempt_at <= ?1 "
+                "next_attempt_at = ?1 WHERE id IN (SELECT id FROM ledger INDEXED BY "
+                "ledger_claimable WHERE state IN ('planned', 'retry') AND next_attempt_at <= ?1 "
                 "ORDER BY id LIMIT ?2) "
                 f"RETURNING id, attempts, {_MESSAGE_COLUMNS}",
                 (now_us, -1 if limit is None else limit),
@@ -485,7 +489,10 @@ class SqliteStore:
 
     def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
         """Rows left `attempting` by a tick that died; None: all of them (caller holds the lock)."""
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM ledger WHERE state = 'attempting'"
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM ledger INDEXED BY ledger_attempting "
+            "WHERE state = 'attempting'"
+        )
         params: tuple[int, ...] = ()
         if claimed_before is not None:
             sql += " AND next_attempt_at <= ?"
