@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from journeyctl.data import build
 from journeyctl.engine.model import (
     Contact,
     ContactState,
@@ -40,6 +41,7 @@ from journeyctl.store.serialize import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
+_set_enrolls = Event.enrolls.__set__  # type: ignore[attr-defined]  # frozen slots: see data.build
 
 _MESSAGE_COLUMNS = (
     "key, contact_id, sequence, step, channel, at, status, enrollment_id, is_marketing, reason, "
@@ -58,6 +60,19 @@ _IN_CHUNK = 500
 _ENROLLMENT_COLUMNS = (
     "id, contact_id, sequence, version, entered_at, position, due_at, outcome, ended_at, "
     "reason, variant, waiting_since, deferred_from, deferred_by, seq"
+)
+
+
+# An upsert, not INSERT OR REPLACE: an enrollment that moved on is updated in place, so
+# only the indexes whose columns changed are touched (REPLACE deletes and re-inserts).
+_SAVE_ENROLLMENT = (
+    f"INSERT INTO enrollments({_ENROLLMENT_COLUMNS}) VALUES ({','.join('?' * 15)}) "
+    "ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (c.strip() for c in _ENROLLMENT_COLUMNS.split(","))
+        if c != "id"
+    )
 )
 
 
@@ -288,7 +303,7 @@ class SqliteStore:
             ids,
         ):
             states[cid] = ContactState(
-                contact=Contact(cid, email, phone, name, tz, loads(attrs)),
+                contact=build.contact(cid, email, phone, name, tz, loads(attrs)),
                 cursor=from_micros(cursor),
                 triggers=_triggers(triggers),
                 suppressed={k: from_micros(v) for k, v in loads(suppressed).items()}
@@ -310,7 +325,9 @@ class SqliteStore:
             f"WHERE contact_id IN ({marks}) ORDER BY contact_id, at, id",
             ids,
         ):
-            ev = Event(cid, name, from_micros(at), props_from_json(props), bool(enrolls))
+            ev = build.event(cid, name, from_micros(at), props_from_json(props))
+            if not enrolls:
+                _set_enrolls(ev, False)
             if processed:
                 states[cid].events.append(ev)
             else:
@@ -325,9 +342,10 @@ class SqliteStore:
         out = []
         for cid in ids:
             state = states[cid]
-            state.cap_times = sorted(
-                m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
-            )
+            if state.messages:
+                state.cap_times = sorted(
+                    m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
+                )
             self._loaded[cid] = _Loaded(pending[cid], len(state.events), len(state.messages))
             out.append(state)
         return out
@@ -348,6 +366,7 @@ class SqliteStore:
         claim_us = None if claim is None else to_micros(claim)
         claimed: list[Message] = []
         states: list[tuple[Any, ...]] = []
+        new_states: list[tuple[Any, ...]] = []
         enrollments: list[tuple[Any, ...]] = []
         ledger: list[tuple[Any, ...]] = []
         done: list[tuple[int]] = []
@@ -357,13 +376,15 @@ class SqliteStore:
                 cid = state.contact.id
                 assert state.cursor is not None
                 seen = self._loaded.pop(cid, None)
-                states.append(
+                # Loaded here, so the contact_state row exists: a plain UPDATE (cheaper than
+                # the upsert that a state not loaded here needs).
+                (states if seen is not None else new_states).append(
                     (
-                        cid,
                         to_micros(state.cursor),
                         opt_micros(result.next_due),
                         _triggers_json(state.triggers),
                         dumps({k: to_micros(v) for k, v in state.suppressed.items()}),
+                        cid,
                     )
                 )
                 changed = {e.id for e in result.changed}
@@ -387,17 +408,19 @@ class SqliteStore:
                         claimed.append(m)
             x = self.conn.executemany
             x(
-                "INSERT INTO contact_state(contact_id, cursor, next_due, triggers, suppressed) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET "
-                "cursor = excluded.cursor, next_due = excluded.next_due, "
-                "triggers = excluded.triggers, suppressed = excluded.suppressed",
+                "UPDATE contact_state SET cursor = ?, next_due = ?, triggers = ?, suppressed = ? "
+                "WHERE contact_id = ?",
                 states,
             )
-            x(
-                f"INSERT OR REPLACE INTO enrollments({_ENROLLMENT_COLUMNS}) "
-                f"VALUES ({','.join('?' * 15)})",
-                enrollments,
-            )
+            if new_states:
+                x(
+                    "INSERT INTO contact_state(cursor, next_due, triggers, suppressed, "
+                    "contact_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET "
+                    "cursor = excluded.cursor, next_due = excluded.next_due, "
+                    "triggers = excluded.triggers, suppressed = excluded.suppressed",
+                    new_states,
+                )
+            x(_SAVE_ENROLLMENT, enrollments)
             x("UPDATE events SET processed = 1 WHERE id = ?", done)
             if fresh:
                 x(
