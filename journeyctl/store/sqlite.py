@@ -41,7 +41,7 @@ from journeyctl.store.serialize import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
-_set_enrolls = Event.enrolls.__set__  # type: ignore[attr-defined]  # frozen slots: see data.build
+_set_enrolls = Event.enrolls.__set__  # type: ignore[misc, attr-defined]  # frozen slots: see data.build
 
 _MESSAGE_COLUMNS = (
     "key, contact_id, sequence, step, channel, at, status, enrollment_id, is_marketing, reason, "
