@@ -22,7 +22,7 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=10)
 # Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
 # loses at most the batch's decisions, which the next tick recomputes identically.
-ADVANCE_BATCH = 500
+ADVANCE_BATCH = 1000
 # `sent` marks committed together for channels that can reconcile (`already_delivered`): a
 # crash before the commit costs no repeat, since recovery asks the channel (which is synced
 # before each commit). Other channels commit each `sent` at once, so a crash repeats at most
@@ -63,7 +63,7 @@ def advance_due(
     now: datetime,
     report: TickReport,
     limit: int | None,
-    deliver: Callable[[list[tuple[Message, int]]], None] | None = None,
+    deliver: Deliveries | None = None,
 ) -> None:
     """Let the engine decide for every contact that is due; each batch of contacts commits
     atomically (the decisions are deterministic, so a lost batch is simply decided again).
@@ -77,6 +77,8 @@ def advance_due(
     claim = now if deliver is not None else None
     for start in range(0, len(due), ADVANCE_BATCH):
         with store.transaction():
+            if deliver is not None:
+                deliver.record_sent()  # the previous batch's `sent` marks share this commit
             states = store.load_many(due[start : start + ADVANCE_BATCH])
             saves = [(state, engine.advance(state, now)) for state in states]
             claimed = store.save_many(saves, claim)
@@ -157,13 +159,20 @@ class Deliveries:
                 self._commit_sent()
 
     def _commit_sent(self) -> None:
+        with self.store.transaction():
+            self.record_sent()
+
+    def record_sent(self) -> None:
+        """Write the pending `sent` marks of reconcilable channels into the current (or
+        a new) transaction, after those channels have synced what they hold."""
+        if not self.unrecorded:
+            return
         for name, channel in self.opened.items():
             if self._reconciles.get(name):
                 sync = getattr(channel, "sync", None)
                 if sync is not None:
                     sync()  # the lines are on disk before the ledger says they are delivered
-        with self.store.transaction():
-            self.store.mark_sent_many(self.unrecorded, self.now)
+        self.store.mark_sent_many(self.unrecorded, self.now)
         self.unrecorded.clear()
 
     def __call__(self, claimed: list[tuple[Message, int]]) -> None:
