@@ -117,6 +117,7 @@ class Engine:
         self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
         self._tz_name = self.project.settings.timezone
         self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
+        self._send_cache: dict[int, tuple[Send, str, str, bool]] = {}
 
     # --- public -------------------------------------------------------------------------
 
@@ -471,9 +472,7 @@ class Engine:
     ) -> bool:
         """Apply the rules; record a sent or skipped message. False when deferred."""
         settings = self.project.settings
-        channel = step.channel or self.project.default_channel()
-        cfg = settings.channels.get(channel)
-        medium = cfg.medium if cfg is not None else "other"
+        channel, medium, marketing = self._send_facts(seq, step)
         verdict = rules.evaluate(
             at, state=state, settings=settings, seq=seq.model, step=step, medium=medium, tz=tz
         )
@@ -507,40 +506,44 @@ class Engine:
                 contact_value=cv,
                 now=at.astimezone(tz),
             )
-        to = state.contact.email if medium == "email" else state.contact.phone
-        msg = Message(
-            key=key,
-            contact_id=state.contact.id,
-            sequence=seq.id,
-            step=step.send,
-            channel=channel,
-            at=at,
-            status=status,
-            enrollment_id=enr.id,
-            is_marketing=seq.model.is_marketing,
-            reason=reason,
-            deferred_from=enr.deferred_from,
-            deferred_by=enr.deferred_by,
-            variant=enr.variant,
-            subject=rendered.subject if rendered else None,
-            text=rendered.text if rendered else None,
-            html=rendered.html if rendered else None,
-            to=to,
-            unsubscribe_url=rendered.unsubscribe_url
-            if rendered and seq.model.is_marketing
-            else None,
-        )
+        contact = state.contact
+        to = contact.email if medium == "email" else contact.phone
+        # Positional, in field order (a hot path: one per message of every tick).
+        if rendered is not None:
+            msg = Message(
+                key, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                reason, enr.deferred_from, enr.deferred_by, enr.variant, rendered.subject,
+                rendered.text, rendered.html, to,
+                rendered.unsubscribe_url if marketing else None,
+            )  # fmt: skip
+        else:
+            msg = Message(
+                key, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                reason, enr.deferred_from, enr.deferred_by, enr.variant, None, None, None, to,
+            )  # fmt: skip
         enr.deferred_from = enr.deferred_by = None
         state.messages.append(msg)
         result.messages.append(msg)
         if status is Status.SENT:
-            if msg.is_marketing:
+            if marketing:
                 insort(state.cap_times, at)
-            self._note(state, at, seq.id, "sent", f"{step.send} via {channel}")
-            self._assume(state, msg)
-        else:
+            if state.trace is not None:
+                self._note(state, at, seq.id, "sent", f"{step.send} via {channel}")
+            if self.assumptions is not None:
+                self._assume(state, msg)
+        elif state.trace is not None:
             self._note(state, at, seq.id, "skipped", f"{step.send}: {reason}")
         return True
+
+    def _send_facts(self, seq: LoadedSequence, step: Send) -> tuple[str, str, bool]:
+        """(channel, medium, is marketing) of a send step: fixed for a loaded project."""
+        known = self._send_cache.get(id(step))
+        if known is None or known[0] is not step:
+            channel = step.channel or self.project.default_channel()
+            cfg = self.project.settings.channels.get(channel)
+            medium = cfg.medium if cfg is not None else "other"
+            known = self._send_cache[id(step)] = (step, channel, medium, seq.model.is_marketing)
+        return known[1], known[2], known[3]
 
     def _is_late(self, seq: LoadedSequence, at: datetime, now: datetime) -> bool:
         policy = seq.model.late or (None if seq.model.transactional else self.project.settings.late)

@@ -40,10 +40,11 @@ def _url_filler(
 ) -> Callable[[str, str], str]:
     if _SIMPLE_URL.fullmatch(source):
         parts = _URL_NAME.split(source)  # literal, name, literal, name, ..., literal
+        # The literals have no braces (the pattern above), so they are safe in a format string.
+        pattern = "".join("{" + p + "}" if i % 2 else p for i, p in enumerate(parts))
 
         def fill(token: str, contact_id: str) -> str:
-            values = {"token": token, "contact_id": contact_id}
-            return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
+            return pattern.format(token=token, contact_id=contact_id)
 
         return fill
     return lambda token, contact_id: fallback({"token": token, "contact_id": contact_id})
