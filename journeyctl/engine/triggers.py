@@ -45,6 +45,28 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     29 February falls on 28 February in other years (SPEC §2). A date added or changed later is
     read afresh on every call, so its next occurrence still triggers.
     """
+    # Occurrences around `after_t`'s year are shared by every contact with the same date (a
+    # birthday, a signup day), so they are computed once. They are only used when they
+    # bracket `after_t`: the first of them at or before it proves no earlier one is later.
+    fires = _occurrences(base, spec, tz, after_t.year)
+    if fires[0] <= after_t:
+        for fire in fires:
+            if fire > after_t:
+                return fire
+    return _search(base, spec, tz, after_t)
+
+
+@lru_cache(maxsize=65536)
+def _occurrences(base: date, spec: DateSpec, tz: ZoneInfo, year: int) -> tuple[datetime, ...]:
+    n = spec.every_years
+    first = max(1, (year - base.year) // n - 1)
+    return tuple(
+        after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
+        for k in range(first, first + 3)
+    )
+
+
+def _search(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime) -> datetime:
     n = spec.every_years
     k = (after_t.astimezone(tz).year - base.year) // n
     # Occurrence k-1 falls in an earlier local year than `after_t` unless a positive offset
