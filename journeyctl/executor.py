@@ -72,7 +72,10 @@ def run_once(
 
             with store.rollback_only():
                 result.imported = _import(project, store, contacts, events, events_source, now)
-                result.report = tick(engine, store, RecordingChannel.everywhere(), now, limit=limit)
+                result.report = tick(
+                    engine, store, RecordingChannel.everywhere(), now, limit=limit,
+                    keep_messages=True,
+                )  # fmt: skip
             return result
         try:
             with run_lock(db):

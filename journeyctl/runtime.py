@@ -41,7 +41,10 @@ class TickReport:
     failed: int = 0
     recovered: int = 0  # interrupted deliveries found on start (re-sent or reconciled)
     errors: list[str] = field(default_factory=list)  # channels that could not be built
-    messages: list[Message] = field(default_factory=list)  # decided this tick (sent + skipped)
+    # Decided this tick (sent + skipped), kept only when asked (`run --dry-run` prints them):
+    # a tick of 100k messages should not hold every rendered body until it ends.
+    keep_messages: bool = False
+    messages: list[Message] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,7 +88,8 @@ def advance_due(
         report.contacts += len(states)
         for _, result in saves:
             for m in result.messages:
-                report.messages.append(m)
+                if report.keep_messages:
+                    report.messages.append(m)
                 if m.status is Status.SENT:
                     report.decided += 1
                 else:
@@ -247,12 +251,14 @@ def tick(
     *,
     limit: int | None = None,
     exclusive: bool = False,
+    keep_messages: bool = False,
 ) -> TickReport:
-    """One pass: recover, advance what is due, deliver, record. Used by run, serve and simulate.
+    """One pass: recover, advance what is due, deliver, record. Used by run and serve.
 
-    `exclusive`: the caller holds the run lock (see recover_interrupted).
+    `exclusive`: the caller holds the run lock (see recover_interrupted). `keep_messages`:
+    the report lists every message decided (for `--dry-run` output).
     """
-    report = TickReport(now=now)
+    report = TickReport(now=now, keep_messages=keep_messages)
     recover_interrupted(store, channels, now, report, exclusive=exclusive)
     if limit is not None:
         # `--limit` caps deliveries too: decide first, then claim at most `limit`.
