@@ -505,6 +505,7 @@ class Engine:
                 contact=state.contact,
                 contact_value=cv,
                 now=at.astimezone(tz),
+                marketing=marketing,
             )
         contact = state.contact
         to = contact.email if medium == "email" else contact.phone

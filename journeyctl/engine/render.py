@@ -100,6 +100,7 @@ class Renderer:
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
     _sender: dict[str, Any] | None = None
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
+    _files_name_unsubscribe: bool | None = None  # any template file names unsubscribe_url
 
     def _file(self, name: str) -> _Fast:
         tpl = self._files.get(name)
@@ -133,6 +134,20 @@ class Renderer:
         self._last_unsub = (channel, contact.id, out)
         return out
 
+    def _uses_unsubscribe(self, step: Send) -> bool:
+        """Whether this step's content may read `unsubscribe_url`: its inline subject or body,
+        or any file under templates/ (layouts and includes too) names it."""
+        if self._files_name_unsubscribe is None:
+            root = self.templates_dir
+            self._files_name_unsubscribe = root.is_dir() and any(
+                "unsubscribe_url" in p.read_text(encoding="utf-8", errors="replace")
+                for p in root.rglob("*")
+                if p.is_file()
+            )
+        return self._files_name_unsubscribe or any(
+            "unsubscribe_url" in (text or "") for text in (step.subject, step.body)
+        )
+
     def render(
         self,
         step: Send,
@@ -142,8 +157,15 @@ class Renderer:
         contact: Contact,
         contact_value: dict[str, Any],
         now: datetime,
+        marketing: bool = True,
     ) -> Rendered:
-        unsub = self.unsubscribe_url(channel, contact)
+        """`marketing`: the message carries a List-Unsubscribe link, so the URL is needed even
+        when no template shows it; for other mail it is computed only if content names it."""
+        unsub = (
+            self.unsubscribe_url(channel, contact)
+            if marketing or self._uses_unsubscribe(step)
+            else None
+        )
         sender = self._sender
         if sender is None:
             sender = self._sender = self.settings.sender.model_dump()

@@ -10,7 +10,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from journeyctl.engine.model import Contact
-from journeyctl.engine.render import Renderer, _Fast, _url_filler, unsubscribe_token
+from journeyctl.engine.render import Rendered, Renderer, _Fast, _url_filler, unsubscribe_token
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import file_template, inline_template
 from tests.builders import build_tree
@@ -70,3 +70,32 @@ def test_renderer_unsubscribe_token_is_the_hmac_of_the_contact_id(tmp_path: Path
         )  # fmt: skip
         assert out.unsubscribe_url == f"https://x.test/u/{unsubscribe_token(b's3cret', cid)}"
         assert (out.subject, out.text) == (f"Hi {cid.upper()}", "1")
+
+
+def test_unsubscribe_url_is_computed_only_when_needed(tmp_path: Path) -> None:
+    # Marketing mail always carries it (List-Unsubscribe); other mail only when content names it.
+    settings = ProjectSettings.model_validate(
+        {"timezone": "Asia/Seoul", "unsubscribe_url": "https://x.test/u/{{ token }}"}
+    )
+    c = Contact("c1", "c1@example.com", name="Kim")
+    plain = Send.model_validate({"send": "receipt", "subject": "Paid", "body": "thanks"})
+    inline = Send.model_validate({"send": "r2", "subject": "Paid", "body": "{{ unsubscribe_url }}"})
+
+    def render(renderer: Renderer, step: Send, marketing: bool) -> Rendered:
+        return renderer.render(
+            step, sequence="orders", channel="email", contact=c,
+            contact_value=c.as_template_value(), now=NOW, marketing=marketing,
+        )  # fmt: skip
+
+    renderer = Renderer(tmp_path, settings, unsubscribe_secret=b"k")
+    url = f"https://x.test/u/{unsubscribe_token(b'k', 'c1')}"
+    assert render(renderer, plain, marketing=False).unsubscribe_url is None
+    assert render(renderer, plain, marketing=True).unsubscribe_url == url
+    out = render(renderer, inline, marketing=False)
+    assert (out.unsubscribe_url, out.text) == (url, url)
+    # A layout or include under templates/ that names it: computed for every message.
+    (tmp_path / "layout.html.j2").write_text('<a href="{{ unsubscribe_url }}">x</a>', "utf-8")
+    assert (
+        render(Renderer(tmp_path, settings, unsubscribe_secret=b"k"), plain, False).unsubscribe_url
+        == url
+    )
