@@ -27,7 +27,16 @@ from journeyctl.data.contact_fields import (
 from journeyctl.data.contacts_jsonl import jsonl_stream
 from journeyctl.data.convert import parser_for
 from journeyctl.data.result import ReadResult, collect
-from journeyctl.data.source import Fatal, Header, Rejected, csv_records, header_record, is_jsonl
+from journeyctl.data.source import (
+    Fatal,
+    Header,
+    Rejected,
+    csv_records,
+    header_record,
+    is_jsonl,
+    items_and_problems,
+    stream_file,
+)
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
@@ -185,14 +194,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
 
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
-    enc = decode.resolve_encoding(path, encoding)
-    try:
-        if is_jsonl(path):
-            yield from jsonl_stream(path, settings, enc)
-        else:
-            yield from _csv_stream(path, settings, enc)
-    except Fatal as exc:
-        yield exc.diagnostic
+    return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=jsonl_stream)
 
 
 def iter_contacts(
@@ -203,11 +205,7 @@ def iter_contacts(
     A row with errors yields only its diagnostics. An error that stops the reading (bad
     header, broken quoting) is the last thing yielded. The caller decides all-or-nothing.
     """
-    for x in _stream(path, settings, encoding):
-        if type(x) is Rejected:
-            yield from x.diagnostics
-        elif type(x) is not Header:
-            yield x  # type: ignore[misc]
+    return items_and_problems(_stream(path, settings, encoding))
 
 
 def read_contacts(

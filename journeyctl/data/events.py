@@ -23,8 +23,10 @@ from journeyctl.data.source import (
     csv_records,
     header_record,
     is_jsonl,
+    items_and_problems,
     jsonl_records,
     key_column,
+    stream_file,
 )
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.engine.model import EMPTY_PROPS, Event
@@ -211,25 +213,14 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
 
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
-    enc = decode.resolve_encoding(path, encoding)
-    try:
-        if is_jsonl(path):
-            yield from _jsonl_stream(path, settings, enc)
-        else:
-            yield from _csv_stream(path, settings, enc)
-    except Fatal as exc:
-        yield exc.diagnostic
+    return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=_jsonl_stream)
 
 
 def iter_events(
     path: Path, settings: ProjectSettings, *, encoding: str | None = None
 ) -> Iterator[Event | Diagnostic]:
     """Stream events: good rows as Events, problems as Diagnostics (see iter_contacts)."""
-    for x in _stream(path, settings, encoding):
-        if type(x) is Rejected:
-            yield from x.diagnostics
-        elif type(x) is not Header:
-            yield x  # type: ignore[misc]
+    return items_and_problems(_stream(path, settings, encoding))
 
 
 def read_events(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -142,3 +142,29 @@ def header_record(records: Iterator[Any], path: Path, hint: str) -> Any:
     if first is None:
         raise Fatal(error(Location(path, 1, 1), "missing-column", "the file is empty", hint))
     return first
+
+
+def stream_file(
+    path: Path,
+    settings: Any,
+    encoding: str | None,
+    *,
+    csv_stream: Callable[[Path, Any, str], Iterator[Any]],
+    jsonl_stream: Callable[[Path, Any, str], Iterator[Any]],
+) -> Iterator[Any]:
+    """A reader's stream over a CSV or JSONL file (by suffix): its items, and a problem that
+    stops the reading (Fatal) as the last item."""
+    enc = decode.resolve_encoding(path, encoding)
+    try:
+        yield from (jsonl_stream if is_jsonl(path) else csv_stream)(path, settings, enc)
+    except Fatal as exc:
+        yield exc.diagnostic
+
+
+def items_and_problems(stream: Iterable[Any]) -> Iterator[Any]:
+    """Good rows as themselves, a rejected row as its diagnostics; the header is dropped."""
+    for x in stream:
+        if type(x) is Rejected:
+            yield from x.diagnostics
+        elif type(x) is not Header:
+            yield x

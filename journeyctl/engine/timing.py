@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -76,9 +77,7 @@ def weekday_name(day: date) -> str:
     return WEEKDAYS[day.weekday()]
 
 
-def next_clock(
-    t: datetime, clock: time, days: list[str] | tuple[str, ...], tz: ZoneInfo
-) -> datetime | None:
+def next_clock(t: datetime, clock: time, days: Sequence[str], tz: ZoneInfo) -> datetime | None:
     """The first local `clock` on an allowed weekday at or after `t`; None if no day is allowed."""
     if not days:
         return None

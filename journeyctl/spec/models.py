@@ -25,8 +25,8 @@ from pydantic import (
 
 from journeyctl.spec.durations import Duration
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FieldType = Literal["string", "int", "float", "bool", "date", "datetime"]
 Medium = Literal["email", "sms", "push", "chat", "other"]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
