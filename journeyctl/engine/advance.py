@@ -138,6 +138,7 @@ class Engine:
         trip in between (the run == simulate tests prove it)."""
         assert state.cursor is not None, "the caller sets a new contact's cursor"
         result = StepResult()
+        state.skip_checks = True  # nothing reaches this state but the events already given
         result.next_due = self._walk(state, until, None, result)
         return result
 
@@ -298,7 +299,10 @@ class Engine:
         mark = state.triggers.get(s.id)
         if mark is None:
             mark = state.triggers[s.id] = TriggerMark()
-        raw, horizon = self._eval_until(trig.segment, state, t, cv, tz)
+        if state.skip_checks:
+            raw, horizon = self._eval_until(trig.segment, state, t, cv, tz)
+        else:
+            raw, horizon = self._eval(trig.segment, state, t, None, cv, tz), None
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.

@@ -158,6 +158,10 @@ class ContactState:
     horizons: dict[str, tuple[tuple[Contact, int, int], datetime, datetime | None]] = field(
         default_factory=dict
     )
+    # Whether segment checks that cannot change anything may be skipped: only while the whole
+    # future of the contact's facts is known (Engine.replay, simulate). `run` learns attribute
+    # changes between ticks without a time, so it must check at every fire.
+    skip_checks: bool = False
 
     def active(self) -> list[Enrollment]:
         return [e for e in self.enrollments if e.is_active]
