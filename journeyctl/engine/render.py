@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Template
+from jinja2 import Template, nodes
 
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings, Send
-from journeyctl.spec.templates import file_template, inline_template, is_html
+from journeyctl.spec.templates import file_template, inline_environment, inline_template, is_html
 
 
 def unsubscribe_token(secret: bytes, contact_id: str) -> str:
@@ -78,6 +78,83 @@ class _Fast:
             raise  # handle_exception always raises; this line keeps type checkers honest
 
 
+# What an inline template may use and still depend on nothing but a few contact attributes
+# and the sequence/step names (deterministic filters only; no `now`, no unsubscribe URL).
+_PURE_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.CondExpr, nodes.Compare,
+    nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Const, nodes.Concat, nodes.Getattr,
+    nodes.Name, nodes.Filter,
+)  # fmt: skip
+_PURE_NAMES = frozenset({"contact", "sequence", "step", "sender"})
+_PURE_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "e", "escape"})
+_MEMO_TYPES = (str, int, bool, type(None))  # exact types whose equal values print alike
+_MEMO_MAX = 4096
+
+
+def _contact_reads(source: str) -> tuple[str, ...] | None:
+    """The contact attributes an inline template reads, when its output depends on nothing
+    else (plus the sequence and step names and the fixed sender); None otherwise."""
+    try:
+        tree = inline_environment().parse(source)
+    except Exception:
+        return None
+    every = list(tree.find_all(nodes.Node))
+    if any(not isinstance(n, _PURE_NODES) for n in every):
+        return None
+    if any(isinstance(n, nodes.Name) and n.name not in _PURE_NAMES for n in every):
+        return None
+    if any(
+        isinstance(n, nodes.Filter)
+        and (n.name not in _PURE_FILTERS or n.args or n.kwargs or n.dyn_args or n.dyn_kwargs)
+        for n in every
+    ):
+        return None
+    if any(isinstance(n, nodes.Getattr) and not isinstance(n.node, nodes.Name) for n in every):
+        return None  # `contact.name.upper` and the like: only plain `name.attr`
+    reads = [
+        n.attr
+        for n in every
+        if isinstance(n, nodes.Getattr)
+        and isinstance(n.node, nodes.Name)
+        and n.node.name == "contact"
+    ]
+    uses = sum(1 for n in every if isinstance(n, nodes.Name) and n.name == "contact")
+    if uses != len(reads) or any(hasattr(dict, a) for a in reads):
+        return None  # `contact` itself, or `contact.items` (the dict method, in Jinja)
+    return tuple(dict.fromkeys(reads))
+
+
+class _Memo:
+    """An inline template rendered once per distinct values of what it reads: most subjects
+    read only `contact.locale` (or nothing of the contact), so a month of messages needs a
+    handful of renders. Values of other types (dates, floats, lists) are rendered each time."""
+
+    __slots__ = ("_attrs", "_fast", "_memo")
+
+    def __init__(self, fast: _Fast, attrs: tuple[str, ...]) -> None:
+        self._fast, self._attrs = fast, attrs
+        self._memo: dict[tuple[Any, ...], str] = {}
+
+    def __call__(self, scope: dict[str, Any]) -> str:
+        contact = scope["contact"]
+        key: list[Any] = [scope["sequence"], scope["step"]]
+        for name in self._attrs:
+            value = contact.get(name, _MISSING)
+            if type(value) not in _MEMO_TYPES:
+                return self._fast(scope)  # missing (raises as Jinja does) or not memoizable
+            key += (type(value), value)
+        k = tuple(key)
+        out = self._memo.get(k)
+        if out is None:
+            out = self._fast(scope)
+            if len(self._memo) < _MEMO_MAX:
+                self._memo[k] = out
+        return out
+
+
+_MISSING = object()
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     subject: str | None
@@ -95,7 +172,7 @@ class Renderer:
     # channel -> key for its tokens, overriding `unsubscribe_secret` (None: the project's key)
     unsubscribe_keys: dict[str | None, bytes] = field(default_factory=dict)
     _files: dict[str, _Fast] = field(default_factory=dict)
-    _inline: dict[str, _Fast] = field(default_factory=dict)
+    _inline: dict[str, _Fast | _Memo] = field(default_factory=dict)
     _unsub: dict[str, Callable[[str, str], str]] = field(default_factory=dict)  # by channel
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
     _sender: dict[str, Any] | None = None
@@ -108,10 +185,12 @@ class Renderer:
             tpl = self._files[name] = _Fast(file_template(self.templates_dir, name))
         return tpl
 
-    def _text(self, source: str) -> _Fast:
+    def _text(self, source: str) -> _Fast | _Memo:
         tpl = self._inline.get(source)
         if tpl is None:
-            tpl = self._inline[source] = _Fast(inline_template(source))
+            fast = _Fast(inline_template(source))
+            reads = _contact_reads(source)
+            tpl = self._inline[source] = fast if reads is None else _Memo(fast, reads)
         return tpl
 
     def unsubscribe_url(self, channel: str, contact: Contact) -> str:

@@ -10,7 +10,14 @@ import pytest
 from jinja2 import UndefinedError
 
 from journeyctl.engine.model import Contact
-from journeyctl.engine.render import Rendered, Renderer, _Fast, _url_filler, unsubscribe_token
+from journeyctl.engine.render import (
+    Rendered,
+    Renderer,
+    _Fast,
+    _Memo,
+    _url_filler,
+    unsubscribe_token,
+)
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import file_template, inline_template
 from tests.builders import build_tree
@@ -99,3 +106,54 @@ def test_unsubscribe_url_is_computed_only_when_needed(tmp_path: Path) -> None:
         render(Renderer(tmp_path, settings, unsubscribe_secret=b"k"), plain, False).unsubscribe_url
         == url
     )
+
+
+MEMO_SUBJECTS = [
+    "(광고) {% if contact.locale == 'en' %}{{ contact.name }}, hi{% else %}{{ contact.name }}님{% endif %}",
+    "{{ '[Haru] on its way' if contact.locale == 'en' else '[하루] 발송' }}",
+    "{{ sequence }}/{{ step }}: {{ contact.vip }} {{ contact.orders }} {{ contact.name | upper }}",
+    "{{ sender.name }} — {{ contact.plan or 'free' }}",
+]
+
+
+@pytest.mark.parametrize("source", MEMO_SUBJECTS)
+def test_memoized_subjects_equal_jinja_for_every_contact(tmp_path: Path, source: str) -> None:
+    settings = ProjectSettings.model_validate(
+        {"timezone": "Asia/Seoul", "sender": {"name": "하루"}}
+    )
+    renderer = Renderer(tmp_path, settings)
+    assert isinstance(renderer._text(source), _Memo)  # reads only contact attributes
+    people = [
+        Contact("a", name="Kim", attrs={"locale": "en", "vip": True, "orders": 1, "plan": None}),
+        Contact("b", name="이", attrs={"locale": "ko", "vip": 1, "orders": True, "plan": "pro"}),
+        Contact("c", name="Kim", attrs={"locale": "en", "vip": True, "orders": 1, "plan": None}),
+        Contact("d", name="<b>", attrs={"locale": "en", "vip": False, "orders": 0, "plan": ""}),
+        # equal to a's values (True == 1) but printed differently: must not share a's render
+        Contact("e", name="Kim", attrs={"locale": "en", "vip": 1, "orders": True, "plan": None}),
+    ]
+    for step in ("s1", "s2", "s1"):
+        for c in people * 2:
+            scope = {
+                "contact": c.as_template_value(), "sequence": "welcome", "step": step,
+                "unsubscribe_url": "u", "sender": {"name": "하루"}, "now": NOW,
+            }  # fmt: skip
+            assert renderer._text(source)(scope) == inline_template(source).render(scope)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["Hi {{ now.year }}", "{{ contact }}", "{{ contact.items }}", "{{ contact.name | truncate(3) }}",
+     "{{ unsubscribe_url }}", "{{ contact.name.upper() }}", "{{ range(2) | list }}"],
+)  # fmt: skip
+def test_templates_reading_anything_else_are_rendered_every_time(
+    tmp_path: Path, source: str
+) -> None:
+    settings = ProjectSettings.model_validate({"timezone": "Asia/Seoul"})
+    assert not isinstance(Renderer(tmp_path, settings)._text(source), _Memo)
+
+
+def test_a_memoized_subject_still_fails_on_a_missing_attribute(tmp_path: Path) -> None:
+    renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
+    scope = {"contact": {"name": "Kim"}, "sequence": "w", "step": "s", "sender": {}, "now": NOW}
+    with pytest.raises(UndefinedError):
+        renderer._text("{{ contact.locale }}")(scope)
