@@ -389,7 +389,7 @@ class Engine:
             self._end(state, enr, t, Outcome.EXITED, "sequence_removed", result)
             return
         self._migrate(enr, seq)
-        if enr not in result.changed:
+        if not any(e is enr for e in result.changed):  # identity: dataclass == compares fields
             result.changed.append(enr)
         # Walk while the enrollment is due at this instant; waits move due_at forward.
         for _ in range(10_000):
@@ -595,7 +595,7 @@ class Engine:
         enr.outcome, enr.ended_at, enr.reason = outcome, t, reason
         enr.due_at = None
         enr.waiting_since = None
-        if enr not in result.changed:
+        if not any(e is enr for e in result.changed):  # identity: dataclass == compares fields
             result.changed.append(enr)
         self._note(state, t, enr.sequence, str(outcome), reason or "")
 

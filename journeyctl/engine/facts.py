@@ -7,7 +7,7 @@ the contact before the event (SPEC §3).
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,11 @@ NEVER = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as th
 @lru_cache(maxsize=256)
 def _span(text: str) -> Duration:
     return Duration.parse(text)
+
+
+@lru_cache(maxsize=256)
+def _nominal(text: str) -> timedelta:
+    return _span(text).approx()
 
 
 def _events_until(state: ContactState, t: datetime) -> list[Event]:
@@ -79,7 +84,7 @@ class Facts:
         if within is None:
             return sum(1 for e in events if e.name == name)
         span, t, tz, n = _span(within), self.t, self.tz, 0
-        approx = span.approx()
+        approx = _nominal(within)
         # Newest first: `after` is monotonic in the event time, so the first matching event
         # outside the span ends the count.
         for e in reversed(events):
@@ -95,7 +100,7 @@ class Facts:
         if within is None:
             return self.event_count(name), NEVER
         span, t, tz = _span(within), self.t, self.tz
-        approx = span.approx()
+        approx = _nominal(within)
         oldest, n = None, 0
         for e in reversed(_events_until(self.state, t)):
             if e.name == name:

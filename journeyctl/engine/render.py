@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Template, nodes
 
@@ -155,8 +155,7 @@ class _Memo:
 _MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
+class Rendered(NamedTuple):  # a tuple: built for every message, so cheap to make
     subject: str | None
     text: str | None
     html: str | None

@@ -68,12 +68,11 @@ def _occurrences(base: date, spec: DateSpec, tz: ZoneInfo, year: int) -> tuple[d
 
 def _search(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime) -> datetime:
     n = spec.every_years
-    k = (after_t.astimezone(tz).year - base.year) // n
-    # Occurrence k-1 falls in an earlier local year than `after_t` unless a positive offset
-    # pushes it later; only then must the search start one occurrence earlier.
-    if spec.offset.days > 0 or spec.offset.seconds > 0:
-        k -= 1
-    k = max(1, k)
+    # An occurrence fires after `after_t` only if its date (before the offset) is after
+    # `after_t - offset`, so no occurrence dated in an earlier year can (two days' margin for
+    # zones and clocks). Offsets may exceed a year (`offset: 400d`).
+    earliest = after_t - spec.offset.approx() - timedelta(days=2)
+    k = max(1, (earliest.year - base.year) // n)
     while True:
         fire = after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
         if fire > after_t:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeyctl.engine.timing import (
@@ -143,6 +143,7 @@ def test_reaches_across_samoa_skipped_day() -> None:
     assert not reaches(prev, one, landed + timedelta(seconds=1), apia)
 
 
+@settings(max_examples=400)
 @given(
     st.dates(min_value=date(1950, 1, 1), max_value=date(2026, 12, 31)),
     st.sampled_from([1, 2, 3]),
