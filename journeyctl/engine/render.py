@@ -129,13 +129,16 @@ class _Memo:
     read only `contact.locale` (or nothing of the contact), so a month of messages needs a
     handful of renders. Values of other types (dates, floats, lists) are rendered each time."""
 
-    __slots__ = ("_attrs", "_fast", "_memo")
+    __slots__ = ("_attrs", "_fast", "_memo", "_misses")
 
     def __init__(self, fast: _Fast, attrs: tuple[str, ...]) -> None:
         self._fast, self._attrs = fast, attrs
         self._memo: dict[tuple[Any, ...], str] = {}
+        self._misses = 0
 
     def __call__(self, scope: dict[str, Any]) -> str:
+        if self._misses >= _MEMO_MAX:
+            return self._fast(scope)  # values rarely repeat (e.g. it reads the name): stop
         contact = scope["contact"]
         key: list[Any] = [scope["sequence"], scope["step"]]
         for name in self._attrs:
@@ -147,6 +150,7 @@ class _Memo:
         out = self._memo.get(k)
         if out is None:
             out = self._fast(scope)
+            self._misses += 1
             if len(self._memo) < _MEMO_MAX:
                 self._memo[k] = out
         return out

@@ -157,3 +157,15 @@ def test_a_memoized_subject_still_fails_on_a_missing_attribute(tmp_path: Path) -
     scope = {"contact": {"name": "Kim"}, "sequence": "w", "step": "s", "sender": {}, "now": NOW}
     with pytest.raises(UndefinedError):
         renderer._text("{{ contact.locale }}")(scope)
+
+
+def test_a_subject_whose_values_rarely_repeat_stops_being_memoized(tmp_path: Path) -> None:
+    renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
+    source = "Hi {{ contact.name }}"
+    memo = renderer._text(source)
+    assert isinstance(memo, _Memo)
+    for i in range(5000):
+        scope = {"contact": {"name": f"n{i}"}, "sequence": "w", "step": "s", "sender": {}}
+        assert memo(scope) == f"Hi n{i}"
+    assert len(memo._memo) == 4096  # bounded, and past it every render goes straight to Jinja
+    assert memo._misses == 4096
