@@ -99,7 +99,6 @@ class _Gen:
             v = self.temp()
             self.emit(depth, f"{v} = {self.expr(node.left, depth)}")
             self.emit(depth, f"if {'not ' if isinstance(node, nodes.Or) else ''}{v}:")
-            self.emit(depth + 1, "pass")
             self.emit(depth + 1, f"{v} = {self.expr(node.right, depth + 1)}")
             return v
         if isinstance(node, nodes.Not):
