@@ -32,6 +32,7 @@ from journeyctl.data.source import (
     Header,
     Rejected,
     csv_records,
+    header_columns,
     header_record,
     is_jsonl,
     items_and_problems,
@@ -45,20 +46,7 @@ Stream = Iterator[Contact | Diagnostic | Rejected | Header]
 
 
 def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
-    if bad is not None:
-        raise Fatal(bad)
-    columns = [c.strip() for c in fields]
-    columns[0] = columns[0].lstrip("\ufeff").strip()  # a BOM read with --encoding utf-8
-    for i, name in enumerate(columns):
-        if name and name in columns[:i]:
-            raise Fatal(
-                error(
-                    Location(path, line, i + 1),
-                    "duplicate-column",
-                    f"column {name!r} appears twice (also column {columns.index(name) + 1})",
-                    "rename or remove one of them",
-                )
-            )
+    columns = header_columns(path, line, fields, bad)
     if "id" not in columns:
         similar = [c for c in columns if c.lower() == "id"]
         raise Fatal(

@@ -21,6 +21,7 @@ from journeyctl.data.source import (
     Header,
     Rejected,
     csv_records,
+    header_columns,
     header_record,
     is_jsonl,
     items_and_problems,
@@ -66,20 +67,7 @@ def _bad_at(path: Path, line: int, col: int, text: str) -> Diagnostic:
 
 
 def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
-    if bad is not None:
-        raise Fatal(bad)
-    columns = [c.strip() for c in fields]
-    columns[0] = columns[0].lstrip("\ufeff").strip()  # a BOM read with --encoding utf-8
-    for i, name in enumerate(columns):
-        if name and name in columns[:i]:
-            raise Fatal(
-                error(
-                    Location(path, line, i + 1),
-                    "duplicate-column",
-                    f"column {name!r} appears twice (also column {columns.index(name) + 1})",
-                    "rename or remove one of them",
-                )
-            )
+    columns = header_columns(path, line, fields, bad)
     for name in REQUIRED:
         if name not in columns:
             raise Fatal(

@@ -168,3 +168,23 @@ def items_and_problems(stream: Iterable[Any]) -> Iterator[Any]:
             yield from x.diagnostics
         elif type(x) is not Header:
             yield x
+
+
+def header_columns(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
+    """A CSV header's column names, stripped (and of a BOM read as text), or Fatal when the
+    header could not be read or names a column twice."""
+    if bad is not None:
+        raise Fatal(bad)
+    columns = [c.strip() for c in fields]
+    columns[0] = columns[0].lstrip("\ufeff").strip()  # a BOM read with --encoding utf-8
+    for i, name in enumerate(columns):
+        if name and name in columns[:i]:
+            raise Fatal(
+                error(
+                    Location(path, line, i + 1),
+                    "duplicate-column",
+                    f"column {name!r} appears twice (also column {columns.index(name) + 1})",
+                    "rename or remove one of them",
+                )
+            )
+    return columns
