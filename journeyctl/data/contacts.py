@@ -31,6 +31,7 @@ from journeyctl.data.source import (
     Fatal,
     Header,
     Rejected,
+    bad_width,
     csv_records,
     header_columns,
     header_record,
@@ -104,16 +105,9 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             problems: list[Diagnostic] = []
             if bad is not None:
                 problems.append(bad)
-            if len(row) != width and (len(row) < width or any(c.strip() for c in row[width:])):
-                problems.append(
-                    error(
-                        Location(path, line, min(len(row), width) + 1),
-                        "bad-row",
-                        f"the row has {len(row)} fields but the header has {width}",
-                        "check for a missing or extra comma, or an unquoted comma inside a value",
-                    )
-                )
-                yield Rejected(line, row, problems)
+            wrong = bad_width(path, line, row, width)
+            if wrong is not None:
+                yield Rejected(line, row, [*problems, wrong])
                 continue
             cid = row[id_i].strip()
             if not cid:

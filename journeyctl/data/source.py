@@ -188,3 +188,15 @@ def header_columns(path: Path, line: int, fields: list[str], bad: Diagnostic | N
                 )
             )
     return columns
+
+
+def bad_width(path: Path, line: int, row: list[str], width: int) -> Diagnostic | None:
+    """A CSV row with more or fewer fields than the header (empty trailing fields are fine)."""
+    if len(row) == width or (len(row) > width and not any(c.strip() for c in row[width:])):
+        return None
+    return error(
+        Location(path, line, min(len(row), width) + 1),
+        "bad-row",
+        f"the row has {len(row)} fields but the header has {width}",
+        "check for a missing or extra comma, or an unquoted comma inside a value",
+    )
