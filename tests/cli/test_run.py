@@ -205,3 +205,24 @@ def test_imports_alone_are_idempotent_and_check_contacts(proj: Path) -> None:
         ("c2", 0),
     ]
     conn.close()
+
+
+def test_a_real_tick_does_not_keep_every_message_in_its_report(proj: Path) -> None:
+    # Only --dry-run prints the messages; a real tick of 100k messages must not hold them all.
+    from datetime import datetime
+
+    from journeyctl.data.contacts import read_contacts
+    from journeyctl.data.events import read_events
+    from journeyctl.executor import run_once
+    from journeyctl.spec.loader import load_project
+
+    project = load_project(proj / "p")
+    now = datetime.fromisoformat("2026-11-02T10:05:00+09:00")
+    result = run_once(
+        project, proj / "j.db", now=now, clock=lambda: now,
+        contacts=read_contacts(proj / "contacts.csv", project.settings).items,
+        events=read_events(proj / "events.csv", project.settings).items,
+    )  # fmt: skip
+    assert result.report is not None
+    assert (result.report.decided, result.report.delivered) == (1, 1)
+    assert result.report.messages == []
