@@ -17,7 +17,7 @@ from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import fast_compile
-from journeyctl.engine.horizon import horizon_compile
+from journeyctl.engine.horizon import READ_EVENTS, READ_MESSAGES, horizon_compile
 from journeyctl.engine.model import (
     Contact,
     ContactState,
@@ -300,9 +300,9 @@ class Engine:
         if mark is None:
             mark = state.triggers[s.id] = TriggerMark()
         if state.skip_checks:
-            raw, horizon = self._eval_until(trig.segment, state, t, cv, tz)
+            raw, horizon, reads = self._eval_until(trig.segment, state, t, cv, tz)
         else:
-            raw, horizon = self._eval(trig.segment, state, t, None, cv, tz), None
+            raw, horizon, reads = self._eval(trig.segment, state, t, None, cv, tz), None, 0
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.
@@ -315,7 +315,7 @@ class Engine:
                         break
                 else:
                     skip_to = next_cron(trig.check, self._tz_name, horizon - _BEFORE)
-            state.horizons[s.id] = (self._facts_of(state, trig.segment), horizon, skip_to)
+            state.horizons[s.id] = (_facts_of(state, reads), horizon, skip_to)
         else:
             state.horizons.pop(s.id, None)
         was = mark.value
@@ -630,7 +630,7 @@ class Engine:
         if known is None or a is None:
             return a
         facts, horizon, skip_to = known
-        if facts != self._facts_of(state, s.model.trigger.segment):  # type: ignore[union-attr]
+        if facts != _facts_of(state, facts[3]):
             del state.horizons[s.id]  # new events, messages or attributes: check as planned
             return a
         return a if a >= horizon else skip_to
@@ -681,28 +681,18 @@ class Engine:
             )
             return None
 
-    def _facts_of(self, state: ContactState, source: str) -> tuple[Contact, int, int]:
-        """What a condition's horizon depends on: the contact's attributes, and its events
-        and messages if it reads them (they only ever grow, so lengths tell what changed)."""
-        h = horizon_compile(source)
-        assert h is not None
-        return (
-            state.contact,
-            len(state.events) if h.reads_events else -1,
-            len(state.messages) if h.reads_messages else -1,
-        )
-
     def _eval_until(
         self, source: str, state: ContactState, t: datetime, cv: dict[str, Any], tz: ZoneInfo
-    ) -> tuple[Any, datetime | None]:
-        """A segment condition's value and its horizon (None: unknown, check every time)."""
+    ) -> tuple[Any, datetime | None, int]:
+        """A segment condition's value, its horizon (None: unknown, check every time) and
+        which facts it read (engine.horizon)."""
         evaluate = horizon_compile(source)
         if evaluate is None:
-            return self._eval(source, state, t, None, cv, tz), None
+            return self._eval(source, state, t, None, cv, tz), None, 0
         try:
             return evaluate({"contact": cv}, Facts(state, t, None, tz))
         except Exception:
-            return self._eval(source, state, t, None, cv, tz), None  # notes the error
+            return self._eval(source, state, t, None, cv, tz), None, 0  # notes the error
 
     def _note(
         self,
@@ -715,3 +705,14 @@ class Engine:
     ) -> None:
         if state.trace is not None:
             state.trace.append(Decision(t, seq, kind, detail, inputs))
+
+
+def _facts_of(state: ContactState, reads: int) -> tuple[Contact, int, int, int]:
+    """What a condition's horizon depends on: the contact's attributes, and its events and
+    messages if the evaluation read them (they only ever grow, so lengths tell what changed)."""
+    return (
+        state.contact,
+        len(state.events) if reads & READ_EVENTS else -1,
+        len(state.messages) if reads & READ_MESSAGES else -1,
+        reads,
+    )

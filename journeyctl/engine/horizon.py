@@ -38,7 +38,17 @@ _MIDNIGHT_MARGIN = timedelta(hours=3)
 _HELPERS = frozenset({"days_since", "event_count", "last_event", "opened", "clicked", "sent"})
 _FLIPPING = ("eq", "ne", "gt", "gteq", "lt", "lteq")
 
-Valued = tuple[Any, datetime]  # (value, horizon)
+# (value, horizon, what the evaluation read: READ_EVENTS | READ_MESSAGES bits)
+Valued = tuple[Any, datetime, int]
+READ_EVENTS = 1
+READ_MESSAGES = 2
+_READS = {
+    "event_count": READ_EVENTS,
+    "last_event": READ_EVENTS,
+    "opened": READ_EVENTS | READ_MESSAGES,
+    "clicked": READ_EVENTS | READ_MESSAGES,
+    "sent": READ_MESSAGES,
+}
 
 
 @lru_cache(maxsize=4096)
@@ -170,6 +180,8 @@ class _Gen:
         ):
             raise Unsupported
         name = node.node.name
+        if name in _READS:  # only the parts actually evaluated count (`and`/`or` short-cut)
+            self.emit(depth, f"r |= {_READS[name]}")
         args = [self.expr(a, depth) for a in node.args]
         args += [f"{k.key}={self.expr(k.value, depth)}" for k in node.kwargs]
         v = self.temp()
@@ -186,12 +198,11 @@ class _Gen:
 
 
 class Horizon:
-    """A condition compiled for (value, horizon), with the facts it reads."""
+    """A condition compiled for (value, horizon, reads). `reads` tells which of the contact's
+    growing facts this evaluation looked at: a part cut short by `and`/`or` read nothing, so
+    while the parts read stay the same, so does the value (until the horizon)."""
 
-    def __init__(self, tree: nodes.Expr, fn: Callable[[dict[str, Any], Facts], Valued]) -> None:
-        called = {c.node.name for c in find_all(tree, nodes.Call) if isinstance(c.node, nodes.Name)}
-        self.reads_events = bool(called & {"event_count", "last_event", "opened", "clicked"})
-        self.reads_messages = bool(called & {"opened", "clicked", "sent"})
+    def __init__(self, fn: Callable[[dict[str, Any], Facts], Valued]) -> None:
         self._fn = fn
 
     def __call__(self, scope: dict[str, Any], facts: Facts) -> Valued:
@@ -215,7 +226,9 @@ def horizon_compile(source: str) -> Horizon | None:
         return None
     except Exception:
         return None  # syntax errors are reported by validate
-    body = "\n".join(["def _h(_s, F):", "    h = NEVER", *gen.lines, f"    return {value}, h"])
+    body = "\n".join(
+        ["def _h(_s, F):", "    h = NEVER", "    r = 0", *gen.lines, f"    return {value}, h, r"]
+    )
     scope: dict[str, Any] = {
         "__builtins__": {},
         "NEVER": NEVER,
@@ -225,4 +238,4 @@ def horizon_compile(source: str) -> Horizon | None:
         "next_midnight": next_midnight,
     }
     exec(compile(body, "<horizon>", "exec"), scope)
-    return Horizon(tree, scope["_h"])
+    return Horizon(scope["_h"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from journeyctl.data.events import read_events
 from journeyctl.engine import advance
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import fast_compile
-from journeyctl.engine.horizon import horizon_compile
+from journeyctl.engine.horizon import READ_EVENTS, horizon_compile
 from journeyctl.engine.model import ContactState, Event
 from journeyctl.engine.timing import zone
 from journeyctl.instants import parse_instant
@@ -80,10 +81,18 @@ def plain(source: str, state: ContactState, t: datetime) -> Any:
     return fast(Scope(Facts(state, t, None, tz), {"contact": state.contact.as_template_value()}))
 
 
+NEW_EVENTS = st.lists(
+    st.tuples(st.sampled_from(["purchased", "clicked"]), st.integers(0, 60 * 24 * 120)),
+    max_size=4,
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(cases(), st.lists(st.integers(1, 60 * 24 * 120), min_size=1, max_size=25))
+@given(cases(), st.lists(st.integers(1, 60 * 24 * 120), min_size=1, max_size=25), NEW_EVENTS)
 def test_value_holds_until_the_horizon(
-    case: tuple[str, ContactState, datetime], later: list[int]
+    case: tuple[str, ContactState, datetime],
+    later: list[int],
+    arriving: list[tuple[str, int]],
 ) -> None:
     source, state, t = case
     compiled = horizon_compile(source)
@@ -96,12 +105,39 @@ def test_value_holds_until_the_horizon(
         with pytest.raises(TypeError):
             compiled(scope, Facts(state, t, None, tz))
         return  # the engine notes the error and checks again at the next fire
-    value, horizon = compiled(scope, Facts(state, t, None, tz))
+    value, horizon, reads = compiled(scope, Facts(state, t, None, tz))
     assert value == expected  # the same value as the plain evaluation
     for minutes in later:
         c = t + timedelta(minutes=minutes)
         if c < horizon:
             assert plain(source, state, c) == value, (source, c, horizon)
+    if reads & READ_EVENTS:
+        return
+    # The evaluation read no events (`and`/`or` cut that part short): events arriving later
+    # leave the value alone until the horizon, as the engine assumes.
+    for name, minutes in arriving:
+        insort(state.events, Event("c1", name, t + timedelta(minutes=minutes)), key=lambda e: e.at)
+    for minutes in later:
+        c = t + timedelta(minutes=minutes)
+        if c < horizon:
+            seen = [e for e in state.events if e.at <= c]
+            at_c = ContactState(contact=state.contact, cursor=c, events=seen)
+            assert plain(source, at_c, c) == value, (source, c, horizon, arriving)
+
+
+def test_a_part_cut_short_reads_nothing() -> None:
+    source = "days_since(contact.last_active_at) >= 30 and event_count('purchased') == 0"
+    compiled = horizon_compile(source)
+    assert compiled is not None
+    tz = zone("Asia/Seoul", "UTC")
+    recent = ContactState(contact=contact("c1", "Asia/Seoul", last_active_at=T0))
+    scope = {"contact": recent.contact.as_template_value()}
+    assert compiled(scope, Facts(recent, T0, None, tz))[2] == 0
+    quiet = ContactState(
+        contact=contact("c1", "Asia/Seoul", last_active_at=T0 - timedelta(days=40))
+    )
+    scope = {"contact": quiet.contact.as_template_value()}
+    assert compiled(scope, Facts(quiet, T0, None, tz))[2] == READ_EVENTS
 
 
 def test_horizons_are_refined_not_just_daily() -> None:
@@ -112,7 +148,7 @@ def test_horizons_are_refined_not_just_daily() -> None:
     compiled = horizon_compile("days_since(contact.last_active_at) >= 30")
     assert compiled is not None
     tz = zone("Asia/Seoul", "UTC")
-    value, horizon = compiled(
+    value, horizon, _ = compiled(
         {"contact": state.contact.as_template_value()}, Facts(state, T0, None, tz)
     )
     assert value is False
@@ -122,6 +158,7 @@ def test_horizons_are_refined_not_just_daily() -> None:
     assert compiled({"contact": state.contact.as_template_value()}, Facts(state, T0, None, tz)) == (
         True,
         NEVER,
+        0,
     )
 
 
