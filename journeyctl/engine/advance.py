@@ -17,9 +17,8 @@ from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import fast_compile
-from journeyctl.engine.horizon import READ_EVENTS, READ_MESSAGES, horizon_compile
+from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.model import (
-    Contact,
     ContactState,
     Decision,
     Enrollment,
@@ -114,6 +113,10 @@ class Engine:
             if isinstance(trig, EventTrigger):
                 self._on_event.setdefault(trig.event, []).append(s)
         self._segments = [s for s in self.sequences if isinstance(s.model.trigger, SegmentTrigger)]
+        self._horizon: dict[str, Horizon | None] = {
+            s.id: horizon_compile(s.model.trigger.segment)  # type: ignore[union-attr]
+            for s in self._segments
+        }
         self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
         self._tz_name = self.project.settings.timezone
         self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
@@ -299,8 +302,9 @@ class Engine:
         mark = state.triggers.get(s.id)
         if mark is None:
             mark = state.triggers[s.id] = TriggerMark()
-        if state.skip_checks:
-            raw, horizon, reads = self._eval_until(trig.segment, state, t, cv, tz)
+        compiled = self._horizon[s.id] if state.skip_checks else None
+        if compiled is not None:
+            raw, horizon, reads = self._eval_until(compiled, trig.segment, state, t, cv, tz)
         else:
             raw, horizon, reads = self._eval(trig.segment, state, t, None, cv, tz), None, 0
         value = bool(raw)
@@ -315,7 +319,8 @@ class Engine:
                         break
                 else:
                     skip_to = next_cron(trig.check, self._tz_name, horizon - _BEFORE)
-            state.horizons[s.id] = (_facts_of(state, reads), horizon, skip_to)
+            assert compiled is not None
+            state.horizons[s.id] = (compiled.snapshot(state, reads), horizon, skip_to)
         else:
             state.horizons.pop(s.id, None)
         was = mark.value
@@ -629,10 +634,15 @@ class Engine:
         known = state.horizons.get(s.id)
         if known is None or a is None:
             return a
-        facts, horizon, skip_to = known
-        if facts != _facts_of(state, facts[3]):
+        snap, horizon, skip_to = known
+        compiled = self._horizon[s.id]
+        assert compiled is not None
+        now = compiled.unchanged(state, snap)
+        if now is None:
             del state.horizons[s.id]  # new events, messages or attributes: check as planned
             return a
+        if now is not snap:
+            state.horizons[s.id] = (now, horizon, skip_to)
         return a if a >= horizon else skip_to
 
     def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
@@ -682,13 +692,16 @@ class Engine:
             return None
 
     def _eval_until(
-        self, source: str, state: ContactState, t: datetime, cv: dict[str, Any], tz: ZoneInfo
+        self,
+        evaluate: Horizon,
+        source: str,
+        state: ContactState,
+        t: datetime,
+        cv: dict[str, Any],
+        tz: ZoneInfo,
     ) -> tuple[Any, datetime | None, int]:
         """A segment condition's value, its horizon (None: unknown, check every time) and
         which facts it read (engine.horizon)."""
-        evaluate = horizon_compile(source)
-        if evaluate is None:
-            return self._eval(source, state, t, None, cv, tz), None, 0
         try:
             return evaluate({"contact": cv}, Facts(state, t, None, tz))
         except Exception:
@@ -705,14 +718,3 @@ class Engine:
     ) -> None:
         if state.trace is not None:
             state.trace.append(Decision(t, seq, kind, detail, inputs))
-
-
-def _facts_of(state: ContactState, reads: int) -> tuple[Contact, int, int, int]:
-    """What a condition's horizon depends on: the contact's attributes, and its events and
-    messages if the evaluation read them (they only ever grow, so lengths tell what changed)."""
-    return (
-        state.contact,
-        len(state.events) if reads & READ_EVENTS else -1,
-        len(state.messages) if reads & READ_MESSAGES else -1,
-        reads,
-    )

@@ -29,6 +29,7 @@ from jinja2.exceptions import UndefinedError
 
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import BIN, CMP, Unsupported, ga, gi, to_python
+from journeyctl.engine.model import Contact, ContactState
 from journeyctl.engine.timing import at_local
 from journeyctl.spec.expressions import find_all, parse_expr
 
@@ -38,17 +39,17 @@ _MIDNIGHT_MARGIN = timedelta(hours=3)
 _HELPERS = frozenset({"days_since", "event_count", "last_event", "opened", "clicked", "sent"})
 _FLIPPING = ("eq", "ne", "gt", "gteq", "lt", "lteq")
 
-# (value, horizon, what the evaluation read: READ_EVENTS | READ_MESSAGES bits)
+# (value, horizon, what the evaluation read: READ_* bits and one bit per event name)
 Valued = tuple[Any, datetime, int]
-READ_EVENTS = 1
-READ_MESSAGES = 2
-_READS = {
-    "event_count": READ_EVENTS,
-    "last_event": READ_EVENTS,
-    "opened": READ_EVENTS | READ_MESSAGES,
-    "clicked": READ_EVENTS | READ_MESSAGES,
-    "sent": READ_MESSAGES,
-}
+READ_MESSAGES = 1
+READ_ANY_EVENT = 2  # an event name not known when compiling
+_FIRST_NAME_BIT = 4
+_EVENT_READERS = {"event_count", "last_event"}  # first argument: the event name
+_RESPONSES = {"opened", "clicked"}  # read events of that name and the messages they answer
+# A snapshot of the facts a horizon was computed on (see `snapshot`): the contact, how many
+# events it had, how many of them had a name the evaluation read, how many messages (-1 when
+# not read), and the reads themselves.
+Snapshot = tuple[Contact, int, int, int, int]
 
 
 @lru_cache(maxsize=4096)
@@ -84,6 +85,21 @@ class _Gen:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.n = 0
+        self.names: dict[str, int] = {}  # event name -> its read bit
+
+    def reads(self, node: nodes.Call, name: str) -> int:
+        """The read bits of a helper call: which events (by name) and whether messages."""
+        if name == "sent":
+            return READ_MESSAGES
+        if name in _RESPONSES:
+            event: object = name
+        else:
+            first = node.args[0] if node.args else None
+            event = first.value if isinstance(first, nodes.Const) else None
+        if not isinstance(event, str):
+            return READ_ANY_EVENT
+        bit = self.names.setdefault(event, _FIRST_NAME_BIT << len(self.names))
+        return bit | (READ_MESSAGES if name in _RESPONSES else 0)
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
@@ -180,8 +196,8 @@ class _Gen:
         ):
             raise Unsupported
         name = node.node.name
-        if name in _READS:  # only the parts actually evaluated count (`and`/`or` short-cut)
-            self.emit(depth, f"r |= {_READS[name]}")
+        if name != "days_since":  # only the parts evaluated count (`and`/`or` cut short)
+            self.emit(depth, f"r |= {self.reads(node, name)}")
         args = [self.expr(a, depth) for a in node.args]
         args += [f"{k.key}={self.expr(k.value, depth)}" for k in node.kwargs]
         v = self.temp()
@@ -199,11 +215,16 @@ class _Gen:
 
 class Horizon:
     """A condition compiled for (value, horizon, reads). `reads` tells which of the contact's
-    growing facts this evaluation looked at: a part cut short by `and`/`or` read nothing, so
-    while the parts read stay the same, so does the value (until the horizon)."""
+    growing facts this evaluation looked at: a part cut short by `and`/`or` read nothing, and
+    `event_count('purchased')` reads only purchases. While those stay the same, so does the
+    value (until the horizon)."""
 
-    def __init__(self, fn: Callable[[dict[str, Any], Facts], Valued]) -> None:
+    def __init__(
+        self, fn: Callable[[dict[str, Any], Facts], Valued], names: dict[str, int]
+    ) -> None:
         self._fn = fn
+        self._names = names
+        self._read_names: dict[int, frozenset[str] | None] = {}
 
     def __call__(self, scope: dict[str, Any], facts: Facts) -> Valued:
         try:
@@ -213,6 +234,47 @@ class Horizon:
             if isinstance(name, str) and name not in scope:
                 raise UndefinedError(f"{name!r} is undefined") from None
             raise
+
+    def event_names(self, reads: int) -> frozenset[str] | None:
+        """The names of the events an evaluation read (None: any event)."""
+        names = self._read_names.get(reads, ())
+        if names == ():
+            names = self._read_names[reads] = (
+                None
+                if reads & READ_ANY_EVENT
+                else frozenset(n for n, bit in self._names.items() if reads & bit)
+            )
+        return names  # type: ignore[return-value]
+
+    def snapshot(self, state: ContactState, reads: int) -> Snapshot:
+        """The facts an evaluation with these reads depended on, as of now."""
+        return (
+            state.contact,
+            len(state.events),
+            self._named(state, reads),
+            len(state.messages) if reads & READ_MESSAGES else -1,
+            reads,
+        )
+
+    def unchanged(self, state: ContactState, snap: Snapshot) -> Snapshot | None:
+        """`snap` brought up to date if the facts it depends on are the same, else None.
+        (Events only ever get added, so counts tell what changed.)"""
+        contact, n_events, n_named, n_messages, reads = snap
+        if contact is not state.contact and contact != state.contact:
+            return None
+        if n_messages != -1 and n_messages != len(state.messages):
+            return None
+        if n_events == len(state.events):
+            return snap
+        if self._named(state, reads) != n_named:
+            return None
+        return (contact, len(state.events), n_named, n_messages, reads)
+
+    def _named(self, state: ContactState, reads: int) -> int:
+        names = self.event_names(reads)
+        if names is None:
+            return len(state.events)
+        return sum(1 for e in state.events if e.name in names) if names else 0
 
 
 @lru_cache(maxsize=4096)
@@ -238,4 +300,4 @@ def horizon_compile(source: str) -> Horizon | None:
         "next_midnight": next_midnight,
     }
     exec(compile(body, "<horizon>", "exec"), scope)
-    return Horizon(scope["_h"])
+    return Horizon(scope["_h"], gen.names)

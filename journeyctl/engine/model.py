@@ -155,8 +155,8 @@ class ContactState:
     alarms: dict[str, datetime | None] = field(default_factory=dict)
     # Per segment sequence: (facts it was computed on, horizon, next check at or after it);
     # see engine.horizon. Not persisted either; void once the facts change.
-    horizons: dict[str, tuple[tuple[Contact, int, int, int], datetime, datetime | None]] = field(
-        default_factory=dict
+    horizons: dict[str, tuple[tuple[Contact, int, int, int, int], datetime, datetime | None]] = (
+        field(default_factory=dict)
     )
     # Whether segment checks that cannot change anything may be skipped: only while the whole
     # future of the contact's facts is known (Engine.replay, simulate). `run` learns attribute

@@ -16,7 +16,7 @@ from journeyctl.data.events import read_events
 from journeyctl.engine import advance
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import fast_compile
-from journeyctl.engine.horizon import READ_EVENTS, horizon_compile
+from journeyctl.engine.horizon import horizon_compile
 from journeyctl.engine.model import ContactState, Event
 from journeyctl.engine.timing import zone
 from journeyctl.instants import parse_instant
@@ -111,12 +111,13 @@ def test_value_holds_until_the_horizon(
         c = t + timedelta(minutes=minutes)
         if c < horizon:
             assert plain(source, state, c) == value, (source, c, horizon)
-    if reads & READ_EVENTS:
-        return
-    # The evaluation read no events (`and`/`or` cut that part short): events arriving later
-    # leave the value alone until the horizon, as the engine assumes.
+    # Events arriving later leave the value alone until the horizon when they are not of a
+    # kind the evaluation read (`and`/`or` cut a part short, or another event name).
+    snap = compiled.snapshot(state, reads)
     for name, minutes in arriving:
         insort(state.events, Event("c1", name, t + timedelta(minutes=minutes)), key=lambda e: e.at)
+    if compiled.unchanged(state, snap) is None:
+        return
     for minutes in later:
         c = t + timedelta(minutes=minutes)
         if c < horizon:
@@ -132,12 +133,20 @@ def test_a_part_cut_short_reads_nothing() -> None:
     tz = zone("Asia/Seoul", "UTC")
     recent = ContactState(contact=contact("c1", "Asia/Seoul", last_active_at=T0))
     scope = {"contact": recent.contact.as_template_value()}
-    assert compiled(scope, Facts(recent, T0, None, tz))[2] == 0
+    reads = compiled(scope, Facts(recent, T0, None, tz))[2]
+    assert compiled.event_names(reads) == frozenset()
     quiet = ContactState(
         contact=contact("c1", "Asia/Seoul", last_active_at=T0 - timedelta(days=40))
     )
     scope = {"contact": quiet.contact.as_template_value()}
-    assert compiled(scope, Facts(quiet, T0, None, tz))[2] == READ_EVENTS
+    reads = compiled(scope, Facts(quiet, T0, None, tz))[2]
+    assert compiled.event_names(reads) == frozenset({"purchased"})
+    # Only purchases matter to it: a click leaves the snapshot valid, a purchase does not.
+    snap = compiled.snapshot(quiet, reads)
+    quiet.events.append(Event("c1", "clicked", T0))
+    assert compiled.unchanged(quiet, snap) is not None
+    quiet.events.append(Event("c1", "purchased", T0))
+    assert compiled.unchanged(quiet, snap) is None
 
 
 def test_horizons_are_refined_not_just_daily() -> None:
