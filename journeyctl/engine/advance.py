@@ -171,8 +171,9 @@ class Engine:
             if best is None or t < best:
                 best = t
         for e in state.enrollments:
-            if e.is_active and e.due_at is not None and (best is None or e.due_at < best):
-                best = e.due_at
+            due = e.due_at
+            if due is not None and (best is None or due < best) and e.is_active:
+                best = due
         alarms = state.alarms
         for s in self._segments:
             if self._may_enter(state, s):
@@ -393,9 +394,9 @@ class Engine:
         if seq is None:
             self._end(state, enr, t, Outcome.EXITED, "sequence_removed", result)
             return
-        self._migrate(enr, seq)
-        if not any(e is enr for e in result.changed):  # identity: dataclass == compares fields
-            result.changed.append(enr)
+        if enr.version != seq.version:
+            self._migrate(enr, seq)
+        result.changed.append(enr)
         # Walk while the enrollment is due at this instant; waits move due_at forward.
         for _ in range(10_000):
             if not enr.is_active or enr.due_at is None or enr.due_at > t:
@@ -600,8 +601,7 @@ class Engine:
         enr.outcome, enr.ended_at, enr.reason = outcome, t, reason
         enr.due_at = None
         enr.waiting_since = None
-        if not any(e is enr for e in result.changed):  # identity: dataclass == compares fields
-            result.changed.append(enr)
+        result.changed.append(enr)
         self._note(state, t, enr.sequence, str(outcome), reason or "")
 
     def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:

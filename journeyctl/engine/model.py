@@ -90,7 +90,9 @@ class Enrollment:
         return self.outcome is Outcome.ACTIVE
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, but never mutated: a frozen dataclass's __init__ (one object.__setattr__ per
+# field) costs 2.5 µs against 0.3 µs, and every message of a tick or a simulation makes one.
+@dataclass(slots=True, unsafe_hash=True)
 class Message:
     """One send decision. `status` sent means handed to delivery; skipped carries a reason."""
 
@@ -172,7 +174,7 @@ class StepResult:
     """What `engine.advance` returns for one contact: new decisions and the next wake-up."""
 
     messages: list[Message] = field(default_factory=list)
-    changed: list[Enrollment] = field(default_factory=list)
+    changed: list[Enrollment] = field(default_factory=list)  # may name one several times
     next_due: datetime | None = None
 
     def merge(self, other: StepResult) -> None:
