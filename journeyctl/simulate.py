@@ -182,11 +182,12 @@ def _at(e: Event) -> datetime:
 
 
 def _unique(events: Iterable[Event]) -> list[Event]:
-    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3)."""
+    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3).
+    One contact's events, all in UTC: (name, at, props) is the natural key here."""
     seen: set[tuple[object, ...]] = set()
     out: list[Event] = []
     for e in events:
-        key = e.natural_key
+        key = (e.name, e.at, e.props)
         if key not in seen:
             seen.add(key)
             out.append(e)

@@ -53,6 +53,8 @@ _ASSUME_DELAY = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
 _DEFAULT_ASSUME_DELAY = timedelta(days=1)
 _SUPPRESSING = {"unsubscribed", "bounced", "complained"}
 _BEFORE = timedelta(microseconds=1)
+# What is due at an instant (Engine._agenda).
+_EVENTS, _DATES, _SEGMENTS, _STEPS = 1, 2, 4, 8
 
 
 def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -153,40 +155,55 @@ class Engine:
         tz = self.zone_of(state)
         cv = state.contact.as_template_value()
         while True:
-            t = self.next_due(state, tz)
+            t, kinds = self._agenda(state, tz)
             if t is None or t > until:
                 return t
-            self._process_at(state, t, t if now is None else now, tz, cv, result)
+            self._process_at(state, t, t if now is None else now, tz, cv, result, kinds)
             if t > state.cursor:  # type: ignore[operator]
                 state.cursor = t
 
     def next_due(self, state: ContactState, tz: ZoneInfo | None = None) -> datetime | None:
         """When this contact next needs the engine (None: never, unless new facts arrive)."""
-        assert state.cursor is not None
-        tz = tz or self.zone_of(state)
+        return self._agenda(state, tz or self.zone_of(state))[0]
+
+    def _agenda(self, state: ContactState, tz: ZoneInfo) -> tuple[datetime | None, int]:
+        """The next due time and what is due then (`_EVENTS | _DATES | _SEGMENTS | _STEPS`)."""
         cursor = state.cursor
+        assert cursor is not None
         best: datetime | None = None
+        kinds = 0
         for ev in state.pending:
             t = ev.at if ev.at > cursor else cursor
             if best is None or t < best:
-                best = t
+                best, kinds = t, _EVENTS
+            elif t == best:
+                kinds |= _EVENTS
         for e in state.enrollments:
-            due = e.due_at
-            if due is not None and (best is None or due < best) and e.is_active:
-                best = due
-        alarms = state.alarms
+            t = e.due_at
+            if t is not None and e.is_active:
+                if best is None or t < best:
+                    best, kinds = t, _STEPS
+                elif t == best:
+                    kinds |= _STEPS
         for s in self._segments:
             if self._may_enter(state, s):
-                t2 = self._segment_alarm(state, s, cursor)
-                if t2 is not None and (best is None or t2 < best):
-                    best = t2
+                t = self._segment_alarm(state, s, cursor)
+                if t is not None:
+                    if best is None or t < best:
+                        best, kinds = t, _SEGMENTS
+                    elif t == best:
+                        kinds |= _SEGMENTS
+        alarms = state.alarms
         for s in self._dates:
-            t2 = alarms.get(s.id, cursor)
-            if t2 is not None and t2 <= cursor:  # not cached, or passed (None: never fires)
-                t2 = self._next_date(state, s, tz)
-            if t2 is not None and (best is None or t2 < best):
-                best = t2
-        return best
+            t = alarms.get(s.id, cursor)
+            if t is not None and t <= cursor:  # not cached, or passed (None: never fires)
+                t = self._next_date(state, s, tz)
+            if t is not None:
+                if best is None or t < best:
+                    best, kinds = t, _DATES
+                elif t == best:
+                    kinds |= _DATES
+        return best, kinds
 
     # --- one instant --------------------------------------------------------------------
 
@@ -198,30 +215,33 @@ class Engine:
         tz: ZoneInfo,
         cv: dict[str, Any],
         result: StepResult,
+        kinds: int,
     ) -> None:
+        """Everything due at `t`, in order: events, date triggers, segment checks, steps.
+        `kinds` (from `_agenda`) says which of them are due, so the rest are not scanned."""
         cursor = state.cursor
         assert cursor is not None
-        if state.pending:
+        if kinds & _EVENTS:
             # Events due now, in time order (stable: equal times keep their import order).
             due_events = [e for e in state.pending if (e.at if e.at > cursor else cursor) <= t]
-            if due_events:
-                due_events.sort(key=_event_at)
-                taken = set(map(id, due_events))
-                state.pending = [e for e in state.pending if id(e) not in taken]
-                for ev in due_events:
-                    insort(state.events, ev, key=_event_at)
-                    self._apply_event(state, ev, t, tz, cv, result)
-        alarms = state.alarms  # next_due has just refreshed them for this cursor
-        for s in self._dates:
-            a = alarms.get(s.id, cursor)
-            if a is not None and a <= cursor:  # not cached, or passed (None: never fires)
-                a = self._next_date(state, s, tz)
-            if a == t:
-                state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
-                self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
-        for s in self._segments:
-            if self._segment_alarm(state, s, cursor) == t and self._may_enter(state, s):
-                self._check_segment(state, s, t, tz, cv, result)
+            due_events.sort(key=_event_at)
+            taken = set(map(id, due_events))
+            state.pending = [e for e in state.pending if id(e) not in taken]
+            for ev in due_events:
+                insort(state.events, ev, key=_event_at)
+                self._apply_event(state, ev, t, tz, cv, result)
+        if kinds & _DATES:
+            alarms = state.alarms  # _agenda has just refreshed them for this cursor
+            for s in self._dates:
+                if alarms.get(s.id) == t:
+                    state.triggers.setdefault(s.id, TriggerMark()).checked_at = t
+                    self._try_enroll(state, s, t, tz, cv, result, why="date", per_occurrence=True)
+        # New events may void a horizon and bring a planned check back to this instant.
+        if kinds & (_SEGMENTS | _EVENTS):
+            for s in self._segments:
+                if self._segment_alarm(state, s, cursor) == t and self._may_enter(state, s):
+                    self._check_segment(state, s, t, tz, cv, result)
+        # Events, dates and checks may enroll or wake enrollments at this instant.
         due = [
             e for e in state.enrollments if e.due_at is not None and e.due_at <= t and e.is_active
         ]
@@ -557,6 +577,8 @@ class Engine:
         return known[1], known[2], known[3]
 
     def _is_late(self, seq: LoadedSequence, at: datetime, now: datetime) -> bool:
+        if now == at:  # simulate, and any tick that runs at the due time
+            return False
         policy = seq.model.late or (None if seq.model.transactional else self.project.settings.late)
         if policy is None or policy.max == "always":
             return False

@@ -5,7 +5,7 @@ Cron math uses APScheduler's CronTrigger as a pure function of (after); no sched
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from journeyctl.engine.model import Contact, Enrollment
 from journeyctl.engine.timing import add_years, after, at_local
+from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import DateSpec, Sequence
 
 _TICK = timedelta(microseconds=1)
@@ -48,7 +49,7 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     # Occurrences around `after_t`'s year are shared by every contact with the same date (a
     # birthday, a signup day), so they are computed once. They are only used when they
     # bracket `after_t`: the first of them at or before it proves no earlier one is later.
-    fires = _occurrences(base, spec, tz, after_t.year)
+    fires = _occurrences(base, spec.every_years, spec.at, spec.offset, tz, after_t.year)
     if fires[0] <= after_t:
         for fire in fires:
             if fire > after_t:
@@ -56,13 +57,13 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     return _search(base, spec, tz, after_t)
 
 
-@lru_cache(maxsize=65536)
-def _occurrences(base: date, spec: DateSpec, tz: ZoneInfo, year: int) -> tuple[datetime, ...]:
-    n = spec.every_years
+@lru_cache(maxsize=65536)  # keyed by plain values: hashing the pydantic DateSpec is slow
+def _occurrences(
+    base: date, n: int, at: time, offset: Duration, tz: ZoneInfo, year: int
+) -> tuple[datetime, ...]:
     first = max(1, (year - base.year) // n - 1)
     return tuple(
-        after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
-        for k in range(first, first + 3)
+        after(at_local(add_years(base, k * n), at, tz), offset, tz) for k in range(first, first + 3)
     )
 
 

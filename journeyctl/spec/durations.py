@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -71,7 +72,7 @@ class Duration:
 
     def approx(self) -> timedelta:
         """Nominal length (a calendar day taken as 24h): for comparisons, never for scheduling."""
-        return timedelta(days=self.days, seconds=self.seconds)
+        return _nominal(self.days, self.seconds)
 
     def __str__(self) -> str:
         if self.is_zero:
@@ -122,3 +123,8 @@ class Duration:
 
 
 DURATION_HINT = "use 30m, 4h, 2d, 1w or 1d12h"
+
+
+@lru_cache(maxsize=1024)
+def _nominal(days: int, seconds: int) -> timedelta:
+    return timedelta(days=days, seconds=seconds)  # asked for at every send (late policy, cap)
