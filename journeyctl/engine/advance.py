@@ -172,6 +172,7 @@ class Engine:
         assert cursor is not None
         best: datetime | None = None
         kinds = 0
+        t: datetime | None
         for ev in state.pending:
             t = ev.at if ev.at > cursor else cursor
             if best is None or t < best:
