@@ -122,7 +122,7 @@ class Engine:
         self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
         self._tz_name = self.project.settings.timezone
         self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
-        self._send_cache: dict[int, tuple[Send, str, str, bool]] = {}
+        self._send_cache: dict[int, tuple[Send, str, rules.SendRules]] = {}
 
     # --- public -------------------------------------------------------------------------
 
@@ -502,11 +502,9 @@ class Engine:
         result: StepResult,
     ) -> bool:
         """Apply the rules; record a sent or skipped message. False when deferred."""
-        settings = self.project.settings
-        channel, medium, marketing = self._send_facts(seq, step)
-        verdict = rules.evaluate(
-            at, state=state, settings=settings, seq=seq.model, step=step, medium=medium, tz=tz
-        )
+        channel, send_rules = self._send_facts(seq, step)
+        medium, marketing = send_rules.medium, send_rules.marketing
+        verdict = rules.evaluate(at, state=state, rules=send_rules, tz=tz)
         if verdict.action == "defer":
             assert verdict.until is not None
             if enr.deferred_from is None:
@@ -567,15 +565,16 @@ class Engine:
             self._note(state, at, seq.id, "skipped", f"{step.send}: {reason}")
         return True
 
-    def _send_facts(self, seq: LoadedSequence, step: Send) -> tuple[str, str, bool]:
-        """(channel, medium, is marketing) of a send step: fixed for a loaded project."""
+    def _send_facts(self, seq: LoadedSequence, step: Send) -> tuple[str, rules.SendRules]:
+        """(channel, rules) of a send step: fixed for a loaded project."""
         known = self._send_cache.get(id(step))
         if known is None or known[0] is not step:
             channel = step.channel or self.project.default_channel()
             cfg = self.project.settings.channels.get(channel)
             medium = cfg.medium if cfg is not None else "other"
-            known = self._send_cache[id(step)] = (step, channel, medium, seq.model.is_marketing)
-        return known[1], known[2], known[3]
+            facts = rules.SendRules.for_step(self.project.settings, seq.model, step, medium)
+            known = self._send_cache[id(step)] = (step, channel, facts)
+        return known[1], known[2]
 
     def _is_late(self, seq: LoadedSequence, at: datetime, now: datetime) -> bool:
         if now == at:  # simulate, and any tick that runs at the due time

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Status
 from journeyctl.engine.timing import in_span, next_clock, span_end, weekday_name
-from journeyctl.spec.models import ProjectSettings, Send, SendWindow, Sequence
+from journeyctl.spec.models import ProjectSettings, QuietHours, Send, SendWindow, Sequence
 
 KR_NIGHT = (time(21, 0), time(8, 0))  # 정보통신망법 시행령: 21:00-08:00 needs separate consent
 _MAX_ROUNDS = 32
@@ -67,29 +67,57 @@ def _cap_until(state: ContactState, t: datetime, max_n: int, per: timedelta) -> 
     return times[lo + n - max_n] + per
 
 
-def evaluate(
-    t: datetime,
-    *,
-    state: ContactState,
-    settings: ProjectSettings,
-    seq: Sequence,
-    step: Send,
-    medium: str,
-    tz: ZoneInfo,
-) -> Verdict:
+@dataclass(frozen=True, slots=True)
+class SendRules:
+    """What the rules need to know about one send step: fixed for a loaded project, so the
+    engine builds it once per step (`for_step`) rather than at every send."""
+
+    medium: str
+    marketing: bool
+    window: SendWindow | None
+    quiet: QuietHours | None  # marketing only
+    cap_max: int  # 0: no cap (marketing only)
+    cap_per: timedelta
+    cap_skips: bool  # on_cap: skip (else defer)
+    night: bool  # kr: SMS/push ads between 21:00 and 08:00 need the night-consent attribute
+    night_consent: str
+
+    @classmethod
+    def for_step(
+        cls, settings: ProjectSettings, seq: Sequence, step: Send, medium: str
+    ) -> SendRules:
+        marketing = seq.is_marketing
+        cap = settings.frequency_cap if marketing else None
+        night = "kr" in settings.compliance and seq.ad and medium != "email"
+        return cls(
+            medium=medium,
+            marketing=marketing,
+            window=step.window or seq.window,
+            quiet=settings.quiet_hours if marketing else None,
+            cap_max=cap.max if cap is not None else 0,
+            cap_per=cap.per.approx() if cap is not None else timedelta(0),
+            cap_skips=(step.on_cap or seq.on_cap) == "skip",
+            night=night,
+            night_consent=settings.contacts.night_consent,
+        )
+
+    @property
+    def timed(self) -> bool:
+        """Whether any rule depends on the time (else only suppression applies)."""
+        return bool(self.window or self.quiet or self.cap_max or self.night)
+
+
+def evaluate(t: datetime, *, state: ContactState, rules: SendRules, tz: ZoneInfo) -> Verdict:
     """Decide send / defer (until when, why) / skip (why) for a send due at `t`."""
-    marketing = seq.is_marketing
-    reason = suppression(state, medium, marketing)
+    reason = suppression(state, rules.medium, rules.marketing)
     if reason:
         return Verdict("skip", reason)
-    window = step.window or seq.window
-    quiet = settings.quiet_hours if marketing else None
-    cap = settings.frequency_cap if marketing else None
-    night = "kr" in settings.compliance and seq.ad and medium != "email"
+    if not rules.timed:
+        return SEND
     first: Verdict | None = None
     current = t
     for _ in range(_MAX_ROUNDS):
-        verdict = _first_blocker(current, state, settings, window, quiet, cap, night, step, seq, tz)
+        verdict = _first_blocker(current, state, rules, tz)
         if verdict is None:
             return SEND if first is None else Verdict("defer", first.reason, current)
         if verdict.action == "skip":
@@ -102,40 +130,33 @@ def evaluate(
 
 
 def _first_blocker(
-    t: datetime,
-    state: ContactState,
-    settings: ProjectSettings,
-    window: SendWindow | None,
-    quiet: object,
-    cap: object,
-    night: bool,
-    step: Send,
-    seq: Sequence,
-    tz: ZoneInfo,
+    t: datetime, state: ContactState, rules: SendRules, tz: ZoneInfo
 ) -> Verdict | None:
+    window = rules.window
     if window is not None:
         until = _window(t, window, tz)
         if until is not None:
             return Verdict("defer", "window", until)
         if until is None and not window.days:
             return Verdict("skip", "no_send_time")
-    qh = settings.quiet_hours
-    if quiet is not None and qh is not None:
+    qh = rules.quiet
+    local = None
+    if qh is not None:
         local = t.astimezone(tz).time()
         if in_span(local, qh.start, qh.end):
             return Verdict("defer", "quiet_hours", span_end(t, qh.start, qh.end, tz))
-    fc = settings.frequency_cap
-    if cap is not None and fc is not None:
-        until = _cap_until(state, t, fc.max, fc.per.approx())
+    if rules.cap_max:
+        until = _cap_until(state, t, rules.cap_max, rules.cap_per)
         if until is not None:
-            if (step.on_cap or seq.on_cap) == "skip":
+            if rules.cap_skips:
                 return Verdict("skip", "frequency_cap")
             return Verdict("defer", "frequency_cap", until)
-    if night and not state.contact.attrs.get(settings.contacts.night_consent):
-        local = t.astimezone(tz).time()
+    if rules.night and not state.contact.attrs.get(rules.night_consent):
+        if local is None:
+            local = t.astimezone(tz).time()
         if in_span(local, *KR_NIGHT):
             return Verdict("defer", "night_consent", span_end(t, *KR_NIGHT, tz))
     return None
 
 
-__all__ = ["SEND", "Status", "Verdict", "evaluate", "suppression"]
+__all__ = ["SEND", "SendRules", "Status", "Verdict", "evaluate", "suppression"]
