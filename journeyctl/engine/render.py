@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jinja2 import Template, nodes
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings, Send
@@ -50,13 +52,27 @@ def _url_filler(
     return lambda token, contact_id: fallback({"token": token, "contact_id": contact_id})
 
 
+# The attributes jinja2's Context.__init__ and EvalContext.__init__ set (jinja2 3.1). While
+# the installed jinja2 sets exactly these, _Fast fills them in directly (see below).
+_CONTEXT_ATTRS = frozenset(
+    {"parent", "vars", "environment", "eval_ctx", "exported_vars", "name", "globals_keys", "blocks"}
+)
+_EVAL_ATTRS = frozenset({"environment", "autoescape", "volatile"})
+_new = object.__new__
+
+
 class _Fast:
     """`Template.render(scope)` with the template's globals merged once, not per call.
 
     Same semantics: the globals first, then the scope over them; a fresh Context per call.
+    The Context is built the way Context.__init__ builds it, minus the per-call autoescape
+    decision (fixed per template name) and the constructor calls; when the installed jinja2's
+    contexts hold other attributes than these, its constructor is used instead.
     """
 
-    __slots__ = ("_blocks", "_context", "_env", "_globals", "_name", "_root")
+    __slots__ = (
+        "_autoescape", "_blocks", "_context", "_direct", "_env", "_globals", "_name", "_root",
+    )  # fmt: skip
 
     def __init__(self, tpl: Template) -> None:
         self._env = tpl.environment
@@ -65,12 +81,38 @@ class _Fast:
         self._globals = dict(tpl.globals)  # a ChainMap: iterating it per call was costly
         self._root: Callable[[Any], Any] = tpl.root_render_func
         self._context = self._env.context_class
+        probe = self._context(self._env, {}, self._name, self._blocks, self._globals)
+        self._autoescape = probe.eval_ctx.autoescape
+        self._direct = (
+            type(probe) is Context
+            and type(probe.eval_ctx) is EvalContext
+            and vars(probe).keys() == _CONTEXT_ATTRS
+            and vars(probe.eval_ctx).keys() == _EVAL_ATTRS
+        )
 
     def __call__(self, scope: dict[str, Any]) -> str:
         env = self._env
-        ctx = self._context(
-            env, {**self._globals, **scope}, self._name, self._blocks, self._globals
-        )
+        parent = {**self._globals, **scope}
+        if self._direct:
+            ctx = _new(Context)
+            eval_ctx = _new(EvalContext)
+            eval_ctx.__dict__ = {
+                "environment": env, "autoescape": self._autoescape, "volatile": False,
+            }  # fmt: skip
+            blocks = self._blocks
+            ctx.__dict__ = {
+                "parent": parent,
+                "vars": {},
+                "environment": env,
+                "eval_ctx": eval_ctx,
+                "exported_vars": set(),
+                "name": self._name,
+                "globals_keys": set(self._globals),
+                # fresh lists: `{% extends %}` appends the parent's blocks to them
+                "blocks": {k: [v] for k, v in blocks.items()} if blocks else {},
+            }
+        else:
+            ctx = self._context(env, parent, self._name, self._blocks, self._globals)
         try:
             return env.concat(self._root(ctx))  # type: ignore[attr-defined, no-any-return]
         except Exception:
@@ -181,6 +223,7 @@ class Renderer:
     _sender: dict[str, Any] | None = None
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
     _files_name_unsubscribe: bool | None = None  # any template file names unsubscribe_url
+    _step_unsub: dict[int, tuple[Send, bool]] = field(default_factory=dict)  # by id(step)
 
     def _file(self, name: str) -> _Fast:
         tpl = self._files.get(name)
@@ -218,7 +261,10 @@ class Renderer:
 
     def _uses_unsubscribe(self, step: Send) -> bool:
         """Whether this step's content may read `unsubscribe_url`: its inline subject or body,
-        or any file under templates/ (layouts and includes too) names it."""
+        or any file under templates/ (layouts and includes too) names it. Fixed per step."""
+        known = self._step_unsub.get(id(step))
+        if known is not None and known[0] is step:
+            return known[1]
         if self._files_name_unsubscribe is None:
             root = self.templates_dir
             self._files_name_unsubscribe = root.is_dir() and any(
@@ -226,9 +272,11 @@ class Renderer:
                 for p in root.rglob("*")
                 if p.is_file()
             )
-        return self._files_name_unsubscribe or any(
+        uses = self._files_name_unsubscribe or any(
             "unsubscribe_url" in (text or "") for text in (step.subject, step.body)
         )
+        self._step_unsub[id(step)] = (step, uses)
+        return uses
 
     def render(
         self,

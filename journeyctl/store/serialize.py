@@ -7,8 +7,12 @@ attributes typed (a `date` column comes back a `date`, not a string).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -31,6 +35,21 @@ def opt_micros(value: datetime | None) -> int | None:
 
 def opt_datetime(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
+
+
+def memoized(convert: Callable[[K], V]) -> Callable[[K], V]:
+    """`convert` with a fresh cache, for one batch of rows: instants repeat across a batch
+    (every cursor at the last tick, the due times of one schedule). Use only for pure
+    conversions of immutable values that depend on nothing but the value's equality."""
+    cache: dict[K, V] = {}
+
+    def call(value: K) -> V:
+        out = cache.get(value)
+        if out is None:
+            out = cache[value] = convert(value)
+        return out
+
+    return call
 
 
 def _tag(value: Any) -> Any:

@@ -1,16 +1,22 @@
-"""The outbox's specialised record builder writes exactly what `message_record` gives."""
+"""The outbox's specialised line builder writes exactly what `message_record` gives."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta, timezone
 
-from journeyctl.channels.outbox import _record
+from journeyctl.channels.outbox import _line
 from journeyctl.channels.records import message_record
 from journeyctl.engine.model import Message, Status
 
 
-def test_outbox_record_equals_message_record_field_for_field() -> None:
+def _reference(m: Message) -> bytes:
+    record = {**message_record(m), "delivered": True}
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def test_outbox_line_equals_json_of_message_record_byte_for_byte() -> None:
     full = Message(
         key="k1", contact_id="c1", sequence="welcome", step="hello", channel="email",
         at=datetime(2026, 11, 2, 1, tzinfo=UTC), status=Status.SKIPPED, enrollment_id="e1",
@@ -19,5 +25,17 @@ def test_outbox_record_equals_message_record_field_for_field() -> None:
         to="c1@example.com", unsubscribe_url="https://example.com/u/x",
     )  # fmt: skip
     empty = dataclasses.replace(full, status=Status.SENT, reason=None, deferred_from=None)
-    for m in (full, empty):
-        assert list(_record(m).items()) == list(message_record(m).items())
+    # Characters JSON must escape, and a zone with an offset and microseconds.
+    awkward = dataclasses.replace(
+        full,
+        key='k"\\2',
+        subject='"따옴표" \\ back\tslash\n%s %(x)s {0}',
+        text="\x00\x1f\u2028 ✓ 😀",
+        html=None,
+        at=datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=9))),
+        is_marketing=False,
+    )
+    for m in (full, empty, awkward):
+        line = _line(m)
+        assert line == _reference(m)
+        assert json.loads(line) == {**message_record(m), "delivered": True}

@@ -31,14 +31,35 @@ CHILD = (
 )
 
 
-def test_fast_render_equals_template_render_and_nothing_leaks(tmp_path: Path) -> None:
-    build_tree(tmp_path, {"layout.html.j2": LAYOUT, "child.html.j2": CHILD})
+@pytest.mark.parametrize("direct", [True, False], ids=["direct-context", "jinja-constructor"])
+def test_fast_render_equals_template_render_and_nothing_leaks(tmp_path: Path, direct: bool) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "layout.html.j2": LAYOUT,
+            "child.html.j2": CHILD,
+            "raw.html.j2": "{% autoescape false %}{{ contact.name }}{% endautoescape %}"
+            "|{{ contact.name }}",
+        },
+    )
     tpl = file_template(tmp_path, "child.html.j2")
     fast = _Fast(tpl)
+    # The installed jinja2 builds its contexts with the attributes _Fast fills in directly.
+    assert fast._direct
+    fast._direct = direct
     for name in ("<b>김</b>", "Lee"):
         scope = {"contact": {"name": name}}
         assert fast(scope) == tpl.render(scope)
     assert fast({"contact": {"name": "<b>"}}) == "<html>&lt;b&gt;0&lt;b&gt;1</html>\n"
+    # An autoescape block changes the context's escaping only inside it, message after message.
+    raw = _Fast(file_template(tmp_path, "raw.html.j2"))
+    raw._direct = direct
+    for _ in range(2):
+        assert raw({"contact": {"name": "<i>"}}) == "<i>|&lt;i&gt;"
+    # An inline (plain text) template is not escaped.
+    text = _Fast(inline_template("{{ contact.name }}"))
+    text._direct = direct
+    assert text({"contact": {"name": "<i>"}}) == "<i>"
 
 
 def test_fast_render_still_raises_on_undefined_names() -> None:
