@@ -36,11 +36,28 @@ def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
     """`prev` + `dur`: calendar days on the local clock, then absolute seconds."""
     out = prev
     if dur.days:
-        local = prev.astimezone(tz).replace(tzinfo=None)
-        out = local_to_utc(local + timedelta(days=dur.days), tz)
+        out = add_local_days(prev, dur.days, tz)
     if dur.seconds:
         out = out + timedelta(seconds=dur.seconds)
     return out
+
+
+def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """The same wall-clock time `days` later in `tz` (a time in a DST gap moves forward; one
+    that occurs twice is its first occurrence), as UTC."""
+    # Mostly the offset is the same at both ends, and then it is plain UTC arithmetic: the
+    # result shows the target wall time, and fold 0 means it is its first occurrence. A third
+    # of the cost of the wall-clock round trip (`replace` with tzinfo is slow).
+    offset = prev.astimezone(tz).utcoffset()
+    out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
+    there = out.astimezone(tz)
+    if there.fold == 0 and there.utcoffset() == offset:
+        return out
+    local = prev.astimezone(tz).replace(tzinfo=None)
+    return local_to_utc(local + timedelta(days=days), tz)
+
+
+_day_spans = {n: timedelta(days=n) for n in range(-400, 401)}
 
 
 # `prev + dur` in absolute time is within this of `after(prev, dur)`: more than any UTC

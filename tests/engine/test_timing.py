@@ -117,6 +117,32 @@ ZONES = [NYC, BERLIN, KST, zone("Pacific/Apia", "UTC"), zone("Australia/Lord_How
 
 @given(
     st.datetimes(min_value=datetime(2011, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.integers(min_value=-400, max_value=400),
+    st.sampled_from([*ZONES, zone("America/Santiago", "UTC"), zone("Europe/Dublin", "UTC")]),
+)
+def test_calendar_days_equal_the_wall_clock_round_trip(
+    naive: datetime, days: int, tz: object
+) -> None:
+    # The UTC shortcut in `after` must give exactly what converting to the wall clock, adding
+    # days and converting back (fold 0) gives: across DST gaps, repeated hours, Samoa's day.
+    assert isinstance(tz, type(KST))
+    prev = naive.replace(tzinfo=UTC)
+    wall = prev.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
+    expected = wall.replace(tzinfo=tz).astimezone(UTC)
+    assert after(prev, Duration(days, 0), tz) == expected
+
+
+def test_calendar_days_into_a_repeated_hour_take_its_first_occurrence() -> None:
+    # New York, 2026-11-01 01:30 happens twice (EDT, then EST). Two days back from 01:30 EST
+    # on 3 November the UTC shortcut lands on the second one (fold 1): it must not be used.
+    prev = datetime(2026, 11, 3, 6, 30, tzinfo=UTC)  # 01:30 EST
+    assert after(prev, Duration(-2, 0), NYC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    prev = datetime(2026, 10, 30, 5, 30, tzinfo=UTC)  # 01:30 EDT
+    assert after(prev, Duration(2, 0), NYC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+@given(
+    st.datetimes(min_value=datetime(2011, 1, 1), max_value=datetime(2030, 1, 1)),
     st.integers(min_value=0, max_value=60),
     st.integers(min_value=-3 * 86400, max_value=3 * 86400),
     st.sampled_from(ZONES),
