@@ -7,17 +7,33 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # names every message template may use (SPEC §2)
 TEMPLATE_SCOPE = frozenset({"contact", "sequence", "step", "unsubscribe_url", "sender", "now"})
+# Everything `getattr` finds on a plain dict (its methods and object's): a plain dict has no
+# instance attributes, so any other name is not an attribute of it.
+_DICT_ATTRIBUTES = frozenset(dir({}))
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`contact.name` on a plain dict: the item, as the sandbox returns it, without first
+        raising and catching an AttributeError (the costliest part of a message's render)."""
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
 
 @lru_cache(maxsize=64)
 def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+    return _Sandbox(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
         autoescape=select_autoescape(
@@ -30,7 +46,7 @@ def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
 @lru_cache(maxsize=1)
 def inline_environment() -> ImmutableSandboxedEnvironment:
     """For subjects and SMS/push bodies written inline in YAML: plain text, no escaping."""
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    return _Sandbox(undefined=StrictUndefined, autoescape=False)
 
 
 @lru_cache(maxsize=8192)
