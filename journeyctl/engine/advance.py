@@ -332,15 +332,11 @@ class Engine:
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.
-            skip_to: datetime | None = None
-            if horizon != NEVER:
-                skip_to = t
-                for _ in range(1000):  # cron fires are shared by all contacts: cache hits
-                    skip_to = next_cron(trig.check, self._tz_name, skip_to)
-                    if skip_to is None or skip_to >= horizon:
-                        break
-                else:
-                    skip_to = next_cron(trig.check, self._tz_name, horizon - _BEFORE)
+            skip_to = (
+                None
+                if horizon == NEVER
+                else next_cron(trig.check, self._tz_name, horizon - _BEFORE)
+            )
             assert compiled is not None
             state.horizons[s.id] = (compiled.snapshot(state, reads), horizon, skip_to)
         else:
