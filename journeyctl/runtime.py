@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,6 +30,11 @@ ADVANCE_BATCH = 1000
 # before each commit). Other channels commit each `sent` at once, so a crash repeats at most
 # the one message in flight (SPEC §5).
 SENT_BATCH = 2000
+# A tick allocates a few dozen container objects per message, nearly all short-lived. At
+# Python's default first-generation threshold (700) the collector ran ~28 times per 1,000
+# messages, 6-12 µs of a message's ~100 µs of CPU; at 10,000 it costs ~2 µs. Collection stays
+# on (the threshold bounds the garbage a cycle can hold) and the old threshold is restored.
+GC_THRESHOLD = 10_000
 
 
 @dataclass
@@ -49,6 +56,17 @@ class TickReport:
     @property
     def ok(self) -> bool:
         return self.failed == 0 and not self.errors
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Raise the collector's first-generation threshold to GC_THRESHOLD for a tick."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
@@ -259,13 +277,14 @@ def tick(
     the report lists every message decided (for `--dry-run` output).
     """
     report = TickReport(now=now, keep_messages=keep_messages)
-    recover_interrupted(store, channels, now, report, exclusive=exclusive)
-    if limit is not None:
-        # `--limit` caps deliveries too: decide first, then claim at most `limit`.
-        advance_due(engine, store, now, report, limit)
-        deliver_due(store, channels, now, report, limit)
-        return report
-    with Deliveries(store, channels, now, report) as deliver:
-        advance_due(engine, store, now, report, None, deliver)
-        deliver(store.claim_deliveries(now))  # retries due now, and anything left planned
+    with fewer_collections():
+        recover_interrupted(store, channels, now, report, exclusive=exclusive)
+        if limit is not None:
+            # `--limit` caps deliveries too: decide first, then claim at most `limit`.
+            advance_due(engine, store, now, report, limit)
+            deliver_due(store, channels, now, report, limit)
+            return report
+        with Deliveries(store, channels, now, report) as deliver:
+            advance_due(engine, store, now, report, None, deliver)
+            deliver(store.claim_deliveries(now))  # retries due now, and anything left planned
     return report

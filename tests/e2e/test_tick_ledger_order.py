@@ -4,14 +4,17 @@ reconcilable channel has synced it before the ledger says `sent`."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from journeyctl.channels.base import Receipt
 from journeyctl.engine.model import Contact, Event, Message
 from journeyctl.imports import import_contacts, import_events
-from journeyctl.runtime import tick
+from journeyctl.runtime import GC_THRESHOLD, tick
 from journeyctl.simulate import make_engine
 from journeyctl.spec import load_valid_project
 from journeyctl.store.sqlite import SqliteStore
@@ -88,3 +91,28 @@ def test_attempting_is_committed_before_delivery_and_sent_after_sync(tmp_path: P
     assert len(set(watcher.keys)) == 1200
     store.close()
     watcher.conn.close()
+
+
+class Failing(Watcher):
+    """Records the collector's threshold while delivering, then fails the tick."""
+
+    def deliver(self, message: Message) -> Receipt:
+        self.keys.append(str(gc.get_threshold()[0]))
+        raise RuntimeError("channel bug")
+
+
+def test_a_tick_collects_less_often_and_restores_the_collector(tmp_path: Path) -> None:
+    root = build_tree(tmp_path / "p", {"journey.yaml": JOURNEY, "ping.yaml": PING})
+    project = load_valid_project(root)
+    db = tmp_path / "j.db"
+    store = SqliteStore(db)
+    import_contacts(store, [Contact("c1", "c1@example.com")], START)
+    import_events(store, [Event("c1", "ping", START)], START, timedelta(days=1))
+    before = gc.get_threshold()
+    channel = Failing(db)
+    with pytest.raises(RuntimeError, match="channel bug"):
+        tick(make_engine(project), store, {"email": channel}, START + timedelta(minutes=1))
+    assert channel.keys == [str(max(before[0], GC_THRESHOLD))]  # raised during the tick
+    assert gc.get_threshold() == before  # and restored, even when the tick fails
+    store.close()
+    channel.conn.close()
