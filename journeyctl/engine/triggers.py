@@ -95,20 +95,23 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     # Occurrences around `after_t`'s year are shared by every contact with the same date (a
     # birthday, a signup day), so they are computed once. They are only used when they
     # bracket `after_t`: the first of them at or before it proves no earlier one is later.
-    fires = _occurrences(base, spec.every_years, spec.at, spec.offset, tz, after_t.year)
+    first, fires = _occurrences(base, spec.every_years, spec.at, spec.offset, tz, after_t.year)
     if fires[0] <= after_t:
         for fire in fires:
             if fire > after_t:
                 return fire
+    elif first == 1:  # the very first occurrence is later (a date in the last year or so)
+        return fires[0]
     return _search(base, spec, tz, after_t)
 
 
 @lru_cache(maxsize=65536)  # keyed by plain values: hashing the pydantic DateSpec is slow
 def _occurrences(
     base: date, n: int, at: time, offset: Duration, tz: ZoneInfo, year: int
-) -> tuple[datetime, ...]:
+) -> tuple[int, tuple[datetime, ...]]:
+    """Occurrences k = first .. first+2 around `year` (they only grow with k)."""
     first = max(1, (year - base.year) // n - 1)
-    return tuple(
+    return first, tuple(
         after(at_local(add_years(base, k * n), at, tz), offset, tz) for k in range(first, first + 3)
     )
 
