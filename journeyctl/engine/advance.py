@@ -31,7 +31,12 @@ from journeyctl.engine.model import (
 )
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock, zone
-from journeyctl.engine.triggers import anniversary_base, next_anniversary, next_cron, reentry_allows
+from journeyctl.engine.triggers import (
+    anniversary_base,
+    cron_timeline,
+    next_anniversary,
+    reentry_allows,
+)
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.expressions import compile_expr
 from journeyctl.spec.models import (
@@ -115,6 +120,10 @@ class Engine:
             if isinstance(trig, EventTrigger):
                 self._on_event.setdefault(trig.event, []).append(s)
         self._segments = [s for s in self.sequences if isinstance(s.model.trigger, SegmentTrigger)]
+        self._checks = {
+            s.id: cron_timeline(s.model.trigger.check, self.project.settings.timezone)  # type: ignore[union-attr]
+            for s in self._segments
+        }
         self._horizon: dict[str, Horizon | None] = {
             s.id: horizon_compile(s.model.trigger.segment)  # type: ignore[union-attr]
             for s in self._segments
@@ -332,11 +341,7 @@ class Engine:
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.
-            skip_to = (
-                None
-                if horizon == NEVER
-                else next_cron(trig.check, self._tz_name, horizon - _BEFORE)
-            )
+            skip_to = None if horizon == NEVER else self._checks[s.id].after(horizon - _BEFORE)
             assert compiled is not None
             state.horizons[s.id] = (compiled.snapshot(state, reads), horizon, skip_to)
         else:
@@ -669,9 +674,7 @@ class Engine:
         cached = state.alarms.get(s.id)
         if cached is not None and cached > cursor:
             return cached
-        trig = s.model.trigger
-        assert isinstance(trig, SegmentTrigger)
-        fire = next_cron(trig.check, self._tz_name, cursor)
+        fire = self._checks[s.id].after(cursor)
         state.alarms[s.id] = fire
         return fire
 

@@ -31,8 +31,14 @@ def _nominal(text: str) -> timedelta:
 
 def _events_until(state: ContactState, t: datetime) -> list[Event]:
     events = state.events
-    idx = bisect_right(events, t, key=lambda e: e.at)
+    if not events or events[-1].at <= t:  # the usual case: nothing processed is later
+        return events
+    idx = bisect_right(events, t, key=_event_at)
     return events[:idx]
+
+
+def _event_at(e: Event) -> datetime:
+    return e.at
 
 
 def _sent_until(state: ContactState, t: datetime) -> list[Message]:

@@ -65,11 +65,14 @@ def next_midnight(facts: Facts) -> datetime:
 def days_flip(facts: Facts, ds: int, c: float) -> datetime:
     """When `days_since(x) <op> c`, now `ds` days, may next change: a count of days compared
     with `c` changes value only as it reaches one of these (it only grows with the clock)."""
-    steps = {c, c + 1} if float(c).is_integer() else {math.floor(c), math.floor(c) + 1}
-    later = [int(k) for k in steps if k > ds]
-    if not later:
+    low = int(c) if float(c).is_integer() else math.floor(c)  # it flips at low or low + 1
+    if ds < low:
+        nxt = low
+    elif ds < low + 1:
+        nxt = low + 1
+    else:
         return NEVER
-    return _local_midnight(facts.today() + timedelta(days=min(later) - ds), facts.tz)
+    return _local_midnight(facts.today() + timedelta(days=nxt - ds), facts.tz)
 
 
 def _dynamic(node: nodes.Node) -> bool:

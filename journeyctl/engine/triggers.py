@@ -67,13 +67,14 @@ class _Timeline:
 
 
 @lru_cache(maxsize=256)
-def _timeline(expr: str, tz_name: str) -> _Timeline:
+def cron_timeline(expr: str, tz_name: str) -> _Timeline:
+    """The shared fire times of a cron expression in a zone: `.after(t)`, in UTC."""
     return _Timeline(expr, tz_name)
 
 
 def next_cron(expr: str, tz_name: str, after_t: datetime) -> datetime | None:
     """The first fire time strictly after `after_t` (shared by simulate, run and serve)."""
-    fire = _timeline(expr, tz_name).after(after_t)
+    fire = cron_timeline(expr, tz_name).after(after_t)
     return fire.astimezone(after_t.tzinfo) if fire is not None else None
 
 
@@ -95,7 +96,10 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     # Occurrences around `after_t`'s year are shared by every contact with the same date (a
     # birthday, a signup day), so they are computed once. They are only used when they
     # bracket `after_t`: the first of them at or before it proves no earlier one is later.
-    first, fires = _occurrences(base, spec.every_years, spec.at, spec.offset, tz, after_t.year)
+    off = spec.offset
+    first, fires = _occurrences(
+        base, spec.every_years, spec.at, off.days, off.seconds, tz, after_t.year
+    )
     if fires[0] <= after_t:
         for fire in fires:
             if fire > after_t:
@@ -105,12 +109,13 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     return _search(base, spec, tz, after_t)
 
 
-@lru_cache(maxsize=65536)  # keyed by plain values: hashing the pydantic DateSpec is slow
+@lru_cache(maxsize=65536)  # keyed by plain values: hashing DateSpec or Duration is slow
 def _occurrences(
-    base: date, n: int, at: time, offset: Duration, tz: ZoneInfo, year: int
+    base: date, n: int, at: time, off_days: int, off_seconds: int, tz: ZoneInfo, year: int
 ) -> tuple[int, tuple[datetime, ...]]:
     """Occurrences k = first .. first+2 around `year` (they only grow with k)."""
     first = max(1, (year - base.year) // n - 1)
+    offset = Duration(off_days, off_seconds)
     return first, tuple(
         after(at_local(add_years(base, k * n), at, tz), offset, tz) for k in range(first, first + 3)
     )

@@ -32,14 +32,14 @@ def direct(expr: str, tz: str, t: datetime) -> datetime | None:
     st.lists(st.integers(-60 * 24 * 400, 60 * 24 * 400), min_size=1, max_size=30),
 )
 def test_timeline_answers_like_apscheduler(expr: str, tz: str, minutes: list[int]) -> None:
-    triggers._timeline.cache_clear()  # a fresh timeline, then questions in any order
+    triggers.cron_timeline.cache_clear()  # a fresh timeline, then questions in any order
     for m in minutes:
         for t in (T0 + timedelta(minutes=m), T0 + timedelta(minutes=m, microseconds=-1)):
             assert next_cron(expr, tz, t) == direct(expr, tz, t), (expr, tz, t)
 
 
 def test_a_fire_time_itself_is_not_after_itself() -> None:
-    triggers._timeline.cache_clear()
+    triggers.cron_timeline.cache_clear()
     nine = next_cron("0 9 * * *", "Asia/Seoul", T0)
     assert nine is not None
     assert next_cron("0 9 * * *", "Asia/Seoul", nine) == nine + timedelta(days=1)
