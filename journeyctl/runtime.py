@@ -104,14 +104,15 @@ def advance_due(
             saves = [(state, engine.advance(state, now)) for state in states]
             claimed = store.save_many(saves, claim)
         report.contacts += len(states)
+        decided = decisions = 0
         for _, result in saves:
-            for m in result.messages:
+            if result.messages:
+                decisions += len(result.messages)
+                decided += sum(m.status is Status.SENT for m in result.messages)
                 if report.keep_messages:
-                    report.messages.append(m)
-                if m.status is Status.SENT:
-                    report.decided += 1
-                else:
-                    report.skipped += 1
+                    report.messages += result.messages
+        report.decided += decided
+        report.skipped += decisions - decided
         if deliver is not None and claimed:
             deliver(claimed)
 

@@ -99,4 +99,6 @@ def props_json(props: tuple[tuple[str, Any], ...]) -> str:
 
 
 def props_from_json(text: str) -> tuple[tuple[str, Any], ...]:
+    if text == "[]":  # most events have no properties
+        return ()
     return tuple((k, v) for k, v in loads(text))

@@ -496,19 +496,24 @@ class SqliteStore:
         fresh: list[tuple[Any, ...]],
     ) -> None:
         """Rows for what changed since `load`: events now processed, events not stored yet."""
-        cid = state.contact.id
-        # Natural keys only when some events stay pending (the engine usually takes them all).
-        still = {e.natural_key for e in state.pending}
-        before = len(done)
-        done += [(eid,) for e, eid in seen.pending if not still or e.natural_key not in still]
-        ndone = len(done) - before
-        # Events the engine created itself (simulate --assume) or history set on the state.
-        new: list[tuple[Event, int]] = []
-        if state.pending:
+        if not state.pending:  # the usual case: the engine took every pending event
+            done += [(eid,) for _, eid in seen.pending]
+            if len(state.events) > seen.processed + len(seen.pending):
+                new = [(e, 1) for e in state.events]  # history set on the state
+            else:
+                return
+        else:
+            # Natural keys only here, when some events stay pending.
+            still = {e.natural_key for e in state.pending}
+            before = len(done)
+            done += [(eid,) for e, eid in seen.pending if e.natural_key not in still]
+            ndone = len(done) - before
+            # Events the engine created itself (simulate --assume) or history set on the state.
             known = {e.natural_key for e, _ in seen.pending}
             new = [(e, 0) for e in state.pending if e.natural_key not in known]
-        if len(state.events) > seen.processed + ndone:
-            new += [(e, 1) for e in state.events]
+            if len(state.events) > seen.processed + ndone:
+                new += [(e, 1) for e in state.events]
+        cid = state.contact.id
         fresh += [
             (cid, e.name, to_micros(e.at), props_json(e.props), int(e.enrolls), p) for e, p in new
         ]

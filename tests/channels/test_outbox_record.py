@@ -35,7 +35,10 @@ def test_outbox_line_equals_json_of_message_record_byte_for_byte() -> None:
         at=datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=9))),
         is_marketing=False,
     )
-    for m in (full, empty, awkward):
+    # The same instant in UTC and in another zone (lines cache UTC timestamps), twice each.
+    seoul = dataclasses.replace(full, at=full.at.astimezone(timezone(timedelta(hours=9))))
+    utc_again = dataclasses.replace(full, at=datetime(2026, 11, 2, 1, tzinfo=UTC))
+    for m in (full, empty, awkward, seoul, utc_again, seoul, full):
         line = _line(m)
         assert line == _reference(m)
         assert json.loads(line) == {**message_record(m), "delivered": True}
