@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
-from journeyctl.engine.fastexpr import fast_compile
+from journeyctl.engine.fastexpr import contact_only, fast_compile
 from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.model import (
     ContactState,
@@ -132,6 +132,8 @@ class Engine:
         self._tz_name = self.project.settings.timezone
         self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
         self._send_cache: dict[int, tuple[Send, str, rules.SendRules]] = {}
+        self._memo_of: dict[str, Any] | None = None  # see _contact_memo
+        self._memo: dict[str, Any] = {}
 
     # --- public -------------------------------------------------------------------------
 
@@ -689,6 +691,11 @@ class Engine:
         *,
         event: Event | None = None,
     ) -> Any:
+        memo = None
+        if event is None and contact_only(source):  # e.g. every audience of the stock library
+            memo = self._contact_memo(cv)
+            if source in memo:
+                return memo[source]
         values: dict[str, Any] = {"contact": cv}
         if event is not None:
             values["event"] = {
@@ -699,7 +706,10 @@ class Engine:
         scope = Scope(Facts(state, t, enr, tz), values)
         fast = fast_compile(source)
         try:
-            return fast(scope) if fast is not None else compile_expr(source)(**scope.complete())
+            value = fast(scope) if fast is not None else compile_expr(source)(**scope.complete())
+            if memo is not None:
+                memo[source] = value
+            return value
         except Exception as exc:
             # A contact whose data breaks an expression (e.g. an empty date compared with a
             # number) must not stop everyone else: the condition is false, and explain says why.
@@ -711,6 +721,12 @@ class Engine:
                 f"{source}: {type(exc).__name__}: {exc}",
             )
             return None
+
+    def _contact_memo(self, cv: dict[str, Any]) -> dict[str, Any]:
+        """Values of contact-only expressions for the contact being walked (`cv`)."""
+        if self._memo_of is not cv:
+            self._memo_of, self._memo = cv, {}
+        return self._memo
 
     def _eval_until(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import UndefinedError
 
-from journeyctl.spec.expressions import parse_expr
+from journeyctl.spec.expressions import find_all, parse_expr
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
@@ -142,3 +142,14 @@ def fast_compile(source: str) -> Evaluator | None:
             raise
 
     return evaluate
+
+
+@lru_cache(maxsize=4096)
+def contact_only(source: str) -> bool:
+    """Whether `source` reads nothing but `contact` (no helpers, no `now`, no event): its value
+    is then fixed for a contact's attributes, and the engine evaluates it once per contact."""
+    if fast_compile(source) is None:
+        return False
+    tree = parse_expr(source)
+    names = {n.name for n in find_all(tree, nodes.Name) if n.ctx == "load"}
+    return names <= {"contact"} and not find_all(tree, nodes.Call)

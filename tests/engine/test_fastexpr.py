@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from journeyctl.engine.fastexpr import fast_compile
+from journeyctl.engine.fastexpr import contact_only, fast_compile
 from journeyctl.spec.expressions import compile_expr
 
 SCOPE: dict[str, Any] = {
@@ -72,3 +72,21 @@ def test_missing_field_raises_like_strict_undefined() -> None:
         fast(SCOPE)
     with pytest.raises(UndefinedError):
         compile_expr("contact.nope > 1")(**SCOPE)
+
+
+@pytest.mark.parametrize(
+    ("source", "fixed"),
+    [
+        ("contact.consent_email or contact.consent_sms", True),
+        ("contact.consent_email and not contact.vip", True),
+        ("contact['orders'] >= 2", True),
+        ("event_count('purchased') >= 2", False),
+        ("days_since(contact.last_active_at) >= 30", False),
+        ("now.hour >= 9 and contact.vip", False),
+        ("event.name == 'purchased'", False),
+        ("contact.name | upper == 'A'", False),  # Jinja evaluates it: not memoised
+    ],
+)
+def test_contact_only_expressions_are_recognised(source: str, fixed: bool) -> None:
+    # The engine evaluates these once per contact: anything reading time or history must not be.
+    assert contact_only(source) is fixed
