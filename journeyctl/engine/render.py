@@ -290,12 +290,13 @@ class Renderer:
         marketing: bool = True,
     ) -> Rendered:
         """`marketing`: the message carries a List-Unsubscribe link, so the URL is needed even
-        when no template shows it; for other mail it is computed only if content names it."""
-        unsub = (
-            self.unsubscribe_url(channel, contact)
-            if marketing or self._uses_unsubscribe(step)
-            else None
-        )
+        when no template shows it; for other mail it is computed only if content names it.
+        Subjects only (simulate): no message is built, so only if the subject may show it."""
+        if self.subjects_only:
+            needed = _subject_may_read_unsubscribe(step.subject)
+        else:
+            needed = marketing or self._uses_unsubscribe(step)
+        unsub = self.unsubscribe_url(channel, contact) if needed else None
         sender = self._sender
         if sender is None:
             sender = self._sender = self.settings.sender.model_dump()
@@ -324,3 +325,12 @@ class Renderer:
             body = self._text(step.body)(scope)
             text = body if text is None else text
         return Rendered(subject, text, html, unsub)
+
+
+def _subject_may_read_unsubscribe(subject: str | None) -> bool:
+    """Whether an inline subject names `unsubscribe_url`, or loads another template that might."""
+    if not subject:
+        return False
+    return "unsubscribe_url" in subject or any(
+        word in subject for word in ("include", "import", "extends")
+    )

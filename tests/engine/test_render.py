@@ -190,3 +190,37 @@ def test_a_subject_whose_values_rarely_repeat_stops_being_memoized(tmp_path: Pat
         assert memo(scope) == f"Hi n{i}"
     assert len(memo._memo) == 4096  # bounded, and past it every render goes straight to Jinja
     assert memo._misses == 4096
+
+
+def test_subjects_only_renders_the_unsubscribe_url_only_for_a_subject_that_shows_it(
+    tmp_path: Path,
+) -> None:
+    # simulate builds no message (no List-Unsubscribe header): the URL is wanted only when the
+    # subject itself shows it, even for marketing mail whose templates name it.
+    build_tree(tmp_path, {"mail.html.j2": '<a href="{{ unsubscribe_url }}">x</a>'})
+    settings = ProjectSettings.model_validate(
+        {"timezone": "Asia/Seoul", "unsubscribe_url": "https://x.test/u/{{ token }}"}
+    )
+    renderer = Renderer(tmp_path, settings, unsubscribe_secret=b"k", subjects_only=True)
+    c = Contact("c1", "c1@example.com", name="Kim")
+    plain = Send.model_validate(
+        {"send": "a", "subject": "Hi {{ contact.name }}", "template": "mail.html.j2"}
+    )
+    shown = Send.model_validate(
+        {"send": "b", "subject": "Stop: {{ unsubscribe_url }}", "body": "x"}
+    )
+    out = [
+        renderer.render(
+            step,
+            sequence="s",
+            channel="email",
+            contact=c,
+            contact_value=c.as_template_value(),
+            now=NOW,
+            marketing=True,
+        )
+        for step in (plain, shown)
+    ]
+    assert out[0] == Rendered("Hi Kim", None, None, None)
+    url = f"https://x.test/u/{unsubscribe_token(b'k', 'c1')}"
+    assert out[1] == Rendered(f"Stop: {url}", None, None, url)
