@@ -377,7 +377,8 @@ class Engine:
         else:
             blocked = reentry_allows(m, state.enrollments, t, tz)
         if blocked:
-            self._note(state, t, s.id, "not-enrolled", f"{why}: {blocked}")
+            if state.trace is not None:
+                self._note(state, t, s.id, "not-enrolled", f"{why}: {blocked}")
             return
         if m.audience and not self._eval(m.audience, state, t, None, cv, tz):
             self._note(
@@ -400,7 +401,8 @@ class Engine:
         )
         state.enrollments.append(enr)
         result.changed.append(enr)
-        self._note(state, t, s.id, "enrolled", why)
+        if state.trace is not None:
+            self._note(state, t, s.id, "enrolled", why)
 
     # --- walking the steps ----------------------------------------------------------------
 
@@ -448,20 +450,24 @@ class Engine:
                 taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
-                self._note(
-                    state,
-                    at,
-                    seq.id,
-                    "branch",
-                    f"{node.id}: {step.branch.if_} -> {arm}",
-                    _inputs(state, ("if", step.branch.if_), step.branch.if_, cv, ("value", taken)),
-                )
+                if state.trace is not None:
+                    self._note(
+                        state,
+                        at,
+                        seq.id,
+                        "branch",
+                        f"{node.id}: {step.branch.if_} -> {arm}",
+                        _inputs(
+                            state, ("if", step.branch.if_), step.branch.if_, cv, ("value", taken)
+                        ),
+                    )
             elif isinstance(step, Split):
                 weights = [(name, arm.weight) for name, arm in step.split.items()]
                 chosen = pick_arm(weights, state.contact.id, seq.id, node.id)
                 enr.variant = chosen
                 enr.position = node.children.get(chosen) or node.next
-                self._note(state, at, seq.id, "split", f"{node.id}: arm {chosen}")
+                if state.trace is not None:
+                    self._note(state, at, seq.id, "split", f"{node.id}: arm {chosen}")
             elif isinstance(step, WaitFor):
                 if enr.waiting_since is None:
                     enr.waiting_since = at
@@ -477,7 +483,8 @@ class Engine:
                     return
                 enr.waiting_since = None  # timed out
                 enr.position = node.children.get("on_timeout") or node.next
-                self._note(state, at, seq.id, "wait_for", f"{node.id}: timed out")
+                if state.trace is not None:
+                    self._note(state, at, seq.id, "wait_for", f"{node.id}: timed out")
             elif isinstance(step, Exit):
                 self._end(state, enr, at, Outcome.EXITED, step.exit, result)
                 return
@@ -627,7 +634,8 @@ class Engine:
         enr.due_at = None
         enr.waiting_since = None
         result.changed.append(enr)
-        self._note(state, t, enr.sequence, str(outcome), reason or "")
+        if state.trace is not None:
+            self._note(state, t, enr.sequence, str(outcome), reason or "")
 
     def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:
         """Cheap pre-check so contacts that can never re-enter don't wake up for segment checks."""
