@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -327,6 +328,7 @@ class Renderer:
         return Rendered(subject, text, html, unsub)
 
 
+@lru_cache(maxsize=4096)
 def _subject_may_read_unsubscribe(subject: str | None) -> bool:
     """Whether an inline subject names `unsubscribe_url`, or loads another template that might."""
     if not subject:
