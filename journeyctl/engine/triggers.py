@@ -93,46 +93,28 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     29 February falls on 28 February in other years (SPEC §2). A date added or changed later is
     read afresh on every call, so its next occurrence still triggers.
     """
-    # Occurrences around `after_t`'s year are shared by every contact with the same date (a
-    # birthday, a signup day), so they are computed once. They are only used when they
-    # bracket `after_t`: the first of them at or before it proves no earlier one is later.
-    off = spec.offset
-    first, fires = _occurrences(
-        base, spec.every_years, spec.at, off.days, off.seconds, tz, after_t.year
-    )
-    if fires[0] <= after_t:
-        for fire in fires:
-            if fire > after_t:
-                return fire
-    elif first == 1:  # the very first occurrence is later (a date in the last year or so)
-        return fires[0]
-    return _search(base, spec, tz, after_t)
-
-
-@lru_cache(maxsize=65536)  # keyed by plain values: hashing DateSpec or Duration is slow
-def _occurrences(
-    base: date, n: int, at: time, off_days: int, off_seconds: int, tz: ZoneInfo, year: int
-) -> tuple[int, tuple[datetime, ...]]:
-    """Occurrences k = first .. first+2 around `year` (they only grow with k)."""
-    first = max(1, (year - base.year) // n - 1)
-    offset = Duration(off_days, off_seconds)
-    return first, tuple(
-        after(at_local(add_years(base, k * n), at, tz), offset, tz) for k in range(first, first + 3)
-    )
-
-
-def _search(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime) -> datetime:
-    n = spec.every_years
+    n, at, off = spec.every_years, spec.at, spec.offset
     # An occurrence fires after `after_t` only if its date (before the offset) is after
     # `after_t - offset`, so no occurrence dated in an earlier year can (two days' margin for
     # zones and clocks). Offsets may exceed a year (`offset: 400d`).
-    earliest = after_t - spec.offset.approx() - timedelta(days=2)
+    earliest = after_t - off.approx() - timedelta(days=2)
     k = max(1, (earliest.year - base.year) // n)
     while True:
-        fire = after(at_local(add_years(base, k * n), spec.at, tz), spec.offset, tz)
+        fire = _occurrence(base.month, base.day, base.year + k * n, at, off.days, off.seconds, tz)
         if fire > after_t:
             return fire
         k += 1
+
+
+@lru_cache(maxsize=65536)
+def _occurrence(
+    month: int, day: int, year: int, at: time, off_days: int, off_seconds: int, tz: ZoneInfo
+) -> datetime:
+    """One year's occurrence of a day: shared by every contact born (or signed up) that day,
+    whatever the year, so it is computed once. Keyed by plain values (hashing a DateSpec or
+    a Duration is slow)."""
+    when = add_years(date(2000, month, day), year - 2000)  # 29 Feb -> 28 Feb in other years
+    return after(at_local(when, at, tz), Duration(off_days, off_seconds), tz)
 
 
 def reentry_allows(
