@@ -19,6 +19,7 @@ from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import DateSpec, Sequence
 
 _TICK = timedelta(microseconds=1)
+_MARGIN = timedelta(days=2)
 
 
 class _Timeline:
@@ -97,10 +98,11 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     # An occurrence fires after `after_t` only if its date (before the offset) is after
     # `after_t - offset`, so no occurrence dated in an earlier year can (two days' margin for
     # zones and clocks). Offsets may exceed a year (`offset: 400d`).
-    earliest = after_t - off.approx() - timedelta(days=2)
+    earliest = after_t - off.approx() - _MARGIN
     k = max(1, (earliest.year - base.year) // n)
+    month, day, year, off_days, off_seconds = base.month, base.day, base.year, off.days, off.seconds
     while True:
-        fire = _occurrence(base.month, base.day, base.year + k * n, at, off.days, off.seconds, tz)
+        fire = _occurrence(month, day, year + k * n, at, off_days, off_seconds, tz)
         if fire > after_t:
             return fire
         k += 1
