@@ -200,8 +200,9 @@ class Deliveries:
 
     def __call__(self, claimed: list[tuple[Message, int]]) -> None:
         store, now, report = self.store, self.now, self.report
+        opened, unrecorded = self.opened, self.unrecorded
         for msg, attempt in claimed:
-            channel = self.opened.get(msg.channel)
+            channel = opened.get(msg.channel)
             if channel is None:
                 try:
                     channel = self.channels[msg.channel]
@@ -214,9 +215,9 @@ class Deliveries:
                         report.errors.append(str(exc))
                     continue
             try:
-                if msg.channel not in self.opened:
+                if msg.channel not in opened:
                     channel.open()
-                    self.opened[msg.channel] = channel
+                    opened[msg.channel] = channel
                     self._reconciles[msg.channel] = hasattr(channel, "already_delivered")
                 receipt = channel.deliver(msg)
             except TransientChannelError as exc:
@@ -239,8 +240,8 @@ class Deliveries:
                     )
                 continue
             if self._reconciles[msg.channel]:
-                self.unrecorded.append((msg.key, receipt.provider_id))
-                if len(self.unrecorded) >= SENT_BATCH:
+                unrecorded.append((msg.key, receipt.provider_id))
+                if len(unrecorded) >= SENT_BATCH:
                     self._commit_sent()
             else:
                 store.mark_sent(msg.key, now, receipt.provider_id)

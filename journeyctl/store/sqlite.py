@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from journeyctl.data import build
 from journeyctl.engine.model import (
@@ -77,6 +76,9 @@ _SAVE_ENROLLMENT = (
 )
 
 
+_SKIPPED = ("skipped", 0, None)  # state, attempts, next_attempt_at of a skipped message
+
+
 def _message_row(m: Message, micros: Callable[[datetime], int] = to_micros) -> tuple[Any, ...]:
     return (
         m.key, m.contact_id, m.sequence, m.step, m.channel, micros(m.at), str(m.status),
@@ -133,8 +135,7 @@ def _triggers(text: str) -> dict[str, TriggerMark]:
     return {k: TriggerMark(opt_datetime(c), v) for k, (c, v) in loads(text).items()}
 
 
-@dataclass
-class _Loaded:
+class _Loaded(NamedTuple):
     """What `load` saw, so `save` writes only the difference (the hot path)."""
 
     pending: list[tuple[Event, int]]  # (event, events.id), in load order
@@ -394,6 +395,7 @@ class SqliteStore:
         fresh: list[tuple[Any, ...]] = []
         with self.transaction():
             micros = memoized(to_micros)
+            attempting = ("attempting", 1, claim_us)  # claimed at `claim`, attempt 1
             loaded = self._loaded
             for state, result in saves:
                 cid = state.contact.id
@@ -427,11 +429,11 @@ class SqliteStore:
                     self._events_delta(state, seen, done, fresh)
                 for m in result.messages if seen is not None else state.messages:
                     if m.status is not Status.SENT:
-                        ledger.append((*_message_row(m, micros), "skipped", 0, None))
+                        ledger.append(_message_row(m, micros) + _SKIPPED)
                     elif claim_us is None:
                         ledger.append((*_message_row(m, micros), "planned", 0, micros(m.at)))
                     else:
-                        ledger.append((*_message_row(m, micros), "attempting", 1, claim_us))
+                        ledger.append(_message_row(m, micros) + attempting)
                         claimed.append(m)
             x = self.conn.executemany
             x(
