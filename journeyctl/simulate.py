@@ -104,8 +104,9 @@ def simulate(
         if trace_contacts is not None and contact.id in trace_contacts:
             state.trace = []
         mine = by_contact.get(contact.id, ())
-        # History (before start) counts in conditions but never enrolls (SPEC §4).
-        state.events = sorted((_as_history(e) for e in mine if e.at < start), key=_at)
+        # History (before start) counts in conditions but never enrolls (SPEC §4): it goes
+        # straight to the processed events, which are never applied again.
+        state.events = sorted((e for e in mine if e.at < start), key=_at)
         state.pending = _unique(e for e in mine if e.at >= start)
         decided = engine.replay(state, last).messages
         keys: set[str] = set()
@@ -192,10 +193,6 @@ def _unique(events: Iterable[Event]) -> list[Event]:
             seen.add(key)
             out.append(e)
     return out
-
-
-def _as_history(e: Event) -> Event:
-    return Event(e.contact_id, e.name, e.at, e.props, enrolls=False)
 
 
 def _only(project: Project, keep: set[str]) -> Project:

@@ -60,6 +60,7 @@ _SUPPRESSING = {"unsubscribed", "bounced", "complained"}
 _BEFORE = timedelta(microseconds=1)
 # What is due at an instant (Engine._agenda).
 _EVENTS, _DATES, _SEGMENTS, _STEPS = 1, 2, 4, 8
+_ACTIVE = Outcome.ACTIVE  # `e.outcome is _ACTIVE`: Enrollment.is_active without the call
 
 
 def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -192,7 +193,7 @@ class Engine:
                 kinds |= _EVENTS
         for e in state.enrollments:
             t = e.due_at
-            if t is not None and e.is_active:
+            if t is not None and e.outcome is _ACTIVE:
                 if best is None or t < best:
                     best, kinds = t, _STEPS
                 elif t == best:
@@ -255,7 +256,9 @@ class Engine:
                     self._check_segment(state, s, t, tz, cv, result)
         # Events, dates and checks may enroll or wake enrollments at this instant.
         due = [
-            e for e in state.enrollments if e.due_at is not None and e.due_at <= t and e.is_active
+            e
+            for e in state.enrollments
+            if e.due_at is not None and e.due_at <= t and e.outcome is _ACTIVE
         ]
         if len(due) > 1:
             due.sort(key=_run_order)
@@ -425,7 +428,7 @@ class Engine:
         result.changed.append(enr)
         # Walk while the enrollment is due at this instant; waits move due_at forward.
         for _ in range(10_000):
-            if not enr.is_active or enr.due_at is None or enr.due_at > t:
+            if enr.outcome is not _ACTIVE or enr.due_at is None or enr.due_at > t:
                 return
             if enr.position is None:
                 self._end(state, enr, t, Outcome.COMPLETED, None, result)

@@ -17,7 +17,7 @@ KR_NIGHT = (time(21, 0), time(8, 0))  # 정보통신망법 시행령: 21:00-08:0
 _MAX_ROUNDS = 32
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen (a frozen __init__ is ~5x slower); never mutated
 class Verdict:
     action: str  # send | defer | skip
     reason: str | None = None
