@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, message_key, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
-from journeyctl.engine.fastexpr import contact_only, fast_compile
+from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.model import (
     ContactState,
@@ -708,7 +708,7 @@ class Engine:
             if source in memo:
                 return memo[source]
         values: dict[str, Any] = {"contact": cv}
-        if event is not None:
+        if event is not None and reads_event(source):
             values["event"] = {
                 "name": event.name,
                 "at": event.at.astimezone(tz),

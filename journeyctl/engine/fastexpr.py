@@ -153,3 +153,13 @@ def contact_only(source: str) -> bool:
     tree = parse_expr(source)
     names = {n.name for n in find_all(tree, nodes.Name) if n.ctx == "load"}
     return names <= {"contact"} and not find_all(tree, nodes.Call)
+
+
+@lru_cache(maxsize=4096)
+def reads_event(source: str) -> bool:
+    """Whether `source` names `event` (a trigger's `where`): its value is built only then."""
+    try:
+        tree = parse_expr(source)
+    except Exception:
+        return True  # let the evaluation report the error with everything in scope
+    return any(n.name == "event" for n in find_all(tree, nodes.Name))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from journeyctl.engine.facts import NEVER
-from journeyctl.engine.model import Contact, Enrollment
+from journeyctl.engine.model import Contact, Enrollment, Outcome
 from journeyctl.engine.timing import add_years, after, at_local
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import DateSpec, Sequence
@@ -123,14 +123,15 @@ def reentry_allows(
     seq: Sequence, history: list[Enrollment], t: datetime, tz: ZoneInfo
 ) -> str | None:
     """None when the contact may enter now, else the reason it may not."""
-    mine = [e for e in history if e.sequence == seq.id]
-    if any(e.is_active for e in mine):
-        return "already_active"
-    if not mine:
-        return None
-    if seq.reentry == "always":
+    sid, last = seq.id, None
+    for e in history:  # one pass: asked at every event that could enroll
+        if e.sequence == sid:
+            if e.outcome is Outcome.ACTIVE:
+                return "already_active"
+            if last is None or e.entered_at > last:
+                last = e.entered_at
+    if last is None or seq.reentry == "always":
         return None
     if seq.reentry == "never":
         return "reentry_never"
-    last = max(e.entered_at for e in mine)
     return None if after(last, seq.reentry, tz) <= t else "reentry_gap"

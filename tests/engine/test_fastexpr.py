@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from journeyctl.engine.fastexpr import contact_only, fast_compile
+from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.spec.expressions import compile_expr
 
 SCOPE: dict[str, Any] = {
@@ -90,3 +90,18 @@ def test_missing_field_raises_like_strict_undefined() -> None:
 def test_contact_only_expressions_are_recognised(source: str, fixed: bool) -> None:
     # The engine evaluates these once per contact: anything reading time or history must not be.
     assert contact_only(source) is fixed
+
+
+@pytest.mark.parametrize(
+    ("source", "reads"),
+    [
+        ("event.total >= 100", True),
+        ("event['total'] > 1 and contact.vip", True),
+        ("event_count('purchased') >= 2", False),  # a helper, not the event
+        ("contact.vip", False),
+    ],
+)
+def test_the_event_value_is_built_only_for_conditions_that_name_it(
+    source: str, reads: bool
+) -> None:
+    assert reads_event(source) is reads
