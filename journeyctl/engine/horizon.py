@@ -53,13 +53,14 @@ Snapshot = tuple[Contact, int, int, int, int]
 
 
 @lru_cache(maxsize=4096)
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return at_local(day, time(0), tz) - _MIDNIGHT_MARGIN
+def _local_midnight(today: date, days: int, tz: ZoneInfo) -> datetime:
+    """The start of the day `days` after `today` in `tz`, early by the margin."""
+    return at_local(today + timedelta(days=days), time(0), tz) - _MIDNIGHT_MARGIN
 
 
 def next_midnight(facts: Facts) -> datetime:
     """When `days_since` may next change (the start of tomorrow, early by the margin)."""
-    return _local_midnight(facts.today() + timedelta(days=1), facts.tz)
+    return _local_midnight(facts.today(), 1, facts.tz)
 
 
 def days_flip(facts: Facts, ds: int, c: float) -> datetime:
@@ -72,7 +73,7 @@ def days_flip(facts: Facts, ds: int, c: float) -> datetime:
         nxt = low + 1
     else:
         return NEVER
-    return _local_midnight(facts.today() + timedelta(days=nxt - ds), facts.tz)
+    return _local_midnight(facts.today(), nxt - ds, facts.tz)
 
 
 def _dynamic(node: nodes.Node) -> bool:
