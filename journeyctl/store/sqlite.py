@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,6 +42,27 @@ from journeyctl.store.serialize import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
+# The row decoders below build these positionally (a hot path): fail at import, not with
+# fields silently swapped, if the engine's field order changes.
+_POSITIONAL = {
+    Message: (
+        "key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
+        "is_marketing", "reason", "deferred_from", "deferred_by", "variant", "subject", "text",
+        "html", "to", "unsubscribe_url",
+    ),
+    Enrollment: (
+        "id", "contact_id", "sequence", "version", "entered_at", "position", "due_at",
+        "outcome", "ended_at", "reason", "variant", "waiting_since", "deferred_from",
+        "deferred_by",
+    ),
+    ContactState: (
+        "contact", "enrollments", "events", "pending", "messages", "cursor", "triggers",
+        "suppressed",
+    ),
+}  # fmt: skip
+for _cls, _names in _POSITIONAL.items():
+    if tuple(f.name for f in fields(_cls))[: len(_names)] != _names:
+        raise ImportError(f"journeyctl.store.sqlite builds {_cls.__name__} by position: update it")
 _set_enrolls = Event.enrolls.__set__  # type: ignore[misc, attr-defined]  # frozen slots: see data.build
 
 _MESSAGE_COLUMNS = (
