@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeyctl.engine.advance import Assumptions, Engine
 from journeyctl.engine.model import Contact, ContactState, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
 from journeyctl.spec.project import Project
+
+if TYPE_CHECKING:  # `run` imports this module for make_engine: no multiprocessing there
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 _BEFORE = timedelta(microseconds=1)
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(Message)))
@@ -125,16 +129,50 @@ def simulate(
     return sim
 
 
-_WORK: tuple[Project, list[Contact], dict[str, list[Event]], datetime, datetime, Engine] | None
-_WORK = None
+@dataclass
+class _Work:
+    """What forked workers inherit (never pickled): the data, and the next chunk to take."""
+
+    project: Project
+    contacts: list[Contact]
+    by_contact: dict[str, list[Event]]
+    start: datetime
+    end: datetime
+    engine: Engine
+    bounds: list[tuple[int, int]]
+    taken: Any  # multiprocessing Value: index of the next chunk
+
+    def take(self) -> int | None:
+        with self.taken.get_lock():
+            i = self.taken.value
+            if i >= len(self.bounds):
+                return None
+            self.taken.value = i + 1
+            return i
+
+    def run(self, i: int) -> Simulation:
+        lo, hi = self.bounds[i]
+        self.engine.steps = 0  # each chunk reports its own steps
+        return simulate(
+            self.project, self.contacts[lo:hi], self.by_contact, self.start, self.end,
+            engine=self.engine,
+        )  # fmt: skip
 
 
-def _run_chunk(bounds: tuple[int, int]) -> Simulation:
+_WORK: _Work | None = None
+
+
+def _worker(conn: Connection) -> None:
+    """A forked child: take chunks until none are left, send each result back."""
     assert _WORK is not None
-    project, contacts, by_contact, start, end, engine = _WORK
-    lo, hi = bounds
-    engine.steps = 0  # a worker runs several chunks on its copy of the engine
-    return simulate(project, contacts[lo:hi], by_contact, start, end, engine=engine)
+    try:
+        while (i := _WORK.take()) is not None:
+            conn.send((i, _WORK.run(i)))
+        conn.send(None)
+    except BaseException as exc:  # the parent re-raises it; the child just ends
+        conn.send((-1, f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
 
 
 def _by_contact(events: Iterable[Event]) -> dict[str, list[Event]]:
@@ -155,26 +193,70 @@ def simulate_parallel(
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Simulation:
-    """`simulate` with contacts spread over processes (they are independent); same result."""
+    """`simulate` spread over `workers` processes, this one included (contacts are
+    independent); same result. The parent takes chunks like its forked children do, so only
+    the children's share is pickled back, and it is read between the parent's own chunks."""
     import multiprocessing as mp
 
     global _WORK
     engine = engine or make_engine(project)
     if workers <= 1 or len(contacts) < 2000 or "fork" not in mp.get_all_start_methods():
         return simulate(project, contacts, events, start, end, engine=engine, progress=progress)
-    chunk = max(1000, len(contacts) // (workers * 8))
+    ctx = mp.get_context("fork")
+    chunk = max(500, len(contacts) // (workers * 16))  # small enough to end together
     bounds = [(lo, min(lo + chunk, len(contacts))) for lo in range(0, len(contacts), chunk)]
-    _WORK = (project, contacts, _by_contact(events), start, end, engine)
-    sim = Simulation(start, end)
+    work = _WORK = _Work(
+        project, contacts, _by_contact(events), start, end, engine, bounds, ctx.Value("i", 0)
+    )
+    parts: dict[int, Simulation] = {}
+    done = 0
+    children: list[tuple[BaseProcess, Connection]] = []
     try:
-        # fork: children inherit the loaded project and data without pickling them
-        with mp.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap(_run_chunk, bounds):
-                sim.merge(part)
-                if progress is not None:
-                    progress(len(sim.zones))
+        for _ in range(workers - 1):
+            mine, theirs = ctx.Pipe(duplex=False)
+            # fork: children inherit the loaded project and data without pickling them
+            child = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+            child.start()
+            theirs.close()
+            children.append((child, mine))
+        running = [conn for _, conn in children]
+
+        def collect(block: bool) -> None:
+            nonlocal done
+            for conn in list(running):
+                while block or conn.poll():
+                    try:
+                        got = conn.recv()
+                    except EOFError:  # killed, or died without a word
+                        raise RuntimeError("a simulate worker ended without its results") from None
+                    if got is None:
+                        running.remove(conn)
+                        break
+                    i, part = got
+                    if i < 0:
+                        raise RuntimeError(f"simulate worker failed: {part}")
+                    parts[i] = part
+                    done += bounds[i][1] - bounds[i][0]
+                    if progress is not None:
+                        progress(done)
+
+        while (i := work.take()) is not None:
+            parts[i] = work.run(i)
+            done += bounds[i][1] - bounds[i][0]
+            if progress is not None:
+                progress(done)
+            collect(block=False)
+        collect(block=True)
     finally:
         _WORK = None
+        for proc, conn in children:
+            conn.close()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+    sim = Simulation(start, end)
+    for i in range(len(bounds)):  # in contact order, whoever ran each chunk
+        sim.merge(parts[i])
     return sim
 
 

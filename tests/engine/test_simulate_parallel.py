@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from journeyctl import simulate as simulate_module
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
 from journeyctl.instants import parse_instant
@@ -44,3 +48,22 @@ def test_forked_workers_agree_with_one_process() -> None:
     assert key(two) == key(one)
     assert len(one.messages) > 5000
     assert seen and seen[-1] == len(contacts)  # progress reached every contact
+
+
+def test_a_failing_worker_fails_the_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A chunk that breaks in a forked child must surface in the parent, not hang or vanish.
+    project = load_valid_project(ROOT / "sequences")
+    base = read_contacts(ROOT / "examples/contacts.csv", project.settings).items
+    contacts = [replace(c, id=f"{c.id}-{i}") for i in range(8) for c in base]
+    start = parse_instant("2026-11-01", project.settings.timezone)
+    parent = os.getpid()
+    real_run = simulate_module._Work.run
+
+    def run(self: object, i: int) -> object:
+        if os.getpid() != parent:
+            raise ValueError("broken in a child")
+        return real_run(self, i)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulate_module._Work, "run", run)
+    with pytest.raises(RuntimeError, match="broken in a child"):
+        simulate_parallel(project, contacts, [], start, start + timedelta(days=3), workers=2)
