@@ -199,7 +199,7 @@ class Engine:
                 elif t == best:
                     kinds |= _STEPS
         for s in self._segments:
-            if self._may_enter(state, s):
+            if s.id not in self._enter_once or self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
                     if best is None or t < best:

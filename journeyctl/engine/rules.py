@@ -67,7 +67,7 @@ def _cap_until(state: ContactState, t: datetime, max_n: int, per: timedelta) -> 
     return times[lo + n - max_n] + per
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendRules:
     """What the rules need to know about one send step: fixed for a loaded project, so the
     engine builds it once per step (`for_step`) rather than at every send."""
@@ -101,10 +101,10 @@ class SendRules:
             night_consent=settings.contacts.night_consent,
         )
 
-    @property
-    def timed(self) -> bool:
-        """Whether any rule depends on the time (else only suppression applies)."""
-        return bool(self.window or self.quiet or self.cap_max or self.night)
+    timed: bool = False  # whether any rule depends on the time (else only suppression applies)
+
+    def __post_init__(self) -> None:
+        self.timed = bool(self.window or self.quiet or self.cap_max or self.night)
 
 
 def evaluate(t: datetime, *, state: ContactState, rules: SendRules, tz: ZoneInfo) -> Verdict:
