@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,6 +133,7 @@ class Engine:
         self._tz_name = self.project.settings.timezone
         self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
         self._send_cache: dict[int, tuple[Send, str, rules.SendRules]] = {}
+        self._anniversaries: dict[tuple[str, ZoneInfo, date, datetime], datetime] = {}
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
 
@@ -656,7 +657,17 @@ class Engine:
         trig = s.model.trigger
         assert isinstance(trig, DateTrigger)
         base = anniversary_base(state.contact, trig.date, tz)
-        fire = None if base is None else next_anniversary(base, trig.date, tz, cursor)
+        fire = None
+        if base is not None:
+            # simulate starts every contact at the same cursor, and many share a date (a
+            # birthday, a signup day): the answer is shared too.
+            key = (s.id, tz, base, cursor)
+            fire = self._anniversaries.get(key)
+            if fire is None:
+                fire = next_anniversary(base, trig.date, tz, cursor)
+                if len(self._anniversaries) >= 65536:
+                    self._anniversaries.clear()
+                self._anniversaries[key] = fire
         state.alarms[s.id] = fire
         return fire
 
