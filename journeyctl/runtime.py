@@ -30,11 +30,6 @@ ADVANCE_BATCH = 1000
 # before each commit). Other channels commit each `sent` at once, so a crash repeats at most
 # the one message in flight (SPEC §5).
 SENT_BATCH = 2000
-# A tick allocates a few dozen container objects per message, nearly all short-lived. At
-# Python's default first-generation threshold (700) the collector ran ~28 times per 1,000
-# messages, 6-12 µs of a message's ~100 µs of CPU; at 10,000 it costs ~2 µs. Collection stays
-# on (the threshold bounds the garbage a cycle can hold) and the old threshold is restored.
-GC_THRESHOLD = 10_000
 
 
 @dataclass
@@ -59,14 +54,23 @@ class TickReport:
 
 
 @contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Raise the collector's first-generation threshold to GC_THRESHOLD for a tick."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
+def batch_collections() -> Iterator[None]:
+    """The cyclic garbage collector off for a tick: advance_due collects the youngest
+    generation itself after each batch, once the batch's states are gone.
+
+    A tick allocates a few dozen container objects per message, nearly all freed by reference
+    counting. Automatic collections came every 700 (Python's default) allocations and each
+    traversed the batch in progress: 5-12 µs of a message's ~100-130 µs of CPU. Collected
+    between batches, the young generation is nearly empty (~0.3 µs per message), and cyclic
+    garbage still never outlives a batch. Re-enabled afterwards, also when the tick fails.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        if was_enabled:
+            gc.enable()
 
 
 def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
@@ -115,6 +119,8 @@ def advance_due(
         report.skipped += decisions - decided
         if deliver is not None and claimed:
             deliver(claimed)
+        del states, saves, claimed
+        gc.collect(0)  # the batch is garbage now: cycles among it go here (see batch_collections)
 
 
 def recover_interrupted(
@@ -279,7 +285,7 @@ def tick(
     the report lists every message decided (for `--dry-run` output).
     """
     report = TickReport(now=now, keep_messages=keep_messages)
-    with fewer_collections():
+    with batch_collections():
         recover_interrupted(store, channels, now, report, exclusive=exclusive)
         if limit is not None:
             # `--limit` caps deliveries too: decide first, then claim at most `limit`.

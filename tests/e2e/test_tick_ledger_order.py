@@ -14,7 +14,7 @@ import pytest
 from journeyctl.channels.base import Receipt
 from journeyctl.engine.model import Contact, Event, Message
 from journeyctl.imports import import_contacts, import_events
-from journeyctl.runtime import GC_THRESHOLD, tick
+from journeyctl.runtime import ADVANCE_BATCH, tick
 from journeyctl.simulate import make_engine
 from journeyctl.spec import load_valid_project
 from journeyctl.store.sqlite import SqliteStore
@@ -94,25 +94,67 @@ def test_attempting_is_committed_before_delivery_and_sent_after_sync(tmp_path: P
 
 
 class Failing(Watcher):
-    """Records the collector's threshold while delivering, then fails the tick."""
+    """Records whether the collector runs automatically while delivering, then fails."""
 
     def deliver(self, message: Message) -> Receipt:
-        self.keys.append(str(gc.get_threshold()[0]))
+        self.keys.append(f"gc enabled: {gc.isenabled()}")
         raise RuntimeError("channel bug")
 
 
-def test_a_tick_collects_less_often_and_restores_the_collector(tmp_path: Path) -> None:
-    root = build_tree(tmp_path / "p", {"journey.yaml": JOURNEY, "ping.yaml": PING})
-    project = load_valid_project(root)
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+class CycleMaker(Watcher):
+    """Leaves one unreachable reference cycle behind per message it delivers."""
+
+    def deliver(self, message: Message) -> Receipt:
+        Cycle()
+        return super().deliver(message)
+
+
+def _one_send_db(tmp_path: Path, contacts: int) -> tuple[SqliteStore, Path]:
     db = tmp_path / "j.db"
     store = SqliteStore(db)
-    import_contacts(store, [Contact("c1", "c1@example.com")], START)
-    import_events(store, [Event("c1", "ping", START)], START, timedelta(days=1))
-    before = gc.get_threshold()
+    people = [Contact(f"c{i:04d}", f"c{i}@example.com") for i in range(contacts)]
+    import_contacts(store, people, START)
+    import_events(store, [Event(c.id, "ping", START) for c in people], START, timedelta(days=1))
+    return store, db
+
+
+def test_the_collector_is_off_during_a_tick_and_back_on_after(tmp_path: Path) -> None:
+    project = load_valid_project(
+        build_tree(tmp_path / "p", {"journey.yaml": JOURNEY, "ping.yaml": PING})
+    )
+    store, db = _one_send_db(tmp_path, 1)
     channel = Failing(db)
+    assert gc.isenabled()
     with pytest.raises(RuntimeError, match="channel bug"):
         tick(make_engine(project), store, {"email": channel}, START + timedelta(minutes=1))
-    assert channel.keys == [str(max(before[0], GC_THRESHOLD))]  # raised during the tick
-    assert gc.get_threshold() == before  # and restored, even when the tick fails
+    assert channel.keys == ["gc enabled: False"]
+    assert gc.isenabled()  # back on, even though the tick failed
+    store.close()
+    channel.conn.close()
+
+
+def test_cyclic_garbage_does_not_outlive_an_advance_batch(tmp_path: Path) -> None:
+    project = load_valid_project(
+        build_tree(tmp_path / "p", {"journey.yaml": JOURNEY, "ping.yaml": PING})
+    )
+    store, db = _one_send_db(tmp_path, ADVANCE_BATCH * 3)
+    channel = CycleMaker(db)
+    alive: list[int] = []  # Cycle objects alive when each advance batch saves
+    save_many = store.save_many
+
+    def spy(*args: object) -> list[tuple[Message, int]]:
+        alive.append(sum(isinstance(o, Cycle) for o in gc.get_objects()))
+        return save_many(*args)  # type: ignore[arg-type]
+
+    store.save_many = spy  # type: ignore[method-assign]
+    report = tick(make_engine(project), store, {"email": channel}, START + timedelta(minutes=1))
+    assert report.delivered == ADVANCE_BATCH * 3
+    # Each batch's cycles (one per message delivered) are gone before the next batch saves.
+    assert alive == [0, 0, 0]
     store.close()
     channel.conn.close()
