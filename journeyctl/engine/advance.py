@@ -253,7 +253,7 @@ class Engine:
         # New events may void a horizon and bring a planned check back to this instant.
         if kinds & (_SEGMENTS | _EVENTS):
             for s in self._segments:
-                if self._segment_alarm(state, s, cursor) == t and self._may_enter(state, s):
+                if self._segment_alarm(state, s, cursor, t) == t and self._may_enter(state, s):
                     self._check_segment(state, s, t, tz, cv, result)
         # Events, dates and checks may enroll or wake enrollments at this instant.
         due = [
@@ -672,9 +672,10 @@ class Engine:
         return fire
 
     def _segment_alarm(
-        self, state: ContactState, s: LoadedSequence, cursor: datetime
+        self, state: ContactState, s: LoadedSequence, cursor: datetime, at: datetime | None = None
     ) -> datetime | None:
-        """The next check of a segment trigger that could change anything (see horizon)."""
+        """The next check of a segment trigger that could change anything (see horizon).
+        `at`: the instant being processed, when its events have just been applied."""
         a = state.alarms.get(s.id)
         if a is None or a <= cursor:  # not cached, or passed: recompute
             a = self._next_check(state, s)
@@ -687,6 +688,10 @@ class Engine:
         now = compiled.unchanged(state, snap)
         if now is None:
             del state.horizons[s.id]  # new events, messages or attributes: check as planned
+            if at is not None and a < at:
+                # The fires skipped so far saw the old facts; the first one that may see the
+                # new ones is at or after `at` (a fire at that very instant included).
+                a = state.alarms[s.id] = self._checks[s.id].after(at - _BEFORE)
             return a
         if now is not snap:
             state.horizons[s.id] = (now, horizon, skip_to)

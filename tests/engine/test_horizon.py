@@ -201,3 +201,45 @@ def test_simulation_with_horizons_equals_checking_every_fire(
     assert run() == with_horizons
     assert len(with_horizons[0]) > 1000  # a real workload, segment enrollments included
     assert any(m[1] == "win-back" for m in with_horizons[0])
+
+
+SEGMENT_JOURNEY = """
+timezone: Asia/Seoul
+channels:
+  email: {type: file, path: outbox/, medium: email}
+"""
+BUYERS = """
+trigger:
+  segment: "event_count('purchased') >= 1"
+  check: "0 9 * * *"
+ad: false
+steps:
+  - send: thanks
+    channel: email
+    subject: "thanks"
+    body: "thanks"
+"""
+
+
+@pytest.mark.parametrize("when", ["2026-11-03 09:00", "2026-11-03 08:59", "2026-11-03 09:01"])
+def test_an_event_at_a_skipped_check_time_is_checked_at_that_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    # The first check (false, no horizon end) lets every later fire be skipped; a purchase
+    # arriving exactly at a fire must still be seen by that fire, as checking every fire does.
+    from tests.builders import at, event, make_project
+
+    project = make_project(tmp_path, {"buyers": BUYERS}, SEGMENT_JOURNEY)
+    start = at("2026-11-01 00:00")
+    people = [contact("c1", "Asia/Seoul")]
+    bought = [event("c1", "purchased", at(when))]
+
+    def sends() -> list[datetime]:
+        sim = simulate(project, people, bought, start, start + timedelta(days=7))
+        return [m.at for m in sim.messages]
+
+    skipping = sends()
+    expected = at("2026-11-03 09:00") if when <= "2026-11-03 09:00" else at("2026-11-04 09:00")
+    assert skipping == [expected]
+    monkeypatch.setattr(advance, "horizon_compile", lambda source: None)
+    assert sends() == skipping
