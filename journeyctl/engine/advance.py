@@ -183,40 +183,33 @@ class Engine:
         """The next due time and what is due then (`_EVENTS | _DATES | _SEGMENTS | _STEPS`)."""
         cursor = state.cursor
         assert cursor is not None
-        best: datetime | None = None
-        kinds = 0
-        t: datetime | None
-        for ev in state.pending:
-            t = ev.at if ev.at > cursor else cursor
-            if best is None or t < best:
-                best, kinds = t, _EVENTS
-            elif t == best:
-                kinds |= _EVENTS
-        for e in state.enrollments:
-            t = e.due_at
-            if t is not None and e.outcome is _ACTIVE:
-                if best is None or t < best:
-                    best, kinds = t, _STEPS
-                elif t == best:
-                    kinds |= _STEPS
+        due: list[tuple[datetime, int]] = [
+            (ev.at if ev.at > cursor else cursor, _EVENTS) for ev in state.pending
+        ]
+        due += [
+            (e.due_at, _STEPS)
+            for e in state.enrollments
+            if e.due_at is not None and e.outcome is _ACTIVE
+        ]
         for s in self._segments:
             if s.id not in self._enter_once or self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
-                    if best is None or t < best:
-                        best, kinds = t, _SEGMENTS
-                    elif t == best:
-                        kinds |= _SEGMENTS
+                    due.append((t, _SEGMENTS))
         alarms = state.alarms
         for s in self._dates:
             t = alarms.get(s.id, cursor)
             if t is not None and t <= cursor:  # not cached, or passed (None: never fires)
                 t = self._next_date(state, s, tz)
             if t is not None:
-                if best is None or t < best:
-                    best, kinds = t, _DATES
-                elif t == best:
-                    kinds |= _DATES
+                due.append((t, _DATES))
+        if not due:
+            return None, 0
+        best = min(due)[0]
+        kinds = 0
+        for t, kind in due:
+            if t == best:
+                kinds |= kind
         return best, kinds
 
     # --- one instant --------------------------------------------------------------------
