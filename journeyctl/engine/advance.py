@@ -192,7 +192,7 @@ class Engine:
             if e.due_at is not None and e.outcome is _ACTIVE
         ]
         for s in self._segments:
-            if s.id not in self._enter_once or self._may_enter(state, s):
+            if self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
                     due.append((t, _SEGMENTS))

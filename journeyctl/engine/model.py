@@ -177,11 +177,6 @@ class StepResult:
     changed: list[Enrollment] = field(default_factory=list)  # may name one several times
     next_due: datetime | None = None
 
-    def merge(self, other: StepResult) -> None:
-        self.messages.extend(other.messages)
-        self.changed.extend(e for e in other.changed if e not in self.changed)
-        self.next_due = other.next_due
-
 
 EMPTY_PROPS: tuple[tuple[str, Any], ...] = ()
 

@@ -73,12 +73,6 @@ def cron_timeline(expr: str, tz_name: str) -> _Timeline:
     return _Timeline(expr, tz_name)
 
 
-def next_cron(expr: str, tz_name: str, after_t: datetime) -> datetime | None:
-    """The first fire time strictly after `after_t` (shared by simulate, run and serve)."""
-    fire = cron_timeline(expr, tz_name).after(after_t)
-    return fire.astimezone(after_t.tzinfo) if fire is not None else None
-
-
 def anniversary_base(contact: Contact, spec: DateSpec, tz: ZoneInfo) -> date | None:
     value = contact.attrs.get(spec.field)
     if isinstance(value, datetime):

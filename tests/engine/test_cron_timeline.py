@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeyctl.engine import triggers
-from journeyctl.engine.triggers import next_cron
+from journeyctl.engine.triggers import cron_timeline
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 EXPRS = ["0 9 * * *", "30 * * * *", "0 10 * * 1-5", "0 2 * * 0", "15 1 1 * *"]
@@ -35,12 +35,12 @@ def test_timeline_answers_like_apscheduler(expr: str, tz: str, minutes: list[int
     triggers.cron_timeline.cache_clear()  # a fresh timeline, then questions in any order
     for m in minutes:
         for t in (T0 + timedelta(minutes=m), T0 + timedelta(minutes=m, microseconds=-1)):
-            assert next_cron(expr, tz, t) == direct(expr, tz, t), (expr, tz, t)
+            assert cron_timeline(expr, tz).after(t) == direct(expr, tz, t), (expr, tz, t)
 
 
 def test_a_fire_time_itself_is_not_after_itself() -> None:
     triggers.cron_timeline.cache_clear()
-    nine = next_cron("0 9 * * *", "Asia/Seoul", T0)
+    nine = cron_timeline("0 9 * * *", "Asia/Seoul").after(T0)
     assert nine is not None
-    assert next_cron("0 9 * * *", "Asia/Seoul", nine) == nine + timedelta(days=1)
-    assert next_cron("0 9 * * *", "Asia/Seoul", nine - timedelta(microseconds=1)) == nine
+    assert cron_timeline("0 9 * * *", "Asia/Seoul").after(nine) == nine + timedelta(days=1)
+    assert cron_timeline("0 9 * * *", "Asia/Seoul").after(nine - timedelta(microseconds=1)) == nine
