@@ -9,15 +9,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: demo test lint
+# The engine's hot modules compiled by mypyc (journeyctl/engine/native.py); the script returns
+# at once when the build is current. Without a C compiler the engine stays pure Python.
+.PHONY: demo test lint native
+native: $(VENV)/.installed
+	$(PY) scripts/build_native.py --optional
+
 # The main job on the embedded defaults: stock sequences, example data, SQLite, file outbox.
-demo: $(VENV)/.installed
+demo: native
 	$(JOURNEYCTL) validate sequences
 	$(JOURNEYCTL) simulate sequences --contacts examples/contacts.csv --events examples/events.csv --start 2026-11-01 --days 30
 	rm -f demo.db && $(JOURNEYCTL) run sequences --db demo.db --contacts examples/contacts.csv --events examples/events.csv --now 2026-11-01T10:00:00+09:00
 	@echo "delivered messages are in sequences/outbox/ ; state is in demo.db"
 
-test: $(VENV)/.installed
+test: native
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed

@@ -133,6 +133,7 @@ def _first_blocker(
     t: datetime, state: ContactState, rules: SendRules, tz: ZoneInfo
 ) -> Verdict | None:
     window = rules.window
+    until: datetime | None
     if window is not None:
         until = _window(t, window, tz)
         if until is not None:
@@ -140,7 +141,7 @@ def _first_blocker(
         if until is None and not window.days:
             return Verdict("skip", "no_send_time")
     qh = rules.quiet
-    local = None
+    local: time | None = None
     if qh is not None:
         local = t.astimezone(tz).time()
         if in_span(local, qh.start, qh.end):
