@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from journeyctl import collector
 from journeyctl.engine.advance import Assumptions, Engine
 from journeyctl.engine.model import Contact, ContactState, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
@@ -103,30 +104,48 @@ def simulate(
     by_contact = events if isinstance(events, Mapping) else _by_contact(events)
     sim = Simulation(start, end)
     last = end - _BEFORE
-    for n, contact in enumerate(contacts, 1):
-        state = ContactState(contact=contact, cursor=start - _BEFORE)
-        if trace_contacts is not None and contact.id in trace_contacts:
-            state.trace = []
-        mine = by_contact.get(contact.id, ())
-        # History (before start) counts in conditions but never enrolls (SPEC §4): it goes
-        # straight to the processed events, which are never applied again.
-        state.events = sorted((e for e in mine if e.at < start), key=_at)
-        state.pending = _unique(e for e in mine if e.at >= start)
-        decided = engine.replay(state, last).messages
-        keys: set[str] = set()
-        for m in decided:  # the ledger keeps the first decision per idempotency key
-            if m.key not in keys:
-                keys.add(m.key)
-                if start <= m.at:
-                    sim.messages.append(m)
-        sim.enrollments.extend(state.enrollments)
-        sim.zones[contact.id] = engine.zone_of(state).key
-        if state.trace is not None:
-            sim.traces[contact.id] = state.trace
-        if progress is not None and n % 1000 == 0:
-            progress(n)
+    # What a month of a contact allocates is freed by reference counting, and what is kept
+    # is acyclic: automatic collections re-walked the growing results (collector.py).
+    with collector.paused():
+        for n, contact in enumerate(contacts, 1):
+            _replay(engine, sim, contact, by_contact, start, last, trace_contacts)
+            if n % 1000 == 0:
+                collector.collect_young()
+                if progress is not None:
+                    progress(n)
     sim.steps = engine.steps
     return sim
+
+
+def _replay(
+    engine: Engine,
+    sim: Simulation,
+    contact: Contact,
+    by_contact: Mapping[str, list[Event]],
+    start: datetime,
+    last: datetime,
+    trace_contacts: set[str] | None,
+) -> None:
+    """One contact through the whole period, its decisions added to `sim`."""
+    state = ContactState(contact=contact, cursor=start - _BEFORE)
+    if trace_contacts is not None and contact.id in trace_contacts:
+        state.trace = []
+    mine = by_contact.get(contact.id, ())
+    # History (before start) counts in conditions but never enrolls (SPEC §4): it goes
+    # straight to the processed events, which are never applied again.
+    state.events = sorted((e for e in mine if e.at < start), key=_at)
+    state.pending = _unique(e for e in mine if e.at >= start)
+    decided = engine.replay(state, last).messages
+    keys: set[str] = set()
+    for m in decided:  # the ledger keeps the first decision per idempotency key
+        if m.key not in keys:
+            keys.add(m.key)
+            if start <= m.at:
+                sim.messages.append(m)
+    sim.enrollments.extend(state.enrollments)
+    sim.zones[contact.id] = engine.zone_of(state).key
+    if state.trace is not None:
+        sim.traces[contact.id] = state.trace
 
 
 @dataclass
@@ -208,52 +227,56 @@ def simulate_parallel(
     work = _WORK = _Work(
         project, contacts, _by_contact(events), start, end, engine, bounds, ctx.Value("i", 0)
     )
-    parts: dict[int, Simulation] = {}
-    done = 0
-    children: list[tuple[BaseProcess, Connection]] = []
-    try:
-        for _ in range(workers - 1):
-            mine, theirs = ctx.Pipe(duplex=False)
-            # fork: children inherit the loaded project and data without pickling them
-            child = ctx.Process(target=_worker, args=(theirs,), daemon=True)
-            child.start()
-            theirs.close()
-            children.append((child, mine))
-        running = [conn for _, conn in children]
+    # Paused here too: the parent unpickles the children's results between its own chunks.
+    with collector.paused():
+        parts: dict[int, Simulation] = {}
+        done = 0
+        children: list[tuple[BaseProcess, Connection]] = []
+        try:
+            for _ in range(workers - 1):
+                mine, theirs = ctx.Pipe(duplex=False)
+                # fork: children inherit the loaded project and data without pickling them
+                child = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+                child.start()
+                theirs.close()
+                children.append((child, mine))
+            running = [conn for _, conn in children]
 
-        def collect(block: bool) -> None:
-            nonlocal done
-            for conn in list(running):
-                while block or conn.poll():
-                    try:
-                        got = conn.recv()
-                    except EOFError:  # killed, or died without a word
-                        raise RuntimeError("a simulate worker ended without its results") from None
-                    if got is None:
-                        running.remove(conn)
-                        break
-                    i, part = got
-                    if i < 0:
-                        raise RuntimeError(f"simulate worker failed: {part}")
-                    parts[i] = part
-                    done += bounds[i][1] - bounds[i][0]
-                    if progress is not None:
-                        progress(done)
+            def collect(block: bool) -> None:
+                nonlocal done
+                for conn in list(running):
+                    while block or conn.poll():
+                        try:
+                            got = conn.recv()
+                        except EOFError:  # killed, or died without a word
+                            raise RuntimeError(
+                                "a simulate worker ended without its results"
+                            ) from None
+                        if got is None:
+                            running.remove(conn)
+                            break
+                        i, part = got
+                        if i < 0:
+                            raise RuntimeError(f"simulate worker failed: {part}")
+                        parts[i] = part
+                        done += bounds[i][1] - bounds[i][0]
+                        if progress is not None:
+                            progress(done)
 
-        while (i := work.take()) is not None:
-            parts[i] = work.run(i)
-            done += bounds[i][1] - bounds[i][0]
-            if progress is not None:
-                progress(done)
-            collect(block=False)
-        collect(block=True)
-    finally:
-        _WORK = None
-        for proc, conn in children:
-            conn.close()
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+            while (i := work.take()) is not None:
+                parts[i] = work.run(i)
+                done += bounds[i][1] - bounds[i][0]
+                if progress is not None:
+                    progress(done)
+                collect(block=False)
+            collect(block=True)
+        finally:
+            _WORK = None
+            for proc, conn in children:
+                conn.close()
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.terminate()
     sim = Simulation(start, end)
     for i in range(len(bounds)):  # in contact order, whoever ran each chunk
         sim.merge(parts[i])

@@ -7,7 +7,6 @@ file beside its destination and renamed into place only when the whole input was
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import os
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
+from journeyctl import collector
 from journeyctl.data.source import Header, Rejected
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.errors import DataError, UsageError
@@ -119,47 +119,43 @@ def collect(
 
     # The items kept are acyclic; without this the cyclic GC re-walks the growing list over
     # and over (about a third of the time at 1M rows).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for x in stream:
-            if type(x) is item_type:
-                if not failed:
-                    items.append(x)
-            elif type(x) is Rejected:
-                result.rejected += 1
-                for d in x.diagnostics:
-                    note(d)
-                if writer is not None:
-                    writer.write(x)
-                if not skip_invalid and not failed:
-                    failed = True
-                    items.clear()
-            elif type(x) is Header:
-                if writer is not None:
-                    writer.header(x.columns)
-            else:
-                assert isinstance(x, Diagnostic)
-                note(x)
-                fatal = fatal or x.is_error
-        if omitted:
-            diagnostics.append(
-                error(
-                    Location(path, 1, 1),
-                    "too-many-errors",
-                    f"{omitted} more problems not shown (the first {MAX_DIAGNOSTICS} are)",
+    with collector.paused():
+        try:
+            for x in stream:
+                if type(x) is item_type:
+                    if not failed:
+                        items.append(x)
+                elif type(x) is Rejected:
+                    result.rejected += 1
+                    for d in x.diagnostics:
+                        note(d)
+                    if writer is not None:
+                        writer.write(x)
+                    if not skip_invalid and not failed:
+                        failed = True
+                        items.clear()
+                elif type(x) is Header:
+                    if writer is not None:
+                        writer.header(x.columns)
+                else:
+                    assert isinstance(x, Diagnostic)
+                    note(x)
+                    fatal = fatal or x.is_error
+            if omitted:
+                diagnostics.append(
+                    error(
+                        Location(path, 1, 1),
+                        "too-many-errors",
+                        f"{omitted} more problems not shown (the first {MAX_DIAGNOSTICS} are)",
+                    )
                 )
-            )
-        if fatal or failed:
-            items.clear()
-            raise DataError(diagnostics, f"{path}: invalid data, nothing imported")
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+            if fatal or failed:
+                items.clear()
+                raise DataError(diagnostics, f"{path}: invalid data, nothing imported")
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
     if writer is not None:
         writer.commit()
     return result
