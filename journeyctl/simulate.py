@@ -10,12 +10,12 @@ the proof.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from journeyctl import collector
+from journeyctl.engine import wire
 from journeyctl.engine.advance import Assumptions, Engine
 from journeyctl.engine.model import Contact, ContactState, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
@@ -26,8 +26,6 @@ if TYPE_CHECKING:  # `run` imports this module for make_engine: no multiprocessi
     from multiprocessing.process import BaseProcess
 
 _BEFORE = timedelta(microseconds=1)
-_MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(Message)))
-_ENROLLMENT_FIELDS = attrgetter(*(f.name for f in fields(Enrollment)))
 
 
 @dataclass
@@ -40,16 +38,16 @@ class Simulation:
     traces: dict[str, list[Decision]] = field(default_factory=dict)
     steps: int = 0  # engine steps taken (for benchmarks)
 
-    # Workers send their part back pickled: plain tuples cost a third of the objects.
+    # Workers send their part back pickled; the decisions as plain tuples (engine.wire).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["messages"] = list(map(_MESSAGE_FIELDS, self.messages))
-        state["enrollments"] = list(map(_ENROLLMENT_FIELDS, self.enrollments))
+        state["wire"] = wire.pack(
+            state.pop("messages"), state.pop("enrollments"), state.pop("zones")
+        )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["messages"] = [Message(*v) for v in state["messages"]]
-        state["enrollments"] = [Enrollment(*v) for v in state["enrollments"]]
+        state["messages"], state["enrollments"], state["zones"] = wire.unpack(state.pop("wire"))
         self.__dict__.update(state)
 
     def merge(self, other: Simulation) -> None:
@@ -185,8 +183,9 @@ def _worker(conn: Connection) -> None:
     """A forked child: take chunks until none are left, send each result back."""
     assert _WORK is not None
     try:
-        while (i := _WORK.take()) is not None:
-            conn.send((i, _WORK.run(i)))
+        with collector.paused():  # sending pickles a chunk's results: thousands of tuples
+            while (i := _WORK.take()) is not None:
+                conn.send((i, _WORK.run(i)))
         conn.send(None)
     except BaseException as exc:  # the parent re-raises it; the child just ends
         conn.send((-1, f"{type(exc).__name__}: {exc}"))

@@ -16,7 +16,10 @@ from pathlib import Path
 
 # What mypyc compiles: the modules `simulate` and `run` spend their time in. model.py stays
 # Python (its dataclasses are pickled, replaced and introspected everywhere).
-COMPILED = ("advance", "draw", "facts", "fastexpr", "horizon", "rules", "timing", "triggers")
+COMPILED = (
+    "advance", "draw", "facts", "fastexpr", "horizon", "render", "rules", "timing", "triggers",
+    "wire",
+)  # fmt: skip
 GROUP = "journeyctl_engine"  # the compiled modules' shared library: `journeyctl_engine__mypyc`
 HERE = Path(__file__).parent
 NATIVE_DIR = HERE / "_native"

@@ -218,7 +218,7 @@ class Renderer:
     # channel -> key for its tokens, overriding `unsubscribe_secret` (None: the project's key)
     unsubscribe_keys: dict[str | None, bytes] = field(default_factory=dict)
     _files: dict[str, _Fast] = field(default_factory=dict)
-    _inline: dict[str, _Fast | _Memo] = field(default_factory=dict)
+    _inline_templates: dict[str, _Fast | _Memo] = field(default_factory=dict)
     _unsub: dict[str, Callable[[str, str], str]] = field(default_factory=dict)  # by channel
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
     _sender: dict[str, Any] | None = None
@@ -233,11 +233,11 @@ class Renderer:
         return tpl
 
     def _text(self, source: str) -> _Fast | _Memo:
-        tpl = self._inline.get(source)
+        tpl = self._inline_templates.get(source)
         if tpl is None:
             fast = _Fast(inline_template(source))
             reads = _contact_reads(source)
-            tpl = self._inline[source] = fast if reads is None else _Memo(fast, reads)
+            tpl = self._inline_templates[source] = fast if reads is None else _Memo(fast, reads)
         return tpl
 
     def unsubscribe_url(self, channel: str, contact: Contact) -> str:
