@@ -34,7 +34,14 @@ def build(out: Path, work: Path) -> None:
     # A bare Distribution: setuptools must not read pyproject.toml (hatchling's project).
     dist = Distribution({"name": "journeyctl-native", "ext_modules": extensions})
     dist.script_name = "build_native"
-    dist.script_args = ["--quiet", "build_ext", "--build-lib", str(out), "--build-temp", str(work / "o")]
+    dist.script_args = [
+        "--quiet",
+        "build_ext",
+        "--build-lib",
+        str(out),
+        "--build-temp",
+        str(work / "o"),
+    ]
     dist.parse_command_line()
     dist.run_commands()
 
