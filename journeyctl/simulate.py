@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from journeyctl import collector
 from journeyctl.engine import wire
 from journeyctl.engine.advance import Assumptions, Engine
-from journeyctl.engine.model import Contact, ContactState, Decision, Enrollment, Event, Message
+from journeyctl.engine.model import Contact, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
 from journeyctl.spec.project import Project
 
@@ -125,22 +125,10 @@ def _replay(
     trace_contacts: set[str] | None,
 ) -> None:
     """One contact through the whole period, its decisions added to `sim`."""
-    state = ContactState(contact=contact, cursor=start - _BEFORE)
-    if trace_contacts is not None and contact.id in trace_contacts:
-        state.trace = []
-    mine = by_contact.get(contact.id, ())
-    # History (before start) counts in conditions but never enrolls (SPEC §4): it goes
-    # straight to the processed events, which are never applied again.
-    state.events = sorted((e for e in mine if e.at < start), key=_at)
-    state.pending = _unique(e for e in mine if e.at >= start)
-    decided = engine.replay(state, last).messages
-    keys: set[str] = set()
-    for m in decided:  # the ledger keeps the first decision per idempotency key
-        if m.key not in keys:
-            keys.add(m.key)
-            if start <= m.at:
-                sim.messages.append(m)
-    sim.enrollments.extend(state.enrollments)
+    trace = trace_contacts is not None and contact.id in trace_contacts
+    kept, state = engine.replay_contact(contact, by_contact.get(contact.id, ()), start, last, trace)
+    sim.messages += kept
+    sim.enrollments += state.enrollments
     sim.zones[contact.id] = engine.zone_of(state).key
     if state.trace is not None:
         sim.traces[contact.id] = state.trace
@@ -280,23 +268,6 @@ def simulate_parallel(
     for i in range(len(bounds)):  # in contact order, whoever ran each chunk
         sim.merge(parts[i])
     return sim
-
-
-def _at(e: Event) -> datetime:
-    return e.at
-
-
-def _unique(events: Iterable[Event]) -> list[Event]:
-    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3).
-    One contact's events, all in UTC: (name, at, props) is the natural key here."""
-    seen: set[tuple[object, ...]] = set()
-    out: list[Event] = []
-    for e in events:
-        key = (e.name, e.at, e.props)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
 
 
 def _only(project: Project, keep: set[str]) -> Project:

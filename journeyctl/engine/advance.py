@@ -8,6 +8,7 @@ so the result is the same whatever the cadence of calls (SPEC §5).
 from __future__ import annotations
 
 from bisect import insort
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.model import (
+    Contact,
     ContactState,
     Decision,
     Enrollment,
@@ -86,6 +88,19 @@ def _inputs(
 
 def _event_at(e: Event) -> datetime:
     return e.at
+
+
+def _unique(events: list[Event]) -> list[Event]:
+    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3).
+    One contact's events, all in UTC: (name, at, props) is the natural key here."""
+    seen: set[tuple[str, datetime, tuple[tuple[str, Any], ...]]] = set()
+    out: list[Event] = []
+    for e in events:
+        key = (e.name, e.at, e.props)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def _run_order(e: Enrollment) -> tuple[datetime | None, datetime, str]:
@@ -159,6 +174,33 @@ class Engine:
         state.skip_checks = True  # nothing reaches this state but the events already given
         result.next_due = self._walk(state, until, None, result)
         return result
+
+    def replay_contact(
+        self,
+        contact: Contact,
+        events: Sequence[Event],
+        start: datetime,
+        last: datetime,
+        trace: bool = False,
+    ) -> tuple[list[Message], ContactState]:
+        """`simulate`'s unit of work: one contact from `start` through `last`. Returns the
+        messages in [start, last] that the ledger keeps (the first decision per idempotency
+        key) and the final state (its enrollments)."""
+        state = ContactState(contact=contact, cursor=start - _BEFORE)
+        if trace:
+            state.trace = []
+        # History (before start) counts in conditions but never enrolls (SPEC §4): it goes
+        # straight to the processed events, which are never applied again.
+        state.events = sorted([e for e in events if e.at < start], key=_event_at)
+        state.pending = _unique([e for e in events if e.at >= start])
+        kept: list[Message] = []
+        keys: set[str] = set()
+        for m in self.replay(state, last).messages:
+            if m.key not in keys:
+                keys.add(m.key)
+                if start <= m.at:
+                    kept.append(m)
+        return kept, state
 
     def _walk(
         self, state: ContactState, until: datetime, now: datetime | None, result: StepResult
