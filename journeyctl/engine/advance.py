@@ -222,36 +222,43 @@ class Engine:
         return self._agenda(state, tz or self.zone_of(state))[0]
 
     def _agenda(self, state: ContactState, tz: ZoneInfo) -> tuple[datetime | None, int]:
-        """The next due time and what is due then (`_EVENTS | _DATES | _SEGMENTS | _STEPS`)."""
+        """The next due time and what is due then (`_EVENTS | _DATES | _SEGMENTS | _STEPS`).
+        Kept as a running minimum: called at every instant, it allocates nothing."""
         cursor = state.cursor
         assert cursor is not None
-        due: list[tuple[datetime, int]] = [
-            (ev.at if ev.at > cursor else cursor, _EVENTS) for ev in state.pending
-        ]
-        due += [
-            (e.due_at, _STEPS)
-            for e in state.enrollments
-            if e.due_at is not None and e.outcome is _ACTIVE
-        ]
+        best: datetime | None = None
+        kinds = 0
+        for ev in state.pending:
+            t: datetime | None = ev.at if ev.at > cursor else cursor
+            if best is None or t < best:  # type: ignore[operator]
+                best, kinds = t, _EVENTS
+            elif t == best:
+                kinds |= _EVENTS
+        for e in state.enrollments:
+            t = e.due_at
+            if t is not None and e.outcome is _ACTIVE:
+                if best is None or t < best:
+                    best, kinds = t, _STEPS
+                elif t == best:
+                    kinds |= _STEPS
         for s in self._segments:
             if self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
-                    due.append((t, _SEGMENTS))
+                    if best is None or t < best:
+                        best, kinds = t, _SEGMENTS
+                    elif t == best:
+                        kinds |= _SEGMENTS
         alarms = state.alarms
         for s in self._dates:
             t = alarms.get(s.id, cursor)
             if t is not None and t <= cursor:  # not cached, or passed (None: never fires)
                 t = self._next_date(state, s, tz)
             if t is not None:
-                due.append((t, _DATES))
-        if not due:
-            return None, 0
-        best = min(due)[0]
-        kinds = 0
-        for t, kind in due:
-            if t == best:
-                kinds |= kind
+                if best is None or t < best:
+                    best, kinds = t, _DATES
+                elif t == best:
+                    kinds |= _DATES
         return best, kinds
 
     # --- one instant --------------------------------------------------------------------
