@@ -35,7 +35,9 @@ def _line_maker() -> Callable[[Message], bytes]:
     field by field into one format string, without the record dict or a JSON encoder run."""
     hints = get_type_hints(Message)
     for name in MESSAGE_FIELDS:
-        kinds = set(get_args(hints[name]) or (hints[name],)) - {type(None)}
+        # Compiled (engine.native), the optional fields' hints read as plain `type`: unknown
+        # here, checked by the pure-Python import (tests/engine/test_native.py).
+        kinds = set(get_args(hints[name]) or (hints[name],)) - {type(None), type}
         # StrEnum members are str: their JSON is their value. Other types need the encoder.
         if not all(k in (bool, datetime) or issubclass(k, str) for k in kinds):
             raise ImportError(f"the outbox line cannot encode Message.{name}: {hints[name]}")

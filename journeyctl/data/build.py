@@ -3,7 +3,9 @@
 A frozen dataclass's `__init__` goes through `object.__setattr__` once per field, which costs
 more than parsing the row (about 2 µs per Contact). These builders set the slots directly.
 They are checked against the dataclass fields at import, so a change to `engine.model` fails
-loudly here instead of leaving a field unset.
+loudly here instead of leaving a field unset. When the engine runs compiled (engine.native),
+the model's classes are C types without slot descriptors, and their own constructors are the
+fast path (the pure-Python run of tests/engine/test_native.py still checks the builders).
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ def _setters(cls: type, expected: tuple[str, ...]) -> list[Any]:
     return [getattr(cls, n).__set__ for n in names]
 
 
+NATIVE_MODEL = not hasattr(Contact, "__slots__")  # compiled by mypyc
 _new = object.__new__
-_c_id, _c_email, _c_phone, _c_name, _c_tz, _c_attrs = _setters(
-    Contact, ("id", "email", "phone", "name", "timezone", "attrs")
-)
-_e_cid, _e_name, _e_at, _e_props, _e_enrolls = _setters(
-    Event, ("contact_id", "name", "at", "props", "enrolls")
-)
-if fields(Event)[-1].default is not True:
-    raise ImportError("journeyctl.data.build assumes Event.enrolls defaults to True")
+if not NATIVE_MODEL:
+    _c_id, _c_email, _c_phone, _c_name, _c_tz, _c_attrs = _setters(
+        Contact, ("id", "email", "phone", "name", "timezone", "attrs")
+    )
+    _e_cid, _e_name, _e_at, _e_props, _e_enrolls = _setters(
+        Event, ("contact_id", "name", "at", "props", "enrolls")
+    )
+    if fields(Event)[-1].default is not True:
+        raise ImportError("journeyctl.data.build assumes Event.enrolls defaults to True")
 
 
 def contact(
@@ -61,3 +65,8 @@ def event(contact_id: str, name: str, at: datetime, props: tuple[tuple[str, Any]
     _e_props(e, props)
     _e_enrolls(e, True)
     return e
+
+
+if NATIVE_MODEL:
+    contact = Contact  # type: ignore[assignment]  # positional, like the builders above
+    event = Event  # type: ignore[assignment]
