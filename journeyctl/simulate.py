@@ -165,6 +165,7 @@ class _Work:
 
 
 _WORK: _Work | None = None
+_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
 
 
 def _worker(conn: Connection) -> None:
@@ -179,6 +180,18 @@ def _worker(conn: Connection) -> None:
         conn.send((-1, f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _widen(conn: Connection) -> None:
+    """A chunk's results (~250 KB) fit in the pipe: the child goes on to its next chunk while
+    the parent finishes its own (on a 64 KB pipe, children spent a third of their time
+    blocked in `send`). Linux only; elsewhere, or if refused, the pipe stays as it is."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _by_contact(events: Iterable[Event]) -> dict[str, list[Event]]:
@@ -224,6 +237,7 @@ def simulate_parallel(
         try:
             for _ in range(workers - 1):
                 mine, theirs = ctx.Pipe(duplex=False)
+                _widen(mine)
                 # fork: children inherit the loaded project and data without pickling them
                 child = ctx.Process(target=_worker, args=(theirs,), daemon=True)
                 child.start()
