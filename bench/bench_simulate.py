@@ -35,7 +35,8 @@ def tiled(
 ) -> tuple[list[Contact], list[Event]]:
     """`jitter`: every copy after the first is moved by its own random shift of up to ±3 days
     (events and date/time attributes alike), so no two copies share an instant: caches keyed
-    by time get no free hits from the tiling."""
+    by time get no free hits from the tiling; each copy's name is its own too (subjects that
+    show the name are rendered per message, not memoized by the handful of example names)."""
     by: dict[str, list[Event]] = {}
     for e in events:
         by.setdefault(e.contact_id, []).append(e)
@@ -54,7 +55,9 @@ def tiled(
                 out_e.extend(replace(e, contact_id=cid) for e in by.get(c.id, ()))
                 continue
             attrs = {k: _shifted(v, shift) for k, v in c.attrs.items()}
-            out_c.append(replace(c, id=cid, attrs=attrs))
+            # Names too are the copy's own: subjects that show the name render for each.
+            name = f"{c.name}{i}" if c.name else c.name
+            out_c.append(replace(c, id=cid, name=name, attrs=attrs))
             out_e.extend(replace(e, contact_id=cid, at=e.at + shift) for e in by.get(c.id, ()))
         i += 1
     return out_c, out_e

@@ -167,15 +167,45 @@ def _contact_reads(source: str) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(reads))
 
 
+def _printed_only(source: str, reads: tuple[str, ...]) -> tuple[str, ...]:
+    """Of the attributes read, those used only as a whole `{{ contact.x }}` (no filter, no
+    test, no comparison): the output holds their str() and depends on them in no other way."""
+    if "\x00" in source:
+        return ()  # the markers are NUL-delimited: keep them unambiguous
+    tree = inline_environment().parse(source)
+    printed = [
+        child.attr
+        for out in tree.find_all(nodes.Output)
+        for child in out.nodes
+        if isinstance(child, nodes.Getattr)
+        and isinstance(child.node, nodes.Name)
+        and child.node.name == "contact"
+    ]
+    every = [
+        n.attr
+        for n in tree.find_all(nodes.Getattr)
+        if isinstance(n.node, nodes.Name) and n.node.name == "contact"
+    ]
+    return tuple(a for a in reads if printed.count(a) == every.count(a))
+
+
 class _Memo:
     """An inline template rendered once per distinct values of what it reads: most subjects
     read only `contact.locale` (or nothing of the contact), so a month of messages needs a
-    handful of renders. Values of other types (dates, floats, lists) are rendered each time."""
+    handful of renders. Values of other types (dates, floats, lists) are rendered each time.
 
-    __slots__ = ("_attrs", "_fast", "_memo", "_misses")
+    An attribute that is only printed (`{{ contact.name }}`, a slot) is not part of the key:
+    the memo holds the output rendered with a marker in its place, and each call puts the
+    value's str() there, which is what Jinja prints (inline templates do not escape). So a
+    subject showing the name renders once per locale, not once per contact."""
 
-    def __init__(self, fast: _Fast, attrs: tuple[str, ...]) -> None:
-        self._fast, self._attrs = fast, attrs
+    __slots__ = ("_attrs", "_fast", "_markers", "_memo", "_misses", "_slots")
+
+    def __init__(self, fast: _Fast, attrs: tuple[str, ...], slots: tuple[str, ...] = ()) -> None:
+        self._fast = fast
+        self._attrs = tuple(a for a in attrs if a not in slots)  # the key
+        self._slots = slots
+        self._markers = tuple(f"{_MARK}{i}{_MARK}" for i in range(len(slots)))
         self._memo: dict[tuple[Any, ...], str] = {}
         self._misses = 0
 
@@ -189,16 +219,30 @@ class _Memo:
             if type(value) not in _MEMO_TYPES:
                 return self._fast(scope)  # missing (raises as Jinja does) or not memoizable
             key += (type(value), value)
+        printed: list[str] = []
+        for name in self._slots:
+            value = contact.get(name, _MISSING)
+            if type(value) not in _MEMO_TYPES or (type(value) is str and "\x00" in value):
+                return self._fast(scope)
+            printed.append(str(value))
         k = tuple(key)
         out = self._memo.get(k)
         if out is None:
-            out = self._fast(scope)
+            if self._slots:
+                marked = dict(contact)
+                marked.update(zip(self._slots, self._markers, strict=True))
+                out = self._fast({**scope, "contact": marked})
+            else:
+                out = self._fast(scope)
             self._misses += 1
             if len(self._memo) < _MEMO_MAX:
                 self._memo[k] = out
+        for marker, text in zip(self._markers, printed, strict=True):
+            out = out.replace(marker, text)
         return out
 
 
+_MARK = "\x00slot\x00"  # NUL: in no slot value nor source (checked), so never confused
 _MISSING = object()
 
 
@@ -237,7 +281,9 @@ class Renderer:
         if tpl is None:
             fast = _Fast(inline_template(source))
             reads = _contact_reads(source)
-            tpl = self._inline_templates[source] = fast if reads is None else _Memo(fast, reads)
+            tpl = self._inline_templates[source] = (
+                fast if reads is None else _Memo(fast, reads, _printed_only(source, reads))
+            )
         return tpl
 
     def unsubscribe_url(self, channel: str, contact: Contact) -> str:

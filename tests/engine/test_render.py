@@ -161,6 +161,48 @@ def test_memoized_subjects_equal_jinja_for_every_contact(tmp_path: Path, source:
             assert renderer._text(source)(scope) == inline_template(source).render(scope)
 
 
+SLOT_SUBJECTS = [
+    MEMO_SUBJECTS[0],
+    "{{ contact.name }}{{ contact.name }} · {{ contact.plan }}",  # two slots, one twice
+    "{% if contact.name %}{{ contact.name }}{% else %}friend{% endif %}",  # tested: in the key
+    "{{ contact.name | upper }} / {{ contact.name }}",  # filtered once: in the key
+    "{{ contact.name == 'Kim' }} {{ contact.name }}",  # compared: in the key
+]
+ODD_NAMES = [
+    "Kim",
+    "이민지",
+    "<b>&",
+    "%s {0}",
+    "{{ x }}",
+    "a\\b",
+    "",
+    None,
+    7,
+    True,
+    "\x00slot\x00",
+    "x\x00",
+]
+
+
+@pytest.mark.parametrize("source", SLOT_SUBJECTS)
+def test_printed_only_attributes_are_slots_equal_to_jinja(tmp_path: Path, source: str) -> None:
+    """A subject that prints the name renders once per key (locale), not per contact, and
+    gives what Jinja gives for every value, markers and NULs included."""
+    renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
+    memo = renderer._text(source)
+    assert isinstance(memo, _Memo)
+    for i, name in enumerate(ODD_NAMES * 40):
+        for locale in ("en", "ko"):
+            cv = {"name": name if i < len(ODD_NAMES) else f"{name}{i}", "locale": locale,
+                  "plan": i % 3 or None}  # fmt: skip
+            scope = {"contact": cv, "sequence": "w", "step": "s", "sender": {}, "now": NOW}
+            assert memo(scope) == inline_template(source).render(scope)
+    if source in SLOT_SUBJECTS[:2]:  # name printed only: a handful of renders, whatever the names
+        assert memo._slots and memo._misses <= 8
+    else:  # the name decides something: it is part of the key
+        assert "name" not in memo._slots
+
+
 @pytest.mark.parametrize(
     "source",
     ["Hi {{ now.year }}", "{{ contact }}", "{{ contact.items }}", "{{ contact.name | truncate(3) }}",
@@ -182,12 +224,12 @@ def test_a_memoized_subject_still_fails_on_a_missing_attribute(tmp_path: Path) -
 
 def test_a_subject_whose_values_rarely_repeat_stops_being_memoized(tmp_path: Path) -> None:
     renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
-    source = "Hi {{ contact.name }}"
+    source = "Hi {{ contact.name | upper }}"  # filtered: the name is part of the key
     memo = renderer._text(source)
     assert isinstance(memo, _Memo)
     for i in range(5000):
         scope = {"contact": {"name": f"n{i}"}, "sequence": "w", "step": "s", "sender": {}}
-        assert memo(scope) == f"Hi n{i}"
+        assert memo(scope) == f"Hi N{i}"
     assert len(memo._memo) == 4096  # bounded, and past it every render goes straight to Jinja
     assert memo._misses == 4096
 
