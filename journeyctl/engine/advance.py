@@ -376,12 +376,13 @@ class Engine:
         cv: dict[str, Any],
         result: StepResult,
     ) -> None:
+        sid = s.id  # read once: LoadedSequence.id is a cached property
         trig = s.model.trigger
         assert isinstance(trig, SegmentTrigger)
-        mark = state.triggers.get(s.id)
+        mark = state.triggers.get(sid)
         if mark is None:
-            mark = state.triggers[s.id] = TriggerMark()
-        compiled = self._horizon[s.id] if state.skip_checks else None
+            mark = state.triggers[sid] = TriggerMark()
+        compiled = self._horizon[sid] if state.skip_checks else None
         if compiled is not None:
             raw, horizon, reads = self._eval_until(compiled, trig.segment, state, t, cv, tz)
         else:
@@ -389,11 +390,11 @@ class Engine:
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.
-            skip_to = None if horizon == NEVER else self._checks[s.id].after(horizon - _BEFORE)
+            skip_to = None if horizon == NEVER else self._checks[sid].after(horizon - _BEFORE)
             assert compiled is not None
-            state.horizons[s.id] = (compiled.snapshot(state, reads), horizon, skip_to)
+            state.horizons[sid] = (compiled.snapshot(state, reads), horizon, skip_to)
         else:
-            state.horizons.pop(s.id, None)
+            state.horizons.pop(sid, None)
         was = mark.value
         mark.checked_at, mark.value = t, value
         # "Enroll contacts for whom the expression becomes true" (SPEC §2): on the edge only.
@@ -412,34 +413,35 @@ class Engine:
         why: str,
         per_occurrence: bool = False,
     ) -> None:
+        sid = s.id
         m = s.model
         if per_occurrence:
             # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
             blocked = (
                 "already_active"
-                if any(e.is_active and e.sequence == s.id for e in state.enrollments)
+                if any(e.is_active and e.sequence == sid for e in state.enrollments)
                 else None
             )
         else:
             blocked = reentry_allows(m, state.enrollments, t, tz)
         if blocked:
             if state.trace is not None:
-                self._note(state, t, s.id, "not-enrolled", f"{why}: {blocked}")
+                self._note(state, t, sid, "not-enrolled", f"{why}: {blocked}")
             return
         if m.audience and not self._eval(m.audience, state, t, None, cv, tz):
             self._note(
                 state,
                 t,
-                s.id,
+                sid,
                 "not-enrolled",
                 f"{why}: audience is false",
                 _inputs(state, ("audience", m.audience), m.audience, cv),
             )
             return
         enr = Enrollment(
-            id=f"{s.id}:{state.contact.id}:{int(t.timestamp())}",
+            id=f"{sid}:{state.contact.id}:{int(t.timestamp())}",
             contact_id=state.contact.id,
-            sequence=s.id,
+            sequence=sid,
             version=s.version,
             entered_at=t,
             position=s.flow.first,
@@ -448,7 +450,7 @@ class Engine:
         state.enrollments.append(enr)
         result.changed.append(enr)
         if state.trace is not None:
-            self._note(state, t, s.id, "enrolled", why)
+            self._note(state, t, sid, "enrolled", why)
 
     # --- walking the steps ----------------------------------------------------------------
 
@@ -685,15 +687,17 @@ class Engine:
 
     def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:
         """Cheap pre-check so contacts that can never re-enter don't wake up for segment checks."""
-        if s.id not in self._enter_once:
+        sid = s.id
+        if sid not in self._enter_once:
             return True
-        return not any(e.sequence == s.id for e in state.enrollments)
+        return not any(e.sequence == sid for e in state.enrollments)
 
     def _next_date(self, state: ContactState, s: LoadedSequence, tz: ZoneInfo) -> datetime | None:
+        sid = s.id
         cursor = state.cursor
         assert cursor is not None
-        if s.id in state.alarms:
-            cached = state.alarms[s.id]
+        if sid in state.alarms:
+            cached = state.alarms[sid]
             if cached is None or cached > cursor:
                 return cached
         trig = s.model.trigger
@@ -703,14 +707,14 @@ class Engine:
         if base is not None:
             # simulate starts every contact at the same cursor, and many share a date (a
             # birthday, a signup day): the answer is shared too.
-            key = (s.id, tz, base, cursor)
+            key = (sid, tz, base, cursor)
             fire = self._anniversaries.get(key)
             if fire is None:
                 fire = next_anniversary(base, trig.date, tz, cursor)
                 if len(self._anniversaries) >= 65536:
                     self._anniversaries.clear()
                 self._anniversaries[key] = fire
-        state.alarms[s.id] = fire
+        state.alarms[sid] = fire
         return fire
 
     def _segment_alarm(
@@ -718,35 +722,37 @@ class Engine:
     ) -> datetime | None:
         """The next check of a segment trigger that could change anything (see horizon).
         `at`: the instant being processed, when its events have just been applied."""
-        a = state.alarms.get(s.id)
+        sid = s.id
+        a = state.alarms.get(sid)
         if a is None or a <= cursor:  # not cached, or passed: recompute
             a = self._next_check(state, s)
-        known = state.horizons.get(s.id)
+        known = state.horizons.get(sid)
         if known is None or a is None:
             return a
         snap, horizon, skip_to = known
-        compiled = self._horizon[s.id]
+        compiled = self._horizon[sid]
         assert compiled is not None
         now = compiled.unchanged(state, snap)
         if now is None:
-            del state.horizons[s.id]  # new events, messages or attributes: check as planned
+            del state.horizons[sid]  # new events, messages or attributes: check as planned
             if at is not None and a < at:
                 # The fires skipped so far saw the old facts; the first one that may see the
                 # new ones is at or after `at` (a fire at that very instant included).
-                a = state.alarms[s.id] = self._checks[s.id].after(at - _BEFORE)
+                a = state.alarms[sid] = self._checks[sid].after(at - _BEFORE)
             return a
         if now is not snap:
-            state.horizons[s.id] = (now, horizon, skip_to)
+            state.horizons[sid] = (now, horizon, skip_to)
         return a if a >= horizon else skip_to
 
     def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
+        sid = s.id
         cursor = state.cursor
         assert cursor is not None
-        cached = state.alarms.get(s.id)
+        cached = state.alarms.get(sid)
         if cached is not None and cached > cursor:
             return cached
-        fire = self._checks[s.id].after(cursor)
-        state.alarms[s.id] = fire
+        fire = self._checks[sid].after(cursor)
+        state.alarms[sid] = fire
         return fire
 
     def _eval(
