@@ -20,8 +20,22 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from journeyctl import __version__
+        from journeyctl.engine import NATIVE
+
+        engine = "compiled by mypyc" if NATIVE else "pure Python (`make native` compiles it)"
+        typer.echo(f"journeyctl {__version__} (engine: {engine})")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Lifecycle messaging as code: validate, simulate and run message sequences kept in git."""
 
 

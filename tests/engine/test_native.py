@@ -60,6 +60,15 @@ def test_compiled_modules_load_and_pure_forces_source(compiled: None) -> None:
     assert not is_native and not native_model and where.endswith("advance.py")
 
 
+def test_version_says_which_engine_runs(compiled: None) -> None:
+    cmd = [sys.executable, "-m", "journeyctl", "--version"]
+    fast = subprocess.run(cmd, cwd=ROOT, env=_env(False), capture_output=True, text=True)
+    pure = subprocess.run(cmd, cwd=ROOT, env=_env(True), capture_output=True, text=True)
+    assert (fast.returncode, pure.returncode) == (0, 0)
+    assert "engine: compiled by mypyc" in fast.stdout
+    assert "engine: pure Python" in pure.stdout
+
+
 def test_compiled_and_pure_engines_simulate_the_same(compiled: None) -> None:
     fast = subprocess.run(SIMULATE, cwd=ROOT, env=_env(False), capture_output=True, check=True)
     pure = subprocess.run(SIMULATE, cwd=ROOT, env=_env(True), capture_output=True, check=True)
