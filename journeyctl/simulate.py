@@ -111,6 +111,7 @@ def simulate(
                 collector.collect_young()
                 if progress is not None:
                     progress(n)
+        collector.collect_young()  # chunks of workers are often under 1,000 contacts
     sim.steps = engine.steps
     return sim
 

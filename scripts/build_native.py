@@ -54,7 +54,8 @@ def main() -> int:
     digest = native.source_digest()
     if not args.force and native.built_digest() == digest:
         return 0  # current: nothing to do
-    with tempfile.TemporaryDirectory(prefix="journeyctl-native-") as tmp:
+    # Staged beside its destination (same filesystem), so moving it in is one rename.
+    with tempfile.TemporaryDirectory(prefix=".native-build-", dir=native.HERE) as tmp:
         work = Path(tmp)
         staged = work / "native"
         try:
@@ -64,12 +65,15 @@ def main() -> int:
                 raise
             print(f"engine not compiled ({exc}); it runs as pure Python", file=sys.stderr)
             return 0
+        if native.source_digest() != digest:
+            print("the engine's sources changed during the build: run it again", file=sys.stderr)
+            return 1
         (staged / "SOURCES").write_text(digest + "\n", encoding="ascii")
         old = native.NATIVE_DIR.with_name("_native.old")
         shutil.rmtree(old, ignore_errors=True)
         if native.NATIVE_DIR.exists():
             native.NATIVE_DIR.rename(old)
-        shutil.move(str(staged), native.NATIVE_DIR)
+        staged.rename(native.NATIVE_DIR)
         shutil.rmtree(old, ignore_errors=True)
     print(f"engine compiled: {', '.join(native.COMPILED)} -> {native.NATIVE_DIR.relative_to(ROOT)}")
     return 0

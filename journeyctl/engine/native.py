@@ -4,7 +4,7 @@
 sources and interpreter they were built from. They are used only while that digest matches:
 an edited engine never runs stale machine code, it runs its Python source until rebuilt.
 The compiled modules are the same source, so there is still one engine; `JOURNEYCTL_PURE=1`
-forces the Python one (tests compare the two outputs).
+forces the Python one (tests compare the two outputs); `JOURNEYCTL_PURE=0` does not.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def sources() -> list[Path]:
 
 
 def source_digest() -> str:
-    """Changes when any compiled module's source, the interpreter or the compiler changes."""
+    """Changes when any compiled module's source or the interpreter changes."""
     h = hashlib.sha256(sys.version.encode())
     for path in sources():
         h.update(path.name.encode())
@@ -49,8 +49,11 @@ def built_digest() -> str | None:
 
 def activate(package_path: list[str]) -> bool:
     """Put the compiled modules first on the engine package's path, if they are current."""
-    if os.environ.get("JOURNEYCTL_PURE") or built_digest() != source_digest():
+    if os.environ.get("JOURNEYCTL_PURE", "0") not in ("", "0"):
         return False
-    sys.path.append(str(NATIVE_DIR))  # the shared library is a top-level module
+    if built_digest() != source_digest():
+        return False
+    # The shared library is a top-level module: ours first, whatever else is installed.
+    sys.path.insert(0, str(NATIVE_DIR))
     package_path.insert(0, str(NATIVE_DIR / "journeyctl" / "engine"))
     return True

@@ -170,9 +170,11 @@ def _contact_reads(source: str) -> tuple[str, ...] | None:
 def _printed_only(source: str, reads: tuple[str, ...]) -> tuple[str, ...]:
     """Of the attributes read, those used only as a whole `{{ contact.x }}` (no filter, no
     test, no comparison): the output holds their str() and depends on them in no other way."""
-    if "\x00" in source:
-        return ()  # the markers are NUL-delimited: keep them unambiguous
     tree = inline_environment().parse(source)
+    text = [n.data for n in tree.find_all(nodes.TemplateData)]
+    text += [n.value for n in tree.find_all(nodes.Const) if isinstance(n.value, str)]
+    if not _nul_free(text):
+        return ()  # the markers are NUL-delimited: text with NULs of its own could mimic one
     printed = [
         child.attr
         for out in tree.find_all(nodes.Output)
@@ -228,13 +230,17 @@ class _Memo:
         k = tuple(key)
         out = self._memo.get(k)
         if out is None:
+            self._misses += 1
             if self._slots:
+                # The markers must be the only NULs of the output: the template's own text
+                # has none (_printed_only), and neither may anything else it prints.
+                if not _nul_free(key) or not _nul_free(scope.get("sender")):
+                    return self._fast(scope)
                 marked = dict(contact)
                 marked.update(zip(self._slots, self._markers, strict=True))
                 out = self._fast({**scope, "contact": marked})
             else:
                 out = self._fast(scope)
-            self._misses += 1
             if len(self._memo) < _MEMO_MAX:
                 self._memo[k] = out
         for marker, text in zip(self._markers, printed, strict=True):
@@ -242,8 +248,18 @@ class _Memo:
         return out
 
 
-_MARK = "\x00slot\x00"  # NUL: in no slot value nor source (checked), so never confused
+_MARK = "\x00slot\x00"  # NUL: in nothing else the output holds (checked), so never confused
 _MISSING = object()
+
+
+def _nul_free(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_nul_free(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_nul_free(v) for v in value)
+    return True
 
 
 class Rendered(NamedTuple):  # a tuple: built for every message, so cheap to make

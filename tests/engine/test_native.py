@@ -87,6 +87,11 @@ def test_a_stale_build_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert native.activate(path) and path[0].endswith(
         os.path.join("_native", "journeyctl", "engine")
     )
+    monkeypatch.setenv("JOURNEYCTL_PURE", "0")  # only a set, non-zero value forces the source
+    assert native.activate([])
+    monkeypatch.setenv("JOURNEYCTL_PURE", "1")
+    assert not native.activate([])
+    monkeypatch.delenv("JOURNEYCTL_PURE")
     digest.write_text("0" * 64 + "\n", encoding="ascii")  # built from other sources
     path = []
     assert not native.activate(path) and path == []

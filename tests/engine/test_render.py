@@ -203,6 +203,31 @@ def test_printed_only_attributes_are_slots_equal_to_jinja(tmp_path: Path, source
         assert "name" not in memo._slots
 
 
+MARKER = "\x00slot\x000\x00slot\x00"  # what the memo puts in place of the first slot
+
+
+@pytest.mark.parametrize(
+    ("source", "values"),
+    [
+        # a key attribute, the step name, a sender field and an escaped literal that print
+        # exactly a marker: only the slot's own marker may be replaced
+        ("{{ contact.name }}{% if contact.plan %}{{ contact.plan }}{% endif %}", {"plan": MARKER}),
+        ("{{ contact.name }}-{{ step }}", {"step": MARKER}),
+        ("{{ contact.name }}-{{ sender.name }}", {"sender": {"name": MARKER}}),
+        ('{{ contact.name }} {{ "\\x00slot\\x000\\x00slot\\x00" }}', {}),
+    ],
+)
+def test_a_marker_printed_by_anything_but_the_slot_is_left_alone(
+    tmp_path: Path, source: str, values: dict[str, object]
+) -> None:
+    renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
+    cv = {"name": "Kim", "plan": values.get("plan", "pro")}
+    scope = {"contact": cv, "sequence": "w", "step": values.get("step", "s"),
+             "sender": values.get("sender", {}), "now": NOW}  # fmt: skip
+    for _ in range(2):  # the render that fills the memo, and one served from it
+        assert renderer._text(source)(scope) == inline_template(source).render(scope)
+
+
 @pytest.mark.parametrize(
     "source",
     ["Hi {{ now.year }}", "{{ contact }}", "{{ contact.items }}", "{{ contact.name | truncate(3) }}",
