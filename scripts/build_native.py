@@ -3,9 +3,9 @@
     python scripts/build_native.py [--optional] [--force]
 
 `--optional`: without a working compiler, say so and leave the engine pure Python (it is the
-same code, several times slower) instead of failing. The build goes to a temporary directory
-and replaces `_native/` only when complete, digest last, so a failed or interrupted build
-never leaves a half-built engine in use (journeyctl.engine.native).
+same code, about 1.9x slower) instead of failing. The build goes to a temporary directory
+beside `_native/` and replaces it by a rename only when complete, digest written last, so a
+failed or interrupted build never leaves a half-built engine in use (journeyctl.engine.native).
 """
 
 from __future__ import annotations
