@@ -116,7 +116,7 @@ def main() -> None:
     end = start + timedelta(days=30)
     import journeyctl.engine
 
-    print(f"engine: {'compiled (mypyc)' if getattr(journeyctl.engine, 'NATIVE', False) else 'pure Python'}")
+    print(f"engine: {'compiled (mypyc)' if journeyctl.engine.NATIVE else 'pure Python'}")
     print(
         "| contacts | workers | wall s | contacts/s | messages | engine steps | steps/s | floor steps/s | ratio | peak RSS MB |"
     )

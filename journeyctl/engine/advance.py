@@ -229,11 +229,12 @@ class Engine:
         best: datetime | None = None
         kinds = 0
         for ev in state.pending:
-            t: datetime | None = ev.at if ev.at > cursor else cursor
-            if best is None or t < best:  # type: ignore[operator]
-                best, kinds = t, _EVENTS
-            elif t == best:
+            at = ev.at if ev.at > cursor else cursor
+            if best is None or at < best:
+                best, kinds = at, _EVENTS
+            elif at == best:
                 kinds |= _EVENTS
+        t: datetime | None
         for e in state.enrollments:
             t = e.due_at
             if t is not None and e.outcome is _ACTIVE:

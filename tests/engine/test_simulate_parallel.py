@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import replace
 from datetime import timedelta
@@ -46,6 +47,7 @@ def test_forked_workers_agree_with_one_process() -> None:
         return (msgs, enrs, sim.zones, sim.steps)  # type: ignore[attr-defined]
 
     assert key(two) == key(one)
+    assert gc.isenabled()  # the collector paused for the run is back on
     assert len(one.messages) > 5000
     assert seen and seen[-1] == len(contacts)  # progress reached every contact
 
@@ -67,3 +69,4 @@ def test_a_failing_worker_fails_the_simulation(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(simulate_module._Work, "run", run)
     with pytest.raises(RuntimeError, match="broken in a child"):
         simulate_parallel(project, contacts, [], start, start + timedelta(days=3), workers=2)
+    assert gc.isenabled()
