@@ -11,7 +11,7 @@ from bisect import insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine import rules
@@ -56,13 +56,16 @@ from journeyctl.spec.models import (
 from journeyctl.spec.project import LoadedSequence, Project
 
 # Synthetic responses for `simulate --assume`: delay after the message they answer.
-_ASSUME_DELAY = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
-_DEFAULT_ASSUME_DELAY = timedelta(days=1)
-_SUPPRESSING = {"unsubscribed", "bounced", "complained"}
-_BEFORE = timedelta(microseconds=1)
+_ASSUME_DELAY: Final = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
+_DEFAULT_ASSUME_DELAY: Final = timedelta(days=1)
+_SUPPRESSING: Final = {"unsubscribed", "bounced", "complained"}
+_BEFORE: Final = timedelta(microseconds=1)
 # What is due at an instant (Engine._agenda).
-_EVENTS, _DATES, _SEGMENTS, _STEPS = 1, 2, 4, 8
-_ACTIVE = Outcome.ACTIVE  # `e.outcome is _ACTIVE`: Enrollment.is_active without the call
+_EVENTS: Final = 1
+_DATES: Final = 2
+_SEGMENTS: Final = 4
+_STEPS: Final = 8
+_ACTIVE: Final = Outcome.ACTIVE  # `e.outcome is _ACTIVE`: Enrollment.is_active without the call
 
 
 def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Enrollment, Event, Message, Status
 from journeyctl.engine.timing import after, local_date, reaches
 from journeyctl.spec.durations import Duration
 
-NEVER = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as the facts do
+NEVER: Final = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as the facts do
 
 
 @lru_cache(maxsize=256)
@@ -151,7 +151,7 @@ class Facts:
         )
 
 
-HELPERS = ("days_since", "event_count", "last_event", "opened", "clicked", "sent")
+HELPERS: Final = ("days_since", "event_count", "last_event", "opened", "clicked", "sent")
 
 
 class Scope(dict[str, Any]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import nodes
 from jinja2.exceptions import UndefinedError
@@ -20,7 +20,7 @@ from journeyctl.spec.expressions import find_all, parse_expr
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
-CMP = {
+CMP: Final = {
     "eq": "==",
     "ne": "!=",
     "gt": ">",
@@ -30,7 +30,7 @@ CMP = {
     "in": "in",
     "notin": "not in",
 }
-BIN = {
+BIN: Final = {
     nodes.Add: "+",
     nodes.Sub: "-",
     nodes.Mul: "*",

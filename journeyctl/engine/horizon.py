@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from jinja2 import nodes
@@ -35,17 +35,19 @@ from journeyctl.spec.expressions import find_all, parse_expr
 
 # Local midnights are taken this much early: clocks that jump around midnight in some zone
 # must never make a date change later than the horizon says.
-_MIDNIGHT_MARGIN = timedelta(hours=3)
-_HELPERS = frozenset({"days_since", "event_count", "last_event", "opened", "clicked", "sent"})
-_FLIPPING = ("eq", "ne", "gt", "gteq", "lt", "lteq")
+_MIDNIGHT_MARGIN: Final = timedelta(hours=3)
+_HELPERS: Final = frozenset(
+    {"days_since", "event_count", "last_event", "opened", "clicked", "sent"}
+)
+_FLIPPING: Final = ("eq", "ne", "gt", "gteq", "lt", "lteq")
 
 # (value, horizon, what the evaluation read: READ_* bits and one bit per event name)
 Valued = tuple[Any, datetime, int]
-READ_MESSAGES = 1
-READ_ANY_EVENT = 2  # an event name not known when compiling
-_FIRST_NAME_BIT = 4
-_EVENT_READERS = {"event_count", "last_event"}  # first argument: the event name
-_RESPONSES = {"opened", "clicked"}  # read events of that name and the messages they answer
+READ_MESSAGES: Final = 1
+READ_ANY_EVENT: Final = 2  # an event name not known when compiling
+_FIRST_NAME_BIT: Final = 4
+_EVENT_READERS: Final = {"event_count", "last_event"}  # first argument: the event name
+_RESPONSES: Final = {"opened", "clicked"}  # read events of that name and the messages they answer
 # A snapshot of the facts a horizon was computed on (see `snapshot`): the contact, how many
 # events it had, how many of them had a name the evaluation read, how many messages (-1 when
 # not read), and the reads themselves.

@@ -10,10 +10,14 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
+
+# The classes the engine makes per message, enrollment and contact spell out their __init__:
+# mypyc compiles a hand-written one, while the one @dataclass generates stays interpreted
+# Python (~5,000 instructions per Message). tests/engine/test_model.py holds them to the fields.
 
 # Attribute names with meaning (SPEC §3); everything else is a typed attribute.
-WELL_KNOWN_COLUMNS = ("id", "email", "phone", "name", "timezone")
+WELL_KNOWN_COLUMNS: Final = ("id", "email", "phone", "name", "timezone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Enrollment:
     id: str  # deterministic: sequence, contact and entry time
     contact_id: str
@@ -85,6 +89,38 @@ class Enrollment:
     deferred_from: datetime | None = None  # first time the pending send was due
     deferred_by: str | None = None
 
+    def __init__(
+        self,
+        id: str,
+        contact_id: str,
+        sequence: str,
+        version: str,
+        entered_at: datetime,
+        position: str | None,
+        due_at: datetime | None,
+        outcome: Outcome = Outcome.ACTIVE,
+        ended_at: datetime | None = None,
+        reason: str | None = None,
+        variant: str | None = None,
+        waiting_since: datetime | None = None,
+        deferred_from: datetime | None = None,
+        deferred_by: str | None = None,
+    ) -> None:
+        self.id = id
+        self.contact_id = contact_id
+        self.sequence = sequence
+        self.version = version
+        self.entered_at = entered_at
+        self.position = position
+        self.due_at = due_at
+        self.outcome = outcome
+        self.ended_at = ended_at
+        self.reason = reason
+        self.variant = variant
+        self.waiting_since = waiting_since
+        self.deferred_from = deferred_from
+        self.deferred_by = deferred_by
+
     @property
     def is_active(self) -> bool:
         return self.outcome is Outcome.ACTIVE
@@ -92,7 +128,7 @@ class Enrollment:
 
 # Not frozen, but never mutated: a frozen dataclass's __init__ (one object.__setattr__ per
 # field) costs 2.5 µs against 0.3 µs, and every message of a tick or a simulation makes one.
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class Message:
     """One send decision. `status` sent means handed to delivery; skipped carries a reason."""
 
@@ -115,6 +151,46 @@ class Message:
     to: str | None = None
     unsubscribe_url: str | None = None
 
+    def __init__(
+        self,
+        key: str,
+        contact_id: str,
+        sequence: str,
+        step: str,
+        channel: str,
+        at: datetime,
+        status: Status,
+        enrollment_id: str,
+        is_marketing: bool,
+        reason: str | None = None,
+        deferred_from: datetime | None = None,
+        deferred_by: str | None = None,
+        variant: str | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        to: str | None = None,
+        unsubscribe_url: str | None = None,
+    ) -> None:
+        self.key = key
+        self.contact_id = contact_id
+        self.sequence = sequence
+        self.step = step
+        self.channel = channel
+        self.at = at
+        self.status = status
+        self.enrollment_id = enrollment_id
+        self.is_marketing = is_marketing
+        self.reason = reason
+        self.deferred_from = deferred_from
+        self.deferred_by = deferred_by
+        self.variant = variant
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.to = to
+        self.unsubscribe_url = unsubscribe_url
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -127,15 +203,19 @@ class Decision:
     inputs: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TriggerMark:
     """Per (contact, sequence) trigger bookkeeping: last check time and last value."""
 
     checked_at: datetime | None = None
     value: bool | None = None
 
+    def __init__(self, checked_at: datetime | None = None, value: bool | None = None) -> None:
+        self.checked_at = checked_at
+        self.value = value
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class ContactState:
     """Everything the engine needs about one contact; the store loads and saves it whole.
 
@@ -165,11 +245,42 @@ class ContactState:
     # changes between ticks without a time, so it must check at every fire.
     skip_checks: bool = False
 
+    def __init__(
+        self,
+        contact: Contact,
+        enrollments: list[Enrollment] | None = None,
+        events: list[Event] | None = None,
+        pending: list[Event] | None = None,
+        messages: list[Message] | None = None,
+        cursor: datetime | None = None,
+        triggers: dict[str, TriggerMark] | None = None,
+        suppressed: dict[str, datetime] | None = None,
+        trace: list[Decision] | None = None,
+        cap_times: list[datetime] | None = None,
+        alarms: dict[str, datetime | None] | None = None,
+        horizons: dict[str, tuple[tuple[Contact, int, int, int, int], datetime, datetime | None]]
+        | None = None,
+        skip_checks: bool = False,
+    ) -> None:
+        self.contact = contact
+        self.enrollments = [] if enrollments is None else enrollments
+        self.events = [] if events is None else events
+        self.pending = [] if pending is None else pending
+        self.messages = [] if messages is None else messages
+        self.cursor = cursor
+        self.triggers = {} if triggers is None else triggers
+        self.suppressed = {} if suppressed is None else suppressed
+        self.trace = trace
+        self.cap_times = [] if cap_times is None else cap_times
+        self.alarms = {} if alarms is None else alarms
+        self.horizons = {} if horizons is None else horizons
+        self.skip_checks = skip_checks
+
     def active(self) -> list[Enrollment]:
         return [e for e in self.enrollments if e.is_active]
 
 
-@dataclass
+@dataclass(init=False)
 class StepResult:
     """What `engine.advance` returns for one contact: new decisions and the next wake-up."""
 
@@ -177,14 +288,25 @@ class StepResult:
     changed: list[Enrollment] = field(default_factory=list)  # may name one several times
     next_due: datetime | None = None
 
+    def __init__(
+        self,
+        messages: list[Message] | None = None,
+        changed: list[Enrollment] | None = None,
+        next_due: datetime | None = None,
+    ) -> None:
+        self.messages = [] if messages is None else messages
+        self.changed = [] if changed is None else changed
+        self.next_due = next_due
 
-EMPTY_PROPS: tuple[tuple[str, Any], ...] = ()
+
+EMPTY_PROPS: Final[tuple[tuple[str, Any], ...]] = ()
 
 
 def _pickled_as_arguments(cls: type) -> None:
     """Pickle and copy as `cls(*fields)`: ~1.5x cheaper than the slots dataclasses' default
-    state protocol, and the only way for the frozen ones once compiled (engine.native), whose
-    attributes cannot be set after construction."""
+    state protocol, and the only way once compiled (engine.native): the frozen classes'
+    attributes cannot be set after construction, and a compiled class with its own __init__
+    cannot be made without its arguments (`plan` deep-copies a ContactState)."""
     values = attrgetter(*(f.name for f in fields(cls)))
 
     def reduce(self: object) -> tuple[Callable[..., object], tuple[object, ...]]:
@@ -193,5 +315,5 @@ def _pickled_as_arguments(cls: type) -> None:
     cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
 
 
-for _cls in (Contact, Event, Enrollment, Message, Decision, TriggerMark):
+for _cls in (Contact, Event, Enrollment, Message, Decision, TriggerMark, ContactState, StepResult):
     _pickled_as_arguments(_cls)

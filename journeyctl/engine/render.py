@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
@@ -34,8 +34,8 @@ def unsubscribe_token(secret: bytes, contact_id: str) -> str:
 
 # A URL template whose only Jinja is `{{ token }}` / `{{ contact_id }}` (the usual form) is
 # filled in by string replacement: the same text, without a template render per message.
-_SIMPLE_URL = re.compile(r"[^{}\r\n]*(?:\{\{\s*(?:token|contact_id)\s*\}\}[^{}\r\n]*)*")
-_URL_NAME = re.compile(r"\{\{\s*(token|contact_id)\s*\}\}")
+_SIMPLE_URL: Final = re.compile(r"[^{}\r\n]*(?:\{\{\s*(?:token|contact_id)\s*\}\}[^{}\r\n]*)*")
+_URL_NAME: Final = re.compile(r"\{\{\s*(token|contact_id)\s*\}\}")
 
 
 def _url_filler(
@@ -55,11 +55,11 @@ def _url_filler(
 
 # The attributes jinja2's Context.__init__ and EvalContext.__init__ set (jinja2 3.1). While
 # the installed jinja2 sets exactly these, _Fast fills them in directly (see below).
-_CONTEXT_ATTRS = frozenset(
+_CONTEXT_ATTRS: Final = frozenset(
     {"parent", "vars", "environment", "eval_ctx", "exported_vars", "name", "globals_keys", "blocks"}
 )
-_EVAL_ATTRS = frozenset({"environment", "autoescape", "volatile"})
-_new = object.__new__
+_EVAL_ATTRS: Final = frozenset({"environment", "autoescape", "volatile"})
+_new: Final = object.__new__
 
 
 class _Fast:
@@ -123,15 +123,15 @@ class _Fast:
 
 # What an inline template may use and still depend on nothing but a few contact attributes
 # and the sequence/step names (deterministic filters only; no `now`, no unsubscribe URL).
-_PURE_NODES = (
+_PURE_NODES: Final = (
     nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.CondExpr, nodes.Compare,
     nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Const, nodes.Concat, nodes.Getattr,
     nodes.Name, nodes.Filter,
 )  # fmt: skip
-_PURE_NAMES = frozenset({"contact", "sequence", "step", "sender"})
-_PURE_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "e", "escape"})
-_MEMO_TYPES = (str, int, bool, type(None))  # exact types whose equal values print alike
-_MEMO_MAX = 4096
+_PURE_NAMES: Final = frozenset({"contact", "sequence", "step", "sender"})
+_PURE_FILTERS: Final = frozenset({"upper", "lower", "title", "capitalize", "trim", "e", "escape"})
+_MEMO_TYPES: Final = (str, int, bool, type(None))  # exact types whose equal values print alike
+_MEMO_MAX: Final = 4096
 
 
 def _contact_reads(source: str) -> tuple[str, ...] | None:
@@ -248,8 +248,8 @@ class _Memo:
         return out
 
 
-_MARK = "\x00slot\x00"  # NUL: in nothing else the output holds (checked), so never confused
-_MISSING = object()
+_MARK: Final = "\x00slot\x00"  # NUL: in nothing else the output holds (checked), so never confused
+_MISSING: Final = object()
 
 
 def _nul_free(value: Any) -> bool:

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journeyctl.spec.durations import Duration
@@ -26,10 +28,131 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo(fallback)
 
 
+# Offsets without zoneinfo's round trip. `t.astimezone(tz)` costs ~2,800 instructions (datetime
+# asks both tzinfos for their offsets through generic method calls) and the engine converts
+# ~20 times per contact. So each zone's offset transitions are found once per year (probing
+# zoneinfo itself), and conversions far from any transition are plain arithmetic on the span
+# of constant offset around them. Near a transition (gaps, folds) zoneinfo decides, as before.
+
+
+class _Span:
+    """[lo, hi): instants (UTC) at which a zone's UTC offset is `offset`."""
+
+    __slots__ = ("hi", "lo", "offset")
+
+    def __init__(self, lo: datetime, hi: datetime, offset: timedelta) -> None:
+        self.lo = lo
+        self.hi = hi
+        self.offset = offset
+
+
+_SPANS: Final[dict[ZoneInfo, _Span]] = {}  # the span last used, per zone
+_YEARS: Final[dict[tuple[ZoneInfo, int], tuple[list[datetime], list[_Span]]]] = {}
+# Offsets are probed once a day: from 1970 on, no zone's offset changes twice within 6 days
+# (tests/engine/test_timing_spans.py checks the tzdata installed). Earlier, zoneinfo decides.
+_PROBE: Final = timedelta(days=1)
+_FIRST_PROBED_YEAR: Final = 1970
+_ONE_SECOND: Final = timedelta(seconds=1)
+# More than any UTC offset (UTC-12..UTC+14): a wall time this far from a span's ends is an
+# instant inside it. Also more than any backward jump, so no fold reaches that far either.
+_REACH: Final = timedelta(hours=26)
+
+
+def _offset_of(t: datetime, tz: ZoneInfo) -> timedelta:
+    off = t.astimezone(tz).utcoffset()
+    assert off is not None  # a ZoneInfo always has one
+    return off
+
+
+def _transitions(tz: ZoneInfo, year: int) -> list[datetime]:
+    """The instants (UTC) in `year` at which the zone's offset changes, to the second."""
+    return _year(tz, year)[0][1:]
+
+
+def _year(tz: ZoneInfo, year: int) -> tuple[list[datetime], list[_Span]]:
+    """A zone's spans of constant offset through one UTC year, and where each starts (the
+    year's start, then each transition): ~0.6 ms per zone and year, compiled, found once."""
+    key = (tz, year)
+    known = _YEARS.get(key)
+    if known is not None:
+        return known
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    starts, offsets = [t], [_offset_of(t, tz)]
+    off = offsets[0]
+    while t < end:
+        probe = min(t + _PROBE, end)
+        there = _offset_of(probe, tz)
+        if there != off:
+            lo, hi = t, probe  # whole seconds: tzdata's transitions are too
+            while hi - lo > _ONE_SECOND:
+                mid = lo + timedelta(seconds=(hi - lo) // _ONE_SECOND // 2)
+                if _offset_of(mid, tz) == off:
+                    lo = mid
+                else:
+                    hi = mid
+            if hi < end:  # a change at the new year is the next year's start
+                starts.append(hi)
+                offsets.append(there)
+            off = there
+        t = probe
+    ends = [*starts[1:], end]
+    known = _YEARS[key] = (
+        starts,
+        [_Span(a, b, o) for a, b, o in zip(starts, ends, offsets, strict=True)],
+    )
+    return known
+
+
+def _span(t: datetime, tz: ZoneInfo) -> _Span:
+    """The span of constant offset holding `t` (spans also end at each new year, UTC)."""
+    s = _SPANS.get(tz)
+    if s is not None and s.lo <= t < s.hi:
+        return s
+    utc = t if t.tzinfo is UTC else t.astimezone(UTC)
+    year = utc.year
+    if year < _FIRST_PROBED_YEAR:  # an empty span: holds this offset, serves nothing more
+        return _Span(utc, utc, _offset_of(utc, tz))
+    starts, spans = _year(tz, year)
+    s = _SPANS[tz] = spans[bisect_right(starts, utc) - 1]
+    return s
+
+
+def _wall(t: datetime, tz: ZoneInfo) -> datetime:
+    """`t` moved by its UTC offset in `tz`: its date() and time() are the local wall clock's
+    (its tzinfo says UTC and means nothing)."""
+    if t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    return t + _span(t, tz).offset
+
+
+def local_time(t: datetime, tz: ZoneInfo) -> time:
+    """The wall-clock time at `t` in `tz`."""
+    return _wall(t, tz).time()
+
+
+def local_date(t: datetime, tz: ZoneInfo) -> date:
+    """The calendar day at `t` in `tz`."""
+    return _wall(t, tz).date()
+
+
+def local_day_and_time(t: datetime, tz: ZoneInfo) -> tuple[date, time]:
+    wall = _wall(t, tz)
+    return wall.date(), wall.time()
+
+
 def local_to_utc(naive_local: datetime, tz: ZoneInfo) -> datetime:
     # A wall time inside a DST gap does not exist; zoneinfo maps it forward (fold=0), which is
     # what a user expects of "09:00 local" on the day the clocks jump.
-    return naive_local.replace(tzinfo=tz).astimezone(UTC)
+    return _labelled_to_utc(naive_local.replace(tzinfo=UTC), tz)
+
+
+def _labelled_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant a local wall time (given labelled UTC) names in `tz`; see local_to_utc."""
+    s = _span(wall, tz)
+    if s.lo + _REACH <= wall < s.hi - _REACH:  # every reading of `wall` lies in this span
+        return wall - s.offset
+    return wall.replace(tzinfo=tz).astimezone(UTC)
 
 
 def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
@@ -46,23 +169,25 @@ def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
     """The same wall-clock time `days` later in `tz` (a time in a DST gap moves forward; one
     that occurs twice is its first occurrence), as UTC."""
     # Mostly the offset is the same at both ends, and then it is plain UTC arithmetic: the
-    # result shows the target wall time, and fold 0 means it is its first occurrence. A third
-    # of the cost of the wall-clock round trip (`replace` with tzinfo is slow).
-    offset = prev.astimezone(tz).utcoffset()
+    # result shows the target wall time, and, far from the transition its span starts at, no
+    # fold can make it the second occurrence.
+    if prev.tzinfo is not UTC:
+        prev = prev.astimezone(UTC)
+    offset = _span(prev, tz).offset
     out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
-    there = out.astimezone(tz)
-    if there.fold == 0 and there.utcoffset() == offset:
+    there = _span(out, tz)
+    if there.offset == offset and out >= there.lo + _REACH:
         return out
     local = prev.astimezone(tz).replace(tzinfo=None)
     return local_to_utc(local + timedelta(days=days), tz)
 
 
-_day_spans = {n: timedelta(days=n) for n in range(-400, 401)}
+_day_spans: Final = {n: timedelta(days=n) for n in range(-400, 401)}
 
 
 # `prev + dur` in absolute time is within this of `after(prev, dur)`: more than any UTC
 # offset change can shift it (offsets span UTC-12..UTC+14; Samoa skipped a day in 2011).
-_OFFSET_SLACK = timedelta(hours=27)
+_OFFSET_SLACK: Final = timedelta(hours=27)
 
 
 def reaches(
@@ -79,15 +204,8 @@ def reaches(
     return after(prev, dur, tz) >= t
 
 
-@lru_cache(maxsize=4096)
-def local_date(t: datetime, tz: ZoneInfo) -> date:
-    """The calendar day at `t` in `tz`. Cached: every contact is checked at the same instants,
-    and one contact's dates are asked about at each of its checks."""
-    return t.astimezone(tz).date()
-
-
 def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    return local_to_utc(datetime.combine(day, clock), tz)
+    return _labelled_to_utc(datetime.combine(day, clock, UTC), tz)
 
 
 def weekday_name(day: date) -> str:
@@ -98,7 +216,7 @@ def next_clock(t: datetime, clock: time, days: Sequence[str], tz: ZoneInfo) -> d
     """The first local `clock` on an allowed weekday at or after `t`; None if no day is allowed."""
     if not days:
         return None
-    local_day = t.astimezone(tz).date()
+    local_day = local_date(t, tz)
     for offset in range(8):
         day = local_day + timedelta(days=offset)
         if weekday_name(day) not in days:
@@ -120,9 +238,8 @@ def in_span(local: time, start: time, end: time) -> bool:
 
 def span_end(t: datetime, start: time, end: time, tz: ZoneInfo) -> datetime:
     """For `t` inside a [start, end) span (maybe wrapping midnight), the moment the span ends."""
-    local = t.astimezone(tz)
-    day = local.date()
-    if start > end and local.time() >= start:
+    day, local = local_day_and_time(t, tz)
+    if start > end and local >= start:
         day += timedelta(days=1)
     return at_local(day, end, tz)
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from journeyctl.engine.facts import NEVER
 from journeyctl.engine.model import Contact, Enrollment, Outcome
-from journeyctl.engine.timing import add_years, after, at_local
+from journeyctl.engine.timing import add_years, after, at_local, local_date
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import DateSpec, Sequence
 
-_TICK = timedelta(microseconds=1)
-_MARGIN = timedelta(days=2)
+_TICK: Final = timedelta(microseconds=1)
+_MARGIN: Final = timedelta(days=2)
 
 
 class _Timeline:
@@ -76,7 +77,7 @@ def cron_timeline(expr: str, tz_name: str) -> _Timeline:
 def anniversary_base(contact: Contact, spec: DateSpec, tz: ZoneInfo) -> date | None:
     value = contact.attrs.get(spec.field)
     if isinstance(value, datetime):
-        return value.astimezone(tz).date()
+        return local_date(value, tz)
     if isinstance(value, date):
         return value
     return None

@@ -11,20 +11,20 @@ from __future__ import annotations
 import marshal
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from journeyctl.engine.model import Enrollment, Message, Outcome, Status
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_STATUS = {s.value: s for s in Status}
-_OUTCOME = {o.value: o for o in Outcome}
-_MESSAGE = (
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO: Final = timedelta(microseconds=1)
+_STATUS: Final = {s.value: s for s in Status}
+_OUTCOME: Final = {o.value: o for o in Outcome}
+_MESSAGE: Final = (
     "key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
     "is_marketing", "reason", "deferred_from", "deferred_by", "variant", "subject", "text",
     "html", "to", "unsubscribe_url",
 )  # fmt: skip
-_ENROLLMENT = (
+_ENROLLMENT: Final = (
     "id", "contact_id", "sequence", "version", "entered_at", "position", "due_at", "outcome",
     "ended_at", "reason", "variant", "waiting_since", "deferred_from", "deferred_by",
 )  # fmt: skip
