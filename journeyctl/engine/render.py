@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
@@ -262,11 +262,27 @@ def _nul_free(value: Any) -> bool:
     return True
 
 
-class Rendered(NamedTuple):  # a tuple: built for every message, so cheap to make
+@dataclass(slots=True, init=False)
+class Rendered:
+    """A message's content. Built for every message: its __init__ is compiled (engine/model.py
+    says why it is written out)."""
+
     subject: str | None
     text: str | None
     html: str | None
     unsubscribe_url: str | None
+
+    def __init__(
+        self,
+        subject: str | None,
+        text: str | None,
+        html: str | None,
+        unsubscribe_url: str | None,
+    ) -> None:
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.unsubscribe_url = unsubscribe_url
 
 
 @dataclass

@@ -28,4 +28,6 @@ def test_bucket_is_the_first_eight_bytes_of_sha256(key: list[str]) -> None:
 
 def test_a_known_key() -> None:
     # Frozen: a change here would re-send every in-flight message (SPEC §5 idempotency).
-    assert message_key("c1", "welcome", "welcome:c1:0", "day0") == "289bcc6f034c5b59aa454880e7e72891"
+    assert (
+        message_key("c1", "welcome", "welcome:c1:0", "day0") == "289bcc6f034c5b59aa454880e7e72891"
+    )

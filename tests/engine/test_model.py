@@ -23,9 +23,10 @@ from journeyctl.engine.model import (
     StepResult,
     TriggerMark,
 )
+from journeyctl.engine.render import Rendered
 from journeyctl.engine.rules import Verdict
 
-HAND_WRITTEN = [ContactState, Enrollment, Message, StepResult, TriggerMark, Verdict]
+HAND_WRITTEN = [ContactState, Enrollment, Message, Rendered, StepResult, TriggerMark, Verdict]
 _counter = itertools.count()
 
 
@@ -34,7 +35,7 @@ def _declared() -> dict[str, str]:
     """Field name -> declared type, from the source: compiled classes report optional hints
     as `type` (the names mean the same type in every class here)."""
     out: dict[str, str] = {}
-    for name in ("model.py", "rules.py"):
+    for name in ("model.py", "rules.py", "render.py"):
         for node in ast.walk(ast.parse((native.HERE / name).read_text(encoding="utf-8"))):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 out.setdefault(node.target.id, ast.unparse(node.annotation))
