@@ -37,8 +37,15 @@ def _us(t: datetime | None) -> int | None:
     return None if t is None else (t - _EPOCH) // _MICRO
 
 
-def _at(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
+def _at(us: int | None, seen: dict[int, datetime]) -> datetime | None:
+    """The instant `us` stands for. `seen`: those already made in this unpack (a message's
+    time is often its enrollment's entry or end; a datetime costs ~1 µs to make)."""
+    if us is None:
+        return None
+    t = seen.get(us)
+    if t is None:
+        t = seen[us] = _EPOCH + timedelta(microseconds=us)
+    return t
 
 
 def _message(m: Message) -> tuple[Any, ...]:
@@ -57,17 +64,21 @@ def _enrollment(e: Enrollment) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _to_message(m: tuple[Any, ...]) -> Message:
+def _to_message(m: tuple[Any, ...], seen: dict[int, datetime]) -> Message:
+    at = _at(m[5], seen)
+    assert at is not None
     return Message(
-        m[0], m[1], m[2], m[3], m[4], _EPOCH + timedelta(microseconds=m[5]), _STATUS[m[6]],
-        m[7], m[8], m[9], _at(m[10]), m[11], m[12], m[13], m[14], m[15], m[16], m[17],
+        m[0], m[1], m[2], m[3], m[4], at, _STATUS[m[6]], m[7], m[8], m[9], _at(m[10], seen),
+        m[11], m[12], m[13], m[14], m[15], m[16], m[17],
     )  # fmt: skip
 
 
-def _to_enrollment(e: tuple[Any, ...]) -> Enrollment:
+def _to_enrollment(e: tuple[Any, ...], seen: dict[int, datetime]) -> Enrollment:
+    entered = _at(e[4], seen)
+    assert entered is not None
     return Enrollment(
-        e[0], e[1], e[2], e[3], _EPOCH + timedelta(microseconds=e[4]), e[5], _at(e[6]),
-        _OUTCOME[e[7]], _at(e[8]), e[9], e[10], _at(e[11]), _at(e[12]), e[13],
+        e[0], e[1], e[2], e[3], entered, e[5], _at(e[6], seen), _OUTCOME[e[7]],
+        _at(e[8], seen), e[9], e[10], _at(e[11], seen), _at(e[12], seen), e[13],
     )  # fmt: skip
 
 
@@ -80,4 +91,9 @@ def pack(messages: list[Message], enrollments: list[Enrollment], extra: Any) -> 
 
 def unpack(blob: bytes) -> tuple[list[Message], list[Enrollment], Any]:
     msgs, enrs, extra = marshal.loads(blob)
-    return [_to_message(m) for m in msgs], [_to_enrollment(e) for e in enrs], extra
+    seen: dict[int, datetime] = {}
+    return (
+        [_to_message(m, seen) for m in msgs],
+        [_to_enrollment(e, seen) for e in enrs],
+        extra,
+    )
