@@ -396,7 +396,7 @@ class Engine:
             # Checks before the horizon would read this same value: skip to the first after it.
             skip_to = None if horizon == NEVER else self._checks[sid].after(horizon - _BEFORE)
             assert compiled is not None
-            state.horizons[sid] = (compiled.snapshot(state, reads), horizon, skip_to)
+            state.horizons[sid] = compiled.snapshot(state, reads, horizon, skip_to)
         else:
             state.horizons.pop(sid, None)
         was = mark.value
@@ -595,8 +595,9 @@ class Engine:
                 channel=channel,
                 contact=state.contact,
                 contact_value=cv,
-                now=at.astimezone(tz),
+                now=at,
                 marketing=marketing,
+                tz=tz,
             )
         contact = state.contact
         to = contact.email if medium == "email" else contact.phone
@@ -733,20 +734,16 @@ class Engine:
         known = state.horizons.get(sid)
         if known is None or a is None:
             return a
-        snap, horizon, skip_to = known
         compiled = self._horizon[sid]
         assert compiled is not None
-        now = compiled.unchanged(state, snap)
-        if now is None:
+        if not compiled.unchanged(state, known):
             del state.horizons[sid]  # new events, messages or attributes: check as planned
             if at is not None and a < at:
                 # The fires skipped so far saw the old facts; the first one that may see the
                 # new ones is at or after `at` (a fire at that very instant included).
                 a = state.alarms[sid] = self._checks[sid].after(at - _BEFORE)
             return a
-        if now is not snap:
-            state.horizons[sid] = (now, horizon, skip_to)
-        return a if a >= horizon else skip_to
+        return a if a >= known.horizon else known.skip_to
 
     def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
         sid = s.id

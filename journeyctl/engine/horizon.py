@@ -29,7 +29,7 @@ from jinja2.exceptions import UndefinedError
 
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import BIN, CMP, Unsupported, ga, gi, to_python
-from journeyctl.engine.model import Contact, ContactState
+from journeyctl.engine.model import ContactState, SegmentHorizon
 from journeyctl.engine.timing import at_local
 from journeyctl.spec.expressions import find_all, parse_expr
 
@@ -48,10 +48,6 @@ READ_ANY_EVENT: Final = 2  # an event name not known when compiling
 _FIRST_NAME_BIT: Final = 4
 _EVENT_READERS: Final = {"event_count", "last_event"}  # first argument: the event name
 _RESPONSES: Final = {"opened", "clicked"}  # read events of that name and the messages they answer
-# A snapshot of the facts a horizon was computed on (see `snapshot`): the contact, how many
-# events it had, how many of them had a name the evaluation read, how many messages (-1 when
-# not read), and the reads themselves.
-Snapshot = tuple[Contact, int, int, int, int]
 
 
 @lru_cache(maxsize=4096)
@@ -252,29 +248,34 @@ class Horizon:
             )
         return names  # type: ignore[return-value]
 
-    def snapshot(self, state: ContactState, reads: int) -> Snapshot:
-        """The facts an evaluation with these reads depended on, as of now."""
-        return (
+    def snapshot(
+        self, state: ContactState, reads: int, horizon: datetime, skip_to: datetime | None
+    ) -> SegmentHorizon:
+        """The horizon, with the facts an evaluation with these reads depended on, as of now."""
+        return SegmentHorizon(
             state.contact,
             len(state.events),
             self._named(state, reads),
             len(state.messages) if reads & READ_MESSAGES else -1,
             reads,
+            horizon,
+            skip_to,
         )
 
-    def unchanged(self, state: ContactState, snap: Snapshot) -> Snapshot | None:
-        """`snap` brought up to date if the facts it depends on are the same, else None.
-        (Events only ever get added, so counts tell what changed.)"""
-        contact, n_events, n_named, n_messages, reads = snap
-        if contact is not state.contact and contact != state.contact:
-            return None
-        if n_messages != -1 and n_messages != len(state.messages):
-            return None
-        if n_events == len(state.events):
-            return snap
-        if self._named(state, reads) != n_named:
-            return None
-        return (contact, len(state.events), n_named, n_messages, reads)
+    def unchanged(self, state: ContactState, snap: SegmentHorizon) -> bool:
+        """Whether the facts `snap` depends on are the same (brought up to date when events
+        it did not read were added). Events only ever get added, so counts tell what changed."""
+        if snap.contact is not state.contact and snap.contact != state.contact:
+            return False
+        if snap.n_messages != -1 and snap.n_messages != len(state.messages):
+            return False
+        n_events = len(state.events)
+        if snap.n_events == n_events:
+            return True
+        if self._named(state, snap.reads) != snap.n_named:
+            return False
+        snap.n_events = n_events
+        return True
 
     def _named(self, state: ContactState, reads: int) -> int:
         names = self.event_names(reads)

@@ -216,6 +216,40 @@ class TriggerMark:
 
 
 @dataclass(slots=True, init=False)
+class SegmentHorizon:
+    """A segment check's horizon (engine.horizon) and the facts it was computed on: the
+    contact, how many events it had, how many of them had a name the evaluation read, how many
+    messages (-1 when not read), and the reads themselves. `skip_to`: the next check at or
+    after the horizon. A compiled class, not a tuple: read at every instant of every contact."""
+
+    contact: Contact
+    n_events: int
+    n_named: int
+    n_messages: int
+    reads: int
+    horizon: datetime
+    skip_to: datetime | None
+
+    def __init__(
+        self,
+        contact: Contact,
+        n_events: int,
+        n_named: int,
+        n_messages: int,
+        reads: int,
+        horizon: datetime,
+        skip_to: datetime | None,
+    ) -> None:
+        self.contact = contact
+        self.n_events = n_events
+        self.n_named = n_named
+        self.n_messages = n_messages
+        self.reads = reads
+        self.horizon = horizon
+        self.skip_to = skip_to
+
+
+@dataclass(slots=True, init=False)
 class ContactState:
     """Everything the engine needs about one contact; the store loads and saves it whole.
 
@@ -235,11 +269,9 @@ class ContactState:
     # Cache of the next trigger alarm per sequence (valid while later than `cursor`); not
     # persisted, and cleared whenever the contact's attributes change.
     alarms: dict[str, datetime | None] = field(default_factory=dict)
-    # Per segment sequence: (facts it was computed on, horizon, next check at or after it);
-    # see engine.horizon. Not persisted either; void once the facts change.
-    horizons: dict[str, tuple[tuple[Contact, int, int, int, int], datetime, datetime | None]] = (
-        field(default_factory=dict)
-    )
+    # Per segment sequence: its horizon (engine.horizon). Not persisted either; void once the
+    # facts change.
+    horizons: dict[str, SegmentHorizon] = field(default_factory=dict)
     # Whether segment checks that cannot change anything may be skipped: only while the whole
     # future of the contact's facts is known (Engine.replay, simulate). `run` learns attribute
     # changes between ticks without a time, so it must check at every fire.
@@ -258,8 +290,7 @@ class ContactState:
         trace: list[Decision] | None = None,
         cap_times: list[datetime] | None = None,
         alarms: dict[str, datetime | None] | None = None,
-        horizons: dict[str, tuple[tuple[Contact, int, int, int, int], datetime, datetime | None]]
-        | None = None,
+        horizons: dict[str, SegmentHorizon] | None = None,
         skip_checks: bool = False,
     ) -> None:
         self.contact = contact
@@ -315,5 +346,8 @@ def _pickled_as_arguments(cls: type) -> None:
     cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
 
 
-for _cls in (Contact, Event, Enrollment, Message, Decision, TriggerMark, ContactState, StepResult):
+for _cls in (
+    Contact, Event, Enrollment, Message, Decision, TriggerMark, ContactState, StepResult,
+    SegmentHorizon,
+):  # fmt: skip
     _pickled_as_arguments(_cls)

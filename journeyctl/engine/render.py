@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
@@ -367,14 +368,20 @@ class Renderer:
         contact_value: dict[str, Any],
         now: datetime,
         marketing: bool = True,
+        tz: ZoneInfo | None = None,
     ) -> Rendered:
         """`marketing`: the message carries a List-Unsubscribe link, so the URL is needed even
         when no template shows it; for other mail it is computed only if content names it.
-        Subjects only (simulate): no message is built, so only if the subject may show it."""
+        Subjects only (simulate): no message is built, so only if the subject may show it.
+        `tz`: templates see `now` in this zone, converted only if they may read it."""
         if self.subjects_only:
-            needed = _subject_may_read_unsubscribe(step.subject)
+            needed = _subject_may_read(step.subject, "unsubscribe_url")
+            if tz is not None:
+                now = now.astimezone(tz) if _subject_may_read(step.subject, "now") else now
         else:
             needed = marketing or self._uses_unsubscribe(step)
+            if tz is not None:
+                now = now.astimezone(tz)
         unsub = self.unsubscribe_url(channel, contact) if needed else None
         sender = self._sender
         if sender is None:
@@ -407,10 +414,8 @@ class Renderer:
 
 
 @lru_cache(maxsize=4096)
-def _subject_may_read_unsubscribe(subject: str | None) -> bool:
-    """Whether an inline subject names `unsubscribe_url`, or loads another template that might."""
+def _subject_may_read(subject: str | None, name: str) -> bool:
+    """Whether an inline subject names `name`, or loads another template that might."""
     if not subject:
         return False
-    return "unsubscribe_url" in subject or any(
-        word in subject for word in ("include", "import", "extends")
-    )
+    return name in subject or any(word in subject for word in ("include", "import", "extends"))

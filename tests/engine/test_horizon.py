@@ -113,10 +113,10 @@ def test_value_holds_until_the_horizon(
             assert plain(source, state, c) == value, (source, c, horizon)
     # Events arriving later leave the value alone until the horizon when they are not of a
     # kind the evaluation read (`and`/`or` cut a part short, or another event name).
-    snap = compiled.snapshot(state, reads)
+    snap = compiled.snapshot(state, reads, horizon, None)
     for name, minutes in arriving:
         insort(state.events, Event("c1", name, t + timedelta(minutes=minutes)), key=lambda e: e.at)
-    if compiled.unchanged(state, snap) is None:
+    if not compiled.unchanged(state, snap):
         return
     for minutes in later:
         c = t + timedelta(minutes=minutes)
@@ -142,11 +142,12 @@ def test_a_part_cut_short_reads_nothing() -> None:
     reads = compiled(scope, Facts(quiet, T0, None, tz))[2]
     assert compiled.event_names(reads) == frozenset({"purchased"})
     # Only purchases matter to it: a click leaves the snapshot valid, a purchase does not.
-    snap = compiled.snapshot(quiet, reads)
+    snap = compiled.snapshot(quiet, reads, T0, None)
     quiet.events.append(Event("c1", "clicked", T0))
-    assert compiled.unchanged(quiet, snap) is not None
+    assert compiled.unchanged(quiet, snap)
+    assert snap.n_events == 1  # brought up to date
     quiet.events.append(Event("c1", "purchased", T0))
-    assert compiled.unchanged(quiet, snap) is None
+    assert not compiled.unchanged(quiet, snap)
 
 
 def test_horizons_are_refined_not_just_daily() -> None:

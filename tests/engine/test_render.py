@@ -291,3 +291,35 @@ def test_subjects_only_renders_the_unsubscribe_url_only_for_a_subject_that_shows
     assert out[0] == Rendered("Hi Kim", None, None, None)
     url = f"https://x.test/u/{unsubscribe_token(b'k', 'c1')}"
     assert out[1] == Rendered(f"Stop: {url}", None, None, url)
+
+
+def test_templates_see_now_in_the_zone_given(tmp_path: Path) -> None:
+    """`render(..., now=<UTC instant>, tz=...)`: templates read `now` on the contact's clock
+    (converted only when a subject may read it, in simulate's subjects-only mode)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    settings = ProjectSettings.model_validate({"timezone": "Asia/Seoul"})
+    c = Contact("c1", "c1@example.com", name="Kim")
+    at = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 09:30 in Seoul
+    seoul = ZoneInfo("Asia/Seoul")
+    for step, expected in (
+        (
+            Send.model_validate(
+                {"send": "a", "subject": "{{ now.strftime('%H:%M %Z') }}", "body": "x"}
+            ),
+            "09:30 KST",
+        ),
+        (Send.model_validate({"send": "b", "subject": "{{ now.hour }}h", "body": "x"}), "9h"),
+        (
+            Send.model_validate({"send": "c", "subject": "Hi {{ contact.name }}", "body": "x"}),
+            "Hi Kim",
+        ),
+    ):
+        for subjects_only in (True, False):
+            renderer = Renderer(tmp_path, settings, subjects_only=subjects_only)
+            out = renderer.render(
+                step, sequence="s", channel="email", contact=c,
+                contact_value=c.as_template_value(), now=at, tz=seoul,
+            )  # fmt: skip
+            assert out.subject == expected, (step.send, subjects_only)
