@@ -94,15 +94,21 @@ def _event_at(e: Event) -> datetime:
 
 
 def _unique(events: list[Event]) -> list[Event]:
-    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3).
-    One contact's events, all in UTC: (name, at, props) is the natural key here."""
-    seen: set[tuple[str, datetime, tuple[tuple[str, Any], ...]]] = set()
+    """Re-imported duplicates (same natural key) are one event, as in the store (SPEC §3),
+    in time order (equal times keep their import order, the first of duplicates kept). One
+    contact's events, all in UTC: (name, at, props) is the natural key here. Compared among
+    equal times rather than hashed: hashing an aware datetime asks its tzinfo for the offset."""
+    ordered = sorted(events, key=_event_at)  # stable
     out: list[Event] = []
-    for e in events:
-        key = (e.name, e.at, e.props)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
+    same_time: list[Event] = []  # those kept at the time of the last one
+    for e in ordered:
+        if same_time and e.at == same_time[0].at:
+            if any(k.name == e.name and k.props == e.props for k in same_time):
+                continue
+            same_time.append(e)
+        else:
+            same_time = [e]
+        out.append(e)
     return out
 
 
