@@ -349,7 +349,7 @@ class Engine:
                 continue
             if enr.waiting_since is not None and enr.position is not None:
                 node = seq.flow.nodes.get(enr.position)
-                if node is not None and isinstance(node.step, WaitFor):
+                if node is not None and type(node.step) is WaitFor:
                     wf = node.step.wait_for
                     if wf.event == ev.name and ev.at >= enr.waiting_since:
                         if wf.where and not self._eval(wf.where, state, t, enr, cv, tz, event=ev):
@@ -364,7 +364,7 @@ class Engine:
         if ev.enrolls:
             for s in self._on_event.get(ev.name, ()):
                 trig = s.model.trigger
-                assert isinstance(trig, EventTrigger)
+                assert type(trig) is EventTrigger
                 if trig.where and not self._eval(trig.where, state, t, None, cv, tz, event=ev):
                     self._note(
                         state,
@@ -388,7 +388,7 @@ class Engine:
     ) -> None:
         sid = s.id  # read once: LoadedSequence.id is a cached property
         trig = s.model.trigger
-        assert isinstance(trig, SegmentTrigger)
+        assert type(trig) is SegmentTrigger
         mark = state.triggers.get(sid)
         if mark is None:
             mark = state.triggers[sid] = TriggerMark()
@@ -495,16 +495,18 @@ class Engine:
             step = node.step
             at = enr.due_at
             self.steps += 1
-            if isinstance(step, Send):
+            # Exact types, not isinstance: pydantic's metaclass makes that an ABC check (~500
+            # instructions); the step models are final.
+            if type(step) is Send:
                 if not self._send(state, seq, enr, step, at, now, tz, cv, result):
                     return
                 enr.position = node.next
-            elif isinstance(step, Wait):
+            elif type(step) is Wait:
                 enr.due_at = self._wait_until(step, at, tz)
                 enr.position = node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
-            elif isinstance(step, Branch):
+            elif type(step) is Branch:
                 taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
@@ -519,14 +521,14 @@ class Engine:
                             state, ("if", step.branch.if_), step.branch.if_, cv, ("value", taken)
                         ),
                     )
-            elif isinstance(step, Split):
+            elif type(step) is Split:
                 weights = [(name, arm.weight) for name, arm in step.split.items()]
                 chosen = pick_arm(weights, state.contact.id, seq.id, node.id)
                 enr.variant = chosen
                 enr.position = node.children.get(chosen) or node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "split", f"{node.id}: arm {chosen}")
-            elif isinstance(step, WaitFor):
+            elif type(step) is WaitFor:
                 if enr.waiting_since is None:
                     enr.waiting_since = at
                     enr.due_at = after(at, step.wait_for.timeout, tz)
@@ -543,7 +545,7 @@ class Engine:
                 enr.position = node.children.get("on_timeout") or node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "wait_for", f"{node.id}: timed out")
-            elif isinstance(step, Exit):
+            elif type(step) is Exit:
                 self._end(state, enr, at, Outcome.EXITED, step.exit, result)
                 return
         raise RuntimeError(f"{enr.id}: too many steps at one instant")  # pragma: no cover
@@ -712,7 +714,7 @@ class Engine:
             if cached is None or cached > cursor:
                 return cached
         trig = s.model.trigger
-        assert isinstance(trig, DateTrigger)
+        assert type(trig) is DateTrigger
         base = anniversary_base(state.contact, trig.date, tz)
         fire = None
         if base is not None:
