@@ -433,7 +433,7 @@ class Engine:
                 else None
             )
         else:
-            blocked = reentry_allows(m, state.enrollments, t, tz)
+            blocked = reentry_allows(sid, m.reentry, state.enrollments, t, tz)
         if blocked:
             if state.trace is not None:
                 self._note(state, t, sid, "not-enrolled", f"{why}: {blocked}")

@@ -17,7 +17,7 @@ from journeyctl.engine.facts import NEVER
 from journeyctl.engine.model import Contact, Enrollment, Outcome
 from journeyctl.engine.timing import add_years, after, at_local, local_date
 from journeyctl.spec.durations import Duration
-from journeyctl.spec.models import DateSpec, Sequence
+from journeyctl.spec.models import DateSpec, Reentry
 
 _TICK: Final = timedelta(microseconds=1)
 _MARGIN: Final = timedelta(days=2)
@@ -115,18 +115,20 @@ def _occurrence(
 
 
 def reentry_allows(
-    seq: Sequence, history: list[Enrollment], t: datetime, tz: ZoneInfo
+    sid: str, reentry: Reentry, history: list[Enrollment], t: datetime, tz: ZoneInfo
 ) -> str | None:
-    """None when the contact may enter now, else the reason it may not."""
-    sid, last = seq.id, None
+    """None when the contact may enter sequence `sid` (with its `reentry`) now, else the
+    reason it may not."""
+    last = None
     for e in history:  # one pass: asked at every event that could enroll
         if e.sequence == sid:
             if e.outcome is Outcome.ACTIVE:
                 return "already_active"
             if last is None or e.entered_at > last:
                 last = e.entered_at
-    if last is None or seq.reentry == "always":
+    if last is None or reentry == "always":
         return None
-    if seq.reentry == "never":
+    if reentry == "never":
         return "reentry_never"
-    return None if after(last, seq.reentry, tz) <= t else "reentry_gap"
+    assert isinstance(reentry, Duration)
+    return None if after(last, reentry, tz) <= t else "reentry_gap"
