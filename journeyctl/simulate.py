@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from journeyctl import collector
 from journeyctl.engine import wire
-from journeyctl.engine.advance import Assumptions, Engine
+from journeyctl.engine.advance import Assumptions, Engine, by_contact
 from journeyctl.engine.model import Contact, Decision, Enrollment, Event, Message
 from journeyctl.engine.render import Renderer
 from journeyctl.spec.project import Project
@@ -99,14 +99,14 @@ def simulate(
     if sequences is not None:
         project = _only(project, sequences)
     engine = engine or make_engine(project)
-    by_contact = events if isinstance(events, Mapping) else _by_contact(events)
+    grouped = events if isinstance(events, Mapping) else by_contact(events)
     sim = Simulation(start, end)
     last = end - _BEFORE
     # What a month of a contact allocates is freed by reference counting, and what is kept
     # is acyclic: automatic collections re-walked the growing results (collector.py).
     with collector.paused():
         for n, contact in enumerate(contacts, 1):
-            _replay(engine, sim, contact, by_contact, start, last, trace_contacts)
+            _replay(engine, sim, contact, grouped, start, last, trace_contacts)
             if n % 1000 == 0:
                 collector.collect_young()
                 if progress is not None:
@@ -195,13 +195,6 @@ def _widen(conn: Connection) -> None:
         pass
 
 
-def _by_contact(events: Iterable[Event]) -> dict[str, list[Event]]:
-    grouped: dict[str, list[Event]] = {}
-    for ev in events:
-        grouped.setdefault(ev.contact_id, []).append(ev)
-    return grouped
-
-
 def simulate_parallel(
     project: Project,
     contacts: list[Contact],
@@ -228,7 +221,7 @@ def simulate_parallel(
     chunk = max(250, len(contacts) // (workers * 64))
     bounds = [(lo, min(lo + chunk, len(contacts))) for lo in range(0, len(contacts), chunk)]
     work = _WORK = _Work(
-        project, contacts, _by_contact(events), start, end, engine, bounds, ctx.Value("i", 0)
+        project, contacts, by_contact(events), start, end, engine, bounds, ctx.Value("i", 0)
     )
     # Paused here too: the parent unpickles the children's results between its own chunks.
     with collector.paused():

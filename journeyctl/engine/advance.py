@@ -8,7 +8,7 @@ so the result is the same whatever the cadence of calls (SPEC §5).
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -110,6 +110,19 @@ def _unique(events: list[Event]) -> list[Event]:
             same_time = [e]
         out.append(e)
     return out
+
+
+def by_contact(events: Iterable[Event]) -> dict[str, list[Event]]:
+    """Events grouped by contact id, each group in the given order (compiled: simulate does
+    this for every event before the workers start)."""
+    grouped: dict[str, list[Event]] = {}
+    for ev in events:
+        group = grouped.get(ev.contact_id)
+        if group is None:
+            grouped[ev.contact_id] = [ev]
+        else:
+            group.append(ev)
+    return grouped
 
 
 def _run_order(e: Enrollment) -> tuple[datetime | None, datetime, str]:
