@@ -52,6 +52,7 @@ _YEARS: Final[dict[tuple[ZoneInfo, int], tuple[list[datetime], list[_Span]]]] = 
 # (tests/engine/test_timing_spans.py checks the tzdata installed). Earlier, zoneinfo decides.
 _PROBE: Final = timedelta(days=1)
 _FIRST_PROBED_YEAR: Final = 1970
+_LAST_PROBED_YEAR: Final = 9999  # its year's end is past datetime.max
 _ONE_SECOND: Final = timedelta(seconds=1)
 # More than any UTC offset (UTC-12..UTC+14): a wall time this far from a span's ends is an
 # instant inside it. Also more than any backward jump, so no fold reaches that far either.
@@ -111,7 +112,7 @@ def _span(t: datetime, tz: ZoneInfo) -> _Span:
         return s
     utc = t if t.tzinfo is UTC else t.astimezone(UTC)
     year = utc.year
-    if year < _FIRST_PROBED_YEAR:  # an empty span: holds this offset, serves nothing more
+    if not _FIRST_PROBED_YEAR <= year < _LAST_PROBED_YEAR:  # an empty span: serves only `t`
         return _Span(utc, utc, _offset_of(utc, tz))
     starts, spans = _year(tz, year)
     s = _SPANS[tz] = spans[bisect_right(starts, utc) - 1]
@@ -121,8 +122,8 @@ def _span(t: datetime, tz: ZoneInfo) -> _Span:
 def _wall(t: datetime, tz: ZoneInfo) -> datetime:
     """`t` moved by its UTC offset in `tz`: its date() and time() are the local wall clock's
     (its tzinfo says UTC and means nothing)."""
-    if t.tzinfo is not UTC:
-        t = t.astimezone(UTC)
+    if t.tzinfo is not UTC:  # e.g. already in `tz`, maybe a wall time in a gap: as it says
+        return t.astimezone(tz)
     return t + _span(t, tz).offset
 
 
@@ -171,13 +172,12 @@ def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
     # Mostly the offset is the same at both ends, and then it is plain UTC arithmetic: the
     # result shows the target wall time, and, far from the transition its span starts at, no
     # fold can make it the second occurrence.
-    if prev.tzinfo is not UTC:
-        prev = prev.astimezone(UTC)
-    offset = _span(prev, tz).offset
-    out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
-    there = _span(out, tz)
-    if there.offset == offset and out >= there.lo + _REACH:
-        return out
+    if prev.tzinfo is UTC:
+        offset = _span(prev, tz).offset
+        out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
+        there = _span(out, tz)
+        if there.offset == offset and out >= there.lo + _REACH:
+            return out
     local = prev.astimezone(tz).replace(tzinfo=None)
     return local_to_utc(local + timedelta(days=days), tz)
 

@@ -179,3 +179,32 @@ def test_the_spans_are_what_the_fast_path_uses() -> None:
     assert span.offset == timedelta(hours=-5)
     assert at_local(date(2026, 12, 20), time(9), tz) == datetime(2026, 12, 20, 14, tzinfo=UTC)
     assert add_local_days(t, 2, tz) == t + timedelta(days=2)
+
+
+@pytest.mark.parametrize("name", ["America/New_York", "Europe/Berlin", "Pacific/Apia"])
+def test_instants_given_in_the_zone_itself_are_read_as_zoneinfo_reads_them(name: str) -> None:
+    """`t.astimezone(tz)` keeps a `t` already in `tz` as it is, even a wall time in a gap
+    (which no UTC instant shows): the spans must not move it."""
+    tz = ZoneInfo(name)
+    for t in _instants(tz)[:400]:
+        wall = t.astimezone(tz).replace(tzinfo=None)
+        for w in (wall, wall + timedelta(minutes=30), wall - timedelta(hours=1)):
+            own = w.replace(tzinfo=tz)  # may lie in a gap or a fold
+            assert local_date(own, tz) == own.astimezone(tz).date(), own
+            assert local_time(own, tz) == own.astimezone(tz).time(), own
+            for days in (1, -1, 3):
+                ref = (
+                    (own.astimezone(tz).replace(tzinfo=None) + timedelta(days=days))
+                    .replace(tzinfo=tz)
+                    .astimezone(UTC)
+                )
+                assert add_local_days(own, days, tz) == ref, (own, days)
+    gap = datetime(2024, 3, 10, 2, 30, tzinfo=ZoneInfo("America/New_York"))  # no such UTC time
+    assert local_time(gap, ZoneInfo("America/New_York")) == time(2, 30)
+
+
+def test_the_last_year_is_left_to_zoneinfo() -> None:
+    tz = ZoneInfo("America/New_York")
+    t = datetime(9999, 6, 1, tzinfo=UTC)
+    assert local_date(t, tz) == t.astimezone(tz).date()
+    assert local_to_utc(datetime(9999, 6, 1), tz) == datetime(9999, 6, 1, tzinfo=tz).astimezone(UTC)
