@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from journeyctl.data.contacts import read_contacts  # noqa: E402
 from journeyctl.data.events import read_events  # noqa: E402
+from journeyctl.engine.advance import by_contact  # noqa: E402
 from journeyctl.engine.model import Contact, Event  # noqa: E402
 from journeyctl.instants import parse_instant  # noqa: E402
 from journeyctl.simulate import make_engine, simulate_parallel  # noqa: E402
@@ -41,9 +42,7 @@ def tiled(
     (events and date/time attributes alike), so no two copies share an instant: caches keyed
     by time get no free hits from the tiling; each copy's name is its own too (subjects that
     show the name are rendered per message, not memoized by the handful of example names)."""
-    by: dict[str, list[Event]] = {}
-    for e in events:
-        by.setdefault(e.contact_id, []).append(e)
+    by = by_contact(events)
     rng = random.Random(7)
     out_c: list[Contact] = []
     out_e: list[Event] = []

@@ -376,12 +376,11 @@ class Renderer:
         `tz`: templates see `now` in this zone, converted only if they may read it."""
         if self.subjects_only:
             needed = _subject_may_read(step.subject, "unsubscribe_url")
-            if tz is not None:
-                now = now.astimezone(tz) if _subject_may_read(step.subject, "now") else now
+            reads_now = _subject_may_read(step.subject, "now")
         else:
-            needed = marketing or self._uses_unsubscribe(step)
-            if tz is not None:
-                now = now.astimezone(tz)
+            needed, reads_now = marketing or self._uses_unsubscribe(step), True
+        if tz is not None and reads_now:
+            now = now.astimezone(tz)
         unsub = self.unsubscribe_url(channel, contact) if needed else None
         sender = self._sender
         if sender is None:

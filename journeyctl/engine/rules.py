@@ -21,10 +21,8 @@ from journeyctl.engine.timing import (
 )
 from journeyctl.spec.models import ProjectSettings, QuietHours, Send, SendWindow, Sequence
 
-KR_NIGHT: Final = (
-    time(21, 0),
-    time(8, 0),
-)  # 정보통신망법 시행령: 21:00-08:00 needs separate consent
+# 정보통신망법 시행령: 21:00-08:00 needs separate consent
+KR_NIGHT: Final = (time(21, 0), time(8, 0))
 _MAX_ROUNDS: Final = 32
 
 

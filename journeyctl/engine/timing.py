@@ -65,11 +65,6 @@ def _offset_of(t: datetime, tz: ZoneInfo) -> timedelta:
     return off
 
 
-def _transitions(tz: ZoneInfo, year: int) -> list[datetime]:
-    """The instants (UTC) in `year` at which the zone's offset changes, to the second."""
-    return _year(tz, year)[0][1:]
-
-
 def _year(tz: ZoneInfo, year: int) -> tuple[list[datetime], list[_Span]]:
     """A zone's spans of constant offset through one UTC year, and where each starts (the
     year's start, then each transition): ~0.6 ms per zone and year, compiled, found once."""
