@@ -86,7 +86,7 @@ AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 def messages(n: int, channel: str) -> list[Message]:
     return [
         Message(
-            key=f"c{i}:welcome:e{i}:hello",
+            _key=f"c{i}:welcome:e{i}:hello",
             contact_id=f"c{i}",
             sequence="welcome",
             step="hello",

@@ -34,6 +34,7 @@ def _line_maker() -> Callable[[Message], bytes]:
     `json.dumps({**message_record(m), "delivered": True}, ensure_ascii=False) + "\n"`, built
     field by field into one format string, without the record dict or a JSON encoder run."""
     hints = get_type_hints(Message)
+    hints["key"] = str  # the `key` property (field `_key`, made when first read)
     for name in MESSAGE_FIELDS:
         # Compiled (engine.native), the optional fields' hints read as plain `type`: unknown
         # here, checked by the pure-Python import (tests/engine/test_native.py).

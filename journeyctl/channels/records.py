@@ -10,8 +10,11 @@ from typing import Any
 from journeyctl.engine.model import Message
 
 # Field order follows the dataclass, so `key` comes first on every outbox line (the outbox
-# index reads it without parsing the whole line).
-MESSAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Message))
+# index reads it without parsing the whole line). The field is `_key` (made when first read):
+# records hold the key itself.
+MESSAGE_FIELDS: tuple[str, ...] = tuple(
+    "key" if f.name == "_key" else f.name for f in dataclasses.fields(Message)
+)
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine import rules
-from journeyctl.engine.draw import bucket, message_key, pick_arm
+from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.engine.horizon import Horizon, horizon_compile
@@ -216,10 +216,12 @@ class Engine:
         state.events = sorted([e for e in events if e.at < start], key=_event_at)
         state.pending = _unique([e for e in events if e.at >= start])
         kept: list[Message] = []
-        keys: set[str] = set()
+        # What the idempotency key hashes (the contact is this one): no key is made here.
+        keys: set[tuple[str, str, str]] = set()
         for m in self.replay(state, last).messages:
-            if m.key not in keys:
-                keys.add(m.key)
+            key = (m.sequence, m.enrollment_id, m.step)
+            if key not in keys:
+                keys.add(key)
                 if start <= m.at:
                     kept.append(m)
         return kept, state
@@ -607,7 +609,6 @@ class Engine:
             status, reason = Status.SKIPPED, verdict.reason
         elif self._is_late(seq, at, now):
             status, reason = Status.SKIPPED, "late"
-        key = message_key(state.contact.id, seq.id, enr.id, step.send)
         rendered = None
         if status is Status.SENT and self.renderer is not None:
             rendered = self.renderer.render(
@@ -625,14 +626,14 @@ class Engine:
         # Positional, in field order (a hot path: one per message of every tick).
         if rendered is not None:
             msg = Message(
-                key, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                None, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
                 reason, enr.deferred_from, enr.deferred_by, enr.variant, rendered.subject,
                 rendered.text, rendered.html, to,
                 rendered.unsubscribe_url if marketing else None,
             )  # fmt: skip
         else:
             msg = Message(
-                key, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                None, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
                 reason, enr.deferred_from, enr.deferred_by, enr.variant, None, None, None, to,
             )  # fmt: skip
         enr.deferred_from = enr.deferred_by = None

@@ -20,7 +20,7 @@ _MICRO: Final = timedelta(microseconds=1)
 _STATUS: Final = {s.value: s for s in Status}
 _OUTCOME: Final = {o.value: o for o in Outcome}
 _MESSAGE: Final = (
-    "key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
+    "_key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
     "is_marketing", "reason", "deferred_from", "deferred_by", "variant", "subject", "text",
     "html", "to", "unsubscribe_url",
 )  # fmt: skip
@@ -49,8 +49,9 @@ def _at(us: int | None, seen: dict[int, datetime]) -> datetime | None:
 
 
 def _message(m: Message) -> tuple[Any, ...]:
+    # `_key`: the key if made, else None (it is made where read, from the fields sent here).
     return (
-        m.key, m.contact_id, m.sequence, m.step, m.channel, _us(m.at), m.status.value,
+        m._key, m.contact_id, m.sequence, m.step, m.channel, _us(m.at), m.status.value,
         m.enrollment_id, m.is_marketing, m.reason, _us(m.deferred_from), m.deferred_by,
         m.variant, m.subject, m.text, m.html, m.to, m.unsubscribe_url,
     )  # fmt: skip

@@ -46,7 +46,7 @@ BUSY_TIMEOUT_MS = 30_000
 # fields silently swapped, if the engine's field order changes.
 _POSITIONAL = {
     Message: (
-        "key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
+        "_key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
         "is_marketing", "reason", "deferred_from", "deferred_by", "variant", "subject", "text",
         "html", "to", "unsubscribe_url",
     ),

@@ -21,8 +21,10 @@ from journeyctl.engine.model import Message, Status
 
 
 def make_message(**changes: Any) -> Message:
+    if "key" in changes:  # the field is `_key`: a key given here, or None to derive it
+        changes["_key"] = changes.pop("key")
     base = Message(
-        key="c1:welcome:e1:hello",
+        _key="c1:welcome:e1:hello",
         contact_id="c1",
         sequence="welcome",
         step="hello",

@@ -18,7 +18,7 @@ def _reference(m: Message) -> bytes:
 
 def test_outbox_line_equals_json_of_message_record_byte_for_byte() -> None:
     full = Message(
-        key="k1", contact_id="c1", sequence="welcome", step="hello", channel="email",
+        _key="k1", contact_id="c1", sequence="welcome", step="hello", channel="email",
         at=datetime(2026, 11, 2, 1, tzinfo=UTC), status=Status.SKIPPED, enrollment_id="e1",
         is_marketing=True, reason="late", deferred_from=datetime(2026, 11, 1, 13, tzinfo=UTC),
         deferred_by="quiet_hours", variant="b", subject="(광고) 안녕", text="t", html="<p>h</p>",
@@ -28,7 +28,7 @@ def test_outbox_line_equals_json_of_message_record_byte_for_byte() -> None:
     # Characters JSON must escape, and a zone with an offset and microseconds.
     awkward = dataclasses.replace(
         full,
-        key='k"\\2',
+        _key='k"\\2',
         subject='"따옴표" \\ back\tslash\n%s %(x)s {0}',
         text="\x00\x1f\u2028 ✓ 😀",
         html=None,

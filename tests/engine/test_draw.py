@@ -4,11 +4,21 @@ computes it (SPEC §5 keys must not change between machines or Python versions).
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from journeyctl.data.contacts import read_contacts
+from journeyctl.data.events import read_events
 from journeyctl.engine.draw import bucket, message_key
+from journeyctl.engine.model import Message, Status
+from journeyctl.instants import parse_instant
+from journeyctl.simulate import simulate
+from journeyctl.spec import load_valid_project
+
+ROOT = Path(__file__).resolve().parents[2]
 
 part = st.text(min_size=0, max_size=80)
 
@@ -31,3 +41,27 @@ def test_a_known_key() -> None:
     assert (
         message_key("c1", "welcome", "welcome:c1:0", "day0") == "289bcc6f034c5b59aa454880e7e72891"
     )
+
+
+def test_a_message_makes_its_key_from_its_parts_when_first_read() -> None:
+    """The engine leaves `_key` None (a simulation reads no key); whoever reads it (the store,
+    a channel) gets the SPEC §5 key of the message's contact, sequence, enrollment and step."""
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    m = Message(None, "c1", "welcome", "day0", "email", at, Status.SENT, "welcome:c1:0", True)
+    assert m._key is None
+    assert m.key == "289bcc6f034c5b59aa454880e7e72891" == m._key  # made once, then kept
+    given = Message("k1", "c1", "welcome", "day0", "email", at, Status.SENT, "welcome:c1:0", True)
+    assert given.key == "k1"  # a stored key is the message's key as it was recorded
+    assert given == m  # derived from compared fields, the key takes no part in equality
+
+
+def test_the_engine_makes_no_key_and_its_keys_are_the_spec_keys() -> None:
+    project = load_valid_project(ROOT / "sequences")
+    contacts = read_contacts(ROOT / "examples/contacts.csv", project.settings).items
+    events = read_events(ROOT / "examples/events.csv", project.settings).items
+    start = parse_instant("2026-11-01", project.settings.timezone)
+    sim = simulate(project, contacts, events, start, start + timedelta(days=30))
+    assert sim.messages and all(m._key is None for m in sim.messages)
+    for m in sim.messages:
+        assert m.key == message_key(m.contact_id, m.sequence, m.enrollment_id, m.step)
+    assert len({m.key for m in sim.messages}) == len(sim.messages)  # one per decision kept

@@ -48,3 +48,13 @@ def test_instants_keep_their_microseconds_and_the_epoch_is_not_none() -> None:
     (back,), enrollments, extra = wire.unpack(wire.pack([m], [], {"z": "Asia/Seoul"}))
     assert back == m and back.at == epoch and back.deferred_from is not None
     assert enrollments == [] and extra == {"z": "Asia/Seoul"}
+
+
+def test_a_key_not_yet_made_crosses_as_none_and_is_made_alike() -> None:
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    lazy = Message(None, "c1", "welcome", "day0", "email", at, Status.SENT, "welcome:c1:0", True)
+    made = Message(None, "c2", "welcome", "day0", "email", at, Status.SENT, "welcome:c2:0", True)
+    made_key = made.key
+    (a, b), _, _ = wire.unpack(wire.pack([lazy, made], [], None))
+    assert a._key is None and b._key == made_key  # the parent makes a key only when read
+    assert a.key == lazy.key and b.key == made_key

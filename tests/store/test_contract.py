@@ -59,7 +59,7 @@ def msg(
     key: str, cid: str = "c1", step: str = "hello", when: datetime = T0, **kw: object
 ) -> Message:
     fields: dict[str, object] = {
-        "key": key, "contact_id": cid, "sequence": "welcome", "step": step, "channel": "email",
+        "_key": key, "contact_id": cid, "sequence": "welcome", "step": step, "channel": "email",
         "at": when, "status": Status.SENT, "enrollment_id": f"welcome:{cid}:1",
         "is_marketing": True,
     }  # fmt: skip
