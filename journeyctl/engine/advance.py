@@ -31,6 +31,16 @@ from journeyctl.engine.model import (
     StepResult,
     TriggerMark,
 )
+from journeyctl.engine.plan import (
+    BRANCH,
+    EXIT,
+    SEND,
+    SPLIT,
+    WAIT,
+    WAIT_FOR,
+    SequencePlan,
+    StepPlan,
+)
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock, zone
 from journeyctl.engine.triggers import (
@@ -41,18 +51,7 @@ from journeyctl.engine.triggers import (
 )
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.expressions import compile_expr
-from journeyctl.spec.models import (
-    Branch,
-    DateTrigger,
-    EventTrigger,
-    Exit,
-    SegmentTrigger,
-    Send,
-    Split,
-    Wait,
-    WaitFor,
-    WaitUntil,
-)
+from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger, WaitUntil
 from journeyctl.spec.project import LoadedSequence, Project
 
 # Synthetic responses for `simulate --assume`: delay after the message they answer.
@@ -146,33 +145,41 @@ class Engine:
     project: Project
     renderer: Renderer | None = None  # None: decide without rendering (fast plan/explain)
     assumptions: Assumptions | None = None
-    sequences: list[LoadedSequence] = field(init=False)
+    sequences: list[SequencePlan] = field(init=False)
     steps: int = 0  # steps executed, for benchmarks
 
     def __post_init__(self) -> None:
-        self.sequences = sorted(self.project.sequences.values(), key=lambda s: s.id)
-        self._by_id = {s.id: s for s in self.sequences}
-        self._on_event: dict[str, list[LoadedSequence]] = {}
-        for s in self.sequences:
-            trig = s.model.trigger
-            if isinstance(trig, EventTrigger):
-                self._on_event.setdefault(trig.event, []).append(s)
-        self._segments = [s for s in self.sequences if isinstance(s.model.trigger, SegmentTrigger)]
-        self._checks = {
-            s.id: cron_timeline(s.model.trigger.check, self.project.settings.timezone)  # type: ignore[union-attr]
-            for s in self._segments
-        }
-        self._horizon: dict[str, Horizon | None] = {
-            s.id: horizon_compile(s.model.trigger.segment)  # type: ignore[union-attr]
-            for s in self._segments
-        }
-        self._dates = [s for s in self.sequences if isinstance(s.model.trigger, DateTrigger)]
         self._tz_name = self.project.settings.timezone
-        self._enter_once = {s.id for s in self.sequences if s.model.reentry == "never"}
-        self._send_cache: dict[int, tuple[Send, str, rules.SendRules]] = {}
+        self.sequences = [
+            self._plan(s) for s in sorted(self.project.sequences.values(), key=lambda s: s.id)
+        ]
+        self._by_id = {s.id: s for s in self.sequences}
+        self._on_event: dict[str, list[SequencePlan]] = {}
+        for s in self.sequences:
+            if type(s.trigger) is EventTrigger:
+                self._on_event.setdefault(s.event, []).append(s)
+        self._segments = [s for s in self.sequences if type(s.trigger) is SegmentTrigger]
+        self._dates = [s for s in self.sequences if type(s.trigger) is DateTrigger]
         self._anniversaries: dict[tuple[str, ZoneInfo, date, datetime], datetime] = {}
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
+
+    def _plan(self, loaded: LoadedSequence) -> SequencePlan:
+        trig = loaded.model.trigger
+        timeline = horizon = None
+        if type(trig) is SegmentTrigger:
+            timeline = cron_timeline(trig.check, self._tz_name)
+            horizon = horizon_compile(trig.segment)
+        plan = SequencePlan(loaded, timeline, horizon)
+        for node in plan.nodes.values():
+            if node.send is not None:  # fixed for a loaded project
+                node.channel = node.send.channel or self.project.default_channel()
+                cfg = self.project.settings.channels.get(node.channel)
+                medium = cfg.medium if cfg is not None else "other"
+                node.rules = rules.SendRules.for_step(
+                    self.project.settings, loaded.model, node.send, medium
+                )
+        return plan
 
     # --- public -------------------------------------------------------------------------
 
@@ -352,42 +359,43 @@ class Engine:
             seq = self._by_id.get(enr.sequence)
             if seq is None:
                 continue
-            m = seq.model
             # The goal wins over exit_on for the same event: a conversion is not an exit.
-            if m.goal is not None and ev.name == m.goal.event and ev.at >= enr.entered_at:
-                limit = after(enr.entered_at, m.goal.within, tz) if m.goal.within else None
+            if ev.name == seq.goal_event and ev.at >= enr.entered_at:
+                within = seq.goal_within
+                limit = after(enr.entered_at, within, tz) if within else None
                 if limit is None or ev.at <= limit:
                     self._end(state, enr, t, Outcome.GOAL, ev.name, result)
                     continue
-            if ev.name in m.exit_on:
+            if ev.name in seq.exit_on:
                 self._end(state, enr, t, Outcome.EXITED, ev.name, result)
                 continue
             if enr.waiting_since is not None and enr.position is not None:
-                node = seq.flow.nodes.get(enr.position)
-                if node is not None and type(node.step) is WaitFor:
-                    wf = node.step.wait_for
-                    if wf.event == ev.name and ev.at >= enr.waiting_since:
-                        if wf.where and not self._eval(wf.where, state, t, enr, cv, tz, event=ev):
-                            continue
-                        enr.waiting_since = None
-                        enr.position = node.children.get("on_event") or node.next
-                        enr.due_at = t
-                        self._note(
-                            state, t, enr.sequence, "wait_for", f"{node.id}: {ev.name} arrived"
-                        )
-                        result.changed.append(enr)
+                node = seq.nodes.get(enr.position)
+                if (
+                    node is not None
+                    and node.kind == WAIT_FOR
+                    and node.wait_event == ev.name
+                    and ev.at >= enr.waiting_since
+                ):
+                    where = node.wait_where
+                    if where and not self._eval(where, state, t, enr, cv, tz, event=ev):
+                        continue
+                    enr.waiting_since = None
+                    enr.position = node.children.get("on_event") or node.next
+                    enr.due_at = t
+                    self._note(state, t, enr.sequence, "wait_for", f"{node.id}: {ev.name} arrived")
+                    result.changed.append(enr)
         if ev.enrolls:
             for s in self._on_event.get(ev.name, ()):
-                trig = s.model.trigger
-                assert type(trig) is EventTrigger
-                if trig.where and not self._eval(trig.where, state, t, None, cv, tz, event=ev):
+                where = s.where
+                if where and not self._eval(where, state, t, None, cv, tz, event=ev):
                     self._note(
                         state,
                         t,
                         s.id,
                         "not-enrolled",
                         f"{ev.name}: `where` is false",
-                        (("where", trig.where),),
+                        (("where", where),),
                     )
                     continue
                 self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}")
@@ -395,27 +403,27 @@ class Engine:
     def _check_segment(
         self,
         state: ContactState,
-        s: LoadedSequence,
+        s: SequencePlan,
         t: datetime,
         tz: ZoneInfo,
         cv: dict[str, Any],
         result: StepResult,
     ) -> None:
-        sid = s.id  # read once: LoadedSequence.id is a cached property
-        trig = s.model.trigger
-        assert type(trig) is SegmentTrigger
+        sid = s.id
         mark = state.triggers.get(sid)
         if mark is None:
             mark = state.triggers[sid] = TriggerMark()
-        compiled = self._horizon[sid] if state.skip_checks else None
+        compiled = s.horizon if state.skip_checks else None
         if compiled is not None:
-            raw, horizon, reads = self._eval_until(compiled, trig.segment, state, t, cv, tz)
+            raw, horizon, reads = self._eval_until(compiled, s.segment, state, t, cv, tz)
         else:
-            raw, horizon, reads = self._eval(trig.segment, state, t, None, cv, tz), None, 0
+            raw, horizon, reads = self._eval(s.segment, state, t, None, cv, tz), None, 0
         value = bool(raw)
         if horizon is not None and horizon > t:
             # Checks before the horizon would read this same value: skip to the first after it.
-            skip_to = None if horizon == NEVER else self._checks[sid].after(horizon - _BEFORE)
+            timeline = s.timeline
+            assert timeline is not None
+            skip_to = None if horizon == NEVER else timeline.after(horizon - _BEFORE)
             assert compiled is not None
             state.horizons[sid] = compiled.snapshot(state, reads, horizon, skip_to)
         else:
@@ -429,7 +437,7 @@ class Engine:
     def _try_enroll(
         self,
         state: ContactState,
-        s: LoadedSequence,
+        s: SequencePlan,
         t: datetime,
         tz: ZoneInfo,
         cv: dict[str, Any],
@@ -439,7 +447,6 @@ class Engine:
         per_occurrence: bool = False,
     ) -> None:
         sid = s.id
-        m = s.model
         if per_occurrence:
             # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
             blocked = (
@@ -448,19 +455,20 @@ class Engine:
                 else None
             )
         else:
-            blocked = reentry_allows(sid, m.reentry, state.enrollments, t, tz)
+            blocked = reentry_allows(sid, s.reentry, state.enrollments, t, tz)
         if blocked:
             if state.trace is not None:
                 self._note(state, t, sid, "not-enrolled", f"{why}: {blocked}")
             return
-        if m.audience and not self._eval(m.audience, state, t, None, cv, tz):
+        audience = s.audience
+        if audience and not self._eval(audience, state, t, None, cv, tz):
             self._note(
                 state,
                 t,
                 sid,
                 "not-enrolled",
                 f"{why}: audience is false",
-                _inputs(state, ("audience", m.audience), m.audience, cv),
+                _inputs(state, ("audience", audience), audience, cv),
             )
             return
         enr = Enrollment(
@@ -469,7 +477,7 @@ class Engine:
             sequence=sid,
             version=s.version,
             entered_at=t,
-            position=s.flow.first,
+            position=s.first,
             due_at=t,
         )
         state.enrollments.append(enr)
@@ -503,26 +511,25 @@ class Engine:
             if enr.position is None:
                 self._end(state, enr, t, Outcome.COMPLETED, None, result)
                 return
-            node = seq.flow.nodes.get(enr.position)
+            node = seq.nodes.get(enr.position)
             if node is None:
                 self._end(state, enr, t, Outcome.EXITED, "step_removed", result)
                 return
-            step = node.step
+            kind = node.kind
             at = enr.due_at
             self.steps += 1
-            # Exact types, not isinstance: pydantic's metaclass makes that an ABC check (~500
-            # instructions); the step models are final.
-            if type(step) is Send:
-                if not self._send(state, seq, enr, step, at, now, tz, cv, result):
+            if kind == SEND:
+                if not self._send(state, seq, enr, node, at, now, tz, cv, result):
                     return
                 enr.position = node.next
-            elif type(step) is Wait:
-                enr.due_at = self._wait_until(step, at, tz)
+            elif kind == WAIT:
+                enr.due_at = self._wait_until(node.wait, at, tz)
                 enr.position = node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
-            elif type(step) is Branch:
-                taken = bool(self._eval(step.branch.if_, state, at, enr, cv, tz))
+            elif kind == BRANCH:
+                cond = node.branch_if
+                taken = bool(self._eval(cond, state, at, enr, cv, tz))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
                 if state.trace is not None:
@@ -531,42 +538,40 @@ class Engine:
                         at,
                         seq.id,
                         "branch",
-                        f"{node.id}: {step.branch.if_} -> {arm}",
-                        _inputs(
-                            state, ("if", step.branch.if_), step.branch.if_, cv, ("value", taken)
-                        ),
+                        f"{node.id}: {cond} -> {arm}",
+                        _inputs(state, ("if", cond), cond, cv, ("value", taken)),
                     )
-            elif type(step) is Split:
-                weights = [(name, arm.weight) for name, arm in step.split.items()]
-                chosen = pick_arm(weights, state.contact.id, seq.id, node.id)
+            elif kind == SPLIT:
+                chosen = pick_arm(node.weights, state.contact.id, seq.id, node.id)
                 enr.variant = chosen
                 enr.position = node.children.get(chosen) or node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "split", f"{node.id}: arm {chosen}")
-            elif type(step) is WaitFor:
+            elif kind == WAIT_FOR:
                 if enr.waiting_since is None:
+                    timeout = node.wait_timeout
+                    assert timeout is not None
                     enr.waiting_since = at
-                    enr.due_at = after(at, step.wait_for.timeout, tz)
+                    enr.due_at = after(at, timeout, tz)
                     if state.trace is not None:
                         self._note(
                             state,
                             at,
                             seq.id,
                             "wait_for",
-                            f"{node.id}: {step.wait_for.event} until {_hm(enr.due_at, tz)}",
+                            f"{node.id}: {node.wait_event} until {_hm(enr.due_at, tz)}",
                         )
                     return
                 enr.waiting_since = None  # timed out
                 enr.position = node.children.get("on_timeout") or node.next
                 if state.trace is not None:
                     self._note(state, at, seq.id, "wait_for", f"{node.id}: timed out")
-            elif type(step) is Exit:
-                self._end(state, enr, at, Outcome.EXITED, step.exit, result)
+            elif kind == EXIT:
+                self._end(state, enr, at, Outcome.EXITED, node.exit_reason, result)
                 return
         raise RuntimeError(f"{enr.id}: too many steps at one instant")  # pragma: no cover
 
-    def _wait_until(self, step: Wait, at: datetime, tz: ZoneInfo) -> datetime:
-        w = step.wait
+    def _wait_until(self, w: Duration | WaitUntil | None, at: datetime, tz: ZoneInfo) -> datetime:
         if isinstance(w, Duration):
             return after(at, w, tz)
         assert isinstance(w, WaitUntil)
@@ -577,9 +582,9 @@ class Engine:
     def _send(
         self,
         state: ContactState,
-        seq: LoadedSequence,
+        seq: SequencePlan,
         enr: Enrollment,
-        step: Send,
+        node: StepPlan,
         at: datetime,
         now: datetime,
         tz: ZoneInfo,
@@ -587,7 +592,8 @@ class Engine:
         result: StepResult,
     ) -> bool:
         """Apply the rules; record a sent or skipped message. False when deferred."""
-        channel, send_rules = self._send_facts(seq, step)
+        step, channel, send_rules, step_id = node.send, node.channel, node.rules, node.send_id
+        assert step is not None and send_rules is not None
         medium, marketing = send_rules.medium, send_rules.marketing
         verdict = rules.evaluate(at, state=state, rules=send_rules, tz=tz)
         if verdict.action == "defer":
@@ -601,7 +607,7 @@ class Engine:
                     at,
                     seq.id,
                     "deferred",
-                    f"{step.send}: {verdict.reason} until {_hm(verdict.until, tz)}",
+                    f"{step_id}: {verdict.reason} until {_hm(verdict.until, tz)}",
                 )
             return False
         status, reason = Status.SENT, None
@@ -626,14 +632,14 @@ class Engine:
         # Positional, in field order (a hot path: one per message of every tick).
         if rendered is not None:
             msg = Message(
-                None, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                None, contact.id, seq.id, step_id, channel, at, status, enr.id, marketing,
                 reason, enr.deferred_from, enr.deferred_by, enr.variant, rendered.subject,
                 rendered.text, rendered.html, to,
                 rendered.unsubscribe_url if marketing else None,
             )  # fmt: skip
         else:
             msg = Message(
-                None, contact.id, seq.id, step.send, channel, at, status, enr.id, marketing,
+                None, contact.id, seq.id, step_id, channel, at, status, enr.id, marketing,
                 reason, enr.deferred_from, enr.deferred_by, enr.variant, None, None, None, to,
             )  # fmt: skip
         enr.deferred_from = enr.deferred_by = None
@@ -643,25 +649,14 @@ class Engine:
             if marketing:
                 insort(state.cap_times, at)
             if state.trace is not None:
-                self._note(state, at, seq.id, "sent", f"{step.send} via {channel}")
+                self._note(state, at, seq.id, "sent", f"{step_id} via {channel}")
             if self.assumptions is not None:
                 self._assume(state, msg)
         elif state.trace is not None:
-            self._note(state, at, seq.id, "skipped", f"{step.send}: {reason}")
+            self._note(state, at, seq.id, "skipped", f"{step_id}: {reason}")
         return True
 
-    def _send_facts(self, seq: LoadedSequence, step: Send) -> tuple[str, rules.SendRules]:
-        """(channel, rules) of a send step: fixed for a loaded project."""
-        known = self._send_cache.get(id(step))
-        if known is None or known[0] is not step:
-            channel = step.channel or self.project.default_channel()
-            cfg = self.project.settings.channels.get(channel)
-            medium = cfg.medium if cfg is not None else "other"
-            facts = rules.SendRules.for_step(self.project.settings, seq.model, step, medium)
-            known = self._send_cache[id(step)] = (step, channel, facts)
-        return known[1], known[2]
-
-    def _is_late(self, seq: LoadedSequence, at: datetime, now: datetime) -> bool:
+    def _is_late(self, seq: SequencePlan, at: datetime, now: datetime) -> bool:
         if now == at:  # simulate, and any tick that runs at the due time
             return False
         policy = seq.model.late or (None if seq.model.transactional else self.project.settings.late)
@@ -688,12 +683,12 @@ class Engine:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _migrate(self, enr: Enrollment, seq: LoadedSequence) -> None:
+    def _migrate(self, enr: Enrollment, seq: SequencePlan) -> None:
         """Live edits (SPEC §5): continue at the same step id in the new version."""
         if enr.version == seq.version:
             return
-        if enr.position is not None and enr.position in seq.model.migrate:
-            enr.position = seq.model.migrate[enr.position]
+        if enr.position is not None and enr.position in seq.migrate:
+            enr.position = seq.migrate[enr.position]
         enr.version = seq.version
 
     def _end(
@@ -712,14 +707,14 @@ class Engine:
         if state.trace is not None:
             self._note(state, t, enr.sequence, str(outcome), reason or "")
 
-    def _may_enter(self, state: ContactState, s: LoadedSequence) -> bool:
+    def _may_enter(self, state: ContactState, s: SequencePlan) -> bool:
         """Cheap pre-check so contacts that can never re-enter don't wake up for segment checks."""
-        sid = s.id
-        if sid not in self._enter_once:
+        if not s.enters_once:
             return True
+        sid = s.id
         return not any(e.sequence == sid for e in state.enrollments)
 
-    def _next_date(self, state: ContactState, s: LoadedSequence, tz: ZoneInfo) -> datetime | None:
+    def _next_date(self, state: ContactState, s: SequencePlan, tz: ZoneInfo) -> datetime | None:
         sid = s.id
         cursor = state.cursor
         assert cursor is not None
@@ -727,9 +722,9 @@ class Engine:
             cached = state.alarms[sid]
             if cached is None or cached > cursor:
                 return cached
-        trig = s.model.trigger
-        assert type(trig) is DateTrigger
-        base = anniversary_base(state.contact, trig.date, tz)
+        spec = s.date
+        assert spec is not None
+        base = anniversary_base(state.contact, spec, tz)
         fire = None
         if base is not None:
             # simulate starts every contact at the same cursor, and many share a date (a
@@ -737,7 +732,7 @@ class Engine:
             key = (sid, tz, base, cursor)
             fire = self._anniversaries.get(key)
             if fire is None:
-                fire = next_anniversary(base, trig.date, tz, cursor)
+                fire = next_anniversary(base, spec, tz, cursor)
                 if len(self._anniversaries) >= 65536:
                     self._anniversaries.clear()
                 self._anniversaries[key] = fire
@@ -745,7 +740,7 @@ class Engine:
         return fire
 
     def _segment_alarm(
-        self, state: ContactState, s: LoadedSequence, cursor: datetime, at: datetime | None = None
+        self, state: ContactState, s: SequencePlan, cursor: datetime, at: datetime | None = None
     ) -> datetime | None:
         """The next check of a segment trigger that could change anything (see horizon).
         `at`: the instant being processed, when its events have just been applied."""
@@ -756,25 +751,27 @@ class Engine:
         known = state.horizons.get(sid)
         if known is None or a is None:
             return a
-        compiled = self._horizon[sid]
-        assert compiled is not None
+        compiled, timeline = s.horizon, s.timeline
+        assert compiled is not None and timeline is not None
         if not compiled.unchanged(state, known):
             del state.horizons[sid]  # new events, messages or attributes: check as planned
             if at is not None and a < at:
                 # The fires skipped so far saw the old facts; the first one that may see the
                 # new ones is at or after `at` (a fire at that very instant included).
-                a = state.alarms[sid] = self._checks[sid].after(at - _BEFORE)
+                a = state.alarms[sid] = timeline.after(at - _BEFORE)
             return a
         return a if a >= known.horizon else known.skip_to
 
-    def _next_check(self, state: ContactState, s: LoadedSequence) -> datetime | None:
+    def _next_check(self, state: ContactState, s: SequencePlan) -> datetime | None:
         sid = s.id
         cursor = state.cursor
         assert cursor is not None
         cached = state.alarms.get(sid)
         if cached is not None and cached > cursor:
             return cached
-        fire = self._checks[sid].after(cursor)
+        timeline = s.timeline
+        assert timeline is not None
+        fire = timeline.after(cursor)
         state.alarms[sid] = fire
         return fire
 

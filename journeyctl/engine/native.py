@@ -17,8 +17,8 @@ from pathlib import Path
 # What mypyc compiles: the modules `simulate` and `run` spend their time in. model.py too: its
 # dataclasses become C types whose attributes compiled code reads directly (~10%).
 COMPILED = (
-    "advance", "draw", "facts", "fastexpr", "horizon", "model", "render", "rules", "timing",
-    "triggers", "wire",
+    "advance", "draw", "facts", "fastexpr", "horizon", "model", "plan", "render", "rules",
+    "timing", "triggers", "wire",
 )  # fmt: skip
 GROUP = "journeyctl_engine"  # the compiled modules' shared library: `journeyctl_engine__mypyc`
 HERE = Path(__file__).parent
