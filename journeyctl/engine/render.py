@@ -212,24 +212,27 @@ class _Memo:
         self._memo: dict[tuple[Any, ...], str] = {}
         self._misses = 0
 
+    def lookup(self, contact: dict[str, Any], sequence: str, step: str) -> str | None:
+        """The output, when already rendered for these values; None otherwise (not rendered
+        yet, or values that are rendered each time). Needs no scope: nothing else counts."""
+        if self._misses >= _MEMO_MAX:
+            return None
+        key = self._key(contact, sequence, step)
+        if key is None:
+            return None
+        out = self._memo.get(key)
+        if out is None:
+            return None
+        return self._filled(out, contact)
+
     def __call__(self, scope: dict[str, Any]) -> str:
         if self._misses >= _MEMO_MAX:
             return self._fast(scope)  # values rarely repeat (e.g. it reads the name): stop
         contact = scope["contact"]
-        key: list[Any] = [scope["sequence"], scope["step"]]
-        for name in self._attrs:
-            value = contact.get(name, _MISSING)
-            if type(value) not in _MEMO_TYPES:
-                return self._fast(scope)  # missing (raises as Jinja does) or not memoizable
-            key += (type(value), value)
-        printed: list[str] = []
-        for name in self._slots:
-            value = contact.get(name, _MISSING)
-            if type(value) not in _MEMO_TYPES or (type(value) is str and "\x00" in value):
-                return self._fast(scope)
-            printed.append(str(value))
-        k = tuple(key)
-        out = self._memo.get(k)
+        key = self._key(contact, scope["sequence"], scope["step"])
+        if key is None:
+            return self._fast(scope)  # missing (raises as Jinja does) or not memoizable
+        out = self._memo.get(key)
         if out is None:
             self._misses += 1
             if self._slots:
@@ -243,9 +246,30 @@ class _Memo:
             else:
                 out = self._fast(scope)
             if len(self._memo) < _MEMO_MAX:
-                self._memo[k] = out
-        for marker, text in zip(self._markers, printed, strict=True):
-            out = out.replace(marker, text)
+                self._memo[key] = out
+        return self._filled(out, contact)
+
+    def _key(self, contact: dict[str, Any], sequence: str, step: str) -> tuple[Any, ...] | None:
+        """What the output depends on; None when a value is missing or not memoizable (also
+        a printed one: a str with a NUL could mimic a marker)."""
+        key: list[Any] = [sequence, step]
+        for name in self._attrs:
+            value = contact.get(name, _MISSING)
+            if type(value) not in _MEMO_TYPES:
+                return None
+            key.append(type(value))
+            key.append(value)
+        for name in self._slots:
+            value = contact.get(name, _MISSING)
+            if type(value) not in _MEMO_TYPES or (type(value) is str and "\x00" in value):
+                return None
+        return tuple(key)
+
+    def _filled(self, out: str, contact: dict[str, Any]) -> str:
+        """The memoized output with each printed attribute's str() in its marker's place."""
+        slots, markers = self._slots, self._markers
+        for i in range(len(slots)):
+            out = out.replace(markers[i], str(contact[slots[i]]))
         return out
 
 
@@ -302,6 +326,7 @@ class Renderer:
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
     _files_name_unsubscribe: bool | None = None  # any template file names unsubscribe_url
     _step_unsub: dict[int, tuple[Send, bool]] = field(default_factory=dict)  # by id(step)
+    _subjects: dict[int, _SubjectPlan] = field(default_factory=dict)  # by id(step)
 
     def _file(self, name: str) -> _Fast:
         tpl = self._files.get(name)
@@ -375,29 +400,12 @@ class Renderer:
         Subjects only (simulate): no message is built, so only if the subject may show it.
         `tz`: templates see `now` in this zone, converted only if they may read it."""
         if self.subjects_only:
-            needed = _subject_may_read(step.subject, "unsubscribe_url")
-            reads_now = _subject_may_read(step.subject, "now")
-        else:
-            needed, reads_now = marketing or self._uses_unsubscribe(step), True
-        if tz is not None and reads_now:
-            now = now.astimezone(tz)
+            return self._subject(step, sequence, channel, contact, contact_value, now, tz)
+        needed = marketing or self._uses_unsubscribe(step)
         unsub = self.unsubscribe_url(channel, contact) if needed else None
-        sender = self._sender
-        if sender is None:
-            sender = self._sender = self.settings.sender.model_dump()
-        scope = {
-            "contact": contact_value,
-            "sequence": sequence,
-            "step": step.send,
-            "unsubscribe_url": unsub,
-            # Shared between messages: the immutable sandbox forbids templates to modify it.
-            "sender": sender,
-            "now": now,
-        }
+        scope = self._scope(step, sequence, contact_value, unsub, now, tz)
         subject = self._text(step.subject)(scope).strip() if step.subject else None
         text = html = None
-        if self.subjects_only:
-            return Rendered(subject, None, None, unsub)
         if step.template:
             out = self._file(step.template)(scope)
             if is_html(step.template):
@@ -410,6 +418,78 @@ class Renderer:
             body = self._text(step.body)(scope)
             text = body if text is None else text
         return Rendered(subject, text, html, unsub)
+
+    def _subject(
+        self,
+        step: Send,
+        sequence: str,
+        channel: str,
+        contact: Contact,
+        contact_value: dict[str, Any],
+        now: datetime,
+        tz: ZoneInfo | None,
+    ) -> Rendered:
+        """`render` for simulate: the subject alone. What a step's subject needs is fixed per
+        step; a memoized subject already rendered for these values needs no scope at all."""
+        known = self._subjects.get(id(step))
+        if known is None or known.step is not step:
+            subject = step.subject
+            known = self._subjects[id(step)] = _SubjectPlan(
+                step,
+                self._text(subject) if subject else None,
+                _subject_may_read(subject, "unsubscribe_url"),
+                _subject_may_read(subject, "now"),
+            )
+        unsub = self.unsubscribe_url(channel, contact) if known.needs_unsubscribe else None
+        tpl = known.template
+        if tpl is None:
+            return Rendered(None, None, None, unsub)
+        out = tpl.lookup(contact_value, sequence, step.send) if type(tpl) is _Memo else None
+        if out is None:
+            scope = self._scope(step, sequence, contact_value, unsub, now, tz, known.reads_now)
+            out = tpl(scope)
+        return Rendered(out.strip(), None, None, unsub)
+
+    def _scope(
+        self,
+        step: Send,
+        sequence: str,
+        contact_value: dict[str, Any],
+        unsub: str | None,
+        now: datetime,
+        tz: ZoneInfo | None,
+        reads_now: bool = True,
+    ) -> dict[str, Any]:
+        if tz is not None and reads_now:
+            now = now.astimezone(tz)
+        sender = self._sender
+        if sender is None:
+            sender = self._sender = self.settings.sender.model_dump()
+        return {
+            "contact": contact_value,
+            "sequence": sequence,
+            "step": step.send,
+            "unsubscribe_url": unsub,
+            # Shared between messages: the immutable sandbox forbids templates to modify it.
+            "sender": sender,
+            "now": now,
+        }
+
+
+class _SubjectPlan:
+    """What rendering a step's subject needs, fixed per step (`Renderer._subject`)."""
+
+    def __init__(
+        self,
+        step: Send,
+        template: _Fast | _Memo | None,
+        needs_unsubscribe: bool,
+        reads_now: bool,
+    ) -> None:
+        self.step = step
+        self.template = template
+        self.needs_unsubscribe = needs_unsubscribe
+        self.reads_now = reads_now
 
 
 @lru_cache(maxsize=4096)

@@ -191,14 +191,22 @@ def test_printed_only_attributes_are_slots_equal_to_jinja(tmp_path: Path, source
     renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
     memo = renderer._text(source)
     assert isinstance(memo, _Memo)
+    hits = 0
     for i, name in enumerate(ODD_NAMES * 40):
         for locale in ("en", "ko"):
             cv = {"name": name if i < len(ODD_NAMES) else f"{name}{i}", "locale": locale,
                   "plan": i % 3 or None}  # fmt: skip
             scope = {"contact": cv, "sequence": "w", "step": "s", "sender": {}, "now": NOW}
-            assert memo(scope) == inline_template(source).render(scope)
+            expected = inline_template(source).render(scope)
+            looked = memo.lookup(cv, "w", "s")  # simulate's path: no scope, or a miss
+            assert looked is None or looked == expected
+            hits += looked is not None
+            assert memo(scope) == expected
     if source in SLOT_SUBJECTS[:2]:  # name printed only: a handful of renders, whatever the names
         assert memo._slots and memo._misses <= 8
+        nul_names = sum(1 for n in ODD_NAMES if isinstance(n, str) and "\x00" in n)
+        # Every lookup hits but the renders that filled the memo and the names with a NUL.
+        assert hits == (len(ODD_NAMES) - nul_names) * 80 - memo._misses
     else:  # the name decides something: it is part of the key
         assert "name" not in memo._slots
 
