@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -44,9 +44,8 @@ from journeyctl.engine.plan import (
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock, zone
 from journeyctl.engine.triggers import (
-    anniversary_base,
+    anniversary_date,
     cron_timeline,
-    next_anniversary,
     reentry_allows,
 )
 from journeyctl.spec.durations import Duration
@@ -160,7 +159,6 @@ class Engine:
                 self._on_event.setdefault(s.event, []).append(s)
         self._segments = [s for s in self.sequences if type(s.trigger) is SegmentTrigger]
         self._dates = [s for s in self.sequences if type(s.trigger) is DateTrigger]
-        self._anniversaries: dict[tuple[str, ZoneInfo, date, datetime], datetime] = {}
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
 
@@ -240,6 +238,9 @@ class Engine:
         Returns the next due time after them."""
         tz = self.zone_of(state)
         cv = state.contact.as_template_value()
+        # In time order from here on (stable: equal times keep their import order), so the
+        # next event is the first and those due are a prefix. Stores append in load order.
+        state.pending.sort(key=_event_at)
         while True:
             t, kinds = self._agenda(state, tz)
             if t is None or t > until:
@@ -250,6 +251,7 @@ class Engine:
 
     def next_due(self, state: ContactState, tz: ZoneInfo | None = None) -> datetime | None:
         """When this contact next needs the engine (None: never, unless new facts arrive)."""
+        state.pending.sort(key=_event_at)  # as _walk keeps them
         return self._agenda(state, tz or self.zone_of(state))[0]
 
     def _agenda(self, state: ContactState, tz: ZoneInfo) -> tuple[datetime | None, int]:
@@ -259,12 +261,10 @@ class Engine:
         assert cursor is not None
         best: datetime | None = None
         kinds = 0
-        for ev in state.pending:
-            at = ev.at if ev.at > cursor else cursor
-            if best is None or at < best:
-                best, kinds = at, _EVENTS
-            elif at == best:
-                kinds |= _EVENTS
+        pending = state.pending
+        if pending:  # in time order (_walk): the first is the next
+            at = pending[0].at
+            best, kinds = (at if at > cursor else cursor), _EVENTS
         t: datetime | None
         for e in state.enrollments:
             t = e.due_at
@@ -310,11 +310,13 @@ class Engine:
         cursor = state.cursor
         assert cursor is not None
         if kinds & _EVENTS:
-            # Events due now, in time order (stable: equal times keep their import order).
-            due_events = [e for e in state.pending if (e.at if e.at > cursor else cursor) <= t]
-            due_events.sort(key=_event_at)
-            taken = set(map(id, due_events))
-            state.pending = [e for e in state.pending if id(e) not in taken]
+            # Events due now: a prefix of the pending ones, which are in time order (_walk).
+            pending = state.pending
+            n = 0
+            while n < len(pending) and (pending[n].at if pending[n].at > cursor else cursor) <= t:
+                n += 1
+            due_events = pending[:n]
+            state.pending = pending[n:]
             for ev in due_events:
                 insort(state.events, ev, key=_event_at)
                 self._apply_event(state, ev, t, tz, cv, result)
@@ -679,7 +681,8 @@ class Engine:
             opened = opened or name == "opened"
             delay = _ASSUME_DELAY.get(name, _DEFAULT_ASSUME_DELAY)
             props = (("message_id", msg.key),) if name in _ASSUME_DELAY else ()
-            state.pending.append(Event(msg.contact_id, name, msg.at + delay, props))
+            # In time order, after any at the same time (as if appended, then sorted stably).
+            insort(state.pending, Event(msg.contact_id, name, msg.at + delay, props), key=_event_at)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -722,20 +725,12 @@ class Engine:
             cached = state.alarms[sid]
             if cached is None or cached > cursor:
                 return cached
-        spec = s.date
-        assert spec is not None
-        base = anniversary_base(state.contact, spec, tz)
-        fire = None
-        if base is not None:
-            # simulate starts every contact at the same cursor, and many share a date (a
-            # birthday, a signup day): the answer is shared too.
-            key = (sid, tz, base, cursor)
-            fire = self._anniversaries.get(key)
-            if fire is None:
-                fire = next_anniversary(base, spec, tz, cursor)
-                if len(self._anniversaries) >= 65536:
-                    self._anniversaries.clear()
-                self._anniversaries[key] = fire
+        rule = s.anniversary
+        assert rule is not None
+        base = anniversary_date(state.contact, rule.field, tz)
+        # simulate starts every contact at the same cursor, and many share a date (a
+        # birthday, a signup day): the answer is shared too.
+        fire = None if base is None else rule.shared_next_fire(base, tz, cursor)
         state.alarms[sid] = fire
         return fire
 

@@ -12,7 +12,7 @@ from typing import Final
 
 from journeyctl.engine.horizon import Horizon
 from journeyctl.engine.rules import SendRules
-from journeyctl.engine.triggers import _Timeline
+from journeyctl.engine.triggers import AnniversaryRule, _Timeline
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.flow import Node
 from journeyctl.spec.models import (
@@ -124,6 +124,7 @@ class SequencePlan:
     timeline: _Timeline | None
     horizon: Horizon | None
     date: DateSpec | None
+    anniversary: AnniversaryRule | None
 
     def __init__(
         self, loaded: LoadedSequence, timeline: _Timeline | None, horizon: Horizon | None
@@ -150,3 +151,4 @@ class SequencePlan:
         self.timeline = timeline
         self.horizon = horizon
         self.date = trig.date if type(trig) is DateTrigger else None
+        self.anniversary = AnniversaryRule(self.date) if self.date is not None else None

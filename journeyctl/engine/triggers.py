@@ -74,8 +74,9 @@ def cron_timeline(expr: str, tz_name: str) -> _Timeline:
     return _Timeline(expr, tz_name)
 
 
-def anniversary_base(contact: Contact, spec: DateSpec, tz: ZoneInfo) -> date | None:
-    value = contact.attrs.get(spec.field)
+def anniversary_date(contact: Contact, field: str, tz: ZoneInfo) -> date | None:
+    """The local date of the contact's `field`, when it holds a date or datetime."""
+    value = contact.attrs.get(field)
     if isinstance(value, datetime):
         return local_date(value, tz)
     if isinstance(value, date):
@@ -89,18 +90,53 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
     29 February falls on 28 February in other years (SPEC §2). A date added or changed later is
     read afresh on every call, so its next occurrence still triggers.
     """
-    n, at, off = spec.every_years, spec.at, spec.offset
-    # An occurrence fires after `after_t` only if its date (before the offset) is after
-    # `after_t - offset`, so no occurrence dated in an earlier year can (two days' margin for
-    # zones and clocks). Offsets may exceed a year (`offset: 400d`).
-    earliest = after_t - off.approx() - _MARGIN
-    k = max(1, (earliest.year - base.year) // n)
-    month, day, year, off_days, off_seconds = base.month, base.day, base.year, off.days, off.seconds
-    while True:
-        fire = _occurrence(month, day, year + k * n, at, off_days, off_seconds, tz)
-        if fire > after_t:
-            return fire
-        k += 1
+    return AnniversaryRule(spec).next_fire(base, tz, after_t)
+
+
+class AnniversaryRule:
+    """A date trigger's `every`, `at` and `offset` as plain values (read at every contact's
+    date check; the DateSpec model's attributes cost ~250 instructions each to read)."""
+
+    def __init__(self, spec: DateSpec) -> None:
+        self.field = spec.field
+        self.every = spec.every_years
+        self.at = spec.at
+        self.off_days = spec.offset.days
+        self.off_seconds = spec.offset.seconds
+        self.off_approx = spec.offset.approx()
+        # (zone, date) -> (since, fire): the next fire after any instant in [since, fire)
+        self._fires: dict[tuple[ZoneInfo, date], tuple[datetime, datetime]] = {}
+
+    def shared_next_fire(self, base: date, tz: ZoneInfo, after_t: datetime) -> datetime:
+        """`next_fire`, shared by the contacts with the same date in the same zone: simulate
+        starts them all at the same instant, and what holds after `since` holds after any
+        later instant before the fire found."""
+        key = (tz, base)
+        known = self._fires.get(key)
+        if known is not None and known[0] <= after_t < known[1]:
+            return known[1]
+        fire = self.next_fire(base, tz, after_t)
+        if len(self._fires) >= 65536:
+            self._fires.clear()
+        self._fires[key] = (after_t, fire)
+        return fire
+
+    def next_fire(self, base: date, tz: ZoneInfo, after_t: datetime) -> datetime:
+        """`next_anniversary` of this rule."""
+        n = self.every
+        # An occurrence fires after `after_t` only if its date (before the offset) is after
+        # `after_t - offset`, so no occurrence dated in an earlier year can (two days' margin
+        # for zones and clocks). Offsets may exceed a year (`offset: 400d`).
+        earliest = after_t - self.off_approx - _MARGIN
+        k = max(1, (earliest.year - base.year) // n)
+        month, day, year = base.month, base.day, base.year
+        while True:
+            fire = _occurrence(
+                month, day, year + k * n, self.at, self.off_days, self.off_seconds, tz
+            )
+            if fire > after_t:
+                return fire
+            k += 1
 
 
 @lru_cache(maxsize=65536)

@@ -17,7 +17,7 @@ from journeyctl.engine.timing import (
     span_end,
     zone,
 )
-from journeyctl.engine.triggers import next_anniversary
+from journeyctl.engine.triggers import AnniversaryRule, next_anniversary
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import DateSpec
 from tests.builders import BERLIN, KST, NYC, at
@@ -191,3 +191,28 @@ def test_next_anniversary_is_the_first_occurrence_after(
         first = fire if fire > after_t else None
         k += 1
     assert next_anniversary(base, spec, tz, after_t) == first  # type: ignore[arg-type]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.dates(min_value=date(1990, 2, 25), max_value=date(1990, 3, 2)), min_size=1),
+    st.lists(
+        st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2029, 1, 1)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["year", "2y"]),
+    st.sampled_from([NYC, KST]),
+)
+def test_a_shared_fire_is_the_fire_after_each_instant_asked(
+    bases: list[date], instants: list[datetime], every: str, tz: object
+) -> None:
+    """Contacts sharing a date share the answer while it holds: asked in any order, from any
+    instant, it is what next_anniversary says from that instant."""
+    spec = DateSpec.model_validate(
+        {"field": "birthday", "every": every, "at": "09:00", "offset": "-3d"}
+    )
+    rule = AnniversaryRule(spec)
+    for i, naive in enumerate(instants):
+        base, t = bases[i % len(bases)], naive.replace(tzinfo=UTC)
+        assert rule.shared_next_fire(base, tz, t) == next_anniversary(base, spec, tz, t)  # type: ignore[arg-type]
