@@ -104,21 +104,26 @@ class AnniversaryRule:
         self.off_days = spec.offset.days
         self.off_seconds = spec.offset.seconds
         self.off_approx = spec.offset.approx()
-        # (zone, date) -> (since, fire): the next fire after any instant in [since, fire)
-        self._fires: dict[tuple[ZoneInfo, date], tuple[datetime, datetime]] = {}
+        # (zone, date) -> (since, fires): every fire in (since, fires[-1]], in order
+        self._fires: dict[tuple[ZoneInfo, date], tuple[datetime, list[datetime]]] = {}
 
     def shared_next_fire(self, base: date, tz: ZoneInfo, after_t: datetime) -> datetime:
         """`next_fire`, shared by the contacts with the same date in the same zone: simulate
-        starts them all at the same instant, and what holds after `since` holds after any
-        later instant before the fire found."""
+        starts them all at the same instant, and asks again at each one's fire."""
         key = (tz, base)
         known = self._fires.get(key)
-        if known is not None and known[0] <= after_t < known[1]:
-            return known[1]
+        if known is not None and known[0] <= after_t:
+            fires = known[1]
+            while fires[-1] <= after_t:
+                if len(fires) >= 16:  # far past what is known: start afresh from here
+                    break
+                fires.append(self.next_fire(base, tz, fires[-1]))  # the one after the last
+            else:
+                return fires[bisect_right(fires, after_t)]
         fire = self.next_fire(base, tz, after_t)
         if len(self._fires) >= 65536:
             self._fires.clear()
-        self._fires[key] = (after_t, fire)
+        self._fires[key] = (after_t, [fire])
         return fire
 
     def next_fire(self, base: date, tz: ZoneInfo, after_t: datetime) -> datetime:
