@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,8 @@ _ASSUME_DELAY: Final = {"opened": timedelta(hours=1), "clicked": timedelta(hours
 _DEFAULT_ASSUME_DELAY: Final = timedelta(days=1)
 _SUPPRESSING: Final = {"unsubscribed", "bounced", "complained"}
 _BEFORE: Final = timedelta(microseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
 # What is due at an instant (Engine._agenda).
 _EVENTS: Final = 1
 _DATES: Final = 2
@@ -85,6 +87,16 @@ def _inputs(
     if state.trace is None:
         return ()
     return (labelled, *extra, *_seen(source, cv))
+
+
+def _whole_seconds(t: datetime) -> int:
+    """`int(t.timestamp())` (truncated toward zero), by exact arithmetic on UTC instants: the
+    float conversion costs ~2,000 instructions, and every enrollment's id holds one."""
+    if t.tzinfo is not UTC:
+        return int(t.timestamp())
+    if t >= _EPOCH:
+        return (t - _EPOCH) // _SECOND
+    return -((_EPOCH - t) // _SECOND)
 
 
 def _event_at(e: Event) -> datetime:
@@ -474,7 +486,7 @@ class Engine:
             )
             return
         enr = Enrollment(
-            id=f"{sid}:{state.contact.id}:{int(t.timestamp())}",
+            id=f"{sid}:{state.contact.id}:{_whole_seconds(t)}",
             contact_id=state.contact.id,
             sequence=sid,
             version=s.version,
