@@ -91,7 +91,9 @@ def _inputs(
 
 def _whole_seconds(t: datetime) -> int:
     """`int(t.timestamp())` (truncated toward zero), by exact arithmetic on UTC instants: the
-    float conversion costs ~2,000 instructions, and every enrollment's id holds one."""
+    float conversion costs ~2,000 instructions, and every enrollment's id holds one. The same
+    wherever the float is exact (to about the year 2500: ids stored before stay the same);
+    past that the float rounds a fraction up, the arithmetic does not."""
     if t.tzinfo is not UTC:
         return int(t.timestamp())
     if t >= _EPOCH:

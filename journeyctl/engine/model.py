@@ -128,8 +128,9 @@ class Enrollment:
         return self.outcome is Outcome.ACTIVE
 
 
-# Not frozen, but never mutated: a frozen dataclass's __init__ (one object.__setattr__ per
-# field) costs 2.5 µs against 0.3 µs, and every message of a tick or a simulation makes one.
+# Not frozen, and never mutated but for `_key`, made when first read: a frozen dataclass's
+# __init__ (one object.__setattr__ per field) costs 2.5 µs against 0.3 µs, and every message
+# of a tick or a simulation makes one.
 @dataclass(slots=True, unsafe_hash=True, init=False)
 class Message:
     """One send decision. `status` sent means handed to delivery; skipped carries a reason.
@@ -137,10 +138,12 @@ class Message:
     `key`, the idempotency key (SPEC §5), is a SHA-256 of the message's contact, sequence,
     enrollment and step: made when first read (delivery, the store), not for every decision
     (a simulation reads none: ~9% of its time went into keys). `_key` None: not made yet.
-    Derived from compared fields, it takes no part in equality or the hash itself."""
+    Derived from compared fields, it takes no part in equality or the hash itself.
+    `dataclasses.replace` copies `_key` as it is: pass `_key=None` when changing a field the
+    key is made of."""
 
     # First: the constructor takes it first (`_pickled_as_arguments` passes fields in order).
-    _key: str | None = field(compare=False, repr=False)
+    _key: str | None = field(compare=False)
     contact_id: str
     sequence: str
     step: str

@@ -17,7 +17,6 @@ from journeyctl.spec.durations import Duration
 from journeyctl.spec.flow import Node
 from journeyctl.spec.models import (
     Branch,
-    DateSpec,
     DateTrigger,
     EventTrigger,
     Exit,
@@ -26,7 +25,6 @@ from journeyctl.spec.models import (
     Send,
     Sequence,
     Split,
-    Step,
     Wait,
     WaitFor,
     WaitUntil,
@@ -46,7 +44,6 @@ class StepPlan:
     """A flow node and what its kind reads of its step. Fields of other kinds stay empty."""
 
     id: str
-    step: Step
     kind: int
     next: str | None
     children: dict[str, str | None]
@@ -65,7 +62,6 @@ class StepPlan:
     def __init__(self, node: Node) -> None:
         step = node.step
         self.id = node.id
-        self.step = step
         self.next = node.next
         self.children = node.children
         self.send = None
@@ -102,9 +98,8 @@ class StepPlan:
 
 class SequencePlan:
     """A loaded sequence as the engine reads it. Trigger fields by the trigger's kind: `event`
-    for event triggers, `segment`/`timeline`/`horizon` for segments, `date` for dates."""
+    for event triggers, `segment`/`timeline`/`horizon` for segments, `anniversary` for dates."""
 
-    loaded: LoadedSequence
     model: Sequence
     id: str
     version: str
@@ -123,14 +118,12 @@ class SequencePlan:
     segment: str
     timeline: _Timeline | None
     horizon: Horizon | None
-    date: DateSpec | None
     anniversary: AnniversaryRule | None
 
     def __init__(
         self, loaded: LoadedSequence, timeline: _Timeline | None, horizon: Horizon | None
     ) -> None:
         m = loaded.model
-        self.loaded = loaded
         self.model = m
         self.id = loaded.id
         self.version = loaded.version
@@ -150,5 +143,4 @@ class SequencePlan:
         self.segment = trig.segment if type(trig) is SegmentTrigger else ""
         self.timeline = timeline
         self.horizon = horizon
-        self.date = trig.date if type(trig) is DateTrigger else None
-        self.anniversary = AnniversaryRule(self.date) if self.date is not None else None
+        self.anniversary = AnniversaryRule(trig.date) if type(trig) is DateTrigger else None

@@ -194,6 +194,16 @@ class ProjectSettings(Strict):
     unsubscribe_url: str = "https://example.com/unsubscribe/{{ token }}"
     unsubscribe_secret: str | None = None  # "${ENV}" reference; keys the tokens
 
+    @field_validator("channels")
+    @classmethod
+    def _some_channel(cls, v: dict[str, ChannelConfig]) -> dict[str, ChannelConfig]:
+        # A send without `channel:` goes to the first one: with none, nothing could send.
+        if not v:
+            raise ValueError(
+                "declare at least one channel (leave `channels:` out for the file outbox)"
+            )
+        return v
+
 
 # --- sequences ------------------------------------------------------------------------------
 

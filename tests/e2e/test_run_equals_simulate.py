@@ -112,6 +112,12 @@ def test_run_ticked_at_any_cadence_delivers_what_simulate_predicts(
     assert states == ["sent"]  # every decided message was delivered
     keys = outbox_keys(root)
     assert len(keys) == len(set(keys)) == len(want_sent)
+    # The keys simulate's messages make when read are the ones run delivered and recorded.
+    sim = simulate(load_project(root), contacts, events, START, END)
+    assert set(keys) == {m.key for m in sim.messages if m.status is Status.SENT}
+    conn = sqlite3.connect(db)
+    assert {r[0] for r in conn.execute("SELECT key FROM ledger")} == {m.key for m in sim.messages}
+    conn.close()
 
 
 def test_cli_run_ticks_match_simulate(tmp_path: Path) -> None:

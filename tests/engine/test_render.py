@@ -331,3 +331,17 @@ def test_templates_see_now_in_the_zone_given(tmp_path: Path) -> None:
                 contact_value=c.as_template_value(), now=at, tz=seoul,
             )  # fmt: skip
             assert out.subject == expected, (step.send, subjects_only)
+
+
+def test_a_memo_serves_simulate_without_a_scope_once_rendered(tmp_path: Path) -> None:
+    renderer = Renderer(tmp_path, ProjectSettings.model_validate({"timezone": "Asia/Seoul"}))
+    source = "(광고) {{ 'Hello' if contact.locale == 'en' else '안녕하세요' }}, {{ contact.name }}"
+    memo = renderer._text(source)
+    assert isinstance(memo, _Memo)
+    en, ko = {"locale": "en", "name": "Ada"}, {"locale": "ko", "name": "민지"}
+    assert memo.lookup(en, "w", "s") is None  # not rendered yet
+    scope = {"contact": en, "sequence": "w", "step": "s", "sender": {}, "now": NOW}
+    assert memo(scope) == "(광고) Hello, Ada"
+    assert memo.lookup({"locale": "en", "name": "Bo"}, "w", "s") == "(광고) Hello, Bo"
+    assert memo.lookup(ko, "w", "s") is None  # another key
+    assert memo.lookup(en, "w", "other-step") is None  # the step is part of the key

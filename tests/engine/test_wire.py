@@ -34,6 +34,7 @@ def test_a_simulation_crosses_the_wire_unchanged() -> None:
             assert seen == {False} or seen == {True, False}, (cls.__name__, f.name, seen)
     back = pickle.loads(pickle.dumps(sim))  # what a worker's send and the parent's recv do
     assert back.messages == sim.messages and back.enrollments == sim.enrollments
+    assert [m._key for m in back.messages] == [m._key for m in sim.messages]  # made or not
     assert back.zones == sim.zones and back.steps == sim.steps
     assert all(m.at.tzinfo is sim.messages[0].at.tzinfo for m in back.messages)
     assert {type(m.status) for m in back.messages} == {type(sim.messages[0].status)}
