@@ -283,28 +283,37 @@ class Engine:
         for e in state.enrollments:
             t = e.due_at
             if t is not None and e.outcome is _ACTIVE:
-                if best is None or t < best:
+                if best is None:
                     best, kinds = t, _STEPS
-                elif t == best:
-                    kinds |= _STEPS
+                elif t <= best:  # one comparison for the usual later one
+                    if t == best:
+                        kinds |= _STEPS
+                    else:
+                        best, kinds = t, _STEPS
         for s in self._segments:
             if self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
-                    if best is None or t < best:
+                    if best is None:
                         best, kinds = t, _SEGMENTS
-                    elif t == best:
-                        kinds |= _SEGMENTS
+                    elif t <= best:  # one comparison for the usual later one
+                        if t == best:
+                            kinds |= _SEGMENTS
+                        else:
+                            best, kinds = t, _SEGMENTS
         alarms = state.alarms
         for s in self._dates:
             t = alarms.get(s.id, cursor)
             if t is not None and t <= cursor:  # not cached, or passed (None: never fires)
                 t = self._next_date(state, s, tz)
             if t is not None:
-                if best is None or t < best:
+                if best is None:
                     best, kinds = t, _DATES
-                elif t == best:
-                    kinds |= _DATES
+                elif t <= best:  # one comparison for the usual later one
+                    if t == best:
+                        kinds |= _DATES
+                    else:
+                        best, kinds = t, _DATES
         return best, kinds
 
     # --- one instant --------------------------------------------------------------------
