@@ -201,7 +201,15 @@ class _Gen:
         if name != "days_since":  # only the parts evaluated count (`and`/`or` cut short)
             self.emit(depth, f"r |= {self.reads(node, name)}")
         args = [self.expr(a, depth) for a in node.args]
-        args += [f"{k.key}={self.expr(k.value, depth)}" for k in node.kwargs]
+        if (
+            name == "event_count"
+            and len(node.args) == 1
+            and [k.key for k in node.kwargs] == ["within"]
+        ):
+            # `within` positionally: a keyword call into compiled code parses its names
+            args.append(self.expr(node.kwargs[0].value, depth))
+        else:
+            args += [f"{k.key}={self.expr(k.value, depth)}" for k in node.kwargs]
         v = self.temp()
         if name == "event_count":
             self.emit(depth, f"{v}, _x = F.event_count_until({', '.join(args)})")
