@@ -89,6 +89,16 @@ def _inputs(
     return (labelled, *extra, *_seen(source, cv))
 
 
+class _Expr:
+    """What `Engine._eval` asks about an expression, asked once (three cached calls each time
+    cost more than a dict lookup)."""
+
+    def __init__(self, source: str) -> None:
+        self.fast = fast_compile(source)
+        self.contact_only = contact_only(source)
+        self.reads_event = reads_event(source)
+
+
 def _whole_seconds(t: datetime) -> int:
     """`int(t.timestamp())` (truncated toward zero), by exact arithmetic on UTC instants: the
     float conversion costs ~2,000 instructions, and every enrollment's id holds one. The same
@@ -175,6 +185,7 @@ class Engine:
         self._dates = [s for s in self.sequences if type(s.trigger) is DateTrigger]
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
+        self._exprs: dict[str, _Expr] = {}
 
     def _plan(self, loaded: LoadedSequence) -> SequencePlan:
         trig = loaded.model.trigger
@@ -804,20 +815,23 @@ class Engine:
         *,
         event: Event | None = None,
     ) -> Any:
+        known = self._exprs.get(source)
+        if known is None:
+            known = self._exprs[source] = _Expr(source)
         memo = None
-        if event is None and contact_only(source):  # e.g. every audience of the stock library
+        if event is None and known.contact_only:  # e.g. every audience of the stock library
             memo = self._contact_memo(cv)
             if source in memo:
                 return memo[source]
         values: dict[str, Any] = {"contact": cv}
-        if event is not None and reads_event(source):
+        if event is not None and known.reads_event:
             values["event"] = {
                 "name": event.name,
                 "at": event.at.astimezone(tz),
                 **dict(event.props),
             }
         scope = Scope(Facts(state, t, enr, tz), values)
-        fast = fast_compile(source)
+        fast = known.fast
         try:
             value = fast(scope) if fast is not None else compile_expr(source)(**scope.complete())
             if memo is not None:
