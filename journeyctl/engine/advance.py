@@ -18,7 +18,7 @@ from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
-from journeyctl.engine.horizon import Horizon, horizon_compile
+from journeyctl.engine.horizon import Horizon
 from journeyctl.engine.model import (
     Contact,
     ContactState,
@@ -40,18 +40,18 @@ from journeyctl.engine.plan import (
     WAIT_FOR,
     SequencePlan,
     StepPlan,
+    plan_sequence,
 )
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock, zone
 from journeyctl.engine.triggers import (
     anniversary_date,
-    cron_timeline,
     reentry_allows,
 )
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.expressions import compile_expr
 from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger, WaitUntil
-from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.project import Project
 
 # Synthetic responses for `simulate --assume`: delay after the message they answer.
 _ASSUME_DELAY: Final = {"opened": timedelta(hours=1), "clicked": timedelta(hours=2)}
@@ -109,6 +109,16 @@ def _whole_seconds(t: datetime) -> int:
     if t >= _EPOCH:
         return (t - _EPOCH) // _SECOND
     return -((_EPOCH - t) // _SECOND)
+
+
+def _sooner(best: datetime | None, kinds: int, t: datetime, kind: int) -> tuple[datetime, int]:
+    """`_agenda`'s running minimum with `t` (when `kind` is due) taken in; equal times add
+    their kinds. One comparison for the usual later candidate."""
+    if best is None:
+        return t, kind
+    if t <= best:
+        return (best, kinds | kind) if t == best else (t, kind)
+    return best, kinds
 
 
 def _event_at(e: Event) -> datetime:
@@ -174,7 +184,8 @@ class Engine:
     def __post_init__(self) -> None:
         self._tz_name = self.project.settings.timezone
         self.sequences = [
-            self._plan(s) for s in sorted(self.project.sequences.values(), key=lambda s: s.id)
+            plan_sequence(self.project, s)
+            for s in sorted(self.project.sequences.values(), key=lambda s: s.id)
         ]
         self._by_id = {s.id: s for s in self.sequences}
         self._on_event: dict[str, list[SequencePlan]] = {}
@@ -186,23 +197,6 @@ class Engine:
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
         self._exprs: dict[str, _Expr] = {}
-
-    def _plan(self, loaded: LoadedSequence) -> SequencePlan:
-        trig = loaded.model.trigger
-        timeline = horizon = None
-        if type(trig) is SegmentTrigger:
-            timeline = cron_timeline(trig.check, self._tz_name)
-            horizon = horizon_compile(trig.segment)
-        plan = SequencePlan(loaded, timeline, horizon)
-        for node in plan.nodes.values():
-            if node.send is not None:  # fixed for a loaded project
-                node.channel = node.send.channel or self.project.default_channel()
-                cfg = self.project.settings.channels.get(node.channel)
-                medium = cfg.medium if cfg is not None else "other"
-                node.rules = rules.SendRules.for_step(
-                    self.project.settings, loaded.model, node.send, medium
-                )
-        return plan
 
     # --- public -------------------------------------------------------------------------
 
@@ -294,37 +288,19 @@ class Engine:
         for e in state.enrollments:
             t = e.due_at
             if t is not None and e.outcome is _ACTIVE:
-                if best is None:
-                    best, kinds = t, _STEPS
-                elif t <= best:  # one comparison for the usual later one
-                    if t == best:
-                        kinds |= _STEPS
-                    else:
-                        best, kinds = t, _STEPS
+                best, kinds = _sooner(best, kinds, t, _STEPS)
         for s in self._segments:
             if self._may_enter(state, s):
                 t = self._segment_alarm(state, s, cursor)
                 if t is not None:
-                    if best is None:
-                        best, kinds = t, _SEGMENTS
-                    elif t <= best:  # one comparison for the usual later one
-                        if t == best:
-                            kinds |= _SEGMENTS
-                        else:
-                            best, kinds = t, _SEGMENTS
+                    best, kinds = _sooner(best, kinds, t, _SEGMENTS)
         alarms = state.alarms
         for s in self._dates:
             t = alarms.get(s.id, cursor)
             if t is not None and t <= cursor:  # not cached, or passed (None: never fires)
                 t = self._next_date(state, s, tz)
             if t is not None:
-                if best is None:
-                    best, kinds = t, _DATES
-                elif t <= best:  # one comparison for the usual later one
-                    if t == best:
-                        kinds |= _DATES
-                    else:
-                        best, kinds = t, _DATES
+                best, kinds = _sooner(best, kinds, t, _DATES)
         return best, kinds
 
     # --- one instant --------------------------------------------------------------------

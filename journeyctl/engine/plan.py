@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from journeyctl.engine.horizon import Horizon
+from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.rules import SendRules
-from journeyctl.engine.triggers import AnniversaryRule, _Timeline
+from journeyctl.engine.triggers import AnniversaryRule, _Timeline, cron_timeline
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.flow import Node
 from journeyctl.spec.models import (
@@ -29,7 +29,7 @@ from journeyctl.spec.models import (
     WaitFor,
     WaitUntil,
 )
-from journeyctl.spec.project import LoadedSequence
+from journeyctl.spec.project import LoadedSequence, Project
 
 # Step kinds, by exact type of the step model (the step models are final).
 SEND: Final = 0
@@ -49,7 +49,7 @@ class StepPlan:
     children: dict[str, str | None]
     send: Send | None  # the step itself, for a send
     send_id: str
-    channel: str  # sends: filled in by the engine (it knows the project's channels)
+    channel: str  # sends: filled in by plan_sequence (it knows the project's channels)
     rules: SendRules | None
     wait: Duration | WaitUntil | None
     branch_if: str
@@ -144,3 +144,21 @@ class SequencePlan:
         self.timeline = timeline
         self.horizon = horizon
         self.anniversary = AnniversaryRule(trig.date) if type(trig) is DateTrigger else None
+
+
+def plan_sequence(project: Project, loaded: LoadedSequence) -> SequencePlan:
+    """A loaded sequence of `project` as the engine reads it: a segment's cron timeline and
+    horizon, each send's channel and rules (fixed for a loaded project)."""
+    trig = loaded.model.trigger
+    timeline = horizon = None
+    if type(trig) is SegmentTrigger:
+        timeline = cron_timeline(trig.check, project.settings.timezone)
+        horizon = horizon_compile(trig.segment)
+    plan = SequencePlan(loaded, timeline, horizon)
+    for node in plan.nodes.values():
+        if node.send is not None:
+            node.channel = node.send.channel or project.default_channel()
+            cfg = project.settings.channels.get(node.channel)
+            medium = cfg.medium if cfg is not None else "other"
+            node.rules = SendRules.for_step(project.settings, loaded.model, node.send, medium)
+    return plan

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
-from journeyctl.engine import advance
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import fast_compile
 from journeyctl.engine.horizon import horizon_compile
@@ -179,9 +178,7 @@ def test_unsupported_forms_are_checked_on_every_fire(source: str) -> None:
     assert horizon_compile(source) is None or "now" in source
 
 
-def test_simulation_with_horizons_equals_checking_every_fire(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_simulation_with_horizons_equals_checking_every_fire() -> None:
     # The whole stock library over the examples, with and without skipping: identical output.
     project = load_valid_project(ROOT / "sequences")
     contacts = read_contacts(ROOT / "examples/contacts.csv", project.settings).items
@@ -189,8 +186,12 @@ def test_simulation_with_horizons_equals_checking_every_fire(
     start = parse_instant("2026-11-01", project.settings.timezone)
     end = start + timedelta(days=60)
 
-    def run() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        sim = simulate(project, contacts, events, start, end, engine=make_engine(project))
+    def run(horizons: bool = True) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        engine = make_engine(project)
+        if not horizons:  # on the plans, so the compiled engine too checks at every fire
+            for plan in engine.sequences:
+                plan.horizon = None
+        sim = simulate(project, contacts, events, start, end, engine=engine)
         msgs = sorted(
             (m.contact_id, m.sequence, m.step, m.at, m.status, m.subject) for m in sim.messages
         )
@@ -198,8 +199,7 @@ def test_simulation_with_horizons_equals_checking_every_fire(
         return msgs, enrs
 
     with_horizons = run()
-    monkeypatch.setattr(advance, "horizon_compile", lambda source: None)
-    assert run() == with_horizons
+    assert run(horizons=False) == with_horizons
     assert len(with_horizons[0]) > 1000  # a real workload, segment enrollments included
     assert any(m[1] == "win-back" for m in with_horizons[0])
 
@@ -224,7 +224,7 @@ steps:
 
 @pytest.mark.parametrize("when", ["2026-11-03 09:00", "2026-11-03 08:59", "2026-11-03 09:01"])
 def test_an_event_at_a_skipped_check_time_is_checked_at_that_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+    tmp_path: Path, when: str
 ) -> None:
     # The first check (false, no horizon end) lets every later fire be skipped; a purchase
     # arriving exactly at a fire must still be seen by that fire, as checking every fire does.
@@ -235,12 +235,15 @@ def test_an_event_at_a_skipped_check_time_is_checked_at_that_time(
     people = [contact("c1", "Asia/Seoul")]
     bought = [event("c1", "purchased", at(when))]
 
-    def sends() -> list[datetime]:
-        sim = simulate(project, people, bought, start, start + timedelta(days=7))
+    def sends(horizons: bool = True) -> list[datetime]:
+        engine = make_engine(project)
+        if not horizons:  # on the plans, so the compiled engine too checks at every fire
+            for plan in engine.sequences:
+                plan.horizon = None
+        sim = simulate(project, people, bought, start, start + timedelta(days=7), engine=engine)
         return [m.at for m in sim.messages]
 
     skipping = sends()
     expected = at("2026-11-03 09:00") if when <= "2026-11-03 09:00" else at("2026-11-04 09:00")
     assert skipping == [expected]
-    monkeypatch.setattr(advance, "horizon_compile", lambda source: None)
-    assert sends() == skipping
+    assert sends(horizons=False) == skipping
