@@ -17,8 +17,14 @@ from journeyctl.errors import PermanentChannelError, TransientChannelError
 from journeyctl.store.base import Store
 
 RETRY_BASE = timedelta(minutes=1)
+# The longest wait before a retry, whatever the peer's Retry-After says (docs/run.md).
 RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS = 8
+# A channel that fails this many deliveries in a row within one tick (transient failures:
+# timeouts, refused connections, 429, 5xx) is paused for the rest of the tick: its other
+# messages wait for a later tick instead of each waiting out its own timeout (docs/run.md,
+# "Slow and failing peers").
+BREAKER_FAILURES = 5
 # A message claimed this long ago and still `attempting` belongs to a tick that died.
 LEASE = timedelta(minutes=10)
 # Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
@@ -29,6 +35,8 @@ ADVANCE_BATCH = 1000
 # before each commit). Other channels commit each `sent` at once, so a crash repeats at most
 # the one message in flight (SPEC §5).
 SENT_BATCH = 2000
+# Problems listed one per line in a tick's report; a poisoned export must not flood the log.
+MAX_ERRORS = 20
 
 
 @dataclass
@@ -41,7 +49,9 @@ class TickReport:
     retrying: int = 0
     failed: int = 0
     recovered: int = 0  # interrupted deliveries found on start (re-sent or reconciled)
-    errors: list[str] = field(default_factory=list)  # channels that could not be built
+    # channels that could not be built, messages that could not be rendered, ...
+    errors: list[str] = field(default_factory=list)
+    unlisted: int = 0  # problems beyond MAX_ERRORS, counted only
     # Decided this tick (sent + skipped), kept only when asked (`run --dry-run` prints them):
     # a tick of 100k messages should not hold every rendered body until it ends.
     keep_messages: bool = False
@@ -51,13 +61,24 @@ class TickReport:
     def ok(self) -> bool:
         return self.failed == 0 and not self.errors
 
+    def note(self, problem: str) -> None:
+        """One line per distinct problem, at most MAX_ERRORS (then a count of the rest)."""
+        if problem in self.errors:
+            return
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(problem)
+        else:
+            self.unlisted += 1
+
 
 def backoff(key: str, attempt: int, retry_after: float | None) -> timedelta:
-    """Capped exponential backoff with deterministic jitter (50-100%), at least `Retry-After`."""
-    raw = min(RETRY_CAP, RETRY_BASE * (2 ** max(attempt - 1, 0)))
+    """Capped exponential backoff with deterministic jitter (50-100%), at least `Retry-After`,
+    never more than RETRY_CAP: a peer's `Retry-After: 999999999999` (or inf, or NaN) can
+    neither overflow the ledger's times nor park a message for centuries."""
+    raw = min(RETRY_CAP, RETRY_BASE * (2 ** min(max(attempt - 1, 0), 16)))
     delay = raw * (0.5 + 0.5 * bucket(key, str(attempt)))
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
+    if retry_after is not None and retry_after > 0:  # (NaN > 0 is false)
+        delay = max(delay, timedelta(seconds=min(retry_after, RETRY_CAP.total_seconds())))
     return delay
 
 
@@ -96,6 +117,12 @@ def advance_due(
                     report.messages += result.messages
         report.decided += decided
         report.skipped += decisions - decided
+        for _, result in saves:
+            for _, why in result.failures or ():
+                # SPEC §5: the message fails, located; the tick goes on (and exits 1).
+                report.skipped -= 1
+                report.failed += 1
+                report.note(why)
         if deliver is not None and claimed:
             deliver(claimed)
         del states, saves, claimed
@@ -136,10 +163,33 @@ def recover_interrupted(
                 store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
 
 
+@dataclass
+class Pause:
+    """A channel paused for the rest of a tick by the circuit breaker."""
+
+    channel: str
+    last_error: str
+    retry_after: float | None  # the last failure's, honoured by the messages left too
+    left: int = 0  # messages handed back without an attempt
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"not attempted: channel {self.channel!r} paused for the rest of the tick after "
+            f"{BREAKER_FAILURES} failed deliveries in a row (last: {self.last_error})"
+        )
+
+
 class Deliveries:
     """Hands claimed messages to their channels, classifies failures and records outcomes;
     other contacts keep flowing. Use as a context manager: leaving it closes the channels it
-    opened and records what is still unrecorded."""
+    opened and records what is still unrecorded.
+
+    Circuit breaker: after BREAKER_FAILURES transient failures in a row on one channel (no
+    success or permanent answer between), that channel is paused until this object is left
+    (the tick): its further messages are not attempted but scheduled like a failed attempt
+    (the claim counted it; backoff, at least the last Retry-After), and never marked failed
+    for it (docs/DECISIONS.md). Other channels deliver on; the report says which paused."""
 
     def __init__(
         self,
@@ -154,11 +204,19 @@ class Deliveries:
         self.opened: dict[str, Channel] = {}
         self._reconciles: dict[str, bool] = {}  # channel name -> has already_delivered
         self.unrecorded: list[tuple[str, str | None]] = []  # delivered to reconcilable channels
+        self.failing: dict[str, int] = {}  # channel -> transient failures in a row
+        self.paused: dict[str, Pause] = {}
 
     def __enter__(self) -> Deliveries:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for pause in self.paused.values():
+            self.report.errors.append(
+                f"channel {pause.channel!r} paused for the rest of this tick after "
+                f"{BREAKER_FAILURES} failed deliveries in a row (last: {pause.last_error}); "
+                f"{pause.left} more message(s) left for a later tick"
+            )
         try:
             for channel in self.opened.values():
                 channel.close()  # flushes (the outbox fsyncs) before the ledger says sent
@@ -186,7 +244,16 @@ class Deliveries:
     def __call__(self, claimed: list[tuple[Message, int]]) -> None:
         store, now, report = self.store, self.now, self.report
         opened, unrecorded = self.opened, self.unrecorded
+        failing, paused = self.failing, self.paused
         for msg, attempt in claimed:
+            if paused:
+                pause = paused.get(msg.channel)
+                if pause is not None:
+                    delay = backoff(msg.key, attempt, pause.retry_after)
+                    store.mark_retry(msg.key, now + delay, pause.reason)
+                    pause.left += 1
+                    report.retrying += 1
+                    continue
             channel = opened.get(msg.channel)
             if channel is None:
                 try:
@@ -214,8 +281,12 @@ class Deliveries:
                         msg.key, now + backoff(msg.key, attempt, exc.retry_after), str(exc)
                     )
                     report.retrying += 1
+                failures = failing[msg.channel] = failing.get(msg.channel, 0) + 1
+                if failures >= BREAKER_FAILURES:
+                    paused[msg.channel] = Pause(msg.channel, str(exc), exc.retry_after)
                 continue
             except PermanentChannelError as exc:
+                failing.pop(msg.channel, None)  # the peer answers: not the channel's fault
                 store.mark_failed(msg.key, str(exc))
                 report.failed += 1
                 if exc.bounce:
@@ -224,6 +295,8 @@ class Deliveries:
                         [Event(msg.contact_id, "bounced", now, (("message_id", msg.key),))]
                     )
                 continue
+            if failing:
+                failing.pop(msg.channel, None)
             if self._reconciles[msg.channel]:
                 unrecorded.append((msg.key, receipt.provider_id))
                 if len(unrecorded) >= SENT_BATCH:
@@ -264,6 +337,8 @@ def tick(
     the report lists every message decided (for `--dry-run` output).
     """
     report = TickReport(now=now, keep_messages=keep_messages)
+    # Contacts held by a failure under other project files: the edit may be the fix.
+    store.wake_held(engine.project_digest())
     # A tick allocates a few dozen containers per message, nearly all freed by reference
     # counting; automatic collections each traversed the batch in progress (5-12 µs of a
     # message's ~100-130 µs of CPU). advance_due collects the young after each batch instead.

@@ -6,14 +6,17 @@ from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt
+from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt, SkipInvalidOpt
 from journeyctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from journeyctl.engine.model import Event
 
 
 class SimFormat(StrEnum):
@@ -58,9 +61,15 @@ def simulate(
     fmt: Annotated[SimFormat, typer.Option("--format")] = SimFormat.table,
     out: Annotated[Path | None, typer.Option("--out", help="Write the output to a file.")] = None,
     encoding: EncodingOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Dry-run the sequences over a contact list: who gets what, when, and why not."""
-    from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail
+    from journeyctl.cli.input_render import print_inputs, rejected_doc
+    from journeyctl.cli.loading import (
+        load_project_or_fail,
+        read_contacts_input,
+        read_events_input,
+    )
     from journeyctl.cli.output import Output
     from journeyctl.cli.sim_render import render_csv, render_table
     from journeyctl.engine.advance import Assumptions
@@ -76,13 +85,18 @@ def simulate(
         if unknown:
             raise UsageError(f"--sequence: unknown sequence(s): {', '.join(unknown)}")
     t0 = parse_instant(start, project.settings.timezone)
-    people = load_contacts(project, contacts, encoding)
-    history = load_events(project, events, encoding)
+    people, report = read_contacts_input(project, contacts, encoding, skip_invalid=skip_invalid)
+    inputs = [report]
+    history: list[Event] = []
+    if events is not None:
+        history, report = read_events_input(project, events, encoding, skip_invalid=skip_invalid)
+        inputs.append(report)
     rates = parse_assume(assume)
     engine = make_engine(
         project, subjects_only=True, assumptions=Assumptions(rates, seed) if rates else None
     )
     output = Output.from_environment()
+    print_inputs(output, inputs)
     with output.progress("simulating", total=len(people)) as advance:
         if sequence:
             project = replace(
@@ -95,6 +109,8 @@ def simulate(
         )  # fmt: skip
     names = sorted(set(sequence) if sequence else project.sequences)
     doc = to_json(sim, names, project.settings.timezone)
+    if skip_invalid:
+        doc["rejected"] = rejected_doc(inputs)
     if fmt is SimFormat.json:
         import json
 
@@ -103,3 +119,16 @@ def simulate(
         output.emit(render_csv(doc), out)
     else:
         render_table(output, doc, len(people), out)
+    # SPEC §5: a message that cannot be rendered for a contact's data is `skipped` with
+    # reason render_error, and the contact waits at that step (as `run` holds it): say where.
+    held = [e.reason for e in sim.enrollments if e.held is not None and e.reason]
+    for problem in list(dict.fromkeys(held))[:20]:
+        output.err.print(f"error: {problem}", markup=False, highlight=False)
+    if held:
+        output.err.print(
+            f"{len(held)} enrollment(s) held by content or conditions that fail for the "
+            "contact's data (run fails those messages and exits 1)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1)

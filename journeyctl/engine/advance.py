@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
+from journeyctl.engine.failures import RenderFailure, contact_digest
 from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.engine.horizon import Horizon
+from journeyctl.engine.located import describe_failure, project_digest
 from journeyctl.engine.model import (
     Contact,
     ContactState,
@@ -197,6 +199,8 @@ class Engine:
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
         self._exprs: dict[str, _Expr] = {}
+        self._error: str | None = None  # the last expression error (_eval), for branches
+        self._digest: str | None = None  # see project_digest
 
     # --- public -------------------------------------------------------------------------
 
@@ -257,6 +261,9 @@ class Engine:
         Returns the next due time after them."""
         tz = self.zone_of(state)
         cv = state.contact.as_template_value()
+        for e in state.enrollments:
+            if e.held is not None and e.outcome is _ACTIVE:
+                self._rearm(e, cv, result)
         # In time order from here on (stable: equal times keep their import order), so the
         # next event is the first and those due are a prefix. Stores append in load order.
         state.pending.sort(key=_event_at)
@@ -287,7 +294,7 @@ class Engine:
         t: datetime | None
         for e in state.enrollments:
             t = e.due_at
-            if t is not None and e.outcome is _ACTIVE:
+            if t is not None and e.outcome is _ACTIVE and e.held is None:
                 best, kinds = _sooner(best, kinds, t, _STEPS)
         for s in self._segments:
             if self._may_enter(state, s):
@@ -345,7 +352,7 @@ class Engine:
         due = [
             e
             for e in state.enrollments
-            if e.due_at is not None and e.due_at <= t and e.outcome is _ACTIVE
+            if e.due_at is not None and e.due_at <= t and e.outcome is _ACTIVE and e.held is None
         ]
         if len(due) > 1:
             due.sort(key=_run_order)
@@ -541,7 +548,13 @@ class Engine:
                     self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
             elif kind == BRANCH:
                 cond = node.branch_if
+                self._error = None
                 taken = bool(self._eval(cond, state, at, enr, cv, tz))
+                if self._error is not None:
+                    # Taking either arm would be a guess: the contact waits here, as for a
+                    # template that fails, until its data or the project changes.
+                    self._hold(state, enr, at, cv, f"expression_error: {self._error}", result)
+                    return
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
                 if state.trace is not None:
@@ -629,16 +642,20 @@ class Engine:
             status, reason = Status.SKIPPED, "late"
         rendered = None
         if status is Status.SENT and self.renderer is not None:
-            rendered = self.renderer.render(
-                step,
-                sequence=seq.id,
-                channel=channel,
-                contact=state.contact,
-                contact_value=cv,
-                now=at,
-                marketing=marketing,
-                tz=tz,
-            )
+            try:
+                rendered = self.renderer.render(
+                    step,
+                    sequence=seq.id,
+                    channel=channel,
+                    contact=state.contact,
+                    contact_value=cv,
+                    now=at,
+                    marketing=marketing,
+                    tz=tz,
+                )
+            except RenderFailure as failure:
+                self._render_failed(state, seq, enr, node, at, failure, cv, result)
+                return False
         contact = state.contact
         to = contact.email if medium == "email" else contact.phone
         # Positional, in field order (a hot path: one per message of every tick).
@@ -667,6 +684,70 @@ class Engine:
         elif state.trace is not None:
             self._note(state, at, seq.id, "skipped", f"{step_id}: {reason}")
         return True
+
+    def _render_failed(
+        self,
+        state: ContactState,
+        seq: SequencePlan,
+        enr: Enrollment,
+        node: StepPlan,
+        at: datetime,
+        failure: RenderFailure,
+        cv: dict[str, Any],
+        result: StepResult,
+    ) -> None:
+        """SPEC §5: this contact's message fails with a located reason (skipped with reason
+        `render_error` in simulate, failed in the ledger); the enrollment waits at the step
+        until the contact's data or the project changes, then tries again."""
+        step = node.send
+        assert step is not None and node.rules is not None
+        detail = describe_failure(self.project, seq.id, step, failure, cv)
+        contact = state.contact
+        to = contact.email if node.rules.medium == "email" else contact.phone
+        msg = Message(
+            None, contact.id, seq.id, node.send_id, node.channel, at, Status.SKIPPED, enr.id,
+            node.rules.marketing, "render_error", enr.deferred_from, enr.deferred_by,
+            enr.variant, None, None, None, to,
+        )  # fmt: skip
+        state.messages.append(msg)
+        result.messages.append(msg)
+        if result.failures is None:
+            result.failures = []
+        result.failures.append((msg, detail))
+        self._hold(state, enr, at, cv, f"render_error: {detail}", result)
+
+    def _hold(
+        self,
+        state: ContactState,
+        enr: Enrollment,
+        at: datetime,
+        cv: dict[str, Any],
+        reason: str,
+        result: StepResult,
+    ) -> None:
+        enr.due_at = at  # the retry runs the step at its own time (late rules apply)
+        enr.held = f"{self.project_digest()}:{contact_digest(cv)}"
+        enr.reason = reason
+        result.changed.append(enr)
+        if state.trace is not None:
+            self._note(state, at, enr.sequence, "held", reason)
+
+    def _rearm(self, enr: Enrollment, cv: dict[str, Any], result: StepResult) -> None:
+        """A held enrollment goes on when what made it fail may have changed."""
+        if enr.held == f"{self.project_digest()}:{contact_digest(cv)}":
+            return
+        enr.held = enr.reason = None
+        result.changed.append(enr)
+        if result.rearmed is None:
+            result.rearmed = []
+        result.rearmed.append(enr)
+
+    def project_digest(self) -> str:
+        """The sequences' versions and every template file: a held contact is tried again
+        when this changes (an edit may be the fix)."""
+        if self._digest is None:
+            self._digest = project_digest(self.project, [s.version for s in self.sequences])
+        return self._digest
 
     def _is_late(self, seq: SequencePlan, at: datetime, now: datetime) -> bool:
         if now == at:  # simulate, and any tick that runs at the due time
@@ -815,7 +896,9 @@ class Engine:
             return value
         except Exception as exc:
             # A contact whose data breaks an expression (e.g. an empty date compared with a
-            # number) must not stop everyone else: the condition is false, and explain says why.
+            # number) must not stop everyone else: the condition is false (a branch holds
+            # instead: _run), and explain says why.
+            self._error = f"{source}: {type(exc).__name__}: {exc}"
             self._note(
                 state,
                 t,

@@ -90,6 +90,10 @@ class Enrollment:
     waiting_since: datetime | None = None  # set while parked at a wait_for
     deferred_from: datetime | None = None  # first time the pending send was due
     deferred_by: str | None = None
+    # Set while the step at `position` cannot run for this contact (a template or condition
+    # failed on its data): "<project digest>:<contact digest>" of the failed attempt. The
+    # enrollment waits, `reason` saying why, until either digest changes (Engine._rearm).
+    held: str | None = None
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class Enrollment:
         waiting_since: datetime | None = None,
         deferred_from: datetime | None = None,
         deferred_by: str | None = None,
+        held: str | None = None,
     ) -> None:
         self.id = id
         self.contact_id = contact_id
@@ -122,6 +127,7 @@ class Enrollment:
         self.waiting_since = waiting_since
         self.deferred_from = deferred_from
         self.deferred_by = deferred_by
+        self.held = held
 
     @property
     def is_active(self) -> bool:
@@ -338,16 +344,25 @@ class StepResult:
     messages: list[Message] = field(default_factory=list)
     changed: list[Enrollment] = field(default_factory=list)  # may name one several times
     next_due: datetime | None = None
+    # Messages whose content failed to render for this contact's data, each with its located
+    # reason (the ledger records them failed), and held enrollments that were let go again
+    # because the data or the project changed (their failed rows make way for the retry).
+    failures: list[tuple[Message, str]] | None = None
+    rearmed: list[Enrollment] | None = None
 
     def __init__(
         self,
         messages: list[Message] | None = None,
         changed: list[Enrollment] | None = None,
         next_due: datetime | None = None,
+        failures: list[tuple[Message, str]] | None = None,
+        rearmed: list[Enrollment] | None = None,
     ) -> None:
         self.messages = [] if messages is None else messages
         self.changed = [] if changed is None else changed
         self.next_due = next_due
+        self.failures = failures
+        self.rearmed = rearmed
 
 
 EMPTY_PROPS: Final[tuple[tuple[str, Any], ...]] = ()

@@ -23,9 +23,16 @@ from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 
+from journeyctl.engine.failures import RenderFailure, content_reads, printed_attrs
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings, Send
-from journeyctl.spec.templates import file_template, inline_environment, inline_template, is_html
+from journeyctl.spec.templates import (
+    file_template,
+    inline_environment,
+    inline_template,
+    is_html,
+    template_environment,
+)
 
 
 def unsubscribe_token(secret: bytes, contact_id: str) -> str:
@@ -269,7 +276,8 @@ class _Memo:
         """The memoized output with each printed attribute's str() in its marker's place."""
         slots, markers = self._slots, self._markers
         for i in range(len(slots)):
-            out = out.replace(markers[i], str(contact[slots[i]]))
+            value = contact[slots[i]]
+            out = out.replace(markers[i], "" if value is None else str(value))  # empty is empty
         return out
 
 
@@ -327,6 +335,7 @@ class Renderer:
     _files_name_unsubscribe: bool | None = None  # any template file names unsubscribe_url
     _step_unsub: dict[int, tuple[Send, bool]] = field(default_factory=dict)  # by id(step)
     _subjects: dict[int, _SubjectPlan] = field(default_factory=dict)  # by id(step)
+    _probes: dict[int, _Probe] = field(default_factory=dict)  # by id(step)
 
     def _file(self, name: str) -> _Fast:
         tpl = self._files.get(name)
@@ -400,24 +409,96 @@ class Renderer:
         Subjects only (simulate): no message is built, so only if the subject may show it.
         `tz`: templates see `now` in this zone, converted only if they may read it."""
         if self.subjects_only:
-            return self._subject(step, sequence, channel, contact, contact_value, now, tz)
+            out = self._subject(step, sequence, channel, contact, contact_value, now, tz)
+            if step.template or step.text_template or step.body:
+                self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz)
+            return out
+        return self._content(step, sequence, channel, contact, contact_value, now, marketing, tz)
+
+    def _content(
+        self,
+        step: Send,
+        sequence: str,
+        channel: str,
+        contact: Contact,
+        contact_value: dict[str, Any],
+        now: datetime,
+        marketing: bool,
+        tz: ZoneInfo | None,
+    ) -> Rendered:
         needed = marketing or self._uses_unsubscribe(step)
         unsub = self.unsubscribe_url(channel, contact) if needed else None
         scope = self._scope(step, sequence, contact_value, unsub, now, tz)
-        subject = self._text(step.subject)(scope).strip() if step.subject else None
-        text = html = None
-        if step.template:
-            out = self._file(step.template)(scope)
-            if is_html(step.template):
-                html = out
-            else:
-                text = out
-        if step.text_template:
-            text = self._file(step.text_template)(scope)
-        if step.body:
-            body = self._text(step.body)(scope)
-            text = body if text is None else text
+        # Which part is rendering, so a failure for this contact's data names it.
+        part, source = "subject", step.subject or ""
+        try:
+            subject = self._text(step.subject)(scope).strip() if step.subject else None
+            text = html = None
+            if step.template:
+                part, source = "template", step.template
+                out = self._file(step.template)(scope)
+                if is_html(step.template):
+                    html = out
+                else:
+                    text = out
+            if step.text_template:
+                part, source = "template", step.text_template
+                text = self._file(step.text_template)(scope)
+            if step.body:
+                part, source = "body", step.body
+                body = self._text(step.body)(scope)
+                text = body if text is None else text
+        except Exception as exc:
+            raise RenderFailure.of(part, source, exc) from exc
         return Rendered(subject, text, html, unsub)
+
+    def _probe(
+        self,
+        step: Send,
+        sequence: str,
+        channel: str,
+        contact: Contact,
+        contact_value: dict[str, Any],
+        now: datetime,
+        marketing: bool,
+        tz: ZoneInfo | None,
+    ) -> None:
+        """simulate renders subjects only, yet must predict the messages whose body fails to
+        render for the contact's data (run fails them). Whether a body renders depends on
+        a few values it computes with (failures.content_reads): it is rendered once per
+        distinct such values and the outcome remembered; when unknown, every time."""
+        probe = self._probes.get(id(step))
+        if probe is None or probe.step is not step:
+            parts = [(True, n) for n in (step.template, step.text_template) if n]
+            if step.body:
+                parts.append((False, step.body))
+            env = template_environment(self.templates_dir)
+            reads = content_reads(env, parts)
+            probe = self._probes[id(step)] = _Probe(
+                step, reads, printed_attrs(env, parts) if reads is not None else ()
+            )
+        key: tuple[Any, ...] | None = None
+        if probe.reads is not None and len(probe.memo) < _PROBE_MAX:
+            key = (sequence, channel, marketing)
+            key += tuple(contact_value.get(a, _MISSING) for a in probe.reads)
+            key += tuple(a in contact_value for a in probe.names)
+            try:
+                known = probe.memo.get(key, _MISSING)
+            except TypeError:  # an unhashable value (a JSON list): render this one
+                key, known = None, _MISSING
+            if known is None:
+                return
+            if type(known) is RenderFailure:
+                raise known.again()
+        failure: RenderFailure | None = None
+        try:
+            self._content(step, sequence, channel, contact, contact_value, now, marketing, tz)
+        except RenderFailure as exc:
+            failure = exc
+        if key is not None:
+            probe.memo[key] = failure
+        if failure is not None:
+            raise failure
 
     def _subject(
         self,
@@ -447,7 +528,10 @@ class Renderer:
         out = tpl.lookup(contact_value, sequence, step.send) if type(tpl) is _Memo else None
         if out is None:
             scope = self._scope(step, sequence, contact_value, unsub, now, tz, known.reads_now)
-            out = tpl(scope)
+            try:
+                out = tpl(scope)
+            except Exception as exc:
+                raise RenderFailure.of("subject", step.subject or "", exc) from exc
         return Rendered(out.strip(), None, None, unsub)
 
     def _scope(
@@ -474,6 +558,19 @@ class Renderer:
             "sender": sender,
             "now": now,
         }
+
+
+class _Probe:
+    """Whether a step's body renders, by the values that decide it (`Renderer._probe`)."""
+
+    def __init__(self, step: Send, reads: tuple[str, ...] | None, names: tuple[str, ...]) -> None:
+        self.step = step
+        self.reads = reads
+        self.names = names
+        self.memo: dict[tuple[Any, ...], RenderFailure | None] = {}
+
+
+_PROBE_MAX: Final = 65536
 
 
 class _SubjectPlan:

@@ -26,7 +26,7 @@ _MESSAGE: Final = (
 )  # fmt: skip
 _ENROLLMENT: Final = (
     "id", "contact_id", "sequence", "version", "entered_at", "position", "due_at", "outcome",
-    "ended_at", "reason", "variant", "waiting_since", "deferred_from", "deferred_by",
+    "ended_at", "reason", "variant", "waiting_since", "deferred_from", "deferred_by", "held",
 )  # fmt: skip
 for _cls, _names in ((Message, _MESSAGE), (Enrollment, _ENROLLMENT)):
     if tuple(f.name for f in fields(_cls)) != _names:  # the tuples below are positional
@@ -61,7 +61,7 @@ def _enrollment(e: Enrollment) -> tuple[Any, ...]:
     return (
         e.id, e.contact_id, e.sequence, e.version, _us(e.entered_at), e.position,
         _us(e.due_at), e.outcome.value, _us(e.ended_at), e.reason, e.variant,
-        _us(e.waiting_since), _us(e.deferred_from), e.deferred_by,
+        _us(e.waiting_since), _us(e.deferred_from), e.deferred_by, e.held,
     )  # fmt: skip
 
 
@@ -79,7 +79,7 @@ def _to_enrollment(e: tuple[Any, ...], seen: dict[int, datetime]) -> Enrollment:
     assert entered is not None
     return Enrollment(
         e[0], e[1], e[2], e[3], entered, e[5], _at(e[6], seen), _OUTCOME[e[7]],
-        _at(e[8], seen), e[9], e[10], _at(e[11], seen), _at(e[12], seen), e[13],
+        _at(e[8], seen), e[9], e[10], _at(e[11], seen), _at(e[12], seen), e[13], e[14],
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ class Scan:
     attrs: list[tuple[str, str, int]] = field(default_factory=list)  # (base, attr, line)
     refs: list[tuple[str | None, int]] = field(default_factory=list)  # (template name, line)
     assigned: set[str] = field(default_factory=set)  # {% set %}, loop and macro names
+    unsafe: list[tuple[str, int]] = field(default_factory=list)  # (attribute, line)
 
 
 def scan(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
@@ -65,6 +66,14 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
     for get in tree.find_all(nodes.Getattr):
         if isinstance(get.node, nodes.Name):
             out.attrs.append((get.node.name, get.attr, get.lineno))
+    # The sandbox refuses private names (`''.__class__`): the render would fail for everyone.
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attr = node.attr if isinstance(node, nodes.Getattr) else None
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            attr = node.arg.value if isinstance(node.arg.value, str) else None
+        if attr is not None and attr.startswith("_"):
+            out.unsafe.append((attr, node.lineno))
+    out.unsafe = list(dict.fromkeys(out.unsafe))
     out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         target = getattr(node, "template", None)
@@ -234,6 +243,13 @@ def _check_scan(
                 f"'{name}' is not defined in templates",
                 _SCOPE_HINT + (f"; did you mean contact.{name}?" if name in fields else ""),
             )
+    for attr, line in info.unsafe:
+        yield error(
+            locate(line, attr),
+            "unsafe-attribute",
+            f"'{attr}' is refused by the template sandbox (names starting with _ are private)",
+            "templates see only data: remove it",
+        )
     seen: set[str] = set()
     for base, attr, line in info.attrs:
         if base == "contact" and attr not in fields and attr not in seen:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, Undefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # names every message template may use (SPEC §2)
@@ -19,7 +19,24 @@ TEMPLATE_SCOPE = frozenset({"contact", "sequence", "step", "unsubscribe_url", "s
 _DICT_ATTRIBUTES = frozenset(dir({}))
 
 
+def _blank(value: Any) -> Any:
+    """Empty is empty: a contact's missing or empty value prints as nothing, not "None"."""
+    return "" if value is None else value
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's `default`, also for the empty values a contact export has (None, ""), so
+    `{{ contact.name | default('고객') }}` greets an unnamed contact as users expect."""
+    if value is None or value == "" or isinstance(value, Undefined) or (boolean and not value):
+        return default_value
+    return value
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=_blank, **options)
+        self.filters["default"] = self.filters["d"] = _default
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         """`contact.name` on a plain dict: the item, as the sandbox returns it, without first
         raising and catching an AttributeError (the costliest part of a message's render)."""

@@ -53,6 +53,10 @@ class Store(Protocol):
     def due_contacts(self, now: datetime, limit: int | None = None) -> list[str]:
         """Ids of contacts whose next wake-up is at or before `now`, earliest first."""
 
+    def wake_held(self, project_digest: str) -> int:
+        """Wake contacts with an enrollment held by a failure under other project files
+        (Enrollment.held); returns how many."""
+
     def next_wake(self) -> datetime | None:
         """The earliest wake-up of any contact (simulate jumps to it)."""
 

@@ -69,6 +69,16 @@ class MemoryStore:
         ids = [cid for _, cid in due]
         return ids[:limit] if limit is not None else ids
 
+    def wake_held(self, project_digest: str) -> int:
+        woken = 0
+        for cid, state in self.states.items():
+            held = any(e.held and not e.held.startswith(project_digest) for e in state.enrollments)
+            wake = self.wake.get(cid)
+            if held and (wake is None or (state.cursor is not None and wake > state.cursor)):
+                self.wake[cid] = state.cursor
+                woken += 1
+        return woken
+
     def next_wake(self) -> datetime | None:
         return min((w for w in self.wake.values() if w is not None), default=None)
 
@@ -95,10 +105,21 @@ class MemoryStore:
         self.states[state.contact.id] = state
         self.wake[state.contact.id] = result.next_due
         claimed: list[tuple[Message, int]] = []
+        for e in result.rearmed or ():
+            for key, row in list(self._ledger.items()):
+                if (
+                    row.message.enrollment_id == e.id
+                    and row.state is Delivery.FAILED
+                    and row.message.reason == "render_error"
+                ):
+                    del self._ledger[key]  # tried again: the failed row makes way
+        failed = {m.key: why for m, why in result.failures or ()}
         for m in result.messages:
             if m.key in self._ledger:
                 continue  # idempotency key is unique
-            if m.status is not Status.SENT:
+            if m.key in failed:
+                self._ledger[m.key] = LedgerRow(m, Delivery.FAILED, error=failed[m.key])
+            elif m.status is not Status.SENT:
                 self._ledger[m.key] = LedgerRow(m, Delivery.SKIPPED)
             elif claim is None:
                 self._ledger[m.key] = LedgerRow(m, Delivery.PLANNED)

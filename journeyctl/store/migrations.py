@@ -121,7 +121,14 @@ CREATE TABLE meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Enrollments held at a step that failed for the contact's data (Enrollment.held); the index
+# finds them when the project changes (SqliteStore.wake_held), so a fix is retried at once.
+_V2 = """
+ALTER TABLE enrollments ADD COLUMN held TEXT;
+CREATE INDEX enrollments_held ON enrollments(contact_id) WHERE held IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 LATEST = len(MIGRATIONS)
 
 

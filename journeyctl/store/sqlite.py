@@ -53,7 +53,7 @@ _POSITIONAL = {
     Enrollment: (
         "id", "contact_id", "sequence", "version", "entered_at", "position", "due_at",
         "outcome", "ended_at", "reason", "variant", "waiting_since", "deferred_from",
-        "deferred_by",
+        "deferred_by", "held",
     ),
     ContactState: (
         "contact", "enrollments", "events", "pending", "messages", "cursor", "triggers",
@@ -81,14 +81,14 @@ _HISTORY_COLUMNS = ", ".join(
 _IN_CHUNK = 500
 _ENROLLMENT_COLUMNS = (
     "id, contact_id, sequence, version, entered_at, position, due_at, outcome, ended_at, "
-    "reason, variant, waiting_since, deferred_from, deferred_by, seq"
+    "reason, variant, waiting_since, deferred_from, deferred_by, held, seq"
 )
 
 
 # An upsert, not INSERT OR REPLACE: an enrollment that moved on is updated in place, so
 # only the indexes whose columns changed are touched (REPLACE deletes and re-inserts).
 _SAVE_ENROLLMENT = (
-    f"INSERT INTO enrollments({_ENROLLMENT_COLUMNS}) VALUES ({','.join('?' * 15)}) "
+    f"INSERT INTO enrollments({_ENROLLMENT_COLUMNS}) VALUES ({','.join('?' * 16)}) "
     "ON CONFLICT(id) DO UPDATE SET "
     + ", ".join(
         f"{c} = excluded.{c}"
@@ -99,6 +99,7 @@ _SAVE_ENROLLMENT = (
 
 
 _SKIPPED = ("skipped", 0, None)  # state, attempts, next_attempt_at of a skipped message
+_FAILED = ("failed", 0, None)  # ... of a message whose content failed to render
 
 
 def _message_row(m: Message, micros: Callable[[datetime], int] = to_micros) -> tuple[Any, ...]:
@@ -132,7 +133,8 @@ def _enrollment_row(
         None if e.due_at is None else micros(e.due_at), str(e.outcome),
         None if e.ended_at is None else micros(e.ended_at), e.reason, e.variant,
         None if e.waiting_since is None else micros(e.waiting_since),
-        None if e.deferred_from is None else micros(e.deferred_from), e.deferred_by, seq,
+        None if e.deferred_from is None else micros(e.deferred_from), e.deferred_by, e.held,
+        seq,
     )  # fmt: skip
 
 
@@ -145,7 +147,7 @@ def _enrollment(r: tuple[Any, ...], instant: Callable[[int], datetime] = from_mi
         r[0], r[1], r[2], r[3], instant(r[4]), r[5], None if r[6] is None else instant(r[6]),
         _OUTCOME[r[7]], None if r[8] is None else instant(r[8]), r[9], r[10],
         None if r[11] is None else instant(r[11]), None if r[12] is None else instant(r[12]),
-        r[13],
+        r[13], r[14],
     )  # fmt: skip
 
 
@@ -309,6 +311,19 @@ class SqliteStore:
         )
         return [r[0] for r in rows]
 
+    def wake_held(self, project_digest: str) -> int:
+        """Contacts held by a failure under other project files wake now (the edit may be the
+        fix; the engine decides, Engine._rearm). Returns how many."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE contact_state SET next_due = cursor WHERE contact_id IN "
+                "(SELECT contact_id FROM enrollments WHERE held IS NOT NULL "
+                "AND substr(held, 1, length(?1)) != ?1) "
+                "AND (next_due IS NULL OR next_due > cursor)",
+                (project_digest,),
+            )
+        return int(cur.rowcount)
+
     def next_wake(self) -> datetime | None:
         row = self.conn.execute(
             "SELECT min(next_due) FROM contact_state WHERE next_due IS NOT NULL"
@@ -415,6 +430,7 @@ class SqliteStore:
         ledger: list[tuple[Any, ...]] = []
         done: list[tuple[int]] = []
         fresh: list[tuple[Any, ...]] = []
+        failed: dict[str, str] = {}  # key -> located reason (render failures)
         with self.transaction():
             micros = memoized(to_micros)
             attempting = ("attempting", 1, claim_us)  # claimed at `claim`, attempt 1
@@ -449,8 +465,19 @@ class SqliteStore:
                         if e.is_active or e.id in changed
                     ]
                     self._events_delta(state, seen, done, fresh)
+                if result.rearmed:
+                    # Tried again after a render failure: the failed row makes way.
+                    self.conn.executemany(
+                        "DELETE FROM ledger WHERE contact_id = ? AND enrollment_id = ? "
+                        "AND state = 'failed' AND reason = 'render_error'",
+                        [(cid, e.id) for e in result.rearmed],
+                    )
+                if result.failures:
+                    failed.update((m.key, why) for m, why in result.failures)
                 for m in result.messages if seen is not None else state.messages:
-                    if m.status is not Status.SENT:
+                    if m.reason == "render_error" and m.key in failed:
+                        ledger.append(_message_row(m, micros) + _FAILED)
+                    elif m.status is not Status.SENT:
                         ledger.append(_message_row(m, micros) + _SKIPPED)
                     elif claim_us is None:
                         ledger.append((*_message_row(m, micros), "planned", 0, micros(m.at)))
@@ -486,6 +513,8 @@ class SqliteStore:
                 f"next_attempt_at) VALUES ({','.join('?' * 21)})",
                 ledger,
             )
+            if failed:
+                x("UPDATE ledger SET error = ? WHERE key = ?", [(w, k) for k, w in failed.items()])
             if not claimed:
                 return []
             if self.conn.total_changes - changes == len(ledger):

@@ -1,0 +1,185 @@
+"""When a message's content cannot be rendered for one contact (SPEC §5: that message fails,
+everyone else flows): the failure, located in the project's files, and what the simulation
+must know to predict it without rendering every body (`content_reads`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import nodes
+from jinja2.environment import Environment
+
+# What the located reason shows of a contact value (no more: it lands in logs and the ledger).
+_VALUE_CHARS: Final = 40
+_LINE_CHARS: Final = 120
+_CONTACT_ATTR: Final = re.compile(r"\bcontact\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class RenderFailure(Exception):
+    """One part of a message (its subject, body or a template file) failed to render.
+
+    `part`: "subject", "body" or "template"; `source`: the inline text, or the template's
+    name; `lineno`: the line of that text or file where it failed (1 when unknown)."""
+
+    def __init__(self, part: str, source: str, lineno: int, error: str) -> None:
+        super().__init__(f"{part}: {error}")
+        self.part, self.source, self.lineno, self.error = part, source, lineno, error
+
+    @classmethod
+    def of(cls, part: str, source: str, exc: BaseException) -> RenderFailure:
+        return cls(part, source, _template_line(exc), f"{type(exc).__name__}: {exc}")
+
+    def again(self) -> RenderFailure:
+        """The same failure for another contact with the same deciding values (simulate)."""
+        return RenderFailure(self.part, self.source, self.lineno, self.error)
+
+
+def _template_line(exc: BaseException) -> int:
+    """The template line jinja's rewritten traceback points at (the innermost one)."""
+    line = 1
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name == "<template>" or name.endswith((".j2", ".html", ".htm", ".txt", ".jinja")):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def describe(
+    failure: RenderFailure,
+    *,
+    where: str,
+    text: str,
+    contact_value: dict[str, Any],
+) -> str:
+    """`where: part `the line`: Error: message (contact.x = value, ...)`: the place, the line
+    that failed (of `text`, the part's source) and the contact's values it reads; never the
+    unsubscribe URL or a secret."""
+    line = ""
+    if text:
+        lines = text.splitlines() or [""]
+        line = lines[min(max(failure.lineno, 1), len(lines)) - 1].strip()
+    values = []
+    for name in dict.fromkeys(_CONTACT_ATTR.findall(line or failure.error)):
+        value = contact_value.get(name, "(missing)")
+        shown = repr(value)
+        if len(shown) > _VALUE_CHARS:
+            shown = shown[: _VALUE_CHARS - 1] + "…"
+        values.append(f"contact.{name} = {shown}")
+    if len(line) > _LINE_CHARS:
+        line = line[: _LINE_CHARS - 1] + "…"
+    shown_line = f" `{line}`" if line else ""
+    tail = f" ({', '.join(values)})" if values else ""
+    return f"{where}: {failure.part}{shown_line}: {failure.error}{tail}"
+
+
+def display_path(path: Path) -> str:
+    """A project file as the user named it: relative to the working directory when inside."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def contact_digest(contact_value: dict[str, Any]) -> str:
+    """What a held enrollment remembers of the contact's data (changed data: try again)."""
+    text = repr(sorted((k, repr(v)) for k, v in contact_value.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+# --- what content depends on, for whether it renders (simulate predicts failures) ----------
+
+
+def content_reads(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str, ...] | None:
+    """The contact attributes on whose values it depends whether these parts render at all,
+    when that is all it depends on; None when unknown (then each message is rendered).
+
+    `parts`: (is_file, inline text or template name). An attribute only ever printed whole
+    (`{{ contact.name }}`) cannot make a render fail (empty prints as empty), so it is not
+    returned; its presence is still checked by the caller. Anything reading `now`, a dynamic
+    include, `random` or `contact` other than as `contact.attr` gives None.
+    """
+    reads: list[str] = []
+    printed: list[str] = []
+    for tree in _trees(env, parts, set()):
+        if tree is None:
+            return None
+        every = list(tree.find_all(nodes.Node))
+        loads = [n.name for n in every if isinstance(n, nodes.Name) and n.ctx == "load"]
+        if "now" in loads:
+            return None
+        if any(isinstance(n, nodes.Filter) and n.name == "random" for n in every):
+            return None
+        attrs = [
+            n.attr
+            for n in every
+            if isinstance(n, nodes.Getattr)
+            and isinstance(n.node, nodes.Name)
+            and n.node.name == "contact"
+        ]
+        if loads.count("contact") != len(attrs):
+            return None  # `contact` passed around whole, or `contact['x']`
+        reads += attrs
+        printed += [
+            child.attr
+            for out in tree.find_all(nodes.Output)
+            for child in out.nodes
+            if isinstance(child, nodes.Getattr)
+            and isinstance(child.node, nodes.Name)
+            and child.node.name == "contact"
+        ]
+    return tuple(a for a in dict.fromkeys(reads) if printed.count(a) != reads.count(a))
+
+
+def printed_attrs(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str, ...]:
+    """Every contact attribute the parts name (a missing one fails StrictUndefined)."""
+    names: list[str] = []
+    for tree in _trees(env, parts, set()):
+        if tree is not None:
+            names += [
+                n.attr
+                for n in tree.find_all(nodes.Getattr)
+                if isinstance(n.node, nodes.Name) and n.node.name == "contact"
+            ]
+    return tuple(dict.fromkeys(names))
+
+
+def _trees(
+    env: Environment, parts: list[tuple[bool, str]], seen: set[str]
+) -> Iterator[nodes.Template | None]:
+    """The parsed parts and every template they extend, include or import (None: unknown)."""
+    for is_file, text in parts:
+        if is_file:
+            if text in seen:
+                continue
+            seen.add(text)
+            try:
+                assert env.loader is not None
+                source = env.loader.get_source(env, text)[0]
+            except Exception:
+                yield None
+                return
+        else:
+            source = text
+        try:
+            tree = env.parse(source)
+        except Exception:
+            yield None
+            return
+        yield tree
+        linked: list[tuple[bool, str]] = []
+        for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+            target = getattr(node, "template", None)
+            if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
+                yield None
+                return
+            linked.append((True, target.value))
+        yield from _trees(env, linked, seen)

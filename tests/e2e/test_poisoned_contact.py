@@ -1,0 +1,209 @@
+"""SPEC §5: one contact's bad data never stops the others. A subject, body or branch that fails
+for one contact fails that message (or holds that decision) with a located reason; the tick
+goes on for everyone else and exits 1; the contact is tried again only when its data or the
+project changes. `simulate` predicts it (skipped, `render_error`) as `run` records it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from journeyctl.cli import _register, app
+from tests.builders import build_tree
+
+_register()
+runner = CliRunner()
+
+JOURNEY = """
+timezone: Asia/Seoul
+contacts:
+  fields: {n: int}
+channels:
+  email: {type: file, path: outbox/, medium: email}
+"""
+
+WELCOME = """
+sequence: welcome
+trigger: {event: subscribed}
+steps:
+  - send: hello
+    channel: email
+    subject: "점수 {{ 100 // contact.n }} {{ contact.name }}님"
+    template: hello.html.j2
+  - wait: 1d
+  - branch:
+      if: "contact.n > 3"
+      then: [{send: big, channel: email, subject: "big", body: "big"}]
+      else: [{send: small, channel: email, subject: "small", body: "small"}]
+"""
+
+HELLO = "<p>{{ contact.name }}님</p>\n<p>{{ 60 // (contact.n - 2) }}</p>\n"
+
+EVENTS = (
+    "contact_id,event,at\n"
+    "c1,subscribed,2026-11-01T10:00:00+09:00\n"
+    "c2,subscribed,2026-11-01T10:00:00+09:00\n"
+    "c3,subscribed,2026-11-01T10:00:00+09:00\n"
+)
+# c1 breaks the subject (n = 0), c3 the template file (n = 2); c2 is fine.
+CONTACTS = "id,email,name,n\nc1,a@x.com,Kim,0\nc2,b@x.com,Lee,5\nc3,c@x.com,Park,2\n"
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET", "a-test-secret")
+    monkeypatch.chdir(tmp_path)
+    build_tree(
+        tmp_path,
+        {
+            "p/journey.yaml": JOURNEY,
+            "p/welcome.yaml": WELCOME,
+            "p/templates/hello.html.j2": HELLO,
+            "contacts.csv": CONTACTS,
+            "events.csv": EVENTS,
+        },
+    )
+    return tmp_path
+
+
+def _run(root: Path, now: str, *extra: str) -> tuple[int, dict, str]:
+    result = runner.invoke(
+        app,
+        ["run", str(root / "p"), "--db", str(root / "j.db"), "--now", now, "--format", "json",
+         *extra],
+    )  # fmt: skip
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def _delivered(root: Path) -> list[tuple[str, str]]:
+    rows = [
+        json.loads(line)
+        for path in sorted((root / "p/outbox").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return sorted((r["contact_id"], r["step"]) for r in rows)
+
+
+def _failed(root: Path) -> list[dict]:
+    result = runner.invoke(app, ["status", "--db", str(root / "j.db"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout)["failed"])
+
+
+def test_one_poisoned_contact_fails_its_message_and_the_tick_goes_on(proj: Path) -> None:
+    code, doc, err = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 1, err
+    assert doc["delivered"] == 1 and doc["failed"] == 2
+    assert _delivered(proj) == [("c2", "hello")]
+    # Located: the sequence file's line and column for the subject, the template's line for
+    # the file; the expression and the contact's values it read.
+    assert "welcome.yaml:6:15:" in err and "ZeroDivisionError" in err and "contact.n = 0" in err
+    assert "hello.html.j2:2" in err and "contact.n = 2" in err
+    failed = {f["contact_id"]: f for f in _failed(proj)}
+    assert set(failed) == {"c1", "c3"}
+    assert "contact.n = 0" in failed["c1"]["error"]
+
+    # The next tick does not retry it (nothing changed): exit 0, nothing new.
+    code, doc, err = _run(proj, "2026-11-01T10:06:00+09:00")
+    assert code == 0 and doc["failed"] == 0 and doc["decided"] == 0, err
+
+    # The contact's data is fixed in the next export: that message goes out at once.
+    (proj / "contacts.csv").write_text(CONTACTS.replace("Kim,0", "Kim,4"), encoding="utf-8")
+    code, doc, err = _run(
+        proj, "2026-11-01T10:30:00+09:00", "--contacts", str(proj / "contacts.csv")
+    )
+    assert code == 0 and doc["delivered"] == 1, err  # c3 is not tried again: unchanged
+    assert _delivered(proj) == [("c1", "hello"), ("c2", "hello")]
+    assert {f["contact_id"] for f in _failed(proj)} == {"c3"}
+
+    # The project is fixed: the held contact is tried again without any new data.
+    (proj / "p/templates/hello.html.j2").write_text(
+        HELLO.replace("(contact.n - 2)", "((contact.n - 2) or 1)"), encoding="utf-8"
+    )
+    code, doc, err = _run(proj, "2026-11-01T11:00:00+09:00")
+    assert code == 0 and doc["delivered"] == 1, err
+    assert _delivered(proj) == [("c1", "hello"), ("c2", "hello"), ("c3", "hello")]
+    assert _failed(proj) == []
+
+    # The rest of the sequence follows, from each contact's own schedule.
+    code, doc, err = _run(proj, "2026-11-02T10:30:00+09:00")
+    assert code == 0, err
+    assert ("c1", "big") in _delivered(proj) and ("c3", "small") in _delivered(proj)
+
+
+def test_simulate_predicts_the_failures_run_records(proj: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["simulate", str(proj / "p"), "--contacts", str(proj / "contacts.csv"), "--events",
+         str(proj / "events.csv"), "--start", "2026-11-01", "--days", "3", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    hello = {m["contact_id"]: m for m in doc["messages"] if m["step"] == "hello"}
+    assert hello["c1"]["status"] == "skipped" and hello["c1"]["reason"] == "render_error"
+    assert hello["c3"]["status"] == "skipped" and hello["c3"]["reason"] == "render_error"
+    assert hello["c2"]["status"] == "sent"
+    # the poisoned contacts wait at the step: nothing after it is predicted for them
+    assert {m["contact_id"] for m in doc["messages"] if m["step"] != "hello"} == {"c2"}
+    assert "contact.n = 0" in result.stderr and "hello.html.j2:2" in result.stderr
+
+    code, _, _ = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 1
+    assert sorted(f["contact_id"] for f in _failed(proj)) == ["c1", "c3"]
+
+
+def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Path) -> None:
+    contacts = "id,email,name,n\nc1,a@x.com,Kim,\n"  # n empty: `contact.n > 3` is a TypeError
+    (proj / "contacts.csv").write_text(contacts, encoding="utf-8")
+    (proj / "events.csv").write_text(EVENTS.split("c2,")[0], encoding="utf-8")
+    (proj / "p/welcome.yaml").write_text(
+        WELCOME.replace("{{ 100 // contact.n }}", "1").replace(
+            "template: hello.html.j2", "body: hi"
+        ),
+        encoding="utf-8",
+    )
+    code, doc, err = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    code, doc, err = _run(proj, "2026-11-02T10:30:00+09:00")
+    assert code == 0, err
+    assert _delivered(proj) == [("c1", "hello")]  # neither `big` nor `small`: no guess
+    explain = runner.invoke(app, ["explain", str(proj / "p"), "c1", "--db", str(proj / "j.db")])
+    assert "expression_error" in explain.stdout and "contact.n > 3" in explain.stdout
+
+    (proj / "contacts.csv").write_text(contacts.replace("Kim,", "Kim,7"), encoding="utf-8")
+    code, _, err = _run(
+        proj, "2026-11-02T10:35:00+09:00", "--contacts", str(proj / "contacts.csv")
+    )
+    assert code == 0, err
+    assert _delivered(proj) == [("c1", "big"), ("c1", "hello")]
+
+
+def test_empty_values_print_as_empty(proj: Path) -> None:
+    (proj / "contacts.csv").write_text("id,email,name,n\nc1,a@x.com,,4\n", encoding="utf-8")
+    (proj / "events.csv").write_text(EVENTS.split("c2,")[0], encoding="utf-8")
+    (proj / "p/welcome.yaml").write_text(
+        WELCOME.replace(
+            "점수 {{ 100 // contact.n }} {{ contact.name }}님", "{{ contact.name }}님"
+        ).replace("template: hello.html.j2", "body: \"{{ contact.name | default('고객') }}님\""),
+        encoding="utf-8",
+    )
+    code, _, err = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    (row,) = [json.loads(line) for p in (proj / "p/outbox").glob("*.jsonl") for line in p.open()]
+    assert row["subject"] == "님" and row["text"] == "고객님"
+    assert "None" not in json.dumps(row, ensure_ascii=False)
