@@ -43,3 +43,11 @@ class UnsetVariableError(ChannelConfigError):
     def __init__(self, message: str, variable: str):
         super().__init__(message)
         self.variable = variable
+
+
+class EnvValueError(ChannelConfigError):
+    """A `${NAME}` reference's value is not what its setting takes (`port` from `abc`)."""
+
+    def __init__(self, message: str, variable: str):
+        super().__init__(message)
+        self.variable = variable

@@ -3,6 +3,9 @@
 SPEC §2: an unset variable is an error when the channel is used, not at validate time, so
 `build_channels` returns a mapping that builds each channel on first access. Channel modules
 are imported on first use too: an idle cron tick should not pay for smtplib or http.client.
+A reference standing for a typed setting (`port: "${SMTP_PORT}"`) is converted to the
+setting's type by the model itself (spec/envref.py); an ill-typed value is a ChannelConfigError
+naming the channel, the setting and the variable, never a secret's value.
 """
 
 from __future__ import annotations
@@ -13,11 +16,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from journeyctl.channels.base import Channel, ChannelConfigError, UnsetVariableError
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from journeyctl.channels.base import (
+    Channel,
+    ChannelConfigError,
+    EnvValueError,
+    UnsetVariableError,
+)
+from journeyctl.spec.envref import ENV_REF, EnvRef, FromEnv, is_secret_key
 from journeyctl.spec.models import ChannelConfig, ProjectSettings
 
-# Same pattern as validate's `bad-env-ref` / `literal-secret` checks (spec/checks.py ENV_REF).
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The pattern validate's `bad-env-ref` / `literal-secret` checks use too (spec/envref.py).
+ENV_REFERENCE = ENV_REF
 
 # type: -> "module:Class"; each class has from_config(name, resolved_config, base_dir=...).
 CHANNEL_TYPES: dict[str, str] = {
@@ -44,15 +56,18 @@ def resolve_env(value: str, env: Mapping[str, str]) -> str:
 
 
 def _resolve_all(data: Any, env: Mapping[str, str], where: str) -> Any:
+    """`${NAME}` replaced in every string of `data`; a reference standing for a typed setting
+    (an EnvRef) comes back as FromEnv, for the model to convert."""
     if isinstance(data, str):
         try:
-            return resolve_env(data, env)
+            text = resolve_env(data, env)
         except UnsetVariableError as exc:
             raise UnsetVariableError(
                 f"{where} uses ${{{exc.variable}}}, but the environment variable "
                 f"{exc.variable} is not set; export it before running",
                 exc.variable,
             ) from None
+        return FromEnv(text, data) if isinstance(data, EnvRef) else text
     if isinstance(data, dict):
         return {k: _resolve_all(v, env, f"{where}.{k}") for k, v in data.items()}
     if isinstance(data, list):
@@ -74,7 +89,7 @@ def build_channel(
     name: str, config: ChannelConfig, env: Mapping[str, str], *, base_dir: Path
 ) -> Channel:
     """Build one configured channel now (resolving `${NAME}`), rate-limited if it says so."""
-    data = _resolve_all(config.model_dump(by_alias=False), env, f"channel {name!r}: field")
+    data = resolved_config(name, config, env).model_dump(by_alias=False)
     cls = channel_class(data["type"])
     channel: Channel = cls.from_config(name, data, base_dir=base_dir)
     if data.get("rate"):
@@ -82,6 +97,57 @@ def build_channel(
 
         channel = RateLimited(channel, TokenBucket(parse_rate(data["rate"])))
     return channel
+
+
+def resolved_config(name: str, config: ChannelConfig, env: Mapping[str, str]) -> ChannelConfig:
+    """`config` with every `${NAME}` read from `env` and typed as its setting says.
+
+    UnsetVariableError names the first unset variable; EnvValueError a value the setting
+    cannot take (`SMTP_PORT=abc` for `port`), showing the value unless the setting is secret.
+    """
+    where = f"channel {name!r}: field"
+    data = _resolve_all(config.model_dump(by_alias=True), env, where)
+    try:
+        return type(config).model_validate(data)
+    except ValidationError as exc:
+        raise _value_error(where, data, exc.errors(include_url=False)[0]) from None
+
+
+# What a setting wanted, by pydantic's error type, for an environment value that was not it.
+_EXPECTED = {
+    "int_parsing": "a whole number (e.g. 587)",
+    "int_type": "a whole number (e.g. 587)",
+    "int_from_float": "a whole number (e.g. 587)",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "float_parsing": "a number (e.g. 30 or 2.5)",
+    "float_type": "a number (e.g. 30 or 2.5)",
+}
+
+
+def _value_error(where: str, data: dict[str, Any], err: ErrorDetails) -> ChannelConfigError:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    value: Any = data
+    for part in loc:
+        value = value.get(part) if isinstance(value, dict) else None
+    if key == "rate":
+        expected = "a rate like 50/s, 300/m or 1000/h"
+    else:
+        msg = err["msg"]
+        expected = _EXPECTED.get(err["type"], f"valid there ({msg[:1].lower()}{msg[1:]})")
+    if not isinstance(value, FromEnv):  # not expected: validate checked the literals
+        return ChannelConfigError(f"{where}.{key}: the value is not {expected}")
+    variables = value.ref.variables
+    secret = any(is_secret_key(p) for p in loc if isinstance(p, str))
+    if value.ref == f"${{{variables[0]}}}":
+        got = f"{variables[0]}=" + ("(a secret, not shown)" if secret else repr(value.text))
+    else:
+        got = ("the value it gives" if len(variables) == 1 else "the value they give") + (
+            "" if secret else f", {value.text!r},"
+        )
+    names = ", ".join(f"${{{v}}}" for v in variables)
+    return EnvValueError(f"{where}.{key} uses {names}, but {got} is not {expected}", variables[0])
 
 
 class UnknownChannelError(ChannelConfigError, KeyError):

@@ -7,7 +7,6 @@ modules. CHECKS lists them all, and `docs/diagnostics.md` documents every code.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from journeyctl.diagnostics import Diagnostic, error, warning
 from journeyctl.spec.compliance import check_compliance
 from journeyctl.spec.durations import Duration
+from journeyctl.spec.envref import ENV_REF, SECRET_HEADER, SECRET_KEY
 from journeyctl.spec.expression_checks import check_expressions
 from journeyctl.spec.expressions import parse_expr
 from journeyctl.spec.models import (
@@ -47,9 +47,6 @@ WELL_KNOWN_EVENTS = (
     "bounced",
     "complained",
 )
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|username|user)$", re.I)
-_SECRET_HEADER = re.compile(r"(authorization|token|key|secret)", re.I)
 
 
 def check_unique_step_ids(project: Project) -> Iterator[Diagnostic]:
@@ -363,8 +360,8 @@ def check_secrets(project: Project) -> Iterator[Diagnostic]:
     for path, value in found:
         key = str(path[-1])
         yield from _check_env_syntax(src, path, value)
-        is_secret = bool(_SECRET_KEY.search(key)) or (
-            len(path) >= 4 and path[-2] == "headers" and bool(_SECRET_HEADER.search(key))
+        is_secret = bool(SECRET_KEY.search(key)) or (
+            len(path) >= 4 and path[-2] == "headers" and bool(SECRET_HEADER.search(key))
         )
         if is_secret and value and "${" not in value:
             yield warning(
@@ -387,6 +384,38 @@ def _check_env_syntax(src: SourceFile, path: KeyPath, value: str) -> Iterator[Di
         )
 
 
+# A channel's settings are read from the environment when the channel is built (SPEC §2), and
+# the unsubscribe secrets when a run starts. These channel keys are not: the engine reads them
+# as written, in simulate and preview too (the medium picks the scheduling rules; the
+# unsubscribe URL is part of the message).
+_CHANNEL_KEYS_AS_WRITTEN = ("type", "medium", "unsubscribe_url")
+
+
+def _read_from_env(path: KeyPath) -> bool:
+    if path == ("unsubscribe_secret",):
+        return True
+    return len(path) >= 3 and path[0] == "channels" and path[2] not in _CHANNEL_KEYS_AS_WRITTEN
+
+
+def check_env_scope(project: Project) -> Iterator[Diagnostic]:
+    """`${NAME}` where nothing reads the environment would be sent or used as written."""
+    src = project.settings_source
+    if src is None or not isinstance(src.data, dict) or not _settings_loaded(project):
+        return  # (typed settings that hold one already failed to load, with a hint)
+    for path, value in _strings(src.data):
+        ref = ENV_REF.search(value)
+        if ref is None or _read_from_env(path):
+            continue
+        yield error(
+            src.scalar_location(path),
+            "env-not-read",
+            f"'{'.'.join(map(str, path))}' is not read from the environment: "
+            f"{ref.group(0)} would be used as written",
+            "`${NAME}` works in channel settings (not type, medium or unsubscribe_url) and "
+            "unsubscribe_secret; write this value itself",
+        )
+
+
 CHECKS: list[Check] = [
     check_unique_step_ids,
     check_channels,
@@ -395,6 +424,7 @@ CHECKS: list[Check] = [
     check_trigger_and_events,
     check_splits,
     check_secrets,
+    check_env_scope,
     check_expressions,
     check_templates,
     check_compliance,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.durations import DURATION_HINT
+from journeyctl.spec.envref import ENV_REF
 from journeyctl.spec.flow import build_flow
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
@@ -97,6 +98,14 @@ def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagno
         hint = _HINTS.get(code)
         if etype in ("bool_type", "bool_parsing"):
             hint = "write true or false (yes/no/on/off are not booleans here)"
+        if etype == "env_ref_not_whole":
+            key = _key_of(loc)
+            hint = f'write {key}: "${{{key.upper()}}}" and put the whole value in that variable'
+        elif isinstance(value, str) and ENV_REF.search(value):
+            hint = (
+                "`${NAME}` works in journey.yaml channel settings (not type, medium or "
+                "unsubscribe_url) and unsubscribe_secret; write this value itself"
+            )
         out.append(error(src.locate(loc), code, msg, hint))
     return _dedupe(out)
 

@@ -17,6 +17,7 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
+    StringConstraints,
     Tag,
     ValidationInfo,
     field_validator,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from journeyctl.spec.durations import Duration
+from journeyctl.spec.envref import EnvOr, EnvRef
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -131,20 +133,32 @@ class ReportThresholds(Strict):
     alpha: float = 0.05
 
 
+# Channel settings that are not plain strings may be `${NAME}` too (SPEC §2): EnvOr keeps the
+# reference (an EnvRef) until channels/registry.py builds the channel. `type` and `medium` may
+# not: the engine reads them without the environment (simulate, scheduling rules).
+EnvInt = Annotated[int | EnvRef, EnvOr(int)]
+EnvFloat = Annotated[float | EnvRef, EnvOr(float)]
+EnvBool = Annotated[bool | EnvRef, EnvOr(StrictBool)]
+Rate = Annotated[
+    str | EnvRef,
+    EnvOr(Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?/(s|m|h)$")], text=True),
+]
+
+
 class SmtpChannel(Strict):
     type: Literal["smtp"]
     host: str
-    port: int = 587
-    starttls: StrictBool = False
-    ssl: StrictBool = False
+    port: EnvInt = 587
+    starttls: EnvBool = False
+    ssl: EnvBool = False
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from")
     reply_to: str | None = None
     unsubscribe_url: str | None = None
     unsubscribe_secret: str | None = None
-    timeout: float = 30.0
-    rate: str | None = Field(None, pattern=r"^\d+(\.\d+)?/(s|m|h)$")
+    timeout: EnvFloat = 30.0
+    rate: Rate | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -159,15 +173,15 @@ class WebhookChannel(Strict):
     secret: str | None = None
     medium: Medium = "other"
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: float = 10.0
-    rate: str | None = Field(None, pattern=r"^\d+(\.\d+)?/(s|m|h)$")
+    timeout: EnvFloat = 10.0
+    rate: Rate | None = None
 
 
 class FileChannel(Strict):
     type: Literal["file"]
     path: str = "outbox/"
     medium: Medium = "email"
-    rate: str | None = Field(None, pattern=r"^\d+(\.\d+)?/(s|m|h)$")
+    rate: Rate | None = None
 
 
 ChannelConfig = Annotated[SmtpChannel | WebhookChannel | FileChannel, Field(discriminator="type")]
