@@ -369,9 +369,15 @@ class Engine:
         result: StepResult,
     ) -> None:
         if ev.name in _SUPPRESSING:
-            state.suppressed.setdefault(ev.name, ev.at)
-        elif ev.name == "subscribed":
-            state.suppressed.pop("unsubscribed", None)  # an explicit re-subscribe lifts it
+            scope = ev.prop("channel") if ev.name == "unsubscribed" else None
+            # `{event: unsubscribed, channel: sms}`: no more SMS, email is fine (rules.suppression)
+            key = f"unsubscribed:{scope}" if scope else ev.name
+            state.suppressed.setdefault(key, ev.at)
+        elif ev.name == "subscribed" and state.suppressed:
+            scope = ev.prop("channel")
+            for key in list(state.suppressed):  # an explicit re-subscribe lifts it
+                if key == f"unsubscribed:{scope}" or (not scope and key.startswith("unsub")):
+                    del state.suppressed[key]
         for enr in state.enrollments:
             if not enr.is_active:
                 continue
@@ -638,6 +644,10 @@ class Engine:
         status, reason = Status.SENT, None
         if verdict.action == "skip":
             status, reason = Status.SKIPPED, verdict.reason
+        elif marketing and seq.audience and not self._eval(seq.audience, state, at, enr, cv, tz):
+            # Checked at entry and again at every marketing send: who left the audience
+            # since (e.g. withdrew consent) gets nothing more.
+            status, reason = Status.SKIPPED, "audience"
         elif self._is_late(seq, at, now):
             status, reason = Status.SKIPPED, "late"
         rendered = None

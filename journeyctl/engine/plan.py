@@ -160,5 +160,7 @@ def plan_sequence(project: Project, loaded: LoadedSequence) -> SequencePlan:
             node.channel = node.send.channel or project.default_channel()
             cfg = project.settings.channels.get(node.channel)
             medium = cfg.medium if cfg is not None else "other"
-            node.rules = SendRules.for_step(project.settings, loaded.model, node.send, medium)
+            node.rules = SendRules.for_step(
+                project.settings, loaded.model, node.send, medium, node.channel
+            )
     return plan

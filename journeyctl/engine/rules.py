@@ -43,9 +43,15 @@ class Verdict:
 SEND: Final = Verdict("send")
 
 
-def suppression(state: ContactState, medium: str, is_marketing: bool) -> str | None:
-    """Why this contact must not get this message at all, or None."""
+def suppression(
+    state: ContactState, medium: str, is_marketing: bool, channel: str = ""
+) -> str | None:
+    """Why this contact must not get this message at all, or None. An `unsubscribed` event
+    naming a channel (or a medium: `{event: unsubscribed, channel: sms}`) suppresses only
+    that one (Engine._apply_event keys it `unsubscribed:<name>`)."""
     sup = state.suppressed
+    if not sup:
+        return _no_address(state, medium)
     if "bounced" in sup:
         return "bounced"  # a hard bounce blocks transactional mail too (SPEC §2)
     if is_marketing:
@@ -53,6 +59,12 @@ def suppression(state: ContactState, medium: str, is_marketing: bool) -> str | N
             return "unsubscribed"
         if "complained" in sup:
             return "complained"
+        if f"unsubscribed:{medium}" in sup or f"unsubscribed:{channel}" in sup:
+            return "unsubscribed"
+    return _no_address(state, medium)
+
+
+def _no_address(state: ContactState, medium: str) -> str | None:
     c = state.contact
     if medium == "email" and not c.email:
         return "no_address"
@@ -95,12 +107,17 @@ class SendRules:
     cap_skips: bool  # on_cap: skip (else defer)
     night: bool  # kr: SMS/push ads between 21:00 and 08:00 need the night-consent attribute
     night_consent: str
+    channel: str = ""
+    # The declared bool column holding consent to marketing on this medium (`consent_email`,
+    # `consent_sms`, `consent_push`), re-read at every marketing send: only True sends.
+    consent: str | None = None
 
     @classmethod
     def for_step(
-        cls, settings: ProjectSettings, seq: Sequence, step: Send, medium: str
+        cls, settings: ProjectSettings, seq: Sequence, step: Send, medium: str, channel: str = ""
     ) -> SendRules:
         marketing = seq.is_marketing
+        consent = f"consent_{medium}"
         cap = settings.frequency_cap if marketing else None
         night = "kr" in settings.compliance and seq.ad and medium != "email"
         return cls(
@@ -113,6 +130,8 @@ class SendRules:
             cap_skips=(step.on_cap or seq.on_cap) == "skip",
             night=night,
             night_consent=settings.contacts.night_consent,
+            channel=channel,
+            consent=consent if marketing and consent in settings.contacts.fields else None,
         )
 
     timed: bool = False  # whether any rule depends on the time (else only suppression applies)
@@ -129,9 +148,11 @@ class SendRules:
 
 def evaluate(t: datetime, *, state: ContactState, rules: SendRules, tz: ZoneInfo) -> Verdict:
     """Decide send / defer (until when, why) / skip (why) for a send due at `t`."""
-    reason = suppression(state, rules.medium, rules.marketing)
+    reason = suppression(state, rules.medium, rules.marketing, rules.channel)
     if reason:
         return Verdict("skip", reason)
+    if rules.consent is not None and state.contact.attrs.get(rules.consent) is not True:
+        return Verdict("skip", "no_consent")  # withdrawn (or never given) since it entered
     if not rules.timed:
         return SEND
     first: Verdict | None = None
