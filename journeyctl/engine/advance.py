@@ -411,6 +411,11 @@ class Engine:
                     self._note(state, t, enr.sequence, "wait_for", f"{node.id}: {ev.name} arrived")
                     result.changed.append(enr)
         if ev.enrolls:
+            # An event that reaches a tick late (an hourly export: a new contact arrives with
+            # its `subscribed` event, after the contact's cursor) enrolls at its own time, as
+            # simulate enrolls it: the sequence's times count from the event (SPEC §5).
+            # Enrolling events are never older than events.max_age (older ones are history).
+            t = ev.at if ev.at < t else t
             for s in self._on_event.get(ev.name, ()):
                 where = s.where
                 if where and not self._eval(where, state, t, None, cv, tz, event=ev):
