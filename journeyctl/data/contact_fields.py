@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from journeyctl.data.convert import TYPES
+from journeyctl.data.convert import FIRST_YEAR, LAST_YEAR, TYPES, OutOfCalendar
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.models import ProjectSettings
 
@@ -47,8 +47,18 @@ class Zones:
         return ok
 
 
-def bad_cell(path: Path, line: int, col: int, name: str, kind: str, text: str) -> Diagnostic:
+def bad_cell(
+    path: Path, line: int, col: int, name: str, kind: str, text: str, exc: Exception | None = None
+) -> Diagnostic:
     t = TYPES[kind]
+    if isinstance(exc, OutOfCalendar):
+        return error(
+            Location(path, line, col),
+            t.code,
+            f"column {name}: {text!r} is outside the calendar journeyctl schedules in "
+            f"(years {FIRST_YEAR}-{LAST_YEAR})",
+            "a placeholder for an unknown date? leave the cell empty",
+        )
     return error(
         Location(path, line, col), t.code, f"column {name}: {text!r} is not {t.noun}", t.hint
     )

@@ -151,8 +151,8 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                     continue
                 try:
                     attrs[n] = parse(text)
-                except (ValueError, OverflowError):
-                    problems.append(bad_cell(path, line, i + 1, n, kind, text))
+                except (ValueError, OverflowError) as exc:
+                    problems.append(bad_cell(path, line, i + 1, n, kind, text, exc))
             for i in unnamed:
                 if row[i].strip():
                     problems.append(

@@ -47,8 +47,8 @@ def _json_value(
             return value, None
         try:
             return parse(value), None
-        except (ValueError, OverflowError):
-            return None, bad_cell(path, line, col, key, kind, value)
+        except (ValueError, OverflowError) as exc:
+            return None, bad_cell(path, line, col, key, kind, value, exc)
     if isinstance(value, dict | list):
         return None, error(
             Location(path, line, col),

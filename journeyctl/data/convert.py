@@ -79,14 +79,28 @@ def parse_bool(text: str) -> bool:
         raise ValueError(text) from None
 
 
+# The calendar journeyctl schedules in: Python's ends at years 1 and 9999, and a date there
+# has no next anniversary or local time (0001-01-01 and 9999-12-31 are often placeholders).
+FIRST_YEAR = 2
+LAST_YEAR = 9998
+
+
+class OutOfCalendar(ValueError):
+    """A well-formed date or time in year 1 or 9999 (bad_cell says so, located)."""
+
+
 def parse_date(text: str) -> date:
     """YYYY-MM-DD, also YYYY.MM.DD and YYYY/MM/DD (one-digit month/day allowed)."""
     if len(text) == 10 and text[4] == "-" and text[5] != "W":  # fromisoformat takes 2026-W01-1
-        return date.fromisoformat(text)
-    m = _DATE.fullmatch(text)
-    if not m:
-        raise ValueError(text)
-    return date(int(m[1]), int(m[3]), int(m[4]))
+        value = date.fromisoformat(text)
+    else:
+        m = _DATE.fullmatch(text)
+        if not m:
+            raise ValueError(text)
+        value = date(int(m[1]), int(m[3]), int(m[4]))
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise OutOfCalendar(text)
+    return value
 
 
 def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
@@ -109,6 +123,8 @@ def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
             offset = zone.utcoffset(value)
             if offset is None:  # a tzinfo that doesn't know (never for ZoneInfo)
                 raise ValueError(text)
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise OutOfCalendar(text)
         value -= offset
         return datetime.combine(value, value.time(), UTC)
 

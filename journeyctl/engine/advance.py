@@ -833,10 +833,15 @@ class Engine:
                 return cached
         rule = s.anniversary
         assert rule is not None
-        base = anniversary_date(state.contact, rule.field, tz)
-        # simulate starts every contact at the same cursor, and many share a date (a
-        # birthday, a signup day): the answer is shared too.
-        fire = None if base is None else rule.shared_next_fire(base, tz, cursor)
+        try:
+            base = anniversary_date(state.contact, rule.field, tz)
+            # simulate starts every contact at the same cursor, and many share a date (a
+            # birthday, a signup day): the answer is shared too.
+            fire = None if base is None else rule.shared_next_fire(base, tz, cursor)
+        except (OverflowError, ValueError):
+            # A date at the calendar's edge (the readers refuse years 1 and 9999; a store
+            # written before may hold one) has no next occurrence: it never fires.
+            fire = None
         state.alarms[sid] = fire
         return fire
 
