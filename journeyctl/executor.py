@@ -13,7 +13,7 @@ from pathlib import Path
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import Contact, Event
 from journeyctl.errors import ExitCode
-from journeyctl.imports import ImportCounts, import_contacts, import_events
+from journeyctl.imports import ImportCounts, InputReport, held_back_summary, import_files
 from journeyctl.runtime import TickReport, tick
 from journeyctl.spec.project import Project
 from journeyctl.store.lock import LockHeld, run_lock
@@ -27,10 +27,14 @@ class RunResult:
     locked: bool = False  # another run held the lock; nothing was done
     imported: ImportCounts = field(default_factory=ImportCounts)
     report: TickReport | None = None
+    # The input files: rows rejected (skip_invalid), files held back (docs/run.md, "Bad rows").
+    inputs: list[InputReport] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
         if self.report is not None and not self.report.ok:
+            return ExitCode.PROBLEMS
+        if any(r.held_back for r in self.inputs):
             return ExitCode.PROBLEMS
         return ExitCode.OK
 
@@ -48,10 +52,16 @@ def run_once(
     limit: int | None = None,
     env: Mapping[str, str] | None = None,
     engine: Engine | None = None,
+    skip_invalid: bool = False,
+    inputs: Sequence[InputReport] | None = None,
 ) -> RunResult:
     """One tick against the database at `db` (created and migrated if needed).
 
     `engine`: reuse one across ticks (serve, tests); by default a rendering engine is built.
+    `skip_invalid`: events of contacts the database does not know are skipped and counted.
+    `inputs`: what became of the files read (the CLI's); with it, events of unknown contacts
+    hold back the events file alone (exit 1) instead of failing the run. A file held back
+    before the run (bad rows) is in `inputs` too: the tick runs all the same, and exits 1.
     """
     if engine is None:
         import os
@@ -62,7 +72,7 @@ def run_once(
         # ${VAR} stops the run here, before anything is claimed (UnsetVariableError, exit 2).
         engine = make_engine(project, env=os.environ if env is None else env)
     started_at = clock()
-    result = RunResult(now=now, dry_run=dry_run)
+    result = RunResult(now=now, dry_run=dry_run, inputs=list(inputs or ()))
     store = SqliteStore(db)
     try:
         if dry_run:
@@ -71,7 +81,9 @@ def run_once(
             from journeyctl.channels.recording import RecordingChannel
 
             with store.rollback_only():
-                result.imported = _import(project, store, contacts, events, events_source, now)
+                result.imported = _import(
+                    project, store, contacts, events, events_source, now, skip_invalid, inputs
+                )
                 result.report = tick(
                     engine, store, RecordingChannel.everywhere(), now, limit=limit,
                     keep_messages=True,
@@ -82,12 +94,18 @@ def run_once(
                 run_id = store.begin_run(started_at, now)
                 try:
                     store.set_meta("timezone", project.settings.timezone)
-                    result.imported = _import(project, store, contacts, events, events_source, now)
+                    result.imported = _import(
+                        project, store, contacts, events, events_source, now, skip_invalid,
+                        inputs,
+                    )  # fmt: skip
                     result.report = _tick(project, engine, store, now, limit, env)
                 except BaseException as exc:
                     store.finish_run(run_id, clock(), {}, ExitCode.INTERNAL, repr(exc))
                     raise
-                store.finish_run(run_id, clock(), _counts(result.report), int(result.exit_code))
+                store.finish_run(
+                    run_id, clock(), _counts(result.report), int(result.exit_code),
+                    held_back_summary(result.inputs),
+                )  # fmt: skip
                 _record_fingerprint(store, project, db)
         except LockHeld:
             result.locked = True
@@ -115,16 +133,14 @@ def _import(
     events: Sequence[Event],
     events_source: Path | None,
     now: datetime,
+    skip_invalid: bool = False,
+    inputs: Sequence[InputReport] | None = None,
 ) -> ImportCounts:
-    """Contacts and events in one transaction: all or nothing."""
-    max_age = project.settings.events.max_age.approx()
-    with store.transaction():
-        counts = import_contacts(store, contacts, now) if contacts else ImportCounts()
-        if events:
-            ev = import_events(store, events, now, max_age, source=events_source)
-            counts.events_new, counts.events_seen = ev.events_new, ev.events_seen
-            counts.events_history = ev.events_history
-    return counts
+    """Contacts and events in one transaction (imports.import_files)."""
+    return import_files(
+        store, contacts, events, now, project.settings.events.max_age.approx(),
+        events_source=events_source, skip_invalid=skip_invalid, inputs=inputs,
+    )  # fmt: skip
 
 
 def _tick(

@@ -345,6 +345,8 @@ def render(now: datetime, tz_name: str, fmt: str) -> str:
             "dry_run": False,
             "locked": False,
             "imported": {"contacts": 0, "contacts_new": 0, "events": 0, "events_new": 0},
+            "rejected": {"contacts": 0, "events": 0, "events_unknown_contact": 0, "files": {}},
+            "held_back": [],
             "contacts": 0,
             "decided": 0,
             "skipped": 0,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from journeyctl.diagnostics import Diagnostic, Location, error
+from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact, Event
 from journeyctl.errors import DataError
 from journeyctl.store.base import Store
@@ -32,6 +33,98 @@ class ImportCounts:
     events_seen: int = 0
     events_history: int = 0  # new events stored as history (older than max_age)
     events_unknown: int = 0  # skipped with --skip-invalid: their contact is not in the store
+    unknown: list[Diagnostic] = field(default_factory=list)  # where those events are (warnings)
+
+
+class UnknownContacts(DataError):
+    """Events name contacts the store does not know, and skip_invalid was not given."""
+
+    def __init__(self, diagnostics: list[Diagnostic], events: int, contacts: int):
+        super().__init__(
+            diagnostics,
+            f"{events} event(s) name {contacts} contact(s) that are not in the database; "
+            "import the contacts first (or pass --skip-invalid to skip these events)",
+        )
+        self.events = events
+        self.contacts = contacts
+
+
+@dataclass
+class InputReport:
+    """What became of one input file (`--contacts`, `--events`): the rows it gave, the bad rows
+    left out and the file they were written to, or why the whole file was held back. Commands
+    print it on stderr and put it in their JSON; nothing is left out without a word."""
+
+    kind: str  # "contacts" | "events"
+    path: Path
+    rows: int = 0  # good rows read
+    rejected: int = 0  # bad rows left out (skip_invalid) and written to `rejects`
+    rejects: Path | None = None  # the rejects file written (skip_invalid), even when empty
+    unknown_contact: int = 0  # events left out (skip_invalid): their contact is not in the store
+    held_back: str | None = None  # why nothing of this file was imported
+    held_rows: int = 0  # with held_back: the rows at fault (0 when the file is unreadable)
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # located, errors first
+
+    def hold_back(self, why: str, rows: int, diagnostics: Sequence[Diagnostic]) -> None:
+        self.held_back = why
+        self.held_rows = rows
+        self.rows = 0
+        self.diagnostics = [*diagnostics, *self.diagnostics]
+
+
+def held_back_summary(inputs: Sequence[InputReport]) -> str | None:
+    """One line for the `runs` table: which files were held back and why."""
+    held = [f"{r.path}: {r.held_back}" for r in inputs if r.held_back]
+    return "held back: " + "; ".join(held) if held else None
+
+
+def import_files(
+    store: Store,
+    contacts: Sequence[Contact],
+    events: Sequence[Event],
+    now: datetime,
+    max_age: timedelta,
+    *,
+    events_source: Path | None = None,
+    skip_invalid: bool = False,
+    inputs: Sequence[InputReport] | None = None,
+) -> ImportCounts:
+    """A run's imports, contacts then events, in one transaction.
+
+    Events that name contacts the store does not know (after this import): with
+    `skip_invalid` they are left out, counted and located; without it they are an
+    UnknownContacts error, unless the run reports on its files (`inputs` has an events
+    report): then the events file alone is held back (all-or-nothing per file), the contacts
+    stay imported and the tick goes on (docs/run.md, "Bad rows")."""
+    with store.transaction():
+        counts = import_contacts(store, contacts, now) if contacts else ImportCounts()
+        if not events:
+            return counts
+        report = next((r for r in inputs or () if r.kind == "events"), None)
+        try:
+            ev = import_events(
+                store, events, now, max_age, source=events_source, skip_invalid=skip_invalid
+            )
+        except UnknownContacts as exc:
+            if report is None:
+                raise
+            # Nothing was written by import_events: its check comes before any write.
+            held = [r.path.name for r in inputs or () if r.kind == "contacts" and r.held_back]
+            also = f" ({held[0]}, which may have them, was held back)" if held else ""
+            report.hold_back(
+                f"{exc.events} event(s) name {exc.contacts} contact(s) that are not in the "
+                f"database{also}; nothing imported from this file",
+                exc.events,
+                exc.diagnostics,
+            )
+            return counts
+        counts.events_new, counts.events_seen = ev.events_new, ev.events_seen
+        counts.events_history = ev.events_history
+        counts.events_unknown, counts.unknown = ev.events_unknown, ev.unknown
+        if report is not None:
+            report.unknown_contact = ev.events_unknown
+            report.diagnostics += ev.unknown
+    return counts
 
 
 def import_contacts(store: Store, contacts: Sequence[Contact], now: datetime) -> ImportCounts:
@@ -64,33 +157,41 @@ def import_events(
         known = store.known_contacts({e.contact_id for e in events})
         unknown = [e for e in events if e.contact_id not in known]
         if unknown and not skip_invalid:
-            raise DataError(
+            raise UnknownContacts(
                 unknown_contact_diagnostics(unknown, source),
-                f"{len(unknown)} event(s) name contacts that are not in the database; "
-                "import the contacts first (or pass --skip-invalid to skip these events)",
+                len(unknown),
+                len({e.contact_id for e in unknown}),
             )
         fresh = [e for e in as_imported(events, now, max_age) if e.contact_id in known]
         counts.events_unknown = len(unknown)
+        if unknown:
+            counts.unknown = unknown_contact_diagnostics(unknown, source, skipped=True)
         counts.events_new = store.add_events(fresh)
         counts.events_history = sum(not e.enrolls for e in fresh)  # upper bound: re-seen too
     return counts
 
 
 def unknown_contact_diagnostics(
-    unknown: Sequence[Event], source: Path | None, limit: int = 20
+    unknown: Sequence[Event], source: Path | None, limit: int = 20, *, skipped: bool = False
 ) -> list[Diagnostic]:
-    """One located diagnostic per unknown contact id (first rows naming it), for the error."""
-    ids = sorted({e.contact_id for e in unknown})
+    """One located diagnostic per unknown contact id (first rows naming it): errors for the
+    UnknownContacts error, warnings for the events `skip_invalid` left out."""
+    per_contact = Counter(e.contact_id for e in unknown)
+    ids = sorted(per_contact)
     lines = _lines_naming(source, set(ids)) if source is not None else {}
     out = []
     for cid in ids[:limit]:
         line, col = lines.get(cid, (0, 0))
+        n = per_contact[cid]
         out.append(
-            error(
+            (warning if skipped else error)(
                 Location(source or Path("<events>"), line, col),
                 "unknown-contact",
-                f"column contact_id: contact {cid!r} is not in the database",
-                "import the contacts first, or pass --skip-invalid to skip these events",
+                f"column contact_id: contact {cid!r} is not in the database"
+                + (f"; its {n} event(s) were skipped" if skipped else ""),
+                "they import once the contact does: pass the same file again"
+                if skipped
+                else "import the contacts first, or pass --skip-invalid to skip these events",
             )
         )
     return out

@@ -67,6 +67,9 @@ def _register() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"journeyctl.cli.{name}":
                 raise
+    from journeyctl.cli.options import single_value_options
+
+    single_value_options(app)  # `--contacts a --contacts b` is a usage error, not `b`
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.cli.output import Output
 from journeyctl.errors import UsageError
-from journeyctl.store.queries import Delivered, Problem, Status
+from journeyctl.store.queries import Problem, Status, Stored
 from journeyctl.store.sqlite import SqliteStore
 
 
@@ -97,30 +97,57 @@ def render_status(output: Output, st: Status, tz_name: str) -> None:
         )
 
 
-def messages_doc(rows: list[Delivered], project_tz: str) -> list[dict[str, Any]]:
+def messages_doc(rows: list[Stored], project_tz: str) -> list[dict[str, Any]]:
     """SPEC §4: the simulate message fields plus message_id and delivered_at, in the contact's
-    zone (the project's when the contact has none or an invalid one)."""
+    zone (the project's when the contact has none or an invalid one); `status` is what delivery
+    made of the message (sent, failed, retrying, skipped, pending, attempting), with `attempts`,
+    `next_attempt_at` and the channel's `error` (docs/run.md)."""
     from journeyctl.engine.timing import zone
+
+    return [stored_dict(r, zone(r.timezone, project_tz)) for r in rows]
+
+
+def stored_dict(r: Stored, tz: ZoneInfo) -> dict[str, Any]:
     from journeyctl.reporting.timeline import message_dict
 
-    out = []
-    for r in rows:
-        tz = zone(r.timezone, project_tz)
-        doc = message_dict(r.message, tz)
-        doc["message_id"] = r.message.key
-        doc["delivered_at"] = r.delivered_at.astimezone(tz).isoformat()
-        out.append(doc)
-    return out
+    doc = message_dict(r.message, tz)
+    doc["message_id"] = r.message.key
+    doc["delivered_at"] = _local(r.delivered_at, tz)
+    doc["status"] = r.status
+    doc["attempts"] = r.attempts
+    # Only a retry's is a promise; a pending or in-flight row's is bookkeeping (docs/run.md).
+    doc["next_attempt_at"] = _local(r.next_attempt_at, tz) if r.status == "retrying" else None
+    doc["error"] = r.error
+    return doc
 
 
-def render_messages(output: Output, doc: list[dict[str, Any]]) -> None:
+def _short(iso: str | None) -> str | None:
+    return iso[:19].replace("T", " ") if iso else None
+
+
+def render_messages(output: Output, doc: list[dict[str, Any]], *, only_sent: bool) -> None:
     from rich.table import Table
 
-    table = Table("at", "contact", "sequence", "step", "channel", "subject", "delivered")
-    for m in doc:
-        table.add_row(
-            m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"],
-            m["subject"] or "", m["delivered_at"],
-        )  # fmt: skip
+    from journeyctl.reporting.story import delivery_note
+
+    if only_sent:
+        table = Table("at", "contact", "sequence", "step", "channel", "subject", "delivered")
+        for m in doc:
+            table.add_row(
+                m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"],
+                m["subject"] or "", m["delivered_at"],
+            )  # fmt: skip
+    else:
+        table = Table("at", "contact", "sequence", "step", "channel", "status", "detail")
+        for m in doc:
+            note = delivery_note(
+                m["status"], m["attempts"], _short(m["delivered_at"]),
+                _short(m["next_attempt_at"]), m["error"],
+            )  # fmt: skip
+            detail = "; ".join(x for x in (m["reason"], note) if x)
+            table.add_row(
+                m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"], m["status"],
+                detail,
+            )  # fmt: skip
     output.out.print(table)
     output.out.print(f"{len(doc)} message(s)", markup=False)

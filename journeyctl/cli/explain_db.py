@@ -1,12 +1,15 @@
 """`explain --db`: a contact's story from a run's database.
 
 The engine's per-decision trace is not stored by `run`; the story is rebuilt from what is:
-enrollments (with outcome and position), the ledger (sent, skipped with reasons, deferrals),
-suppressions, and the events seen. Branch values are shown by `explain` over a simulation.
+enrollments (with outcome and position), the ledger (skipped with reasons, deferrals, and what
+the channel did with each message sent: delivered at, retrying with the error and the next
+attempt, failed with the error), suppressions, and the events seen. Branch values are shown by
+`explain` over a simulation.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ from journeyctl.spec.project import Project
 
 
 def explain_from_db(project: Project, db: Path, contact_id: str) -> dict[str, Any]:
+    from journeyctl.cli.db_render import stored_dict
+    from journeyctl.reporting.story import delivery_note
+    from journeyctl.store.queries import stored_messages
     from journeyctl.store.sqlite import SqliteStore
 
     if not db.exists():
@@ -28,9 +34,14 @@ def explain_from_db(project: Project, db: Path, contact_id: str) -> dict[str, An
             state = store.load(contact_id)
         except KeyError:
             raise UsageError(f"contact {contact_id!r} is not in {db}") from None
+        ledger = stored_messages(store, statuses=None, contact=contact_id)
     finally:
         store.close()
     tz = zone(state.contact.timezone, project.settings.timezone)
+
+    def when(t: datetime | None) -> str | None:
+        return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if t is not None else None
+
     decisions: list[Decision] = []
     for ev in state.events:
         decisions.append(Decision(ev.at, None, "event", ev.name, ev.props))
@@ -39,16 +50,34 @@ def explain_from_db(project: Project, db: Path, contact_id: str) -> dict[str, An
     for e in state.enrollments:
         decisions.append(Decision(e.entered_at, e.sequence, "enrolled", e.id))
         if e.is_active and e.position is not None and e.due_at is not None:
-            when = e.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-            decisions.append(Decision(e.due_at, e.sequence, "next", f"{e.position} at {when}"))
+            due = when(e.due_at)
+            decisions.append(Decision(e.due_at, e.sequence, "next", f"{e.position} at {due}"))
         elif e.ended_at is not None:
             decisions.append(Decision(e.ended_at, e.sequence, str(e.outcome), e.reason or ""))
-    for m in state.messages:
+    # The ledger's rows are the contact's messages (store.load reads the same rows): each told
+    # as what the channel did with it, not only what the engine decided (`sent` = delivered).
+    for r in ledger:
+        m = r.message
         detail = f"{m.step} via {m.channel}"
         if m.deferred_by:
             detail += f" (deferred by {m.deferred_by})"
         if m.reason:
             detail += f": {m.reason}"
-        decisions.append(Decision(m.at, m.sequence, str(m.status), detail))
+        note = delivery_note(
+            r.status, r.attempts, when(r.delivered_at), when(r.next_attempt_at), r.error
+        )
+        if note:
+            detail += f"; {note}"
+        decisions.append(Decision(m.at, m.sequence, r.status, detail))
     decisions.sort(key=lambda d: d.at)
-    return story(contact_id, tz, decisions, state.messages, state.enrollments)
+    deliveries = {
+        r.message.key: {
+            k: v
+            for k, v in stored_dict(r, tz).items()
+            if k in ("message_id", "status", "delivered_at", "attempts", "next_attempt_at", "error")
+        }
+        for r in ledger
+    }
+    return story(
+        contact_id, tz, decisions, [r.message for r in ledger], state.enrollments, deliveries
+    )

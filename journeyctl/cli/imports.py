@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, EncodingOpt, NowOpt
+from journeyctl.cli.options import DbOpt, EncodingOpt, NowOpt, SkipInvalidOpt
+
+if TYPE_CHECKING:
+    from journeyctl.imports import InputReport
 
 contacts_app = typer.Typer(help="Contacts in the database.", no_args_is_help=True)
 events_app = typer.Typer(help="Events in the database.", no_args_is_help=True)
@@ -23,14 +26,6 @@ app.add_typer(events_app, name="events")
 FileArg = Annotated[Path, typer.Argument(help="CSV or JSONL file.", exists=True, dir_okay=False)]
 ProjectOpt = Annotated[
     Path, typer.Option("--project", help="Project directory (journey.yaml: field types, max_age).")
-]
-SkipInvalidOpt = Annotated[
-    bool,
-    typer.Option(
-        "--skip-invalid",
-        help="Import the good rows; write the bad ones to FILE.rejects.csv (events: skip "
-        "events of unknown contacts).",
-    ),
 ]
 
 
@@ -45,19 +40,24 @@ def import_contacts(
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Insert or update contacts (typed by journey.yaml)."""
-    from journeyctl.cli.loading import load_contacts, load_project_or_fail
+    from journeyctl.cli.input_render import print_inputs
+    from journeyctl.cli.loading import load_project_or_fail, read_contacts_input
+    from journeyctl.cli.output import Output
     from journeyctl.imports import import_contacts as do_import
     from journeyctl.store.sqlite import SqliteStore
 
     project = load_project_or_fail(project_dir)
     t = _now(now, project.settings.timezone)
-    people = load_contacts(project, file, encoding, skip_invalid)
+    people, report = read_contacts_input(project, file, encoding, skip_invalid=skip_invalid)
     store = SqliteStore(db)
     try:
         counts = do_import(store, people, t)
     finally:
         store.close()
-    print(f"imported {counts.contacts_seen} contact(s): {counts.contacts_new} new")
+    print_inputs(Output.from_environment(), [report])
+    print(
+        f"imported {counts.contacts_seen} contact(s): {counts.contacts_new} new{_left_out(report)}"
+    )
 
 
 @events_app.command("import")
@@ -71,13 +71,15 @@ def import_events(
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Add events not seen before; ones older than events.max_age never enroll."""
-    from journeyctl.cli.loading import load_events, load_project_or_fail
+    from journeyctl.cli.input_render import print_inputs
+    from journeyctl.cli.loading import load_project_or_fail, read_events_input
+    from journeyctl.cli.output import Output
     from journeyctl.imports import import_events as do_import
     from journeyctl.store.sqlite import SqliteStore
 
     project = load_project_or_fail(project_dir)
     t = _now(now, project.settings.timezone)
-    happened = load_events(project, file, encoding, skip_invalid)
+    happened, report = read_events_input(project, file, encoding, skip_invalid=skip_invalid)
     store = SqliteStore(db)
     try:
         counts = do_import(
@@ -86,8 +88,21 @@ def import_events(
         )  # fmt: skip
     finally:
         store.close()
+    report.unknown_contact = counts.events_unknown
+    report.diagnostics += counts.unknown
+    print_inputs(Output.from_environment(), [report])
     skipped = f", {counts.events_unknown} skipped (unknown contact)" if skip_invalid else ""
-    print(f"imported {counts.events_seen} event(s): {counts.events_new} new{skipped}")
+    print(
+        f"imported {counts.events_seen} event(s): {counts.events_new} new{skipped}"
+        f"{_left_out(report)}"
+    )
+
+
+def _left_out(report: InputReport) -> str:
+    """`; 5 rejected (written to contacts.rejects.csv)` when --skip-invalid left rows out."""
+    if not report.rejected:
+        return ""
+    return f"; {report.rejected} bad row(s) rejected (written to {report.rejects})"
 
 
 def _now(text: str | None, tz: str) -> datetime:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from journeyctl.engine.model import Contact, Event
+from journeyctl.imports import InputReport
 from journeyctl.spec.project import Project
+
+T = TypeVar("T")
 
 
 def load_project_or_fail(root: Path) -> Project:
@@ -17,12 +22,7 @@ def load_project_or_fail(root: Path) -> Project:
 def load_contacts(
     project: Project, path: Path, encoding: str | None, skip_invalid: bool = False
 ) -> list[Contact]:
-    from journeyctl.data.contacts import read_contacts
-
-    rejects = path.with_name(path.stem + ".rejects.csv") if skip_invalid else None
-    return read_contacts(
-        path, project.settings, encoding=encoding, skip_invalid=skip_invalid, rejects=rejects
-    ).items
+    return read_contacts_input(project, path, encoding, skip_invalid=skip_invalid)[0]
 
 
 def load_events(
@@ -30,9 +30,80 @@ def load_events(
 ) -> list[Event]:
     if path is None:
         return []
+    return read_events_input(project, path, encoding, skip_invalid=skip_invalid)[0]
+
+
+def read_contacts_input(
+    project: Project,
+    path: Path,
+    encoding: str | None,
+    *,
+    skip_invalid: bool = False,
+    hold_back: bool = False,
+) -> tuple[list[Contact], InputReport]:
+    from journeyctl.data.contacts import read_contacts
+
+    return _read(read_contacts, "contacts", project, path, encoding, skip_invalid, hold_back)
+
+
+def read_events_input(
+    project: Project,
+    path: Path,
+    encoding: str | None,
+    *,
+    skip_invalid: bool = False,
+    hold_back: bool = False,
+) -> tuple[list[Event], InputReport]:
     from journeyctl.data.events import read_events
 
-    rejects = path.with_name(path.stem + ".rejects.csv") if skip_invalid else None
-    return read_events(
-        path, project.settings, encoding=encoding, skip_invalid=skip_invalid, rejects=rejects
-    ).items
+    return _read(read_events, "events", project, path, encoding, skip_invalid, hold_back)
+
+
+def _read(
+    reader: Callable[..., Any],
+    kind: str,
+    project: Project,
+    path: Path,
+    encoding: str | None,
+    skip_invalid: bool,
+    hold_back: bool,
+) -> tuple[list[T], InputReport]:
+    """Read one input file and say what became of it (imports.InputReport).
+
+    `skip_invalid`: the good rows, the bad ones written to `rejects_path(path)`.
+    Otherwise a bad row leaves the whole file out (SPEC §3): a DataError, or with `hold_back`
+    (`run`) an empty list and a report saying why, so the tick can go on without the file.
+    A file that cannot be read to the end (bad header, broken quoting) is left out even with
+    `skip_invalid`. An unreadable path stays a usage error (exit 2) either way.
+    """
+    from journeyctl.data.result import InvalidRows, rejects_path
+    from journeyctl.errors import DataError
+
+    report = InputReport(kind, path)
+    rejects = rejects_path(path) if skip_invalid else None
+    try:
+        result = reader(
+            path, project.settings, encoding=encoding, skip_invalid=skip_invalid, rejects=rejects
+        )
+    except InvalidRows as exc:
+        if exc.fatal:
+            why = "it cannot be read to the end (a problem no row can be skipped past)"
+        else:
+            why = f"{exc.bad_rows} bad row(s)"
+        hint = (
+            ""
+            if exc.fatal or skip_invalid
+            else f"; --skip-invalid imports the good rows and writes the bad ones to "
+            f"{rejects_path(path)}"
+        )
+        if not hold_back:
+            raise DataError(exc.diagnostics, f"{exc}{hint}") from None
+        report.hold_back(
+            f"{why}; nothing imported from this file{hint}", exc.bad_rows, exc.diagnostics
+        )
+        return [], report
+    report.rows = len(result.items)
+    report.rejected = result.rejected
+    report.rejects = rejects
+    report.diagnostics = [d for d in result.diagnostics if d.is_error]
+    return result.items, report

@@ -1,7 +1,9 @@
-"""`journeyctl messages`: what was delivered (SPEC §4 JSON shape + message_id, delivered_at)."""
+"""`journeyctl messages`: what was delivered, or failed, is retrying or was skipped (SPEC §4
+JSON shape + message_id, delivered_at, and the delivery's status, attempts and error)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,23 +14,57 @@ from journeyctl.cli.boundary import boundary
 from journeyctl.cli.options import DbOpt, Format
 
 
+class Which(StrEnum):
+    sent = "sent"
+    failed = "failed"
+    retrying = "retrying"
+    skipped = "skipped"
+    pending = "pending"
+    attempting = "attempting"
+    all = "all"
+
+
 @app.command()
 @boundary
 def messages(
     db: DbOpt = Path("journey.db"),
     contact: Annotated[str | None, typer.Option("--contact", help="Only this contact id.")] = None,
     sequence: Annotated[str | None, typer.Option("--sequence", help="Only this sequence.")] = None,
+    status: Annotated[
+        Which,
+        typer.Option(
+            "--status",
+            help="sent (delivered), failed (for good, with the error), retrying (with the error "
+            "and the next attempt), skipped (with the reason), pending (decided, not yet handed "
+            "to a channel), attempting (in flight), or all.",
+        ),
+    ] = Which.sent,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only messages whose time (`at`) is at or after this instant."
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
-    """What was sent: one row per delivered message, times in the contact's timezone."""
+    """What was sent, or failed, is retrying, was skipped: one row per message, times in the
+    contact's timezone."""
     from journeyctl.cli.db_render import messages_doc, open_existing, render_messages
     from journeyctl.cli.output import Output
-    from journeyctl.store.queries import delivered
+    from journeyctl.instants import parse_instant
+    from journeyctl.store.queries import stored_messages
 
     store = open_existing(db)
     try:
         tz = store.get_meta("timezone") or "UTC"
-        rows = delivered(store, contact=contact, sequence=sequence)
+        t0 = parse_instant(since, tz, option="--since") if since else None
+        rows = stored_messages(
+            store,
+            statuses=None if status is Which.all else (status.value,),
+            contact=contact,
+            sequence=sequence,
+            since=t0,
+        )
     finally:
         store.close()
     doc = messages_doc(rows, tz)
@@ -38,4 +74,4 @@ def messages(
 
         output.data(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        render_messages(output, doc)
+        render_messages(output, doc, only_sent=status is Which.sent)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, DbOpt, EncodingOpt, EventsOpt, Format, NowOpt
+from journeyctl.cli.options import (
+    ContactsOpt,
+    DbOpt,
+    EncodingOpt,
+    EventsOpt,
+    Format,
+    NowOpt,
+    SkipInvalidOpt,
+)
+
+if TYPE_CHECKING:
+    from journeyctl.engine.model import Contact, Event
 
 
 @app.command()
@@ -28,9 +39,19 @@ def run(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     encoding: EncodingOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
 ) -> None:
-    """One tick, safe to call from cron every minute (exit codes: docs/run.md)."""
-    from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail
+    """One tick, safe to call from cron every minute (exit codes: docs/run.md).
+
+    A file with bad rows is held back whole (nothing of it imported) and the tick still runs
+    on what the database already has, exit 1; with --skip-invalid its good rows are imported.
+    """
+    from journeyctl.cli.input_render import print_inputs
+    from journeyctl.cli.loading import (
+        load_project_or_fail,
+        read_contacts_input,
+        read_events_input,
+    )
     from journeyctl.cli.output import Output
     from journeyctl.cli.run_render import run_json, run_line
     from journeyctl.clock import SystemClock
@@ -41,16 +62,37 @@ def run(
     tz = project.settings.timezone
     clock = SystemClock()
     t = parse_instant(now, tz, option="--now") if now else clock.now()
-    people = load_contacts(project, contacts, encoding) if contacts else []
-    happened = load_events(project, events, encoding)
+    # A bad file is held back, not fatal: what is already due still goes (docs/run.md).
+    inputs = []
+    people: list[Contact] = []
+    happened: list[Event] = []
+    if contacts is not None:
+        people, report = read_contacts_input(
+            project, contacts, encoding, skip_invalid=skip_invalid, hold_back=True
+        )
+        inputs.append(report)
+    if events is not None:
+        happened, report = read_events_input(
+            project, events, encoding, skip_invalid=skip_invalid, hold_back=True
+        )
+        inputs.append(report)
     result = run_once(
         project, db, now=t, clock=clock.now, contacts=people, events=happened,
-        events_source=events, dry_run=dry_run, limit=limit,
+        events_source=events, dry_run=dry_run, limit=limit, skip_invalid=skip_invalid,
+        inputs=inputs,
     )  # fmt: skip
     output = Output.from_environment()
+    print_inputs(output, result.inputs)
     if result.locked:
         output.err.print(
-            f"another run holds the lock on {db}; nothing to do (exit 0)",
+            f"another run holds the lock on {db}; nothing to do (exit {int(result.exit_code)})",
+            markup=False,
+            highlight=False,
+        )
+    elif any(r.held_back for r in result.inputs):
+        output.err.print(
+            "error: the tick ran without the file(s) held back, on what the database already "
+            "had (messages due, retries, enrollments in flight); exit 1",
             markup=False,
             highlight=False,
         )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from journeyctl.cli.input_render import held_back_doc, rejected_doc
 from journeyctl.executor import RunResult
 
 
@@ -23,6 +24,8 @@ def run_doc(result: RunResult, tz: str) -> dict[str, Any]:
             "events": result.imported.events_seen,
             "events_new": result.imported.events_new,
         },
+        "rejected": rejected_doc(result.inputs),
+        "held_back": held_back_doc(result.inputs),
         "contacts": r.contacts if r else 0,
         "decided": r.decided if r else 0,
         "skipped": r.skipped if r else 0,
@@ -60,4 +63,15 @@ def run_line(result: RunResult, tz: str) -> str:
             f"; imported {imp['contacts']} contact(s) ({imp['contacts_new']} new), "
             f"{imp['events']} event(s) ({imp['events_new']} new)"
         )
+    rej = d["rejected"]
+    left_out = [
+        f"{n} {what}" for n, what in (
+            (rej["contacts"], "contact row(s)"), (rej["events"], "event row(s)"),
+            (rej["events_unknown_contact"], "event(s) of unknown contacts"),
+        ) if n
+    ]  # fmt: skip
+    if left_out:
+        parts.append(f"; rejected {', '.join(left_out)}")
+    if d["held_back"]:
+        parts.append(f"; held back {', '.join(h['file'] for h in d['held_back'])}")
     return " ".join(parts).replace(" ;", ";")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from journeyctl import collector
-from journeyctl.data.source import Header, Rejected
+from journeyctl.data.source import Header, Rejected, is_jsonl
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.errors import DataError, UsageError
 
@@ -25,6 +25,27 @@ T = TypeVar("T")
 # Keep this many diagnostics; past it only count, so a file of a million bad rows does not
 # build a million Diagnostic objects.
 MAX_DIAGNOSTICS = 1000
+
+
+def rejects_path(path: Path) -> Path:
+    """Where `--skip-invalid` writes the bad rows of `path`: beside it, `NAME.rejects.csv`
+    (`contacts.csv` -> `contacts.rejects.csv`), or `NAME.rejects.jsonl`/`.ndjson` for JSON Lines
+    input, whose rejects are JSON Lines too."""
+    suffix = path.suffix.lower() if is_jsonl(path) else ".csv"
+    return path.with_name(f"{path.stem}.rejects{suffix}")
+
+
+class InvalidRows(DataError):
+    """A file was not imported: `bad_rows` rows were bad (all-or-nothing), or, `fatal`, it could
+    not be read to the end (bad header, empty file, broken quoting), which even skip_invalid
+    cannot skip."""
+
+    def __init__(self, diagnostics: list[Diagnostic], path: Path, bad_rows: int, fatal: bool):
+        what = "a problem that stops the reading" if fatal else f"{bad_rows} bad row(s)"
+        super().__init__(diagnostics, f"{path}: invalid data ({what}), nothing imported")
+        self.path = path
+        self.bad_rows = bad_rows
+        self.fatal = fatal
 
 
 @dataclass
@@ -151,7 +172,7 @@ def collect(
                 )
             if fatal or failed:
                 items.clear()
-                raise DataError(diagnostics, f"{path}: invalid data, nothing imported")
+                raise InvalidRows(diagnostics, path, result.rejected, fatal)
         except BaseException:
             if writer is not None:
                 writer.discard()

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import Decision, Enrollment, Message
 from journeyctl.reporting.timeline import enrollment_dict, message_dict
+
+
+def delivery_note(
+    status: str,
+    attempts: int,
+    delivered_at: str | None,
+    next_attempt_at: str | None,
+    error: str | None,
+) -> str:
+    """What the channel did with a message, in words (times already formatted):
+    `delivered 2026-11-02 10:05 KST`, `failed after 1 attempt(s): HTTP 400 ...`, ..."""
+    if status == "sent":
+        return f"delivered {delivered_at}" if delivered_at else "delivered"
+    if status == "failed":
+        tried = f" after {attempts} attempt(s)" if attempts else ""
+        return f"failed{tried}: {error}" if error else f"failed{tried}"
+    if status == "retrying":
+        note = f"attempt {attempts} failed: {error or 'unknown error'}"
+        return note + (f"; next attempt {next_attempt_at}" if next_attempt_at else "")
+    if status == "pending":
+        return "decided, not yet handed to its channel"
+    if status == "attempting":
+        return f"being delivered (attempt {attempts})"
+    return ""
 
 
 def story(
@@ -15,7 +40,10 @@ def story(
     decisions: list[Decision],
     messages: list[Message],
     enrollments: list[Enrollment],
+    deliveries: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """`deliveries` (explain --db): per message key, the delivery fields merged into that
+    message (status, delivered_at, attempts, next_attempt_at, error; docs/run.md)."""
     return {
         "contact_id": contact_id,
         "timezone": tz.key,
@@ -29,7 +57,10 @@ def story(
             }
             for d in decisions
         ],
-        "messages": [message_dict(m, tz) for m in sorted(messages, key=lambda m: m.at)],
+        "messages": [
+            {**message_dict(m, tz), **(deliveries.get(m.key, {}) if deliveries else {})}
+            for m in sorted(messages, key=lambda m: m.at)
+        ],
         "enrollments": [enrollment_dict(e, tz) for e in enrollments],
     }
 

@@ -1,7 +1,9 @@
-"""Read-only questions about a SQLite store, for `status` and `messages`. Plain data out."""
+"""Read-only questions about a SQLite store, for `status`, `messages` and `explain --db`.
+Plain data out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,33 +79,67 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> Status:
     return out
 
 
+# The word `messages`, `explain` and their JSON use for each ledger state (docs/run.md).
+STATUS_OF_STATE = {
+    "sent": "sent",
+    "failed": "failed",
+    "retry": "retrying",
+    "skipped": "skipped",
+    "planned": "pending",
+    "attempting": "attempting",
+}
+STATES_OF_STATUS = {word: state for state, word in STATUS_OF_STATE.items()}
+
+
 @dataclass
-class Delivered:
+class Stored:
+    """One ledger row: the engine's message and what delivery made of it."""
+
     message: Message
-    delivered_at: datetime
+    status: str  # a STATUS_OF_STATE word: sent, failed, retrying, skipped, pending, attempting
+    attempts: int
+    next_attempt_at: datetime | None  # retrying: the next attempt; pending/attempting: see docs
+    delivered_at: datetime | None  # sent: when the channel accepted it
+    error: str | None  # failed, retrying: the channel's (or the renderer's) last error
     timezone: str | None  # the contact's own zone, if any
 
 
-def delivered(
-    store: SqliteStore, *, contact: str | None = None, sequence: str | None = None
-) -> list[Delivered]:
-    """Messages the channels accepted, in decision order."""
-    where, params = ["l.state = 'sent'"], []
+def stored_messages(
+    store: SqliteStore,
+    *,
+    statuses: Iterable[str] | None = ("sent",),
+    contact: str | None = None,
+    sequence: str | None = None,
+    since: datetime | None = None,
+) -> list[Stored]:
+    """Ledger rows in decision order: those of `statuses` (STATUS_OF_STATE words; None: all),
+    of one contact or sequence, whose message time `at` is at or after `since`."""
+    where: list[str] = []
+    params: list[Any] = []
+    if statuses is not None:
+        states = [STATES_OF_STATUS[w] for w in statuses]
+        where.append(f"l.state IN ({','.join('?' * len(states))})")
+        params += states
     if contact is not None:
         where.append("l.contact_id = ?")
         params.append(contact)
     if sequence is not None:
         where.append("l.sequence = ?")
         params.append(sequence)
+    if since is not None:
+        where.append("l.at >= ?")
+        params.append(to_micros(since))
     cols = ", ".join(f"l.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
     rows = store.conn.execute(
-        f"SELECT l.delivered_at, c.timezone, {cols} FROM ledger l "
-        f"LEFT JOIN contacts c ON c.id = l.contact_id WHERE {' AND '.join(where)} ORDER BY l.id",
+        "SELECT l.state, l.attempts, l.next_attempt_at, l.delivered_at, l.error, c.timezone, "
+        f"{cols} FROM ledger l LEFT JOIN contacts c ON c.id = l.contact_id"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY l.id",
         params,
     )
     out = []
     for r in rows:
-        at = opt_datetime(r[0])
-        assert at is not None
-        out.append(Delivered(_message(r[2:]), at, r[1]))
+        status = STATUS_OF_STATE.get(r[0], r[0])
+        at, delivered_at = opt_datetime(r[2]), opt_datetime(r[3])
+        out.append(Stored(_message(r[6:]), status, r[1], at, delivered_at, r[4], r[5]))
     return out

@@ -177,8 +177,10 @@ def test_status_and_messages_report_the_database(proj: Path) -> None:
     (m,) = json.loads(r.stdout)
     assert set(m) == {
         "contact_id", "sequence", "step", "channel", "at", "status", "reason", "deferred_from",
-        "deferred_by", "variant", "subject", "message_id", "delivered_at",
+        "deferred_by", "variant", "subject", "message_id", "delivered_at", "attempts",
+        "next_attempt_at", "error",
     }  # fmt: skip
+    assert (m["status"], m["attempts"], m["next_attempt_at"], m["error"]) == ("sent", 1, None, None)
     assert (m["contact_id"], m["at"], m["delivered_at"], m["subject"]) == (
         "c1", "2026-11-02T10:04:59.999999+09:00", "2026-11-02T10:05:00+09:00", "Hi Kim",
     )  # fmt: skip
