@@ -171,12 +171,12 @@ def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Pat
         ),
         encoding="utf-8",
     )
-    code, doc, err = _run(
+    code, _, err = _run(
         proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
         "--events", str(proj / "events.csv"),
     )  # fmt: skip
     assert code == 0, err
-    code, doc, err = _run(proj, "2026-11-02T10:30:00+09:00")
+    code, _, err = _run(proj, "2026-11-02T10:30:00+09:00")
     assert code == 0, err
     assert _delivered(proj) == [("c1", "hello")]  # neither `big` nor `small`: no guess
     explain = runner.invoke(app, ["explain", str(proj / "p"), "c1", "--db", str(proj / "j.db")])
