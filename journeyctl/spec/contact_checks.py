@@ -7,6 +7,7 @@ error. Contacts arrive as plain (id, template value) pairs; reading the file is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateError
 
-from journeyctl.diagnostics import Diagnostic, Location, error, sort_key
+from journeyctl.diagnostics import Diagnostic, Location, error, sort_key, warning
 from journeyctl.spec.project import Project
 from journeyctl.spec.template_checks import template_text
 from journeyctl.spec.templates import file_template, inline_template
@@ -23,6 +24,9 @@ from journeyctl.spec.walk import KeyPath, iter_sends
 ContactRow = tuple[str, dict[str, Any]]  # (contact id, Contact.as_template_value())
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/preview"
 MAX_IDS = 5
+# A subject or body that opens with a bare personalisation, after an optional (광고) label:
+# empty for a contact, the message starts with what followed it ("님, …").
+_OPENING_FIELD = re.compile(r"\s*(?:\(광고\)\s*)?\{\{-?\s*contact\.(\w+)\s*-?\}\}")
 
 
 def with_columns(project: Project, columns: set[str]) -> Project:
@@ -79,9 +83,35 @@ def _targets(project: Project) -> Iterator[tuple[str, str, Location, Template, s
                     yield seq.id, send.id, loc, tmpl, f"{what} of step '{send.id}'"
 
 
+def empty_openings(project: Project, contacts: Sequence[ContactRow]) -> Iterator[Diagnostic]:
+    """Subjects and bodies that would start with an empty personalisation for some contacts
+    (an empty `name` prints as nothing: "님, 환영합니다")."""
+    for seq in project.sequences.values():
+        for send, path in iter_sends(seq):
+            for key in ("subject", "body"):
+                text = getattr(send, key)
+                m = _OPENING_FIELD.match(text or "")
+                if m is None:
+                    continue
+                field = m[1]
+                ids = [cid for cid, value in contacts if value.get(field) in (None, "")]
+                if not ids:
+                    continue
+                shown = ", ".join(ids[:MAX_IDS]) + (", ..." if len(ids) > MAX_IDS else "")
+                rest = text[m.end() :].strip()[:12]  # type: ignore[index]
+                yield warning(
+                    seq.source.scalar_location((*path, key)),
+                    "empty-personalisation",
+                    f"{key} of step '{send.id}' starts with contact.{field}, which is empty for "
+                    f"{len(ids)} contact(s) ({shown}): they would read '{rest}…'",
+                    f"give a fallback: {{{{ contact.{field} | default('고객') }}}}, or reword",
+                )
+
+
 def render_all(
     project: Project, contacts: Sequence[ContactRow], now: datetime
 ) -> Iterator[Diagnostic]:
+    yield from empty_openings(project, contacts)
     sender = project.settings.sender.model_dump()
     for seq_id, step_id, loc, tmpl, what in _targets(project):
         failures: dict[str, list[str]] = {}  # error message -> contact ids
