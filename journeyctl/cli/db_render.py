@@ -50,6 +50,10 @@ def status_doc(st: Status, tz_name: str) -> dict[str, Any]:
         "deliveries": st.deliveries,
         "retrying": [_problem(p, tz) for p in st.retrying],
         "failed": [_problem(p, tz) for p in st.failed],
+        "held": [
+            {"contact_id": c, "sequence": s, "step": p, "reason": r} for c, s, p, r in st.held
+        ],
+        "held_total": st.held_total,
         "last_run": None
         if run is None
         else {k: _local(v, tz) if isinstance(v, datetime) else v for k, v in run.items()},
@@ -87,6 +91,15 @@ def render_status(output: Output, st: Status, tz_name: str) -> None:
                 p["contact_id"], p["sequence"], p["step"], p["channel"], str(p["attempts"]),
                 p["error"] or "",
             )  # fmt: skip
+        output.out.print(t)
+    if doc["held"]:
+        t = Table(
+            "contact", "sequence", "step", "reason",
+            title=f"Held: {doc['held_total']} (fail for the contact's data; tried again when "
+            "the data or the project changes)",
+        )  # fmt: skip
+        for h in doc["held"]:
+            t.add_row(h["contact_id"], h["sequence"], h["step"] or "", h["reason"] or "")
         output.out.print(t)
     run = doc["last_run"]
     if run is not None:

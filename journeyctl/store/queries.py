@@ -29,6 +29,10 @@ class Status:
     deliveries: dict[str, int] = field(default_factory=dict)  # ledger state -> count
     retrying: list[Problem] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
+    # Enrollments held at a step that fails for the contact's data (Enrollment.held): contact,
+    # sequence, step, the located reason. Tried again when the data or the project changes.
+    held: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    held_total: int = 0
     last_run: dict[str, Any] | None = None
 
 
@@ -61,6 +65,15 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> Status:
             (state, limit),
         ):
             target.append(Problem(_message(r[3:]), r[0], r[1], opt_datetime(r[2])))
+    out.held_total = q("SELECT count(*) FROM enrollments WHERE held IS NOT NULL").fetchone()[0]
+    out.held = [
+        (r[0], r[1], r[2], r[3])
+        for r in q(
+            "SELECT contact_id, sequence, position, reason FROM enrollments "
+            "WHERE held IS NOT NULL ORDER BY contact_id, sequence LIMIT ?",
+            (limit,),
+        )
+    ]
     row = q(
         "SELECT id, started_at, now, finished_at, exit_code, delivered, failed, error "
         "FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"

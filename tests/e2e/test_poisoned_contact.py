@@ -181,6 +181,9 @@ def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Pat
     assert _delivered(proj) == [("c1", "hello")]  # neither `big` nor `small`: no guess
     explain = runner.invoke(app, ["explain", str(proj / "p"), "c1", "--db", str(proj / "j.db")])
     assert "expression_error" in explain.stdout and "contact.n > 3" in explain.stdout
+    status = runner.invoke(app, ["status", "--db", str(proj / "j.db"), "--format", "json"])
+    (held,) = json.loads(status.stdout)["held"]
+    assert held["contact_id"] == "c1" and "expression_error" in held["reason"]
 
     (proj / "contacts.csv").write_text(contacts.replace("Kim,", "Kim,7"), encoding="utf-8")
     code, _, err = _run(
