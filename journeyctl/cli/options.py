@@ -69,7 +69,7 @@ class SingleValueCommand(TyperCommand):
     second occurrence of an option that takes one value is a usage error (exit 2) instead.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: click.Context
         if args and not ctx.resilient_parsing:
             # A throw-away parse (the parser consumes its list, hence the copy); its errors
             # are the ones the real parse below would raise.
