@@ -4,17 +4,23 @@ Classification (the runtime owns retry policy): anything up to and including MAI
 (connect, TLS, login, sender refused), 530, timeouts, disconnects and 4xx replies are
 transient; other 5xx replies are permanent, and recipient-related ones (550/551/553 at RCPT,
 enhanced 5.1.x) are bounces that suppress the contact.
+
+`timeout:` is one deadline per delivery (reconnecting, MAIL, RCPT, DATA and every reply),
+not a limit per socket read: a server that trickles a reply line by line cannot hold the
+run (channels/deadline.py).
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl as ssl_module
 from pathlib import Path
 from typing import Any
 
 from journeyctl.channels.base import ChannelConfigError, Receipt
+from journeyctl.channels.deadline import Deadline, check_timeout, deadline_file
 from journeyctl.channels.mime import Sender, build_email
 from journeyctl.clock import Clock, SystemClock
 from journeyctl.engine.model import Message
@@ -46,6 +52,36 @@ def classify_reply(code: int, reply: bytes | str, stage: str) -> Exception:
     return TransientChannelError(f"SMTP {stage}: unexpected reply {code} {text}")
 
 
+class _DeadlineSMTP(smtplib.SMTP):
+    """smtplib whose connect, sends and reply reads all end by the channel's deadline."""
+
+    def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any) -> None:
+        self._deadline = deadline  # before super().__init__: it connects and reads the greeting
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # SMTP_SSL's handshake happens in here too, bounded as a whole by the socket timeout.
+        return super()._get_socket(host, port, self._deadline.remaining())  # type: ignore[misc]
+
+    def send(self, s: Any) -> None:  # bytes or str, as smtplib's
+        if self.sock is not None:  # (sendall waits at most its timeout in total)
+            try:
+                self._deadline.arm(self.sock)
+            except TimeoutError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(str(exc)) from exc
+        super().send(s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:  # a new connection, or after STARTTLS
+            self.file = deadline_file(self.sock, self._deadline)
+        return super().getreply()
+
+
+class _DeadlineSMTP_SSL(_DeadlineSMTP, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpChannel:
     medium = "email"
 
@@ -67,6 +103,10 @@ class SmtpChannel:
     ) -> None:
         self.name = name
         self.host, self.port, self.timeout = host, port, timeout
+        problem = check_timeout(name, timeout)
+        if problem:
+            raise ChannelConfigError(problem)
+        self._deadline = Deadline(timeout)  # restarted by each delivery, connect and QUIT
         self.starttls, self.ssl = starttls, ssl
         self.username, self.password = username, password
         try:
@@ -96,11 +136,13 @@ class SmtpChannel:
     # --- connection ----------------------------------------------------------------------
 
     def open(self) -> None:
+        self._deadline.start()
         self._connect()
 
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
+            self._deadline.start()  # QUIT gets its own `timeout`, not the last delivery's rest
             try:
                 client.quit()
             except (OSError, smtplib.SMTPException):
@@ -118,11 +160,15 @@ class SmtpChannel:
         client: smtplib.SMTP | None = None
         try:
             if self.ssl:
-                client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=self._tls_context()
+                client = _DeadlineSMTP_SSL(
+                    self._deadline,
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
+                    context=self._tls_context(),
                 )
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client = _DeadlineSMTP(self._deadline, self.host, self.port, timeout=self.timeout)
             client.ehlo()
             if self.starttls:
                 # An explicit context: without one, starttls() accepts any certificate.
@@ -136,6 +182,11 @@ class SmtpChannel:
             raise TransientChannelError(f"{where}: login failed: {exc.smtp_code} {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._close_quietly(client)
+            if self._deadline.timed_out(exc):
+                raise TransientChannelError(
+                    f"{where}: cannot connect: {self._no_reply()} (connect, greeting, "
+                    "STARTTLS and login)"
+                ) from exc
             raise TransientChannelError(f"{where}: cannot connect: {exc}") from exc
         self._client = client
         self.connections += 1
@@ -153,8 +204,12 @@ class SmtpChannel:
 
     # --- delivery ------------------------------------------------------------------------
 
+    def _no_reply(self) -> str:
+        return f"no complete reply within {self.timeout:g}s (timeout: the deadline per delivery)"
+
     def deliver(self, message: Message) -> Receipt:
         built = build_email(message, self.sender, date=self._clock.now())
+        self._deadline.start()
         client = self._mail_from()
         stage = "RCPT"
         try:
@@ -171,9 +226,8 @@ class SmtpChannel:
             # Not retried here: after DATA the server may have the message (the Message-ID
             # lets it drop the repeat when the runtime retries later).
             self._discard()
-            raise TransientChannelError(
-                f"SMTP {stage} failed: {exc or type(exc).__name__}"
-            ) from exc
+            why = self._no_reply() if self._deadline.timed_out(exc) else exc or type(exc).__name__
+            raise TransientChannelError(f"SMTP {stage} failed: {why}") from exc
         return Receipt(message.key, provider_id=built.message_id)
 
     def _mail_from(self) -> smtplib.SMTP:
@@ -185,6 +239,8 @@ class SmtpChannel:
                 code, reply = client.mail(self.sender.address)
             except (OSError, smtplib.SMTPException) as exc:
                 self._discard()
+                if self._deadline.timed_out(exc):
+                    raise TransientChannelError(f"SMTP MAIL failed: {self._no_reply()}") from exc
                 if reused and attempt == 0:
                     continue
                 raise TransientChannelError(f"SMTP MAIL failed: {exc}") from exc

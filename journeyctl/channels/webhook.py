@@ -1,7 +1,9 @@
 """Webhooks (SMS, push, chat, Make/Zapier): signed JSON POSTs over one keep-alive connection.
 
 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are transient (with the
-server's Retry-After); other 4xx are permanent, and 410 Gone is a bounce.
+server's Retry-After, parsed without overflow and bounded by MAX_RETRY_AFTER); other 4xx are
+permanent, and 410 Gone is a bounce. `timeout:` is one deadline for the whole delivery
+(connect, request, the complete response), not a limit per socket read (channels/deadline.py).
 
 Built on http.client rather than httpx: on this project's 2-core machines an httpx POST cost
 0.7-1.3 ms of client CPU against 0.18-0.25 ms for http.client (bench/bench_delivery.py), and
@@ -15,16 +17,19 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
+import socket
 import ssl
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from journeyctl import __version__
 from journeyctl.channels.base import ChannelConfigError, Receipt
+from journeyctl.channels.deadline import Deadline, DeadlineSocket, check_timeout
 from journeyctl.channels.records import message_record
 from journeyctl.clock import Clock, SystemClock
 from journeyctl.engine.model import Message
@@ -38,6 +43,11 @@ _OMITTED = ("status", "reason")
 PROTECTED_HEADERS = frozenset(
     {"idempotency-key", "x-journeyctl-signature", "content-type", "content-length", "host"}
 )
+# The longest Retry-After taken as said, in seconds (a day): a larger delay or a later date
+# is read as this. It keeps the number finite and sane; the runtime then waits at most its
+# own RETRY_CAP (runtime.py) whatever the server asked.
+MAX_RETRY_AFTER = 86400.0
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() accepts "²"
 
 
 @cache
@@ -60,19 +70,25 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date, between 0
+    and MAX_RETRY_AFTER; None when absent or unreadable. Never raises, whatever the value
+    (`999999999999`, a date in the year 9999, 5,000 digits)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        # Compared as text first: no float of a thousand digits, no int-digits limit.
+        if len(value.lstrip("0")) > len(str(int(MAX_RETRY_AFTER))):
+            return MAX_RETRY_AFTER
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 class WebhookChannel:
@@ -88,6 +104,10 @@ class WebhookChannel:
         clock: Clock | None = None,
     ) -> None:
         self.name, self.medium, self.url, self.timeout = name, medium, url, timeout
+        problem = check_timeout(name, timeout)
+        if problem:
+            raise ChannelConfigError(problem)
+        self._deadline = Deadline(timeout)  # restarted by each delivery
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ChannelConfigError(f"channel {name!r}: url {url!r} must start with https://")
@@ -142,10 +162,16 @@ class WebhookChannel:
                 self._conn = http.client.HTTPConnection(
                     self._host, self._port, timeout=self.timeout
                 )
-        if self._conn.sock is None:
-            self._conn.connect()
+        conn = self._conn
+        if conn.sock is None:
+            # Connect and TLS handshake get what is left of the delivery's deadline (CPython
+            # bounds a whole handshake by the socket timeout); then every send and read does.
+            conn.timeout = self._deadline.remaining()
+            conn.connect()
+            real = cast(socket.socket, conn.sock)
+            conn.sock = DeadlineSocket(real, self._deadline)  # type: ignore[assignment]
             self.connections += 1
-        return self._conn
+        return conn
 
     def deliver(self, message: Message) -> Receipt:
         body = webhook_body(message)
@@ -167,7 +193,9 @@ class WebhookChannel:
         raise PermanentChannelError(detail, bounce=status == 410)
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict[str, str], bytes]:
-        """POST on the kept connection; reopen once if the server closed it while idle."""
+        """POST on the kept connection; reopen once if the server closed it while idle. The
+        whole of it, reopening included, ends by the deadline `timeout` seconds from now."""
+        self._deadline.start()
         for attempt in range(2):
             reused = self._conn is not None and self._conn.sock is not None
             try:
@@ -178,7 +206,8 @@ class WebhookChannel:
             except TimeoutError as exc:
                 self.close()
                 raise TransientChannelError(
-                    f"webhook {self.name}: no response within {self.timeout:g}s"
+                    f"webhook {self.name}: no complete response within {self.timeout:g}s "
+                    "(timeout: the deadline for connecting, sending and the whole response)"
                 ) from exc
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()

@@ -219,3 +219,150 @@ class WebhookServer:
         self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# --- slow and silent peers -----------------------------------------------------------------
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 for peers http.server and aiosmtpd cannot play: each
+    connection runs `handle(conn, stopping)` in a thread. `stopping` is set by stop(), which
+    also closes every connection, so a handler that waits on it never outlives the test."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.connections = 0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.05)  # polls `stopping`: a closed listener may not wake it
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # the listener was closed
+            conn.settimeout(None)  # (accepted sockets inherit the listener's timeout)
+            with self._lock:
+                self.connections += 1
+                self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.handle(conn, self.stopping)
+        except OSError:
+            pass  # the client gave up (its deadline) and closed
+        finally:
+            conn.close()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(5)
+        self._listener.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def read_http_request(conn: socket.socket) -> bytes:
+    """Read one request's head and body (by Content-Length) from a raw connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def trickling_http(lines: int = 90, every: float = 0.1, *, body: bool = False) -> Any:
+    """A webhook that reads the request, then sends `200 OK` one header line every `every`
+    seconds (with `body`: the headers at once, then the body one byte every `every` seconds):
+    each read gets a byte well within any per-read timeout, the whole response takes
+    lines * every seconds. It does finish, so a client without a deadline gets a 200."""
+
+    def handle(conn: socket.socket, stopping: threading.Event) -> None:
+        read_http_request(conn)
+        if body:
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {lines}\r\n\r\n".encode())
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for i in range(lines):
+            if stopping.wait(every):
+                return
+            conn.sendall(b"x" if body else f"X-Slow-{i}: {i}\r\n".encode())
+        if not body:
+            conn.sendall(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    return handle
+
+
+def silent(conn: socket.socket, stopping: threading.Event) -> None:
+    """Accepts and reads whatever comes, never answers, keeps the connection open."""
+    conn.settimeout(0.05)
+    while not stopping.is_set():
+        try:
+            if not conn.recv(65536):
+                return  # the client closed
+        except TimeoutError:
+            continue
+
+
+def trickling_smtp(lines: int = 200, every: float = 0.05) -> Any:
+    """An SMTP server that accepts one message, then answers its DATA with a multi-line
+    `250-` reply one line every `every` seconds (then `250 queued`, then closes)."""
+
+    def handle(conn: socket.socket, stopping: threading.Event) -> None:
+        f = conn.makefile("rb")
+        conn.sendall(b"220 trickle.test ESMTP\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 trickle.test\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                while f.readline() not in (b".\r\n", b""):
+                    pass
+                for i in range(lines):
+                    if stopping.wait(every):
+                        return
+                    conn.sendall(f"250-still thinking {i}\r\n".encode())
+                conn.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:  # MAIL, RCPT, RSET, NOOP
+                conn.sendall(b"250 OK\r\n")
+
+    return handle

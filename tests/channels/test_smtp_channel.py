@@ -6,9 +6,10 @@ import email
 import email.policy
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from channel_servers import SmtpServer, free_port
+from channel_servers import RawServer, SmtpServer, free_port, trickling_smtp
 
 from journeyctl.channels.base import ChannelConfigError
 from journeyctl.channels.smtp import SmtpChannel, classify_reply
@@ -166,10 +167,57 @@ def test_slow_server_times_out_as_transient(
 ) -> None:
     smtp_server.behaviour.data_delay["ada@example.com"] = 3.0
     channel = channel_for(smtp_server, timeout=0.3)
-    with pytest.raises(TransientChannelError, match="SMTP DATA failed"):
+    with pytest.raises(TransientChannelError, match=r"SMTP DATA failed: no complete reply within"):
         channel.deliver(message())
     channel.close()
     assert smtp_server.received == []
+
+
+def test_a_trickled_reply_ends_at_the_deadline_per_delivery(message: MessageFactory) -> None:
+    # The server answers DATA with a `250-` line every 0.05 s for 10 s: each read returns
+    # well within the timeout, so only a deadline for the whole delivery ends it.
+    server = RawServer(trickling_smtp(lines=200, every=0.05))
+    server.start()
+    try:
+        channel = SmtpChannel(
+            "email", host="127.0.0.1", port=server.port, from_="a@b.test", timeout=0.5
+        )
+        with pytest.raises(
+            TransientChannelError, match=r"SMTP DATA failed: no complete reply within 0\.5s"
+        ):
+            channel.deliver(message())
+        channel.close()
+    finally:
+        server.stop()
+
+
+def test_a_trickled_greeting_ends_at_the_deadline(message: MessageFactory) -> None:
+    def greeting(conn: Any, stopping: Any) -> None:
+        for i in range(200):
+            if stopping.wait(0.05):
+                return
+            conn.sendall(f"220-hello {i}\r\n".encode())
+        conn.sendall(b"421 bye\r\n")
+
+    server = RawServer(greeting)
+    server.start()
+    try:
+        channel = SmtpChannel(
+            "email", host="127.0.0.1", port=server.port, from_="a@b.test", timeout=0.5
+        )
+        with pytest.raises(
+            TransientChannelError, match=r"cannot connect: no complete reply within 0\.5s"
+        ):
+            channel.deliver(message())
+        channel.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), 1e300])
+def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
+    with pytest.raises(ChannelConfigError, match=r"timeout .* must be more than 0"):
+        SmtpChannel("email", host="localhost", from_="a@b.test", timeout=timeout)
 
 
 def test_missing_address_is_permanent_and_nothing_is_sent(

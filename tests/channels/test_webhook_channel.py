@@ -10,11 +10,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from channel_servers import Reply, WebhookServer, free_port
+from channel_servers import RawServer, Reply, WebhookServer, free_port, silent, trickling_http
 
 from journeyctl import __version__
 from journeyctl.channels.base import ChannelConfigError
-from journeyctl.channels.webhook import WebhookChannel, parse_retry_after
+from journeyctl.channels.webhook import MAX_RETRY_AFTER, WebhookChannel, parse_retry_after
 from journeyctl.clock import FixedClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
@@ -145,6 +145,8 @@ def test_keep_alive_reuses_one_connection(
     [
         (Reply(429, {"Retry-After": "120"}), 120.0),
         (Reply(429, {"Retry-After": "Tue, 04 Mar 2025 09:05:00 GMT"}), 300.0),
+        (Reply(429, {"Retry-After": "999999999999"}), MAX_RETRY_AFTER),
+        (Reply(503, {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}), MAX_RETRY_AFTER),
         (Reply(503, {"Retry-After": "garbage"}), None),
         (Reply(500), None),
         (Reply(408), None),
@@ -183,9 +185,58 @@ def test_slow_server_times_out_as_transient(
 ) -> None:
     webhook_server.replies["/slow"] = Reply(200, delay=5.0)
     channel = channel_for(webhook_server, "/slow", timeout=0.2)
-    with pytest.raises(TransientChannelError, match=r"no response within 0\.2s"):
+    with pytest.raises(TransientChannelError, match=r"no complete response within 0\.2s"):
         channel.deliver(message())
     channel.close()
+
+
+@pytest.mark.parametrize("body", [False, True], ids=["headers", "body"])
+def test_a_trickled_response_ends_at_the_deadline_not_per_read(
+    message: MessageFactory, body: bool
+) -> None:
+    # A header line (or a body byte) every 0.1 s for 9 s, under http.client's 100 headers: no
+    # single read waits anywhere near the timeout, and without a deadline the 200 would come.
+    server = RawServer(trickling_http(lines=90, every=0.1, body=body))
+    server.start()
+    try:
+        channel = WebhookChannel("sms", url=server.url(), timeout=0.5)
+        with pytest.raises(TransientChannelError, match=r"no complete response within 0\.5s"):
+            channel.deliver(message())
+        channel.close()
+    finally:
+        server.stop()
+    assert server.connections == 1
+
+
+def test_the_deadline_restarts_with_each_delivery(
+    webhook_server: WebhookServer, message: MessageFactory
+) -> None:
+    # A deadline per delivery, not per channel or connection: six POSTs of 0.2 s each on one
+    # kept connection all succeed with a 1 s timeout.
+    webhook_server.replies["/hook"] = Reply(200, delay=0.2)
+    channel = channel_for(webhook_server, timeout=1.0)
+    for i in range(6):
+        channel.deliver(message(key=f"k{i}"))
+    channel.close()
+    assert len(webhook_server.requests) == 6 and webhook_server.connections == 1
+
+
+def test_a_peer_that_never_answers_is_a_timeout(message: MessageFactory) -> None:
+    server = RawServer(silent)
+    server.start()
+    try:
+        channel = WebhookChannel("sms", url=server.url(), timeout=0.3)
+        with pytest.raises(TransientChannelError, match=r"no complete response within 0\.3s"):
+            channel.deliver(message())
+        channel.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), 1e300])
+def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
+    with pytest.raises(ChannelConfigError, match=r"timeout .* must be more than 0"):
+        WebhookChannel("sms", url="https://x.test/hook", timeout=timeout)
 
 
 def test_connection_refused_is_transient(message: MessageFactory) -> None:
@@ -208,3 +259,25 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("", NOW) is None
     assert parse_retry_after(None, NOW) is None
     assert parse_retry_after("soon", NOW) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "999999999999",  # OverflowError in the runtime (timedelta) before
+        "99999999999",  # the year 5195 before
+        "9" * 5000,
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "86401",
+    ],
+)
+def test_parse_retry_after_caps_absurd_values(value: str) -> None:
+    assert parse_retry_after(value, NOW) == MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["²", "٣٠", "-5", "1e9", "inf", "nan", "Fri, 31 Dec 99999 23:59:59 GMT", "Mon, 99 Foo"],
+)
+def test_parse_retry_after_never_raises_on_odd_values(value: str) -> None:
+    assert parse_retry_after(value, NOW) is None
