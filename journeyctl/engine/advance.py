@@ -561,10 +561,11 @@ class Engine:
                 cond = node.branch_if
                 self._error = None
                 taken = bool(self._eval(cond, state, at, enr, cv, tz))
-                if self._error is not None:
+                error = self._last_error()  # (a call: type checkers keep the None above)
+                if error is not None:
                     # Taking either arm would be a guess: the contact waits here, as for a
                     # template that fails, until its data or the project changes.
-                    self._hold(state, enr, at, cv, f"expression_error: {self._error}", result)
+                    self._hold(state, enr, at, cv, f"expression_error: {error}", result)
                     return
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
@@ -756,6 +757,10 @@ class Engine:
         if result.rearmed is None:
             result.rearmed = []
         result.rearmed.append(enr)
+
+    def _last_error(self) -> str | None:
+        """The error of the last `_eval` that failed since `_error` was cleared."""
+        return self._error
 
     def project_digest(self) -> str:
         """The sequences' versions and every template file: a held contact is tried again

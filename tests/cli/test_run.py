@@ -91,11 +91,11 @@ def test_run_again_at_the_same_time_delivers_nothing_new(proj: Path) -> None:
     doc = json.loads(out)
     assert code == 0
     assert (doc["decided"], doc["delivered"], doc["imported"]["events_new"]) == (0, 0, 0)
-    # c1 was imported with its subscription at 10:05, so it entered then (cursor = now - 1µs)
-    # and the 1d wait ends at 10:05 the next day: not a minute earlier.
-    code, out, _ = run(proj, *args, "--now", "2026-11-03T10:04:00+09:00", "--format", "json")
+    # c1 arrived at 10:05 with its subscription of 10:00: it entered at 10:00, as simulate
+    # has it (SPEC §5), and the 1d wait ends at 10:00 the next day: not a minute earlier.
+    code, out, _ = run(proj, *args, "--now", "2026-11-03T09:59:00+09:00", "--format", "json")
     assert json.loads(out)["delivered"] == 0
-    code, out, _ = run(proj, *args, "--now", "2026-11-03T10:05:00+09:00", "--format", "json")
+    code, out, _ = run(proj, *args, "--now", "2026-11-03T10:00:00+09:00", "--format", "json")
     assert json.loads(out)["delivered"] == 1
     assert [m["step"] for m in outbox(proj)] == ["hello", "again"]
 
@@ -108,7 +108,7 @@ def test_dry_run_writes_nothing_and_lists_what_would_go(proj: Path) -> None:
     doc = json.loads(out)
     assert code == 0 and doc["dry_run"] is True
     assert [(m["contact_id"], m["step"], m["at"]) for m in doc["messages"]] == [
-        ("c1", "hello", "2026-11-02T10:04:59.999999+09:00")
+        ("c1", "hello", "2026-11-02T10:00:00+09:00")
     ]
     assert outbox(proj) == []
     conn = sqlite3.connect(proj / "j.db")
@@ -182,7 +182,7 @@ def test_status_and_messages_report_the_database(proj: Path) -> None:
     }  # fmt: skip
     assert (m["status"], m["attempts"], m["next_attempt_at"], m["error"]) == ("sent", 1, None, None)
     assert (m["contact_id"], m["at"], m["delivered_at"], m["subject"]) == (
-        "c1", "2026-11-02T10:04:59.999999+09:00", "2026-11-02T10:05:00+09:00", "Hi Kim",
+        "c1", "2026-11-02T10:00:00+09:00", "2026-11-02T10:05:00+09:00", "Hi Kim",
     )  # fmt: skip
     r = runner.invoke(app, ["messages", "--db", db, "--contact", "c2", "--format", "json"])
     assert json.loads(r.stdout) == []

@@ -186,9 +186,7 @@ def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Pat
     assert held["contact_id"] == "c1" and "expression_error" in held["reason"]
 
     (proj / "contacts.csv").write_text(contacts.replace("Kim,", "Kim,7"), encoding="utf-8")
-    code, _, err = _run(
-        proj, "2026-11-02T10:35:00+09:00", "--contacts", str(proj / "contacts.csv")
-    )
+    code, _, err = _run(proj, "2026-11-02T10:35:00+09:00", "--contacts", str(proj / "contacts.csv"))
     assert code == 0, err
     assert _delivered(proj) == [("c1", "big"), ("c1", "hello")]
 
