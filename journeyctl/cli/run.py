@@ -102,4 +102,10 @@ def run(
         output.data(run_line(result, tz))
     for problem in result.report.errors if result.report else []:
         output.err.print(f"error: {problem}", markup=False, highlight=False)
+    if result.report is not None and result.report.unlisted:
+        output.err.print(
+            f"error: ... and {result.report.unlisted} more (journeyctl status lists them)",
+            markup=False,
+            highlight=False,
+        )
     raise typer.Exit(int(result.exit_code))

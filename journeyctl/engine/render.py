@@ -478,10 +478,13 @@ class Renderer:
                 step, reads, printed_attrs(env, parts) if reads is not None else ()
             )
         key: tuple[Any, ...] | None = None
-        if probe.reads is not None and len(probe.memo) < _PROBE_MAX:
-            key = (sequence, channel, marketing)
-            key += tuple(contact_value.get(a, _MISSING) for a in probe.reads)
-            key += tuple(a in contact_value for a in probe.names)
+        reads = probe.reads
+        if reads is not None and len(probe.memo) < _PROBE_MAX:
+            # The sequence, channel and marketing flag are the step's own: not in the key.
+            key = (
+                tuple([contact_value.get(a, _MISSING) for a in reads]),
+                contact_value.keys() >= probe.names,  # a missing one fails StrictUndefined
+            )
             try:
                 known = probe.memo.get(key, _MISSING)
             except TypeError:  # an unhashable value (a JSON list): render this one
@@ -566,7 +569,7 @@ class _Probe:
     def __init__(self, step: Send, reads: tuple[str, ...] | None, names: tuple[str, ...]) -> None:
         self.step = step
         self.reads = reads
-        self.names = names
+        self.names = frozenset(names)
         self.memo: dict[tuple[Any, ...], RenderFailure | None] = {}
 
 
