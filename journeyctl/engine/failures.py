@@ -139,6 +139,71 @@ def content_reads(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str,
     return tuple(a for a in dict.fromkeys(reads) if printed.count(a) != reads.count(a))
 
 
+# What a date or datetime can go through and still render alike for every value of its type
+# (the readers keep years within 2-9998): `.day`, `.strftime('%Y-%m-%d')`, a truthiness test,
+# printing, `~`, `format`, and a `{% set %}` whose name is used no other way.
+_DATE_ATTRS: Final = frozenset({"year", "month", "day", "hour", "minute", "second"})
+_SAFE_FILTERS: Final = frozenset(
+    {"e", "escape", "string", "upper", "lower", "title", "capitalize", "trim", "format"}
+)
+
+
+def type_decided(env: Environment, parts: list[tuple[bool, str]]) -> frozenset[str]:
+    """The contact attributes whose every use renders (or fails) alike for all dates, or all
+    datetimes: for those the probe keys on the value's type, not the value (a birthday or a
+    consent date is one render per type, not one per contact)."""
+    parent: dict[int, nodes.Node] = {}
+    loads: dict[str, list[nodes.Name]] = {}
+    uses: dict[str, list[nodes.Getattr]] = {}
+    for tree in _trees(env, parts, set()):
+        if tree is None:
+            return frozenset()
+        for node in tree.find_all(nodes.Node):
+            for child in node.iter_child_nodes():
+                parent[id(child)] = node
+            if isinstance(node, nodes.Name) and node.ctx == "load":
+                loads.setdefault(node.name, []).append(node)
+            if (
+                isinstance(node, nodes.Getattr)
+                and isinstance(node.node, nodes.Name)
+                and node.node.name == "contact"
+            ):
+                uses.setdefault(node.attr, []).append(node)
+
+    def safe(n: nodes.Node, depth: int = 0) -> bool:
+        p = parent.get(id(n))
+        if p is None or depth > 32:
+            return False
+        if isinstance(p, nodes.Output | nodes.Not):
+            return True
+        if isinstance(p, nodes.If | nodes.CondExpr) and p.test is n:
+            return True
+        if isinstance(p, nodes.CondExpr | nodes.And | nodes.Or | nodes.Concat):
+            return safe(p, depth + 1)
+        if isinstance(p, nodes.Filter) and p.name in _SAFE_FILTERS:
+            return safe(p, depth + 1)
+        if isinstance(p, nodes.Getattr) and p.node is n:
+            if p.attr in _DATE_ATTRS:
+                return safe(p, depth + 1)
+            call = parent.get(id(p))
+            if (
+                p.attr == "strftime"
+                and isinstance(call, nodes.Call)
+                and call.node is p
+                and all(isinstance(a, nodes.Const) and isinstance(a.value, str) for a in call.args)
+                and not call.kwargs
+                and call.dyn_args is None
+                and call.dyn_kwargs is None
+            ):
+                return safe(call, depth + 1)
+            return False
+        if isinstance(p, nodes.Assign) and p.node is n and isinstance(p.target, nodes.Name):
+            return all(safe(x, depth + 1) for x in loads.get(p.target.name, ()))
+        return False
+
+    return frozenset(a for a, found in uses.items() if all(safe(n) for n in found))
+
+
 def printed_attrs(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str, ...]:
     """Every contact attribute the parts name (a missing one fails StrictUndefined)."""
     names: list[str] = []

@@ -13,7 +13,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +23,12 @@ from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 
-from journeyctl.engine.failures import RenderFailure, content_reads, printed_attrs
+from journeyctl.engine.failures import (
+    RenderFailure,
+    content_reads,
+    printed_attrs,
+    type_decided,
+)
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import (
@@ -410,8 +415,7 @@ class Renderer:
         `tz`: templates see `now` in this zone, converted only if they may read it."""
         if self.subjects_only:
             out = self._subject(step, sequence, channel, contact, contact_value, now, tz)
-            if step.template or step.text_template or step.body:
-                self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz)
+            self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz)
             return out
         return self._content(step, sequence, channel, contact, contact_value, now, marketing, tz)
 
@@ -472,19 +476,37 @@ class Renderer:
             parts = [(True, n) for n in (step.template, step.text_template) if n]
             if step.body:
                 parts.append((False, step.body))
+            if not parts:  # a subject alone: _subject has rendered it
+                probe = self._probes[id(step)] = _Probe(step, (), (), frozenset())
+                probe.empty = True
+                return
             env = template_environment(self.templates_dir)
             reads = content_reads(env, parts)
             probe = self._probes[id(step)] = _Probe(
-                step, reads, printed_attrs(env, parts) if reads is not None else ()
+                step,
+                reads,
+                printed_attrs(env, parts) if reads is not None else (),
+                type_decided(env, parts) if reads else frozenset(),
             )
+        if probe.empty:
+            return
         key: tuple[Any, ...] | None = None
         reads = probe.reads
         if reads is not None and len(probe.memo) < _PROBE_MAX:
             # The sequence, channel and marketing flag are the step's own: not in the key.
-            key = (
-                tuple([contact_value.get(a, _MISSING) for a in reads]),
-                contact_value.keys() >= probe.names,  # a missing one fails StrictUndefined
-            )
+            values: list[Any] = []
+            by_type = probe.by_type
+            for i in range(len(reads)):
+                v = contact_value.get(reads[i], _MISSING)
+                if by_type[i] and (type(v) is date or type(v) is datetime):
+                    v = type(v)  # renders alike for every date (failures.type_decided)
+                values.append(v)
+            present = True  # a name missing from the contact fails StrictUndefined
+            for a in probe.names:
+                if a not in contact_value:
+                    present = False
+                    break
+            key = (tuple(values), present)
             try:
                 known = probe.memo.get(key, _MISSING)
             except TypeError:  # an unhashable value (a JSON list): render this one
@@ -566,10 +588,18 @@ class Renderer:
 class _Probe:
     """Whether a step's body renders, by the values that decide it (`Renderer._probe`)."""
 
-    def __init__(self, step: Send, reads: tuple[str, ...] | None, names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        step: Send,
+        reads: tuple[str, ...] | None,
+        names: tuple[str, ...],
+        by_type: frozenset[str],
+    ) -> None:
         self.step = step
         self.reads = reads
-        self.names = frozenset(names)
+        self.names = names
+        self.by_type = tuple(a in by_type for a in reads or ())
+        self.empty = False  # no body to check
         self.memo: dict[tuple[Any, ...], RenderFailure | None] = {}
 
 

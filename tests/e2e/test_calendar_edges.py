@@ -21,6 +21,7 @@ runner = CliRunner()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"
 contacts:
   fields: {birthday: date, signup_at: datetime}
 channels:

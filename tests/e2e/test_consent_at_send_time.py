@@ -19,6 +19,7 @@ runner = CliRunner()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"
 contacts:
   fields: {consent_email: bool, consent_sms: bool, vip: bool}
 channels:

@@ -19,6 +19,7 @@ runner = CliRunner()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"
 contacts:
   fields: {n: int}
 channels:
