@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -217,6 +218,12 @@ def printed_attrs(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str,
     return tuple(dict.fromkeys(names))
 
 
+@lru_cache(maxsize=1024)
+def _parsed(env: Environment, source: str) -> nodes.Template:
+    """Parsed once: every step's check walks the shared layout again (read-only here)."""
+    return env.parse(source)
+
+
 def _trees(
     env: Environment, parts: list[tuple[bool, str]], seen: set[str]
 ) -> Iterator[nodes.Template | None]:
@@ -235,7 +242,7 @@ def _trees(
         else:
             source = text
         try:
-            tree = env.parse(source)
+            tree = _parsed(env, source)
         except Exception:
             yield None
             return
