@@ -16,6 +16,9 @@ native: $(VENV)/.installed
 	$(PY) scripts/build_native.py --optional
 
 # The main job on the embedded defaults: stock sequences, example data, SQLite, file outbox.
+# `run` signs unsubscribe links with UNSUBSCRIBE_SECRET and refuses to start without one: the
+# demo uses a fixed, public value (your environment's wins). Never use it for real mail.
+demo: export UNSUBSCRIBE_SECRET ?= demo-only-not-a-secret
 demo: native
 	$(JOURNEYCTL) validate sequences
 	$(JOURNEYCTL) simulate sequences --contacts examples/contacts.csv --events examples/events.csv --start 2026-11-01 --days 30

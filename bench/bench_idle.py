@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+# The stock library signs unsubscribe links with ${UNSUBSCRIBE_SECRET}: `run` refuses without one.
+os.environ.setdefault("UNSUBSCRIBE_SECRET", "bench-only-not-a-secret")
 
 from bench_simulate import tiled  # noqa: E402
 

@@ -69,8 +69,12 @@ def run_once(
         from journeyctl.simulate import make_engine
 
         # Unsubscribe tokens are signed with the secret from the environment: an unset
-        # ${VAR} stops the run here, before anything is claimed (UnsetVariableError, exit 2).
-        engine = make_engine(project, env=os.environ if env is None else env)
+        # ${VAR} stops the run here, before anything is claimed (UnsetVariableError, exit 2),
+        # and so does a missing or empty secret when links would go out (not with --dry-run,
+        # which delivers nothing: docs/run.md).
+        engine = make_engine(
+            project, env=os.environ if env is None else env, delivering=not dry_run
+        )
     started_at = clock()
     result = RunResult(now=now, dry_run=dry_run, inputs=list(inputs or ()))
     store = SqliteStore(db)
@@ -90,8 +94,8 @@ def run_once(
                 )  # fmt: skip
             return result
         try:
-            with run_lock(db):
-                run_id = store.begin_run(started_at, now)
+            with run_lock(db) as held:
+                run_id = store.begin_run(started_at, now, lock=held)
                 try:
                     store.set_meta("timezone", project.settings.timezone)
                     result.imported = _import(
@@ -159,7 +163,8 @@ def _tick(
         project.settings, os.environ if env is None else env, base_dir=project.root
     )
     with channels:
-        # We hold the run lock: any delivery still `attempting` was orphaned by a dead run.
+        # We hold the run lock: a delivery still `attempting` was orphaned unless the run that
+        # claimed it is alive (one that reached this database through another lock file).
         return tick(engine, store, channels, now, limit=limit, exclusive=True)
 
 

@@ -231,7 +231,8 @@ def _idle_tick(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str
         import fcntl
     except ImportError:  # not POSIX: the full command decides what to do
         raise Fallback("no fcntl here") from None
-    fd = os.open(db + ".lock", os.O_RDWR | os.O_CREAT, 0o644)  # store.lock.lock_path
+    # store.lock.lock_path: the lock belongs to the database, whichever path names it.
+    fd = os.open(os.path.realpath(db) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -274,8 +275,8 @@ def _check_and_record(
         started = _wall()
         now = _parse_now(now_text, tz) if now_text else started
         now_us = (now - _EPOCH) // _MICRO
-        # The three things runtime.tick does: recover every `attempting` row (we hold the run
-        # lock, so all of them are orphans), advance due contacts, claim due deliveries.
+        # The three things runtime.tick does: recover `attempting` rows (orphans, or a live
+        # run's: either way not idle), advance due contacts, claim due deliveries.
         if q("SELECT 1 FROM ledger WHERE state = 'attempting' LIMIT 1").fetchone():
             raise Fallback("interrupted deliveries to recover")
         if q(

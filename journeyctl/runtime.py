@@ -25,7 +25,8 @@ MAX_ATTEMPTS = 8
 # messages wait for a later tick instead of each waiting out its own timeout (docs/run.md,
 # "Slow and failing peers").
 BREAKER_FAILURES = 5
-# A message claimed this long ago and still `attempting` belongs to a tick that died.
+# A message claimed this long ago and still `attempting`, by a tick not known to be alive
+# (no run lock held, no run recorded), belongs to a tick that died.
 LEASE = timedelta(minutes=10)
 # Contacts advanced per write transaction: one fsync per batch, not per contact. A crash
 # loses at most the batch's decisions, which the next tick recomputes identically.
@@ -141,8 +142,10 @@ def recover_interrupted(
 
     SPEC §5: at least once, with the same idempotency key. A channel that can tell whether it
     already has the message (`already_delivered`, e.g. the file outbox) reconciles instead,
-    so it never repeats. `exclusive`: the caller holds the run lock, so every `attempting`
-    row is orphaned; otherwise only those claimed more than LEASE ago.
+    so it never repeats. Never another live run's claims: a row claimed by a recorded run is
+    orphaned once that run is dead (finished, or its run lock free; see
+    SqliteStore.stale_attempts). Other rows: with `exclusive` (the caller holds the run
+    lock) all of them, else only those claimed more than LEASE ago.
     """
     stale = store.stale_attempts(None if exclusive else now - LEASE)
     if not stale:

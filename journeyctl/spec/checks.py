@@ -32,6 +32,7 @@ from journeyctl.spec.models import (
 )
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import check_templates
+from journeyctl.spec.unsubscribe import forgeable_link_warnings
 from journeyctl.spec.walk import KeyPath, iter_sends, iter_step_lists, iter_steps
 from journeyctl.spec.yamlsrc import SourceFile
 
@@ -370,6 +371,7 @@ def check_secrets(project: Project) -> Iterator[Diagnostic]:
                 f"'{key}' holds a literal value; secrets belong in the environment",
                 f'write e.g. {key}: "${{{key.upper().replace("-", "_")}}}" and set that variable',
             )
+    yield from forgeable_link_warnings(project)  # no-unsubscribe-secret
 
 
 def _check_env_syntax(src: SourceFile, path: KeyPath, value: str) -> Iterator[Diagnostic]:

@@ -128,7 +128,18 @@ ALTER TABLE enrollments ADD COLUMN held TEXT;
 CREATE INDEX enrollments_held ON enrollments(contact_id) WHERE held IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Who claimed an `attempting` delivery (runs.id; NULL: a tick outside a recorded run), and
+# each run's process and the run lock it held (real path, `st_dev:st_ino`): recovery re-sends
+# only what a dead run left behind, never a live run's claims (SqliteStore.stale_attempts).
+_V3 = """
+ALTER TABLE ledger ADD COLUMN claimed_by INTEGER;
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN lock_path TEXT;
+ALTER TABLE runs ADD COLUMN lock_id TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 LATEST = len(MIGRATIONS)
 
 

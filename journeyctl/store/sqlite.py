@@ -7,6 +7,7 @@ idle cron tick should not import sqlite-utils (see docs/DECISIONS.md). Schema: m
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
@@ -28,6 +29,7 @@ from journeyctl.engine.model import (
 )
 from journeyctl.errors import StoreError
 from journeyctl.store.base import Delivery, LedgerRow
+from journeyctl.store.lock import HeldLock, probe
 from journeyctl.store.migrations import migrate
 from journeyctl.store.serialize import (
     dumps,
@@ -189,6 +191,10 @@ class SqliteStore:
         # Ledger row ids of messages this connection claimed, so `mark_sent_many` updates by
         # rowid instead of searching the key index (checked against the key all the same).
         self._claimed_ids: dict[str, int] = {}
+        # The run this connection works for (begin_run): its claims carry its id, and the
+        # run lock it holds tells recovery which other runs are dead (stale_attempts).
+        self._run_id: int | None = None
+        self._lock: HeldLock | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -524,6 +530,11 @@ class SqliteStore:
             else:  # some keys were there already (another tick decided them): not ours
                 ids = dict(self.conn.execute("SELECT key, id FROM ledger WHERE id > ?", (last_id,)))
                 claimed = [m for m in claimed if m.key in ids]
+            if self._run_id is not None:  # the new attempting rows are this run's claims
+                self.conn.execute(
+                    "UPDATE ledger SET claimed_by = ? WHERE id > ? AND state = 'attempting'",
+                    (self._run_id, last_id),
+                )
             for m in claimed:
                 self._claimed_ids[m.key] = ids[m.key]
         return [(m, 1) for m in claimed]
@@ -585,11 +596,11 @@ class SqliteStore:
         with self.transaction():
             rows = self.conn.execute(
                 "UPDATE ledger SET state = 'attempting', attempts = attempts + 1, "
-                "next_attempt_at = ?1 WHERE id IN (SELECT id FROM ledger INDEXED BY "
-                "ledger_claimable WHERE state IN ('planned', 'retry') AND next_attempt_at <= ?1 "
-                "ORDER BY id LIMIT ?2) "
+                "next_attempt_at = ?1, claimed_by = ?3 WHERE id IN (SELECT id FROM ledger "
+                "INDEXED BY ledger_claimable WHERE state IN ('planned', 'retry') "
+                "AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2) "
                 f"RETURNING id, attempts, {_MESSAGE_COLUMNS}",
-                (now_us, -1 if limit is None else limit),
+                (now_us, -1 if limit is None else limit, self._run_id),
             ).fetchall()
         rows.sort(key=lambda r: r[0])  # RETURNING order is unspecified: decision order
         for r in rows:
@@ -597,16 +608,53 @@ class SqliteStore:
         return [(_message(r[2:]), r[1]) for r in rows]
 
     def stale_attempts(self, claimed_before: datetime | None) -> list[Message]:
-        """Rows left `attempting` by a tick that died; None: all of them (caller holds the lock)."""
-        sql = (
-            f"SELECT {_MESSAGE_COLUMNS} FROM ledger INDEXED BY ledger_attempting "
-            "WHERE state = 'attempting'"
-        )
-        params: tuple[int, ...] = ()
-        if claimed_before is not None:
-            sql += " AND next_attempt_at <= ?"
-            params = (to_micros(claimed_before),)
-        return [_message(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+        """Rows left `attempting` by a tick that died, never a live run's.
+
+        A row claimed by a recorded run (`claimed_by`) is orphaned once that run is known to
+        be dead (`_dead_runs`) and never while it is known to be alive, whatever the times.
+        Otherwise (claimed outside a recorded run, or by a run whose state cannot be told):
+        claimed at or before `claimed_before`; None: all of them (the caller holds the lock).
+        """
+        rows = self.conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS}, claimed_by, next_attempt_at FROM ledger "
+            "INDEXED BY ledger_attempting WHERE state = 'attempting' ORDER BY id"
+        ).fetchall()
+        if not rows:
+            return []
+        runs = self._dead_runs({r[-2] for r in rows if r[-2] is not None})
+        cutoff = None if claimed_before is None else to_micros(claimed_before)
+        out = []
+        for r in rows:
+            dead = runs.get(r[-2]) if r[-2] is not None else None
+            if dead or (dead is None and (cutoff is None or r[-1] <= cutoff)):
+                out.append(_message(r[:-2]))
+        return out
+
+    def _dead_runs(self, run_ids: set[int]) -> dict[int, bool | None]:
+        """For each run: True when it is known to be dead, False when known to be alive, None
+        when that cannot be told. A run that finished is dead; one that holds no run lock any
+        more is dead (the kernel drops a dead process's flock); so is one that held the lock
+        this connection's run holds now. A run elsewhere (another host sharing the file) or
+        whose lock file is gone is told by its process id at most (docs/DECISIONS.md)."""
+        out: dict[int, bool | None] = dict.fromkeys(run_ids)
+        if not run_ids:
+            return out
+        held, host = self._lock, os.uname().nodename
+        marks = ",".join("?" * len(run_ids))
+        for run_id, finished, pid, where, path, ident in self.conn.execute(
+            f"SELECT id, finished_at, pid, host, lock_path, lock_id FROM runs WHERE id IN ({marks})",
+            tuple(run_ids),
+        ):
+            if run_id == self._run_id:
+                out[run_id] = False  # this very run
+            elif finished is not None:
+                out[run_id] = True
+            elif held is not None and ident == held.identity:
+                out[run_id] = True  # we hold the lock it held: its process is gone
+            elif where == host and path and ident:
+                holding = probe(path, ident)
+                out[run_id] = (not holding) if holding is not None else _pid_dead(pid)
+        return out
 
     def mark_sent(self, key: str, delivered_at: datetime, provider_id: str | None = None) -> None:
         self._claimed_ids.pop(key, None)
@@ -669,12 +717,31 @@ class SqliteStore:
 
     # --- runs and settings ------------------------------------------------------------------
 
-    def begin_run(self, started_at: datetime, now: datetime, *, dry_run: bool = False) -> int:
+    def begin_run(
+        self,
+        started_at: datetime,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+        lock: HeldLock | None = None,
+    ) -> int:
+        """Record a run; this connection's claims belong to it until `finish_run`. `lock`: the
+        run lock it holds, recorded so other runs can tell whether it is alive."""
         cur = self.conn.execute(
-            "INSERT INTO runs(started_at, now, dry_run) VALUES (?, ?, ?)",
-            (to_micros(started_at), to_micros(now), int(dry_run)),
+            "INSERT INTO runs(started_at, now, dry_run, pid, host, lock_path, lock_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                to_micros(started_at),
+                to_micros(now),
+                int(dry_run),
+                os.getpid(),
+                os.uname().nodename,
+                None if lock is None else lock.path,
+                None if lock is None else lock.identity,
+            ),
         )
-        return int(cur.lastrowid or 0)
+        self._run_id, self._lock = int(cur.lastrowid or 0), lock
+        return self._run_id
 
     def finish_run(
         self,
@@ -684,6 +751,8 @@ class SqliteStore:
         exit_code: int,
         error: str | None = None,
     ) -> None:
+        if run_id == self._run_id:
+            self._run_id = self._lock = None
         cols = ("contacts", "decided", "skipped", "delivered", "retrying", "failed", "recovered")
         self.conn.execute(
             f"UPDATE runs SET finished_at = ?, exit_code = ?, error = ?, "
@@ -707,3 +776,17 @@ class SqliteStore:
     def get_meta(self, name: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
+
+
+def _pid_dead(pid: int | None) -> bool | None:
+    """A process id on this host: True when no such process exists; None otherwise (it may be
+    the run, or another process that reused the id)."""
+    if pid is None or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return None
+    return None

@@ -24,6 +24,7 @@ from tests.builders import build_tree
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 channels:
   email: {type: file, path: outbox/, medium: email}
 """

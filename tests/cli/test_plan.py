@@ -17,6 +17,7 @@ from journeyctl.cli import _register, app
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 contacts:
   fields: {consent_email: bool}
 channels:

@@ -15,6 +15,7 @@ from journeyctl.spec.models import ReportThresholds
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 report: {min_recipients: 1, open_rate_min: 0.5}
 contacts:
   fields: {consent_email: bool}

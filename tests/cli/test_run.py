@@ -18,6 +18,7 @@ runner = CliRunner()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 quiet_hours: {start: "21:00", end: "08:00"}
 channels:
   email: {type: file, path: outbox/, medium: email}

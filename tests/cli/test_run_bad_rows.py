@@ -22,6 +22,7 @@ runner = CliRunner()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 channels:
   email: {type: file, path: outbox/, medium: email}
 contacts:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_serve_ticks_then_stops_on_sigterm(tmp_path: Path) -> None:
     build_tree(tmp_path, {
-        "journey.yaml": "timezone: Asia/Seoul\nchannels:\n  email: {type: file, path: outbox/}\n",
+        "journey.yaml": "timezone: Asia/Seoul\nunsubscribe_secret: t0p-s3cret\nchannels:\n  email: {type: file, path: outbox/}\n",
         "welcome.yaml": "trigger: {event: subscribed}\nad: false\nsteps:\n  - send: hi\n    channel: email\n    subject: hi\n    body: hi\n",
     })  # fmt: skip
     db = tmp_path / "state.db"

@@ -19,6 +19,7 @@ CASES = REPO / "tests" / "cases" / "validate"
 
 CLEAN = {
     "journey.yaml": """
+        unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"
         contacts:
           fields: {orders: int}
         """,

@@ -18,6 +18,7 @@ KST = ZoneInfo("Asia/Seoul")
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 quiet_hours: {start: "21:00", end: "08:00"}
 frequency_cap: {max: 2, per: 1d}
 contacts:

@@ -28,6 +28,7 @@ NOW = START.isoformat()
 
 JOURNEY = """
 timezone: Asia/Seoul
+unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
 channels:
   email: {type: file, path: outbox/, medium: email}
 """

@@ -27,6 +27,7 @@ def test_changed_attributes_enroll_at_the_next_check_not_in_the_past(tmp_path: P
         {
             "journey.yaml": """
                 timezone: Asia/Seoul
+                unsubscribe_secret: test-only-unsubscribe-secret  # `run` refuses to start without one
                 channels:
                   email: {type: file, path: outbox/, medium: email}
                 """,
