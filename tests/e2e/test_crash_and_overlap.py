@@ -102,21 +102,43 @@ def run_cmd(root: Path, db: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+LIMIT = 25  # contacts and deliveries per limited run: 2,000 messages take 80 runs or more
+
+
+def _duration(tmp_path: Path, unlimited: bool) -> float:
+    """Seconds one run takes on a copy of the test's data (the slower of two)."""
+    root, db = setup(tmp_path, 1000)
+    extra = () if unlimited else ("--limit", str(LIMIT))
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        subprocess.run(run_cmd(root, db, *extra), capture_output=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return max(times)
+
+
 def test_sigkill_at_random_times_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
     """The real CLI killed with SIGKILL at random moments (import, advance, claim, deliver)."""
     root, db = setup(tmp_path, 1000)
+    # How long a run takes on this machine, today: the kills are timed as fractions of it, so
+    # they land mid-run on a fast day and a slow one alike (fixed windows once let most runs
+    # finish before any kill).
+    took = {flag: _duration(tmp_path / f"calibrate{flag}", flag) for flag in (True, False)}
     rnd = random.Random(4)
     kills = 0
     for _ in range(300):
         # --limit keeps most runs short, so the work spans many runs and kills land mid-work;
-        # one run in five is unlimited (decisions go straight to delivery, batch by batch).
-        unlimited = rnd.random() < 0.2
-        extra = () if unlimited else ("--limit", "75")
+        # one run in ten is unlimited (decisions go straight to delivery, batch by batch), and
+        # is killed before it could finish the whole of it.
+        unlimited = rnd.random() < 0.1
+        extra = () if unlimited else ("--limit", str(LIMIT))
         proc = subprocess.Popen(
             run_cmd(root, db, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:
-            proc.wait(timeout=rnd.uniform(0.2, 0.9 if unlimited else 1.5))
+            proc.wait(
+                timeout=rnd.uniform(*(0.3, 0.9) if unlimited else (0.5, 1.2)) * took[unlimited]
+            )
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
