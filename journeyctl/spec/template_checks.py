@@ -67,12 +67,12 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
         if isinstance(get.node, nodes.Name):
             out.attrs.append((get.node.name, get.attr, get.lineno))
     # The sandbox refuses private names (`''.__class__`): the render would fail for everyone.
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attr = node.attr if isinstance(node, nodes.Getattr) else None
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            attr = node.arg.value if isinstance(node.arg.value, str) else None
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attr = access.attr if isinstance(access, nodes.Getattr) else None
+        if isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
+            attr = access.arg.value if isinstance(access.arg.value, str) else None
         if attr is not None and attr.startswith("_"):
-            out.unsafe.append((attr, node.lineno))
+            out.unsafe.append((attr, access.lineno))
     out.unsafe = list(dict.fromkeys(out.unsafe))
     out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
