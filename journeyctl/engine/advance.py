@@ -52,7 +52,7 @@ from journeyctl.engine.triggers import (
 )
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.expressions import compile_expr
-from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger, WaitUntil
+from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger, Send, WaitUntil
 from journeyctl.spec.project import Project
 
 # Synthetic responses for `simulate --assume`: delay after the message they answer.
@@ -657,6 +657,7 @@ class Engine:
         elif self._is_late(seq, at, now):
             status, reason = Status.SKIPPED, "late"
         rendered = None
+        failure: RenderFailure | None = None
         if status is Status.SENT and self.renderer is not None:
             try:
                 rendered = self.renderer.render(
@@ -669,9 +670,9 @@ class Engine:
                     marketing=marketing,
                     tz=tz,
                 )
-            except RenderFailure as failure:
-                self._render_failed(state, seq, enr, node, at, failure, cv, result)
-                return False
+            except RenderFailure as exc:
+                failure = exc
+                status, reason = Status.SKIPPED, "render_error"
         contact = state.contact
         to = contact.email if medium == "email" else contact.phone
         # Positional, in field order (a hot path: one per message of every tick).
@@ -687,9 +688,12 @@ class Engine:
                 None, contact.id, seq.id, step_id, channel, at, status, enr.id, marketing,
                 reason, enr.deferred_from, enr.deferred_by, enr.variant, None, None, None, to,
             )  # fmt: skip
-        enr.deferred_from = enr.deferred_by = None
         state.messages.append(msg)
         result.messages.append(msg)
+        if failure is not None:
+            self._render_failed(state, seq, enr, step, msg, failure, cv, result)
+            return False
+        enr.deferred_from = enr.deferred_by = None
         if status is Status.SENT:
             if marketing:
                 insort(state.cap_times, at)
@@ -706,31 +710,21 @@ class Engine:
         state: ContactState,
         seq: SequencePlan,
         enr: Enrollment,
-        node: StepPlan,
-        at: datetime,
+        step: Send,
+        msg: Message,
         failure: RenderFailure,
         cv: dict[str, Any],
         result: StepResult,
     ) -> None:
         """SPEC §5: this contact's message fails with a located reason (skipped with reason
         `render_error` in simulate, failed in the ledger); the enrollment waits at the step
-        until the contact's data or the project changes, then tries again."""
-        step = node.send
-        assert step is not None and node.rules is not None
+        (its deferral kept) until the contact's data or the project changes, then tries
+        again."""
         detail = describe_failure(self.project, seq.id, step, failure, cv)
-        contact = state.contact
-        to = contact.email if node.rules.medium == "email" else contact.phone
-        msg = Message(
-            None, contact.id, seq.id, node.send_id, node.channel, at, Status.SKIPPED, enr.id,
-            node.rules.marketing, "render_error", enr.deferred_from, enr.deferred_by,
-            enr.variant, None, None, None, to,
-        )  # fmt: skip
-        state.messages.append(msg)
-        result.messages.append(msg)
         if result.failures is None:
             result.failures = []
         result.failures.append((msg, detail))
-        self._hold(state, enr, at, cv, f"render_error: {detail}", result)
+        self._hold(state, enr, msg.at, cv, f"render_error: {detail}", result)
 
     def _hold(
         self,
