@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from journeyctl import faults
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact, Event
 from journeyctl.errors import DataError
@@ -124,6 +125,7 @@ def import_files(
         if report is not None:
             report.unknown_contact = ev.events_unknown
             report.diagnostics += ev.unknown
+        faults.point("import")
     return counts
 
 

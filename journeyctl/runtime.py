@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from journeyctl import collector
+from journeyctl import collector, faults
 from journeyctl.channels.base import Channel, ChannelConfigError
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.draw import bucket
@@ -108,6 +108,8 @@ def advance_due(
             states = store.load_many(due[start : start + ADVANCE_BATCH])
             saves = [(state, engine.advance(state, now)) for state in states]
             claimed = store.save_many(saves, claim)
+            faults.point("advance")
+        faults.point("advance-commit")
         report.contacts += len(states)
         decided = decisions = 0
         for _, result in saves:
@@ -164,6 +166,7 @@ def recover_interrupted(
                 report.delivered += 1
             else:
                 store.mark_retry(msg.key, now, "interrupted: the tick delivering it stopped")
+        faults.point("recover")
 
 
 @dataclass
@@ -230,6 +233,7 @@ class Deliveries:
     def _commit_sent(self) -> None:
         with self.store.transaction():
             self.record_sent()
+        faults.point("after-record")
 
     def record_sent(self) -> None:
         """Write the pending `sent` marks of reconcilable channels into the current (or
@@ -274,6 +278,7 @@ class Deliveries:
                     channel.open()
                     opened[msg.channel] = channel
                     self._reconciles[msg.channel] = hasattr(channel, "already_delivered")
+                faults.point("attempting")
                 receipt = channel.deliver(msg)
             except TransientChannelError as exc:
                 if attempt >= MAX_ATTEMPTS:
@@ -298,6 +303,7 @@ class Deliveries:
                         [Event(msg.contact_id, "bounced", now, (("message_id", msg.key),))]
                     )
                 continue
+            faults.point("after-accept")
             if failing:
                 failing.pop(msg.channel, None)
             if self._reconciles[msg.channel]:
@@ -306,6 +312,7 @@ class Deliveries:
                     self._commit_sent()
             else:
                 store.mark_sent(msg.key, now, receipt.provider_id)
+                faults.point("after-record")
             report.delivered += 1
             if self.on_delivered is not None:
                 self.on_delivered(msg)

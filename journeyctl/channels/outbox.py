@@ -22,6 +22,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, get_args, get_type_hints
 
+from journeyctl import faults
 from journeyctl.channels.base import Receipt
 from journeyctl.channels.records import MESSAGE_FIELDS
 from journeyctl.engine.model import Message
@@ -164,6 +165,7 @@ class FileOutbox:
         if known is not None:
             return Receipt(key, f"{self.file.name}:{known}")
         self._write(_line(message))  # == message_record(message) + the marker, tested
+        faults.point("mid-send")
         self._lines = n = self._lines + 1
         index[key] = n
         self._unsynced += 1

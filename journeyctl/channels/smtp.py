@@ -19,6 +19,7 @@ import ssl as ssl_module
 from pathlib import Path
 from typing import Any
 
+from journeyctl import faults
 from journeyctl.channels.base import ChannelConfigError, Receipt
 from journeyctl.channels.deadline import Deadline, check_timeout, deadline_file
 from journeyctl.channels.mime import Sender, build_email
@@ -71,6 +72,8 @@ class _DeadlineSMTP(smtplib.SMTP):
                 self.close()
                 raise smtplib.SMTPServerDisconnected(str(exc)) from exc
         super().send(s)
+        if s[-5:] == b"\r\n.\r\n":  # the message and its final dot sent, the reply not read
+            faults.point("mid-send")
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:  # a new connection, or after STARTTLS

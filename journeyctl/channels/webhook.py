@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from journeyctl import __version__
+from journeyctl import __version__, faults
 from journeyctl.channels.base import ChannelConfigError, Receipt
 from journeyctl.channels.deadline import Deadline, DeadlineSocket, check_timeout
 from journeyctl.channels.records import message_record
@@ -201,6 +201,7 @@ class WebhookChannel:
             try:
                 conn = self._connection()
                 conn.request("POST", self._target, body=body, headers=headers)
+                faults.point("mid-send")
                 response = conn.getresponse()
                 data = response.read()  # read fully, so the connection can carry the next one
             except TimeoutError as exc:

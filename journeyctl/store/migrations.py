@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from journeyctl import faults
+
 # Times are integer UTC epoch microseconds (journeyctl.store.serialize).
 _V1 = """
 CREATE TABLE contacts (
@@ -165,6 +167,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             for stmt in _statements(MIGRATIONS[n]):
                 conn.execute(stmt)
         conn.execute(f"PRAGMA user_version = {LATEST}")
+        faults.point("migration")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

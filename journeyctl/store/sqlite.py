@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from journeyctl import faults
 from journeyctl.data import build
 from journeyctl.engine.model import (
     Contact,
@@ -602,6 +603,7 @@ class SqliteStore:
                 f"RETURNING id, attempts, {_MESSAGE_COLUMNS}",
                 (now_us, -1 if limit is None else limit, self._run_id),
             ).fetchall()
+        faults.point("claim")
         rows.sort(key=lambda r: r[0])  # RETURNING order is unspecified: decision order
         for r in rows:
             self._claimed_ids[r[2]] = r[0]
