@@ -129,11 +129,22 @@ def import_files(
     return counts
 
 
-def import_contacts(store: Store, contacts: Sequence[Contact], now: datetime) -> ImportCounts:
-    """Upsert contacts; new ones start with `cursor = now - 1µs` (the engine sees them at now)."""
+def import_contacts(store: Store, contacts: Iterable[Contact], now: datetime) -> ImportCounts:
+    """Upsert contacts; new ones start with `cursor = now - 1µs` (the engine sees them at now).
+
+    `contacts` may be a stream (`contacts import` of a big file): it is consumed inside the one
+    transaction, so an error raised by the stream rolls the whole import back."""
+    seen = 0
+
+    def counted() -> Iterator[Contact]:
+        nonlocal seen
+        for c in contacts:
+            seen += 1
+            yield c
+
     with store.transaction():
-        new = store.upsert_contacts(contacts, born=now - BORN_BEFORE)
-    return ImportCounts(contacts_new=new, contacts_seen=len(contacts))
+        new = store.upsert_contacts(counted(), born=now - BORN_BEFORE)
+    return ImportCounts(contacts_new=new, contacts_seen=seen)
 
 
 def as_imported(events: Iterable[Event], now: datetime, max_age: timedelta) -> Iterator[Event]:

@@ -41,17 +41,21 @@ def import_contacts(
 ) -> None:
     """Insert or update contacts (typed by journey.yaml)."""
     from journeyctl.cli.input_render import print_inputs
-    from journeyctl.cli.loading import load_project_or_fail, read_contacts_input
+    from journeyctl.cli.loading import check_contacts_input, load_project_or_fail
     from journeyctl.cli.output import Output
+    from journeyctl.data.contacts import read_again
     from journeyctl.imports import import_contacts as do_import
     from journeyctl.store.sqlite import SqliteStore
 
     project = load_project_or_fail(project_dir)
     t = _now(now, project.settings.timezone)
-    people, report = read_contacts_input(project, file, encoding, skip_invalid=skip_invalid)
+    # Two streamed passes, so a million contacts never sit in memory (issue 14): the first
+    # checks the whole file (and writes the rejects) before the database is opened, exactly
+    # as a read into a list did; the second reads the good rows again into the one transaction.
+    first, report = check_contacts_input(project, file, encoding, skip_invalid=skip_invalid)
     store = SqliteStore(db)
     try:
-        counts = do_import(store, people, t)
+        counts = do_import(store, read_again(file, project.settings, first, encoding=encoding), t)
     finally:
         store.close()
     print_inputs(Output.from_environment(), [report])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from journeyctl.engine.model import Contact, Event
 from journeyctl.imports import InputReport
 from journeyctl.spec.project import Project
+
+if TYPE_CHECKING:
+    from journeyctl.data.result import ReadResult
 
 T = TypeVar("T")
 
@@ -44,6 +47,24 @@ def read_contacts_input(
     from journeyctl.data.contacts import read_contacts
 
     return _read(read_contacts, "contacts", project, path, encoding, skip_invalid, hold_back)
+
+
+def check_contacts_input(
+    project: Project, path: Path, encoding: str | None, *, skip_invalid: bool = False
+) -> tuple[ReadResult[Contact], InputReport]:
+    """read_contacts_input without keeping the contacts: the first pass of `contacts import`,
+    which then streams them with `data.contacts.read_again` (a million contacts never sit in
+    memory at once). Same errors, same report, same rejects file."""
+    from journeyctl.data.contacts import read_contacts
+
+    kept: list[ReadResult[Contact]] = []
+
+    def check(*args: Any, **kwargs: Any) -> ReadResult[Contact]:
+        kept.append(read_contacts(*args, **kwargs, keep=False))
+        return kept[0]
+
+    report = _read(check, "contacts", project, path, encoding, skip_invalid, False)[1]
+    return kept[0], report
 
 
 def read_events_input(
@@ -102,7 +123,7 @@ def _read(
             f"{why}; nothing imported from this file{hint}", exc.bad_rows, exc.diagnostics
         )
         return [], report
-    report.rows = len(result.items)
+    report.rows = result.rows
     report.rejected = result.rejected
     report.rejects = rejects
     report.diagnostics = [d for d in result.diagnostics if d.is_error]

@@ -6,7 +6,13 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from journeyctl.data.convert import FIRST_YEAR, LAST_YEAR, TYPES, OutOfCalendar
+from journeyctl.data.convert import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    TYPES,
+    NotAscii,
+    OutOfCalendar,
+)
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.models import ProjectSettings
 
@@ -26,7 +32,20 @@ def is_email(text: str) -> bool:
         and text.find("@", at + 1) < 0
         and " " not in text
         and text.isprintable()
+        and (text.isascii() or _idn_domain(text[at + 1 :]))
     )
+
+
+def _idn_domain(domain: str) -> bool:
+    """An internationalised domain (예시.한국) is kept as written and sent as punycode
+    (channels/mime.py); one that has no punycode form cannot be sent, so it is refused here."""
+    if domain.isascii():
+        return True
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 class Zones:
@@ -58,6 +77,14 @@ def bad_cell(
             f"column {name}: {text!r} is outside the calendar journeyctl schedules in "
             f"(years {FIRST_YEAR}-{LAST_YEAR})",
             "a placeholder for an unknown date? leave the cell empty",
+        )
+    if isinstance(exc, NotAscii):
+        return error(
+            Location(path, line, col),
+            t.code,
+            f"column {name}: {text!r} is not {t.noun}: its digits are not 0-9 (full-width digits?)",
+            "retype it with the digits 0-9; in Excel, =ASC(cell) turns full-width digits into"
+            " plain ones",
         )
     return error(
         Location(path, line, col), t.code, f"column {name}: {text!r} is not {t.noun}", t.hint

@@ -26,7 +26,7 @@ from journeyctl.data.contact_fields import (
 )
 from journeyctl.data.contacts_jsonl import jsonl_stream
 from journeyctl.data.convert import parser_for
-from journeyctl.data.result import ReadResult, collect
+from journeyctl.data.result import ReadResult, again, collect
 from journeyctl.data.source import (
     Fatal,
     Header,
@@ -197,13 +197,15 @@ def read_contacts(
     encoding: str | None = None,
     skip_invalid: bool = False,
     rejects: Path | None = None,
+    keep: bool = True,
 ) -> ReadResult[Contact]:
     """Read all contacts of a CSV (or .jsonl/.ndjson) file.
 
     All-or-nothing: any bad row raises `DataError` with every diagnostic (located
     `file:line:col`). With `skip_invalid`, good rows are returned, bad ones counted in
     `rejected` and written to `rejects` (original columns + `error`). Warnings (e.g.
-    `bad-timezone`) never fail the read; they are in `diagnostics`.
+    `bad-timezone`) never fail the read; they are in `diagnostics`. `keep=False` checks the
+    file the same way without keeping the contacts (`rows` counts them; see `read_again`).
     """
     return collect(
         _stream(path, settings, encoding),
@@ -212,4 +214,17 @@ def read_contacts(
         skip_invalid=skip_invalid,
         rejects=rejects,
         jsonl=is_jsonl(path),
+        keep=keep,
     )
+
+
+def read_again(
+    path: Path,
+    settings: ProjectSettings,
+    first: ReadResult[Contact],
+    *,
+    encoding: str | None = None,
+) -> Iterator[Contact]:
+    """The good contacts of a file `read_contacts(keep=False)` checked, streamed one by one
+    (`contacts import` of a big file); raises ChangedWhileReading if the file changed."""
+    return again(_stream(path, settings, encoding), path, Contact, first)

@@ -40,14 +40,30 @@ BOOLS: dict[str, bool] = {
 }
 
 
+class NotAscii(ValueError):
+    """A number written with other digits than 0-9 (full-width １２３, Arabic-Indic ١٢٣)."""
+
+
+def _not_ascii(text: str) -> ValueError:
+    if any(c.isdigit() for c in text if not c.isascii()):
+        return NotAscii(text)
+    return ValueError(text)
+
+
 def parse_int(text: str) -> int:
     """Whole numbers; Excel's thousands separators are accepted when well grouped.
 
     >>> parse_int("1,234")
     1234
+
+    Digits are ASCII only: int() would take full-width １２３ (Korean Excel's full-width input
+    mode) or Arabic-Indic digits, which dates, times and every text column keep as written, so
+    the same cell would mean a number here and a string there; `NotAscii` says so, located.
     """
     if "_" in text:  # int() would take 1_000; a spreadsheet never means that
         raise ValueError(text)
+    if not text.isascii():
+        raise _not_ascii(text)
     try:
         return int(text)
     except ValueError:
@@ -57,9 +73,11 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """Finite decimal numbers, thousands separators as for int; no nan/inf."""
+    """Finite decimal numbers, thousands separators as for int; no nan/inf; ASCII digits."""
     if "_" in text:
         raise ValueError(text)
+    if not text.isascii():
+        raise _not_ascii(text)
     try:
         value = float(text)
     except ValueError:
@@ -67,7 +85,7 @@ def parse_float(text: str) -> float:
             raise
         value = float(text.replace(",", ""))
     if not math.isfinite(value):
-        raise ValueError(text)
+        raise ValueError(text)  # nan, inf, 1e400
     return value
 
 

@@ -10,15 +10,16 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from journeyctl import collector
-from journeyctl.data.source import Header, Rejected, is_jsonl
+from journeyctl.data.source import Header, Rejected, is_jsonl, parse_json_line
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.errors import DataError, UsageError
+from journeyctl.reporting import csvsafe
 
 T = TypeVar("T")
 
@@ -55,6 +56,7 @@ class ReadResult(Generic[T]):
         default_factory=list
     )  # warnings; with skip_invalid, errors too
     rejected: int = 0  # rows skipped (skip_invalid) and written to the rejects file
+    rows: int = 0  # good rows read (kept in `items` unless collect(keep=False))
 
 
 class _RejectsWriter:
@@ -80,7 +82,7 @@ class _RejectsWriter:
         while name in columns:  # the input may have an `error` column of its own
             name = "_" + name
         self.width = len(columns)
-        self.csv.writerow([*columns, name])
+        self.csv.writerow([csvsafe.cell(c) for c in columns] + [name])
 
     def write(self, row: Rejected) -> None:
         reason = "; ".join(
@@ -90,8 +92,8 @@ class _RejectsWriter:
         if self.jsonl:
             text = row.raw if isinstance(row.raw, str) else ",".join(row.raw)
             try:
-                obj = json.loads(text)
-            except ValueError:
+                obj = parse_json_line(text)
+            except ValueError:  # not JSON, NaN, or nested too deeply: keep the line as text
                 obj = None
             record = (
                 {**obj, "error": reason}
@@ -102,7 +104,9 @@ class _RejectsWriter:
         else:
             fields = list(row.raw) if isinstance(row.raw, list) else [row.raw]
             fields += [""] * (self.width - len(fields))  # keep `error` in its own column
-            self.csv.writerow([*fields, reason])
+            # Opened in Excel: a cell starting with = + - @ TAB CR is a formula unless quoted
+            # away (OWASP CSV injection); the readers drop that quote again on re-import.
+            self.csv.writerow([csvsafe.cell(f) for f in fields] + [csvsafe.cell(reason)])
 
     def commit(self) -> None:
         self.file.close()
@@ -121,8 +125,12 @@ def collect(
     skip_invalid: bool,
     rejects: Path | None,
     jsonl: bool,
+    keep: bool = True,
 ) -> ReadResult[T]:
-    """Drain a reader stream; raise DataError unless every row imported or was skippable."""
+    """Drain a reader stream; raise DataError unless every row imported or was skippable.
+
+    `keep=False` checks the file without keeping its rows (`rows` counts them): the first pass
+    of a streamed import (`again` is the second)."""
     result: ReadResult[T] = ReadResult()
     items = result.items
     diagnostics = result.diagnostics
@@ -144,7 +152,8 @@ def collect(
         try:
             for x in stream:
                 if type(x) is item_type:
-                    if not failed:
+                    result.rows += 1
+                    if keep and not failed:
                         items.append(x)
                 elif type(x) is Rejected:
                     result.rejected += 1
@@ -180,3 +189,40 @@ def collect(
     if writer is not None:
         writer.commit()
     return result
+
+
+class ChangedWhileReading(DataError):
+    """The second pass of a streamed import did not read what the first pass read."""
+
+
+def again(
+    stream: Iterable[Any], path: Path, item_type: type[T], first: ReadResult[T]
+) -> Iterator[T]:
+    """The good rows of `path` again, streamed, for a file `collect(keep=False)` checked
+    (`first`): the second pass of an import that never holds the whole file in memory.
+
+    The file may have changed in between (an export still being written): a problem the
+    first pass did not see, or another count of good or bad rows, raises ChangedWhileReading
+    (a DataError) from the loop, so the caller's transaction rolls back and nothing is
+    imported."""
+    rows = rejected = 0
+    for x in stream:
+        if type(x) is item_type:
+            rows += 1
+            yield x
+        elif type(x) is Rejected:
+            rejected += 1
+            if rejected > first.rejected:
+                break
+        elif type(x) is Diagnostic and x.is_error:
+            raise _changed(path, [x])
+    if rows != first.rows or rejected != first.rejected:
+        raise _changed(path, [])
+
+
+def _changed(path: Path, diagnostics: list[Diagnostic]) -> ChangedWhileReading:
+    return ChangedWhileReading(
+        diagnostics,
+        f"{path} changed while it was being imported; nothing imported (import it again once"
+        " it is complete)",
+    )

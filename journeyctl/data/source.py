@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 from journeyctl.data import decode
 from journeyctl.diagnostics import Diagnostic, Location, error
+from journeyctl.reporting import csvsafe
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
@@ -56,13 +58,53 @@ def bad_encoding(path: Path, line: int, col: int, byte: int, encoding: str) -> D
     )
 
 
+def bad_nul(path: Path, line: int, col: int) -> Diagnostic:
+    return error(
+        Location(path, line, col),
+        "bad-encoding",
+        "a NUL byte (0x00): this is not text in the file's encoding",
+        'is the file binary, or UTF-16 without its BOM? save it from Excel as "CSV UTF-8"',
+    )
+
+
+def unquote_formulas(row: list[str]) -> None:
+    """Undo, in place, what journeyctl's CSV writers do to a cell that Excel would run as a
+    formula (reporting/csvsafe.py: `'` before a leading = + - @ TAB CR), so a rejects file
+    fixed in Excel imports back as it was (`'+82 10-1234-5678` is the phone +82 10-1234-5678)."""
+    for i, cell in enumerate(row):
+        if cell[:1] == "'" and cell[1:2] in csvsafe.TRIGGERS_SET:
+            row[i] = cell[1:]
+
+
+def csv_delimiter(f: TextIO, encoding: str) -> str:
+    """',' except for Excel's "Unicode text" (UTF-16, tab-separated): a UTF-16 file whose
+    first line has a tab is read as tab-separated."""
+    if not decode.is_utf16(encoding):
+        return ","
+    first = f.readline()
+    f.seek(0)
+    return "\t" if "\t" in first else ","
+
+
 def csv_records(
     f: TextIO, path: Path, encoding: str
 ) -> Iterator[tuple[int, list[str], Diagnostic | None]]:
     """(start line, fields, bad-encoding diagnostic or None) per non-blank record."""
+    nuls = [0]  # lines with a NUL read so far: a record is scanned only when this moved
+    quotes = [0]  # lines with a ' read so far, the same way
+
+    def lines() -> Iterator[str]:
+        for text in f:
+            if "\x00" in text:
+                nuls[0] += 1
+            if "'" in text:
+                quotes[0] += 1
+            yield text
+
     # strict: an unclosed quote is an error, not a field that swallows the rest of the file
-    reader = csv.reader(f, strict=True)
+    reader = csv.reader(lines(), strict=True, delimiter=csv_delimiter(f, encoding))
     seen = decode.bad_bytes_seen()
+    seen_nuls = seen_quotes = 0
     scanning = False
     prev = 0  # line_num after the previous record = lines consumed so far
     try:
@@ -77,16 +119,82 @@ def csv_records(
                 found = decode.find_bad_bytes(row)
                 if found:
                     bad = bad_encoding(path, line, found[0], found[2], encoding)
+            if quotes[0] != seen_quotes:
+                seen_quotes = quotes[0]
+                unquote_formulas(row)
+            if nuls[0] != seen_nuls:
+                seen_nuls = nuls[0]
+                col = next((i for i, c in enumerate(row, 1) if "\x00" in c), 0)
+                if col and bad is None:
+                    bad = bad_nul(path, line, col)
             yield line, row, bad
     except csv.Error as exc:
-        raise Fatal(
-            error(
-                Location(path, prev + 1, 1),
-                "bad-row",
-                f"malformed CSV in the record starting here: {exc}",
-                'check the quotes: a quoted field must end with " and a literal quote is ""',
+        message = f"malformed CSV in the record starting here: {exc}"
+        hint = 'check the quotes: a quoted field must end with " and a literal quote is ""'
+        if "field larger than field limit" in str(exc):  # 128 KiB: an unclosed quote, mostly
+            hint = (
+                "a field longer than that is an unclosed quote swallowing the lines after it,"
+                " or a value too long for a contact: shorten it"
             )
-        ) from None
+        raise Fatal(error(Location(path, prev + 1, 1), "bad-row", message, hint)) from None
+
+
+class _NotJsonNumber(ValueError):
+    def __init__(self, literal: str, why: str):
+        super().__init__(why)
+        self.literal = literal
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _json_constant(name: str) -> Any:
+    raise _NotJsonNumber(name, f"{name} is not a JSON number")
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJsonNumber(text, f"{text} is too large for a number")
+    return value
+
+
+# Python's json reads NaN and Infinity (not JSON) and turns 1e400 into inf: refused, located.
+_DECODER = json.JSONDecoder(parse_constant=_json_constant, parse_float=_json_float)
+
+
+def parse_json_line(text: str) -> Any:
+    """One JSONL line as Python values; ValueError (never RecursionError) when it is not JSON
+    or holds a number journeyctl cannot keep (NaN, Infinity, 1e400, over 4300 digits)."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise _TooDeep("nested too deeply") from None
+
+
+def _bad_json(path: Path, line: int, text: str, exc: ValueError) -> Diagnostic:
+    hint = "each line must be one JSON object"
+    if isinstance(exc, json.JSONDecodeError):
+        return error(
+            Location(path, line, exc.colno), "bad-json", f"not valid JSON: {exc.msg}", hint
+        )
+    if isinstance(exc, _NotJsonNumber):
+        col = text.find(exc.literal) + 1 or 1
+        return error(
+            Location(path, line, col),
+            "bad-json",
+            f"not a number journeyctl can keep: {exc}",
+            "write a finite number, or null for no value",
+        )
+    if isinstance(exc, _TooDeep):
+        return error(
+            Location(path, line, 1),
+            "bad-json",
+            "a value is nested too deeply to read",
+            "each line must be one JSON object of single values (no arrays or objects in it)",
+        )
+    return error(Location(path, line, 1), "bad-json", f"not valid JSON: {exc}", hint)
 
 
 def jsonl_records(
@@ -103,18 +211,9 @@ def jsonl_records(
                 yield line, text, bad_encoding(path, line, found[1] + 1, found[2], encoding)
                 continue
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield (
-                line,
-                text,
-                error(
-                    Location(path, line, exc.colno),
-                    "bad-json",
-                    f"not valid JSON: {exc.msg}",
-                    "each line must be one JSON object",
-                ),
-            )
+            obj = parse_json_line(text)
+        except ValueError as exc:
+            yield line, text, _bad_json(path, line, text, exc)
             continue
         if not isinstance(obj, dict):
             yield (

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# OWASP "CSV Injection": a cell starting with one of these is a formula (or DDE) to a
+# spreadsheet. Prefixed with ' it is text; journeyctl's CSV readers drop that ' again.
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TRIGGERS_SET = frozenset(_TRIGGERS)
 
 
 def cell(value: Any) -> str:
