@@ -245,7 +245,20 @@ class SqliteStore:
         with self.transaction():
             before = self.conn.execute("SELECT count(*) FROM contacts").fetchone()[0]
             changed: list[tuple[str]] = []
-            for c in contacts:
+
+            def wake() -> None:
+                # New contacts start at `born`; changed ones wake at their cursor so the engine
+                # re-reads triggers that depend on attributes (a birthday added later, SPEC §2).
+                self.conn.executemany(
+                    "INSERT INTO contact_state(contact_id, cursor, next_due) "
+                    f"VALUES (?1, {born_us}, {born_us}) ON CONFLICT(contact_id) DO UPDATE SET "
+                    "next_due = CASE WHEN next_due IS NULL OR next_due > cursor THEN cursor "
+                    "ELSE next_due END",
+                    changed,
+                )
+                changed.clear()
+
+            for c in contacts:  # may be a stream (contacts import): nothing kept per contact
                 cur = self.conn.execute(
                     "INSERT INTO contacts(id, email, phone, name, timezone, attrs) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -258,15 +271,9 @@ class SqliteStore:
                 )
                 if cur.rowcount:
                     changed.append((c.id,))
-            # New contacts start at `born`; changed ones wake at their cursor so the engine
-            # re-reads triggers that depend on attributes (a birthday added later, SPEC §2).
-            self.conn.executemany(
-                "INSERT INTO contact_state(contact_id, cursor, next_due) "
-                f"VALUES (?1, {born_us}, {born_us}) ON CONFLICT(contact_id) DO UPDATE SET "
-                "next_due = CASE WHEN next_due IS NULL OR next_due > cursor THEN cursor "
-                "ELSE next_due END",
-                changed,
-            )
+                    if len(changed) >= 10_000:
+                        wake()
+            wake()
             after = self.conn.execute("SELECT count(*) FROM contacts").fetchone()[0]
         return int(after - before)
 
