@@ -527,11 +527,16 @@ class SqliteStore:
                 f"next_attempt_at) VALUES ({','.join('?' * 21)})",
                 ledger,
             )
+            # Counted before any other write: the test below reads the INSERT's changes alone.
+            all_in = self.conn.total_changes - changes == len(ledger)
             if failed:
-                x("UPDATE ledger SET error = ? WHERE key = ?", [(w, k) for k, w in failed.items()])
+                x(
+                    "UPDATE ledger SET error = ? WHERE key = ? AND id > ? AND state = 'failed'",
+                    [(w, k, last_id) for k, w in failed.items()],
+                )
             if not claimed:
                 return []
-            if self.conn.total_changes - changes == len(ledger):
+            if all_in:
                 # Every row went in, with rowids last_id + 1, + 2, ... in order (SQLite
                 # gives a new row max(rowid) + 1).
                 ids = {row[0]: last_id + 1 + i for i, row in enumerate(ledger)}
