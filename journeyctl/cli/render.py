@@ -16,6 +16,33 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+# What a terminal obeys rather than shows: C0 controls but tab (ESC starts CSI and OSC
+# sequences: recolour, retitle, write the clipboard; CR overwrites the line), DEL and C1. An
+# echoed line may be a contact's row, so it is shown with these escaped as `\x1b`.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x09}
+
+
+def _shown(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
+def _caret_at(path: Path, src: str, col: int) -> int:
+    """Characters of `src` before the caret: `col` is a character column, except in a CSV
+    data file, where it is the field's number (docs/data.md)."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return max(col - 1, 0)
+    delimiter = "\t" if "\t" in src and "," not in src else ","
+    field, quoted = 1, False
+    for i, ch in enumerate(src):
+        if field >= col:
+            return i
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            field += 1
+    return len(src)
+
+
 def _source_line(path: Path, line: int) -> str | None:
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -70,12 +97,12 @@ def render_diagnostics(
             )
         return
     for d in ordered:
-        out.err.print(str(d), markup=False, highlight=False)
+        out.err.print(_shown(str(d)), markup=False, highlight=False)
         path = d.location.path if base is None else base / d.location.path
         src = _source_line(path, d.location.line)
         if src is not None and src.strip():
-            out.err.print("    " + src, markup=False, highlight=False)
-            pad = _display_width(src[: max(d.location.col - 1, 0)])
+            out.err.print("    " + _shown(src), markup=False, highlight=False)
+            pad = _display_width(_shown(src[: _caret_at(path, src, d.location.col)]))
             out.err.print("    " + " " * pad + "^", markup=False, highlight=False)
         if d.hint:
-            out.err.print(f"  hint: {d.hint}", markup=False, highlight=False)
+            out.err.print(f"  hint: {_shown(d.hint)}", markup=False, highlight=False)
