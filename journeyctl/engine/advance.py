@@ -199,7 +199,6 @@ class Engine:
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
         self._exprs: dict[str, _Expr] = {}
-        self._error: str | None = None  # the last expression error (_eval), for branches
         self._digest: str | None = None  # see project_digest
 
     # --- public -------------------------------------------------------------------------
@@ -559,14 +558,7 @@ class Engine:
                     self._note(state, at, seq.id, "wait", f"{node.id}: until {_hm(enr.due_at, tz)}")
             elif kind == BRANCH:
                 cond = node.branch_if
-                self._error = None
                 taken = bool(self._eval(cond, state, at, enr, cv, tz))
-                error = self._last_error()  # (a call: type checkers keep the None above)
-                if error is not None:
-                    # Taking either arm would be a guess: the contact waits here, as for a
-                    # template that fails, until its data or the project changes.
-                    self._hold(state, enr, at, cv, f"expression_error: {error}", result)
-                    return
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
                 if state.trace is not None:
@@ -752,10 +744,6 @@ class Engine:
             result.rearmed = []
         result.rearmed.append(enr)
 
-    def _last_error(self) -> str | None:
-        """The error of the last `_eval` that failed since `_error` was cleared."""
-        return self._error
-
     def project_digest(self) -> str:
         """The sequences' versions and every template file: a held contact is tried again
         when this changes (an edit may be the fix)."""
@@ -810,6 +798,7 @@ class Engine:
     ) -> None:
         enr.outcome, enr.ended_at, enr.reason = outcome, t, reason
         enr.due_at = None
+        enr.held = None  # (a goal or exit while held ends the wait too)
         enr.waiting_since = None
         result.changed.append(enr)
         if state.trace is not None:
@@ -915,9 +904,8 @@ class Engine:
             return value
         except Exception as exc:
             # A contact whose data breaks an expression (e.g. an empty date compared with a
-            # number) must not stop everyone else: the condition is false (a branch holds
-            # instead: _run), and explain says why.
-            self._error = f"{source}: {type(exc).__name__}: {exc}"
+            # number, `days_since(last_event('purchased')) < 7` before any purchase) must
+            # not stop everyone else: the condition is false, and explain says why.
             self._note(
                 state,
                 t,

@@ -162,7 +162,10 @@ def test_simulate_predicts_the_failures_run_records(proj: Path) -> None:
     assert sorted(f["contact_id"] for f in _failed(proj)) == ["c1", "c3"]
 
 
-def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Path) -> None:
+def test_a_branch_that_fails_for_the_contact_is_false_and_explained(proj: Path) -> None:
+    """A condition is not a message: one that raises for the contact's data is false, as
+    `days_since(last_event('purchased')) < 7` before any purchase should be, and explain
+    says why; the contact is not held (it would wait for ever for a fact that never comes)."""
     contacts = "id,email,name,n\nc1,a@x.com,Kim,\n"  # n empty: `contact.n > 3` is a TypeError
     (proj / "contacts.csv").write_text(contacts, encoding="utf-8")
     (proj / "events.csv").write_text(EVENTS.split("c2,")[0], encoding="utf-8")
@@ -179,17 +182,39 @@ def test_a_branch_that_fails_for_the_contact_holds_instead_of_guessing(proj: Pat
     assert code == 0, err
     code, _, err = _run(proj, "2026-11-02T10:30:00+09:00")
     assert code == 0, err
-    assert _delivered(proj) == [("c1", "hello")]  # neither `big` nor `small`: no guess
-    explain = runner.invoke(app, ["explain", str(proj / "p"), "c1", "--db", str(proj / "j.db")])
-    assert "expression_error" in explain.stdout and "contact.n > 3" in explain.stdout
+    assert _delivered(proj) == [("c1", "hello"), ("c1", "small")]
+    explain = runner.invoke(
+        app,
+        ["explain", str(proj / "p"), "c1", "--contacts", str(proj / "contacts.csv"), "--events",
+         str(proj / "events.csv"), "--start", "2026-11-01", "--days", "3"],
+    )  # fmt: skip
+    assert "contact.n > 3" in explain.stdout and "TypeError" in explain.stdout, explain.output
     status = runner.invoke(app, ["status", "--db", str(proj / "j.db"), "--format", "json"])
-    (held,) = json.loads(status.stdout)["held"]
-    assert held["contact_id"] == "c1" and "expression_error" in held["reason"]
+    assert json.loads(status.stdout)["held"] == []
 
-    (proj / "contacts.csv").write_text(contacts.replace("Kim,", "Kim,7"), encoding="utf-8")
-    code, _, err = _run(proj, "2026-11-02T10:35:00+09:00", "--contacts", str(proj / "contacts.csv"))
+
+def test_an_exit_ends_a_held_enrollment(proj: Path) -> None:
+    (proj / "p/welcome.yaml").write_text(
+        WELCOME.replace(
+            "trigger: {event: subscribed}", "trigger: {event: subscribed}\nexit_on: [unsubscribed]"
+        ),
+        encoding="utf-8",
+    )
+    code, _, err = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 1, err
+    events = EVENTS + "c1,unsubscribed,2026-11-01T11:00:00+09:00\n"
+    (proj / "events.csv").write_text(events, encoding="utf-8")
+    code, _, err = _run(proj, "2026-11-01T11:05:00+09:00", "--events", str(proj / "events.csv"))
     assert code == 0, err
-    assert _delivered(proj) == [("c1", "big"), ("c1", "hello")]
+    status = runner.invoke(app, ["status", "--db", str(proj / "j.db"), "--format", "json"])
+    assert [h["contact_id"] for h in json.loads(status.stdout)["held"]] == ["c3"]
+    # A project edit wakes only the contacts still held (c3), not the one that exited.
+    (proj / "p/templates/hello.html.j2").write_text(HELLO + "\n", encoding="utf-8")
+    code, doc, err = _run(proj, "2026-11-01T11:10:00+09:00")
+    assert doc["contacts"] == 1, err
 
 
 def test_empty_values_print_as_empty(proj: Path) -> None:
