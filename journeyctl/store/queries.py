@@ -65,7 +65,9 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> Status:
             (state, limit),
         ):
             target.append(Problem(_message(r[3:]), r[0], r[1], opt_datetime(r[2])))
-    out.held_total = q("SELECT count(*) FROM enrollments WHERE held IS NOT NULL AND outcome = 'active'").fetchone()[0]
+    out.held_total = q(
+        "SELECT count(*) FROM enrollments WHERE held IS NOT NULL AND outcome = 'active'"
+    ).fetchone()[0]
     out.held = [
         (r[0], r[1], r[2], r[3])
         for r in q(
