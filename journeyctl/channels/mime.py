@@ -25,8 +25,9 @@ from journeyctl.errors import PermanentChannelError
 CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322 SHOULD; 998 is the MUST
 # C0 controls except TAB, DEL, C1 controls (incl. NEL U+0085), and Unicode line/paragraph
-# separators: any of them can end a header line in some parser.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# separators: any of them can end a header line in some parser. Lone surrogates too (an
+# undecodable byte, or "\udc80" in a JSON Lines file): no encoding can write them.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 # Printable ASCII words separated by single spaces can go out as they are.
 _PLAIN = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
@@ -37,6 +38,7 @@ _DOMAIN = re.compile(
 )
 _MSGID_SAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/?^_`{|}~-]")
 _EOL = re.compile(r"\r\n|\r|\n")
+_SINGLE_SPACE = re.compile(r"(?<=[^ ]) (?=[^ ])")
 _EW_CHUNK = 39  # UTF-8 bytes per encoded-word: "Subject: " + 64-char word stays under 78
 
 
@@ -73,8 +75,9 @@ def check_header_value(name: str, value: str) -> None:
     for candidate in (value, decode_encoded_words(value) if "=?" in value else value):
         found = _CONTROL.search(candidate)
         if found:
+            what = "lone surrogate" if "\ud800" <= found.group() <= "\udfff" else "control"
             raise PermanentChannelError(
-                f"{name} contains the control character {found.group()!r}"
+                f"{name} contains the {what} character {found.group()!r}"
                 f"{' inside an encoded-word' if candidate is not value else ''}: {value!r}; "
                 "not sent (header injection guard). Remove line breaks from the data it uses."
             )
@@ -135,14 +138,33 @@ def unstructured_header(name: str, value: str) -> str:
     return _fold(name, _encoded_words(value))
 
 
+def _words(phrase: str) -> list[str]:
+    """Where a phrase may be folded: at single spaces (a run of them stays in its word)."""
+    return _SINGLE_SPACE.split(phrase)
+
+
+def _short(phrase: str) -> bool:
+    return all(len(w) <= 900 for w in _words(phrase))
+
+
 def display_name(value: str) -> str:
-    """RFC 5322 phrase: atoms, a quoted-string, or encoded-words for non-ASCII."""
+    """RFC 5322 phrase: atoms, a quoted-string, or encoded-words for non-ASCII (and for a
+    word too long for one line: 998 octets is a MUST)."""
     check_header_value("display name", value)
-    if all(_ATEXT.fullmatch(w) for w in value.split(" ")) and "=?" not in value:
+    if all(_ATEXT.fullmatch(w) for w in value.split(" ")) and "=?" not in value and _short(value):
         return value
     if is_plain(value) or (value.isascii() and value.isprintable() and "=?" not in value):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if _short(quoted):
+            return quoted
     return " ".join(_encoded_words(value))
+
+
+def mailbox_header(name: str, display: str, address: str) -> str:
+    """`Name: display <address>` (or the bare address), folded, with its CRLF."""
+    if not display:
+        return f"{name}: {address}{CRLF}"
+    return _fold(name, [*_words(display_name(display)), f"<{address}>"])
 
 
 def normalize_address(value: str, what: str = "address") -> str:
@@ -182,16 +204,12 @@ class Sender:
     def parse(cls, from_: str, reply_to: str | None = None) -> Sender:
         """Parse `Name <addr>` or `addr`; PermanentChannelError (a config error) if invalid."""
         name, address = _split_mailbox(from_, "from")
-        header = f"From: {display_name(name)} <{address}>" if name else f"From: {address}"
+        header = mailbox_header("From", name, address)
         reply = ""
         if reply_to:
             rname, raddress = _split_mailbox(reply_to, "reply_to")
-            reply = (
-                f"Reply-To: {display_name(rname)} <{raddress}>"
-                if rname
-                else f"Reply-To: {raddress}"
-            ) + CRLF
-        return cls(address, address.rpartition("@")[2], header + CRLF, reply)
+            reply = mailbox_header("Reply-To", rname, raddress)
+        return cls(address, address.rpartition("@")[2], header, reply)
 
 
 def _split_mailbox(value: str, what: str) -> tuple[str, str]:
@@ -205,7 +223,8 @@ def _split_mailbox(value: str, what: str) -> tuple[str, str]:
 def message_id(key: str, domain: str) -> str:
     """`<key@domain>`, stable per idempotency key; unsafe characters become =XX (injective)."""
     local = _MSGID_SAFE.sub(
-        lambda m: "".join(f"={b:02X}" for b in m.group().encode("utf-8")), key.replace("=", "=3D")
+        lambda m: "".join(f"={b:02X}" for b in m.group().encode("utf-8", "surrogatepass")),
+        key.replace("=", "=3D"),
     )
     return f"<{local}@{domain}>"
 
@@ -279,7 +298,13 @@ def _body_part(subtype: str, text: str, boundary: str, *, multipart: bool) -> st
     always added: the part's own trailing newline (or its absence) survives the round trip.
     """
     body = _EOL.sub(CRLF, text)
-    raw = body.encode("utf-8")
+    try:
+        raw = body.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PermanentChannelError(
+            f"the text/{subtype} body contains a lone surrogate {body[exc.start]!r} "
+            f"(character {exc.start + 1}), which no encoding can write; not sent"
+        ) from None
     if raw.isascii() and boundary not in body and all(len(x) <= 998 for x in body.split(CRLF)):
         encoding, payload = "7bit", body
     elif len(raw) - len(body) > len(raw) // 6:  # mostly non-ASCII (Korean): base64 is smaller
@@ -287,7 +312,9 @@ def _body_part(subtype: str, text: str, boundary: str, *, multipart: bool) -> st
         payload = base64.encodebytes(raw).decode("ascii").replace("\n", CRLF)
     else:
         encoding = "quoted-printable"
-        payload = binascii.b2a_qp(raw, istext=True).decode("ascii")
+        # b2a_qp breaks long lines with "=\n" unless the text already has a CRLF: a bare LF,
+        # which SMTP forbids (servers refuse it since the 2023 smuggling fixes).
+        payload = _EOL.sub(CRLF, binascii.b2a_qp(raw, istext=True).decode("ascii"))
     if multipart or not payload.endswith(CRLF):
         payload += CRLF
     return (
@@ -328,7 +355,8 @@ def build_email(message: Message, sender: Sender, *, date: datetime) -> BuiltEma
         headers.append(f"List-Unsubscribe: <{unsubscribe_target(message.unsubscribe_url)}>{CRLF}")
         headers.append(f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}")
     # Boundaries start with "=_": neither quoted-printable nor base64 output can contain it.
-    boundary = "=_jc_" + hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:32]
+    key = message.key.encode("utf-8", "surrogatepass")
+    boundary = "=_jc_" + hashlib.sha256(key).hexdigest()[:32]
     text = message.text if message.text is not None else html_to_text(message.html or "")
     if message.html is None:
         body = _body_part("plain", text, boundary, multipart=False)

@@ -24,6 +24,9 @@ def pick_arm(weights: list[tuple[str, float]], *key: str) -> str:
 
 
 def message_key(contact_id: str, sequence: str, enrollment_id: str, step: str) -> str:
-    """SPEC §5: the idempotency key of (contact, sequence, enrollment, step)."""
-    raw = "\x1f".join((contact_id, sequence, enrollment_id, step)).encode()
+    """SPEC §5: the idempotency key of (contact, sequence, enrollment, step).
+
+    `surrogatepass`: a lone surrogate in an id (from a JSON Lines `"\\udc80"`) still gets a key
+    of its own instead of an exception; every other id encodes exactly as plain UTF-8."""
+    raw = "\x1f".join((contact_id, sequence, enrollment_id, step)).encode("utf-8", "surrogatepass")
     return hashlib.sha256(raw).hexdigest()[:32]
