@@ -10,6 +10,8 @@ from pathlib import Path
 from journeyctl.cli.output import Output
 from journeyctl.diagnostics import Diagnostic, sort_key
 
+_ECHO_MAX_BYTES = 1024 * 1024
+
 
 def _display_width(text: str) -> int:
     # Korean is double width: carets must count display columns, not characters.
@@ -44,7 +46,11 @@ def _caret_at(path: Path, src: str, col: int) -> int:
 
 
 def _source_line(path: Path, line: int) -> str | None:
+    # Never through a symlink (its target may be outside the project: a .env, a key file),
+    # and not from a file too large to be a project file (validate refused it unread).
     try:
+        if path.is_symlink() or path.stat().st_size > _ECHO_MAX_BYTES:
+            return None
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return None

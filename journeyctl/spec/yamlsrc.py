@@ -14,15 +14,137 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
+from yaml.resolver import Resolver
 
 from journeyctl.diagnostics import Diagnostic, Location, error
 
 _RETYPED = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timestamp")}
 
+# Limits on what one project file may ask of the loader (docs/DECISIONS.md, "Hostile project
+# files"): a file bigger than this is refused before it is read; deeper nesting, more aliases
+# or a bigger alias expansion is refused while composing, before anything is built from it.
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 20_000
+MAX_ALIASES = 100
+MAX_ALIAS_NODES = 10_000
+# The only tags a project file may spell out: those of the data JSON has.
+_PLAIN_TAGS = {
+    "!",
+    *(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")),
+}
 
-class SpecLoader(yaml.SafeLoader):
+
+class LimitError(yaml.MarkedYAMLError):
+    """A file asks more of the loader than a project file may (located, with its own code)."""
+
+    def __init__(self, code: str, problem: str, mark: Any, hint: str) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.code, self.hint = code, hint
+
+
+_ALIAS_HINT = (
+    f"at most {MAX_ALIASES} aliases (*name) per file, expanding to at most "
+    f"{MAX_ALIAS_NODES} values in all; write the values out"
+)
+
+
+class _Bounded(Composer):
+    """A composer that refuses, where it stands, an alias bomb, deep nesting or an exotic tag
+    (in time linear in the file's size, before anything is built): see the limits above."""
+
+    def _bound(self) -> None:
+        self._nodes = 0
+        self._depth = 0
+        self._aliases = 0
+        self._alias_nodes = 0
+        self._open: set[str] = set()  # anchors whose node is still being composed
+        self._sizes: dict[int, int] = {}  # id(node) -> values it expands to
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()  # type: ignore[attr-defined]
+        if isinstance(event, AliasEvent):
+            if event.anchor in self._open:
+                raise LimitError(
+                    "yaml-limit",
+                    f"alias *{event.anchor} refers to the value it is part of",
+                    event.start_mark,
+                    "a value cannot contain itself; write it out",
+                )
+            node: Node = super().compose_node(parent, index)  # type: ignore[assignment]
+            self._aliases += 1
+            self._alias_nodes += self._size(node)
+            if self._aliases > MAX_ALIASES or self._alias_nodes > MAX_ALIAS_NODES:
+                raise LimitError(
+                    "yaml-limit",
+                    f"too many aliases: more than {MAX_ALIASES} or expanding to more than "
+                    f"{MAX_ALIAS_NODES} values (an alias bomb?)",
+                    event.start_mark,
+                    _ALIAS_HINT,
+                )
+            return node
+        if isinstance(event, ScalarEvent | CollectionStartEvent):
+            tag = event.tag
+            if tag is not None and tag not in _PLAIN_TAGS:
+                raise LimitError(
+                    "unsupported-tag",
+                    f"the tag {tag!r} is not allowed in project files",
+                    event.start_mark,
+                    "remove the tag: project files hold only text, numbers, true/false, "
+                    "lists and mappings",
+                )
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise LimitError(
+                "yaml-limit",
+                f"more than {MAX_NODES} values in one file",
+                event.start_mark,
+                "a project file needs a few hundred values; is this the right file?",
+            )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise LimitError(
+                "yaml-limit",
+                f"nested deeper than {MAX_DEPTH} levels",
+                event.start_mark,
+                "a project file needs only a few levels; flatten this value",
+            )
+        anchor = event.anchor if isinstance(event, NodeEvent) else None
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            composed: Node = super().compose_node(parent, index)  # type: ignore[assignment]
+            return composed
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+
+    def _size(self, node: Node) -> int:
+        """How many values `node` expands to (its nesting is bounded by MAX_DEPTH)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        size = 1
+        if isinstance(node, SequenceNode):
+            size += sum(self._size(item) for item in node.value)
+        elif isinstance(node, MappingNode):
+            size += sum(self._size(k) + self._size(v) for k, v in node.value)
+        self._sizes[id(node)] = size
+        return size
+
+
+class SpecLoader(_Bounded, yaml.SafeLoader):
     """SafeLoader with YAML 1.2-style scalars: no yes/no booleans, no 10:00 == 600, no dates."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._bound()
 
 
 SpecLoader.yaml_implicit_resolvers = {
@@ -40,6 +162,27 @@ SpecLoader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
     list("-+0123456789."),
 )
+
+
+_FastLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - PyYAML wheels have it
+    from yaml._yaml import CParser
+
+    class _CSpecLoader(_Bounded, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """SpecLoader reading its events from libyaml: the same nodes and data, five times
+        faster (pure-Python scanning is ~20 µs a token). Errors are reported by SpecLoader,
+        whose messages the diagnostics quote."""
+
+        yaml_implicit_resolvers = SpecLoader.yaml_implicit_resolvers
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._bound()
+
+    _FastLoader = _CSpecLoader
 
 
 @dataclass
@@ -136,8 +279,34 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("utf-8-sig")
 
 
+def _load(src: SourceFile, loader: Any) -> None:
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            src.diagnostics.extend(_duplicate_keys(src, root))
+            src.data = loader.construct_document(root)
+        src.root = root
+    finally:
+        loader.dispose()
+
+
+def _limit(src: SourceFile, exc: LimitError) -> Diagnostic:
+    return error(src.loc(exc.problem_mark), exc.code, exc.problem or "", exc.hint)
+
+
 def parse_text(path: Path, text: str) -> SourceFile:
     src = SourceFile(path=path, text=text)
+    if _FastLoader is not None:
+        try:
+            _load(src, _FastLoader(text))
+            return src
+        except LimitError as exc:
+            src.data = None
+            src.diagnostics.append(_limit(src, exc))
+            return src
+        except yaml.YAMLError:
+            pass  # SpecLoader says what is wrong, in the words the diagnostics document
+        src = SourceFile(path=path, text=text)
     try:
         loader = SpecLoader(text)
         try:
@@ -148,6 +317,22 @@ def parse_text(path: Path, text: str) -> SourceFile:
             src.root = root
         finally:
             loader.dispose()
+    except LimitError as exc:
+        src.diagnostics.append(_limit(src, exc))
+        src.data = None
+    except ReaderError as exc:  # a control character: PyYAML gives its offset in the text
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        src.diagnostics.append(
+            error(
+                Location(path, line, col),
+                "bad-encoding",
+                f"control character U+{exc.character:04X} is not allowed in YAML",
+                "remove it (a binary file, or text pasted with control characters?)",
+            )
+        )
+        src.data = None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
@@ -165,9 +350,47 @@ def parse_text(path: Path, text: str) -> SourceFile:
     return src
 
 
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n // 1024} KiB"
+
+
+def too_large(shown: Path, size: int, limit: int, code: str) -> Diagnostic:
+    return error(
+        Location(shown, 1, 1),
+        code,
+        f"the file is {_size(size)}; project files are limited to {_size(limit)}",
+        "a project file is a few KB: is this the right file?",
+    )
+
+
+def read_limited(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than `limit` (read no further)."""
+    with path.open("rb") as f:
+        raw = f.read(limit + 1)
+    return None if len(raw) > limit else raw
+
+
 def parse_file(path: Path, display: Path | None = None) -> SourceFile:
     shown = display or path
-    raw = path.read_bytes()
+    raw = read_limited(path, MAX_FILE_BYTES)
+    if raw is None:
+        src = SourceFile(path=shown, text="")
+        src.diagnostics.append(too_large(shown, path.stat().st_size, MAX_FILE_BYTES, "yaml-limit"))
+        return src
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        src = SourceFile(path=shown, text="")
+        line = raw.count(b"\n", 0, nul) + 1
+        col = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
+        src.diagnostics.append(
+            error(
+                Location(shown, line, col),
+                "bad-encoding",
+                f"binary data (a NUL byte at byte {nul}), not YAML text",
+                "project files are UTF-8 text: is this the right file?",
+            )
+        )
+        return src
     try:
         text = decode_text(raw)
     except UnicodeDecodeError as exc:
