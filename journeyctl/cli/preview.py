@@ -61,8 +61,17 @@ def preview(
     assert renderer is not None
     channel = node.step.channel or project.default_channel()
     now = SystemClock().now().astimezone(zone(person.timezone, project.settings.timezone))
-    r = renderer.render(node.step, sequence=sequence, channel=channel, contact=person,
-                        contact_value=person.as_template_value(), now=now)  # fmt: skip
+    from journeyctl.engine.failures import RenderFailure
+    from journeyctl.engine.located import describe_failure
+    from journeyctl.errors import JourneyctlError
+
+    value = person.as_template_value()
+    try:
+        r = renderer.render(node.step, sequence=sequence, channel=channel, contact=person,
+                            contact_value=value, now=now)  # fmt: skip
+    except RenderFailure as failure:  # this contact's data breaks it: say where (exit 1)
+        where = describe_failure(project, sequence, node.step, failure, value)
+        raise JourneyctlError(f"render_error: {where}") from None  # values shown by repr()
     out = Output.from_environment()
     doc = {"sequence": sequence, "step": step, "channel": channel, "contact_id": person.id,
            "subject": r.subject, "text": r.text, "html": r.html}  # fmt: skip

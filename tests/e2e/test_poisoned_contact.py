@@ -234,3 +234,14 @@ def test_empty_values_print_as_empty(proj: Path) -> None:
     (row,) = [json.loads(line) for p in (proj / "p/outbox").glob("*.jsonl") for line in p.open()]
     assert row["subject"] == "님" and row["text"] == "고객님"
     assert "None" not in json.dumps(row, ensure_ascii=False)
+
+
+def test_preview_of_a_poisoned_contact_says_where(proj: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["preview", str(proj / "p"), "welcome", "hello", "--contact", "c1", "--contacts",
+         str(proj / "contacts.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "welcome.yaml:6:15" in result.stderr and "contact.n = 0" in result.stderr
+    assert "internal error" not in result.output
