@@ -38,6 +38,9 @@ BUSY_TIMEOUT_S = 0.25
 PROJECT_FILE = "journey.yaml"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
+# instants.EARLIEST and LATEST (not imported: this module stays cheap); tested equal.
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 # Fingerprints computed before the full command loaded the project, keyed by (root, db):
 # the executor records one only if the files still hash the same after the tick.
@@ -323,13 +326,17 @@ def _parse_now(text: str, tz_name: str) -> datetime:
     tz = _zone(tz_name)
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=tz).astimezone(UTC)
-        value = datetime.fromisoformat(text)
-    except ValueError:
+            value = datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
+        else:
+            value = datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError):  # `--now 0001-01-01` in a zone east of UTC
         raise Fallback("--now is not an instant") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    if not _EARLIEST <= value < _LATEST:
+        raise Fallback("--now is out of range")
+    return value
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -12,42 +12,41 @@ from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 
 def serve_forever(
     tick: Callable[[], None], every: timedelta, *, stop: threading.Event | None = None
 ) -> None:
-    """Call `tick` every `every` (never two at once) until SIGTERM/SIGINT, then return cleanly.
+    """Call `tick` at once, then every `every` (never two at once) until SIGTERM/SIGINT, then
+    return cleanly.
 
-    The tick in flight is allowed to finish (`shutdown(wait=True)`); `run --limit` bounds it.
+    A signal never interrupts a tick: the tick in flight finishes (`run --limit` and the
+    channels' timeouts bound it) and no other starts. The first tick runs here, in the calling
+    thread, so its exceptions reach the caller; the scheduler is started only after it, and only
+    if no signal came meanwhile (a SIGTERM during the first tick used to stop a scheduler that
+    had not started yet, and print a traceback). Later ticks run on the scheduler's thread.
     """
-    scheduler = BlockingScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-    )
-    scheduler.add_job(
-        tick, IntervalTrigger(seconds=every.total_seconds()), id="tick", next_run_time=None
-    )
     stop = stop or threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def _watch() -> None:
-        stop.wait()
-        scheduler.shutdown(wait=True)
-
-    watcher = threading.Thread(target=_watch, name="journeyctl-stop", daemon=True)
-    watcher.start()
+    scheduler = BackgroundScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
     try:
         tick()  # at once, then on the interval
-        if not stop.is_set():
-            scheduler.start()
+        if stop.is_set():
+            return
+        scheduler.add_job(tick, IntervalTrigger(seconds=every.total_seconds()), id="tick")
+        scheduler.start()
+        while not stop.wait(timeout=1.0):  # a timed wait: signal handlers run between waits
+            pass
     finally:
-        stop.set()
-        watcher.join(timeout=60)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # waits for the tick in flight, starts no other
         for sig, handler in previous.items():
             signal.signal(sig, handler)

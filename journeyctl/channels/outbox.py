@@ -102,6 +102,10 @@ def _key_of(line: bytes) -> str | None:
     return key if isinstance(key, str) else None
 
 
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 class FileOutbox:
     def __init__(
         self, name: str, *, path: Path, medium: str = "email", fsync_every: int = 1000
@@ -129,7 +133,11 @@ class FileOutbox:
         if self._index is None:
             self._load_index()
         # Unbuffered append: each line is one write() call, so it reaches the OS at once.
-        self._fh = open(self.file, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        # Created 0600: the file holds addresses and message bodies (an existing file keeps
+        # the mode its owner gave it).
+        self._fh = open(  # noqa: SIM115 - closed in close()
+            self.file, "ab", buffering=0, opener=_private_opener
+        )
         if self._torn:
             self._write(b"\n")  # end the torn line (already counted) so the next starts clean
             self._torn = False

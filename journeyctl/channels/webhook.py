@@ -34,6 +34,7 @@ from journeyctl.channels.records import message_record
 from journeyctl.clock import Clock, SystemClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
+from journeyctl.redact import redact_text, redact_url
 
 USER_AGENT = f"journeyctl/{__version__}"
 SIGNATURE_HEADER = "X-Journeyctl-Signature"
@@ -108,11 +109,21 @@ class WebhookChannel:
         if problem:
             raise ChannelConfigError(problem)
         self._deadline = Deadline(timeout)  # restarted by each delivery
-        parts = urlsplit(url)
+        # Error texts name the URL redacted (its userinfo and query values are credentials
+        # more often than not): they reach stderr, the ledger, `status` and `messages`.
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:  # a port that is not a number, an unclosed [IPv6
+            raise ChannelConfigError(
+                f"channel {name!r}: url {redact_url(url)!r} is not a valid URL ({exc})"
+            ) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChannelConfigError(f"channel {name!r}: url {url!r} must start with https://")
+            raise ChannelConfigError(
+                f"channel {name!r}: url {redact_url(url)!r} must start with https://"
+            )
         self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
+        self._host, self._port = parts.hostname, port
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = {"User-Agent": USER_AGENT}
         if parts.username is not None:  # https://user:pass@host/... -> Basic auth
@@ -185,7 +196,7 @@ class WebhookChannel:
         status, reason, response_headers, data = self._post(body, headers)
         if 200 <= status < 300:
             return Receipt(message.key, provider_id=response_headers.get("x-request-id"))
-        snippet = data.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+        snippet = redact_text(data.decode("utf-8", "replace").strip().replace("\n", " ")[:200])
         detail = f"webhook {self.name}: HTTP {status} {reason} {snippet}".strip()
         if status in (408, 429) or status >= 500:
             retry_after = parse_retry_after(response_headers.get("retry-after"), self._clock.now())
@@ -215,12 +226,12 @@ class WebhookChannel:
                 if reused and attempt == 0:
                     continue  # a keep-alive connection the server had already closed
                 raise TransientChannelError(
-                    f"webhook {self.name}: {type(exc).__name__}: {exc}"
+                    f"webhook {self.name}: {type(exc).__name__}: {redact_text(str(exc))}"
                 ) from exc
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 raise TransientChannelError(
-                    f"webhook {self.name}: {type(exc).__name__}: {exc}"
+                    f"webhook {self.name}: {type(exc).__name__}: {redact_text(str(exc))}"
                 ) from exc
             lowered = {k.lower(): v for k, v in response.getheaders()}
             return response.status, response.reason, lowered, data

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from journeyctl.cli.output import Output
+from journeyctl.cli.output import Output, cell, json_safe
 from journeyctl.errors import UsageError
 from journeyctl.store.queries import Problem, Status, Stored
 from journeyctl.store.sqlite import SqliteStore
@@ -61,7 +61,7 @@ def status_doc(st: Status, tz_name: str) -> dict[str, Any]:
 
 
 def status_json(st: Status, tz_name: str) -> str:
-    return json.dumps(status_doc(st, tz_name), ensure_ascii=False, indent=2)
+    return json_safe(json.dumps(status_doc(st, tz_name), ensure_ascii=False, indent=2))
 
 
 def render_status(output: Output, st: Status, tz_name: str) -> None:
@@ -70,9 +70,13 @@ def render_status(output: Output, st: Status, tz_name: str) -> None:
     doc = status_doc(st, tz_name)
     table = Table("sequence", "step / outcome", "contacts", title="Enrollments")
     for row in doc["active"]:
-        table.add_row(row["sequence"], row["step"] or "(completing)", str(row["contacts"]))
+        table.add_row(
+            cell(row["sequence"]), cell(row["step"] or "(completing)"), cell(row["contacts"])
+        )
     for row in doc["ended"]:
-        table.add_row(row["sequence"], f"ended: {row['outcome']}", str(row["contacts"]))
+        table.add_row(
+            cell(row["sequence"]), cell(f"ended: {row['outcome']}"), cell(row["contacts"])
+        )
     output.out.print(table)
     d = doc["deliveries"]
     output.out.print(
@@ -88,8 +92,8 @@ def render_status(output: Output, st: Status, tz_name: str) -> None:
         t = Table("contact", "sequence", "step", "channel", "attempts", "error", title=title)
         for p in rows:
             t.add_row(
-                p["contact_id"], p["sequence"], p["step"], p["channel"], str(p["attempts"]),
-                p["error"] or "",
+                cell(p["contact_id"]), cell(p["sequence"]), cell(p["step"]), cell(p["channel"]),
+                cell(p["attempts"]), cell(p["error"]),
             )  # fmt: skip
         output.out.print(t)
     if doc["held"]:
@@ -99,7 +103,9 @@ def render_status(output: Output, st: Status, tz_name: str) -> None:
             "the data or the project changes)",
         )  # fmt: skip
         for h in doc["held"]:
-            t.add_row(h["contact_id"], h["sequence"], h["step"] or "", h["reason"] or "")
+            t.add_row(
+                cell(h["contact_id"]), cell(h["sequence"]), cell(h["step"]), cell(h["reason"])
+            )
         output.out.print(t)
     run = doc["last_run"]
     if run is not None:
@@ -147,8 +153,8 @@ def render_messages(output: Output, doc: list[dict[str, Any]], *, only_sent: boo
         table = Table("at", "contact", "sequence", "step", "channel", "subject", "delivered")
         for m in doc:
             table.add_row(
-                m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"],
-                m["subject"] or "", m["delivered_at"],
+                cell(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
+                cell(m["channel"]), cell(m["subject"]), cell(m["delivered_at"]),
             )  # fmt: skip
     else:
         table = Table("at", "contact", "sequence", "step", "channel", "status", "detail")
@@ -159,8 +165,8 @@ def render_messages(output: Output, doc: list[dict[str, Any]], *, only_sent: boo
             )  # fmt: skip
             detail = "; ".join(x for x in (m["reason"], note) if x)
             table.add_row(
-                m["at"], m["contact_id"], m["sequence"], m["step"], m["channel"], m["status"],
-                detail,
+                cell(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
+                cell(m["channel"]), cell(m["status"]), cell(detail),
             )  # fmt: skip
     output.out.print(table)
     output.out.print(f"{len(doc)} message(s)", markup=False)

@@ -72,6 +72,8 @@ def messages(
     if fmt is Format.json:
         import json
 
-        output.data(json.dumps(doc, ensure_ascii=False, indent=2))
+        from journeyctl.cli.output import json_safe
+
+        output.data(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)))
     else:
         render_messages(output, doc, only_sent=status is Which.sent)

@@ -11,6 +11,30 @@ from pathlib import Path
 
 from rich.console import Console
 
+# What a terminal obeys rather than shows: C0 controls but tab and newline (ESC starts CSI and
+# OSC sequences: recolour, retitle the window, write the clipboard, forge links; CR overwrites
+# a line), DEL and the C1 controls (U+009B is a one-character CSI). Data from contacts, channels
+# and the database is shown with these escaped as `\x1b`, never obeyed.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
+# JSON escapes C0 itself; DEL and C1 pass through `json.dumps(ensure_ascii=False)` raw.
+_JSON_CONTROLS = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+
+
+def escape_controls(text: str) -> str:
+    """`text` with terminal control characters shown, not obeyed (newlines and tabs kept)."""
+    return text.translate(_CONTROLS)
+
+
+def cell(value: object) -> str:
+    """A table cell from data: None as empty, control characters escaped."""
+    return "" if value is None else str(value).translate(_CONTROLS)
+
+
+def json_safe(text: str) -> str:
+    """JSON text from `json.dumps(..., ensure_ascii=False)` with DEL and C1 controls written as
+    \\u escapes: the same JSON value, and nothing a terminal would obey."""
+    return text.translate(_JSON_CONTROLS)
+
 
 @dataclass
 class Output:

@@ -30,7 +30,7 @@ def preview(
     import json
 
     from journeyctl.cli.loading import load_contacts, load_project_or_fail
-    from journeyctl.cli.output import Output
+    from journeyctl.cli.output import Output, escape_controls, json_safe
     from journeyctl.engine.sample import sample_contact
     from journeyctl.engine.timing import zone
     from journeyctl.simulate import make_engine
@@ -76,7 +76,7 @@ def preview(
     doc = {"sequence": sequence, "step": step, "channel": channel, "contact_id": person.id,
            "subject": r.subject, "text": r.text, "html": r.html}  # fmt: skip
     if fmt is Format.json:
-        out.data(json.dumps(doc, ensure_ascii=False, indent=2))
+        out.data(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)))
         return
     parts = [
         f"To: {person.name or person.id} <{person.email or person.phone or '-'}> via {channel}"
@@ -87,4 +87,5 @@ def preview(
         parts += ["", "--- text ---", r.text.rstrip()]
     if r.html is not None:
         parts += ["", "--- html ---", r.html.rstrip()]
-    out.data("\n".join(parts))
+    # Contact data reaches the terminal here: its control characters are shown, not obeyed.
+    out.data(escape_controls("\n".join(parts)))

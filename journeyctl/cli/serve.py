@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from journeyctl.cli import app
-from journeyctl.cli.boundary import boundary
+from journeyctl.cli.boundary import boundary, environment_problem, internal_error_line
 from journeyctl.cli.options import DbOpt
 from journeyctl.errors import UsageError
 
@@ -21,7 +21,8 @@ def serve(
     every: Annotated[str, typer.Option(help="Tick interval: 1m, 5m, 1h ...")] = "1m",
     limit: Annotated[int | None, typer.Option(min=1, help="Bound the work of one tick.")] = None,
 ) -> None:
-    """Run the tick every --every until SIGTERM (stops after the tick in flight)."""
+    """Run the tick every --every until SIGTERM or SIGINT (the tick in flight finishes, then
+    exit 0)."""
     import os
 
     from journeyctl.cli.loading import load_project_or_fail
@@ -44,8 +45,28 @@ def serve(
     clock = SystemClock()
     output = Output.from_environment()
 
+    ticks = 0
+
     def tick() -> None:
-        result = run_once(project, db, now=clock.now(), clock=clock.now, limit=limit, engine=engine)
+        nonlocal ticks
+        ticks += 1
+        try:
+            result = run_once(
+                project, db, now=clock.now(), clock=clock.now, limit=limit, engine=engine
+            )
+        except Exception as exc:
+            if ticks == 1:
+                raise  # the boundary says why, with the exit code (a wrong --db stops here)
+            # A later tick: one line, and the next tick tries again (a full disk may be freed
+            # meanwhile); never the scheduler's logged traceback.
+            if os.environ.get("JOURNEYCTL_DEBUG") == "1":
+                import traceback
+
+                traceback.print_exc()
+            problem = environment_problem(exc, db)
+            line = f"error: {problem}" if problem else internal_error_line(exc)
+            output.err.print(line, markup=False, highlight=False)
+            return
         if not result.locked:
             output.err.print(
                 run_line(result, project.settings.timezone), markup=False, highlight=False

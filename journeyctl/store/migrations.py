@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from journeyctl import faults
+from journeyctl.errors import StoreError
 
 # Times are integer UTC epoch microseconds (journeyctl.store.serialize).
 _V1 = """
@@ -151,7 +152,8 @@ def _statements(script: str) -> list[str]:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to LATEST; returns the version found. Refuses a newer database."""
+    """Bring the schema to LATEST; returns the version found. Refuses a newer database
+    (StoreError)."""
     found = conn.execute("PRAGMA user_version").fetchone()[0]
     if found == LATEST:
         return int(found)
@@ -159,9 +161,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
         if version > LATEST:
-            raise RuntimeError(
-                f"the database is at schema version {version}, newer than this journeyctl "
-                f"({LATEST}); upgrade journeyctl"
+            # An environment error, not a bug (exit 1): nothing is touched, the file is not
+            # ours to downgrade.
+            raise StoreError(
+                f"the database is at schema version {version}, written by a newer journeyctl "
+                f"(this one knows up to {LATEST}); nothing was changed: upgrade journeyctl, or "
+                "use the version that wrote it"
             )
         for n in range(version, LATEST):
             for stmt in _statements(MIGRATIONS[n]):
@@ -170,6 +175,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         faults.point("migration")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (a full disk, I/O)
+            conn.execute("ROLLBACK")
         raise
     return int(found)

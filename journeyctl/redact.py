@@ -1,0 +1,48 @@
+"""Secrets out of what people read: URLs with `user:password@` and query-string tokens.
+
+Webhook URLs often carry their credentials (`https://user:pass@host/`, `?token=...`): an error
+that quotes one is shown on stderr, stored in the ledger and listed by `status` and `messages`,
+so every text that names a URL names it redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+# A URL in free text: scheme://, then anything up to whitespace or a quote.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_url(url: str) -> str:
+    """`url` with its userinfo and its query-string values masked; the scheme, host, port and
+    path kept so the reader still knows which endpoint it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _redact_one(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        (f"{k}={MASK}" if sep else k)
+        for k, sep, _ in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """Every URL-looking `scheme://user:pass@` and query value in free text, masked."""
+    return _URL.sub(lambda m: _redact_one(m[0]), text)
+
+
+def _redact_one(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": mask from the scheme's end to the last '@'
+        head, sep, tail = url.partition("://")
+        return f"{head}{sep}{MASK}@{tail.rpartition('@')[2]}" if "@" in tail else url
+    if "@" not in parts.netloc and not parts.query:
+        return url
+    return redact_url(url)
