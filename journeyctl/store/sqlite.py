@@ -261,7 +261,8 @@ class SqliteStore:
             yield
         except BaseException:
             self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite rolls back by itself on a full disk, I/O error
+                self.conn.execute("ROLLBACK")
             self._loaded.clear()
             self._claimed_ids.clear()
             raise
@@ -277,7 +278,8 @@ class SqliteStore:
             yield
         finally:
             self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             self._loaded.clear()
             self._claimed_ids.clear()
 
