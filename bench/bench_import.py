@@ -78,9 +78,9 @@ def journeyctl() -> str:
 
 def bench(n: int, root: Path) -> list[str]:
     project = root / "project"
-    (project / "sequences").mkdir(parents=True, exist_ok=True)
+    project.mkdir(parents=True, exist_ok=True)
     (project / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
-    (project / "sequences" / "welcome.yaml").write_text(WELCOME, encoding="utf-8")
+    (project / "welcome.yaml").write_text(WELCOME, encoding="utf-8")
     data = root / f"contacts-{n}.csv"
     if not data.exists():
         make_contacts(data, n)

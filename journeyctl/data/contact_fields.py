@@ -13,6 +13,7 @@ from journeyctl.data.convert import (
     NotAscii,
     OutOfCalendar,
 )
+from journeyctl.data.source import shown
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.models import ProjectSettings
 
@@ -70,6 +71,7 @@ def bad_cell(
     path: Path, line: int, col: int, name: str, kind: str, text: str, exc: Exception | None = None
 ) -> Diagnostic:
     t = TYPES[kind]
+    name = shown(name)  # a header cell: data, never a terminal control
     if isinstance(exc, OutOfCalendar):
         return error(
             Location(path, line, col),

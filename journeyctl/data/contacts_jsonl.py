@@ -20,7 +20,7 @@ from journeyctl.data.contact_fields import (
     normal_phone,
 )
 from journeyctl.data.convert import parser_for
-from journeyctl.data.source import Rejected, jsonl_records, key_column
+from journeyctl.data.source import Rejected, jsonl_records, key_column, shown
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
@@ -53,7 +53,7 @@ def _json_value(
         return None, error(
             Location(path, line, col),
             "bad-json",
-            f"{key}: expected a single value, got a JSON {type(value).__name__}",
+            f"{shown(key)}: expected a single value, got a JSON {type(value).__name__}",
         )
     fits = (
         kind == "string"
@@ -96,7 +96,7 @@ def jsonl_stream(
                         bad = error(
                             Location(path, line, key_column(text, key)),
                             "bad-json",
-                            f"{key}: expected a string, got {value!r}",
+                            f"{shown(key)}: expected a string, got {value!r}",
                         )
                 if bad is not None:
                     problems.append(bad)

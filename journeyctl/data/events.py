@@ -30,6 +30,7 @@ from journeyctl.data.source import (
     key_column,
     stream_file,
 )
+from journeyctl.data.source import shown as escape_name
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.engine.model import EMPTY_PROPS, Event
 from journeyctl.spec.models import ProjectSettings
@@ -178,7 +179,7 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
                         error(
                             Location(path, line, key_column(text, key)),
                             "bad-json",
-                            f"{key}: expected a single value, got a JSON {type(value).__name__}",
+                            f"{escape_name(key)}: expected a single value, got a JSON {type(value).__name__}",
                             "event properties are strings, numbers or booleans",
                         )
                     )

@@ -21,6 +21,16 @@ from journeyctl.reporting import csvsafe
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 
+# Terminal controls (C0 but tab, DEL, C1) as \x.. escapes: a column name or JSON key put in a
+# diagnostic's message is data, and messages are printed on terminals.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x09}
+
+
+def shown(name: str) -> str:
+    """A name from the file (column, JSON key) for a message: controls escaped."""
+    return name.translate(_CONTROLS)
+
+
 def is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in JSONL_SUFFIXES
 
