@@ -213,7 +213,7 @@ def unknown_contact_diagnostics(
 def _lines_naming(path: Path, ids: set[str]) -> dict[str, tuple[int, int]]:
     """(line, column) of the first row naming each id; the slow path, only on errors."""
     from journeyctl.data import decode
-    from journeyctl.data.source import is_jsonl
+    from journeyctl.data.source import csv_delimiter, is_jsonl
 
     found: dict[str, tuple[int, int]] = {}
     try:
@@ -228,7 +228,7 @@ def _lines_naming(path: Path, ids: set[str]) -> dict[str, tuple[int, int]]:
                     if cid in ids:
                         found.setdefault(cid, (n, 1))
                 return found
-            reader = csv.reader(fh)
+            reader = csv.reader(fh, delimiter=csv_delimiter(fh, enc))  # tabs: Excel UTF-16
             header = [c.strip().lstrip("\ufeff") for c in next(reader, [])]
             col = header.index("contact_id") if "contact_id" in header else -1
             line = reader.line_num

@@ -496,3 +496,17 @@ def test_user_run_of_hostile_files_never_tracebacks(proj: Path, tmp_path: Path) 
                 assert proc.returncode == 1 and f"{src}:" in text, (name, text)
         if name != "utf16.csv":
             assert not (tmp_path / f"{name}.db").exists(), name
+
+
+def test_utf16_events_of_an_unknown_contact_are_located(proj: Path, tmp_path: Path) -> None:
+    src = write(
+        tmp_path,
+        excel_unicode_text(
+            [["contact_id", "event", "at"], ["c9", "purchased", "2026-03-01 09:00"]]
+        ),
+        "events.csv",
+    )
+    db = str(tmp_path / "j.db")
+    r = runner.invoke(app, ["events", "import", str(src), "--db", db, "--project", str(proj)])
+    assert r.exit_code == 1
+    assert f"{src}:2:1: error[unknown-contact]" in r.stderr
