@@ -28,7 +28,7 @@ def _examples(default: int) -> int:
 
 settings.register_profile(
     SHORT,
-    max_examples=_examples(60),
+    max_examples=_examples(100),
     derandomize=True,
     deadline=None,  # 2 slow shared cores: a time limit per example would be flaky
     suppress_health_check=_SLOW_OK,
