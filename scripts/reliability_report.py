@@ -107,6 +107,8 @@ def block(
     points, kinds = summary["points"], summary["kinds"]
     kills = sum(p["kills"] for p in points.values())
     repeats = sum(p["repeats"] for p in points.values())
+    # kills in the window on the channels that may repeat (all but the file outbox)
+    exposed = sum(k.get("window_kills", 0) for name, k in kinds.items() if name != "file")
     lines = [
         BEGIN,
         "",
@@ -116,14 +118,16 @@ def block(
         f"{took:.0f} s. Written by `scripts/reliability_report.py`{' --long' if long else ''}; "
         "do not edit by hand.",
         "",
-        f"- {summary['cases']} cases, {summary['runs']} runs of `journeyctl run`, "
+        f"- {summary['cases']} cases, {summary['runs']} runs of `journeyctl run` in them (and "
+        f"{summary.get('traced_runs', 0)} traced clean runs choosing n), "
         f"**{kills} kills** (SIGKILL at a fault point, every one landed), "
         f"{summary['messages']} messages per case ({summary['contacts']} contacts).",
         f"- **0 lost** in every case; `PRAGMA integrity_check` ok after all {summary['runs']} runs; "
         "nothing left `attempting`.",
-        f"- **{repeats} repeats** in all, each the message in flight at a kill inside the window, "
-        "one at most per such kill, reported as `recovered` by the next run; "
-        f"{kinds.get('file', {}).get('repeats', 0)} for the file outbox.",
+        f"- **{repeats} repeats** in all, for {exposed} kills inside the window on SMTP and "
+        "webhooks: each the message in flight at such a kill, one at most per kill, reported "
+        f"as `recovered` by the next run; {kinds.get('file', {}).get('repeats', 0)} for the "
+        "file outbox.",
         "",
         "| Point | Kills | Cases ending there | Repeats in those cases | Runs |",
         "|---|---:|---:|---:|---:|",

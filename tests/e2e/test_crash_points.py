@@ -308,6 +308,7 @@ def trace(tmp: Path, kind: Kind, mode: str) -> Counter[str]:
     root, db = project(tmp, kind)
     log = tmp / "trace.log"
     out = run(root, db, trace=log, limit=LIMIT if mode == "limit" else None)
+    TRACED[0] += 1
     assert out.code == 0, out.stderr
     return Counter(log.read_text(encoding="utf-8").split())
 
@@ -341,11 +342,13 @@ def cases(counts: dict[str, Counter[str]]) -> Iterator[Case]:
 class Tally:
     cases: int = 0
     kills: int = 0
+    window_kills: int = 0  # kills at a point in the repeat window
     repeats: int = 0
     runs: int = 0
 
 
 SUMMARY: dict[str, Any] = {"points": {}, "kinds": {}, "cases": 0, "runs": 0}
+TRACED = [0]  # clean traced runs (choosing n)
 
 
 def tally(kind: str, point: str, **add: int) -> None:
@@ -360,7 +363,7 @@ def summary() -> Iterator[None]:
     yield
     path = os.environ.get("JOURNEYCTL_SWEEP_SUMMARY")
     if path:
-        SUMMARY.update(long=LONG, messages=MESSAGES, contacts=CONTACTS)
+        SUMMARY.update(long=LONG, messages=MESSAGES, contacts=CONTACTS, traced_runs=TRACED[0])
         Path(path).write_text(json.dumps(SUMMARY, indent=2, sort_keys=True), encoding="utf-8")
 
 
@@ -385,7 +388,7 @@ def check_case(tmp: Path, kind: Kind, case: Case) -> None:
         out = run(root, db, fault=f"{point}:{n}", limit=limit)
         runs += 1
         assert out.code == -signal.SIGKILL, f"{case}: not killed ({out.code}): {out.stderr}"
-        tally(kind.name, point, kills=1)
+        tally(kind.name, point, kills=1, window_kills=int(point in REPEAT_WINDOW))
         assert integrity(db) == "ok", case
         got = kind.received(root)
         if point in REPEAT_WINDOW and len(got) > before:
