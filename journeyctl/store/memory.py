@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from journeyctl.engine.model import Contact, ContactState, Event, Message, Status, StepResult
 from journeyctl.store.base import Delivery, LedgerRow
+
+_BEFORE = timedelta(microseconds=1)
 
 
 class MemoryStore:
@@ -57,6 +59,13 @@ class MemoryStore:
             state.pending.append(ev)
             cursor = state.cursor
             assert cursor is not None
+            fresh = not state.enrollments and not state.events and not state.triggers
+            if ev.enrolls and fresh and ev.at - _BEFORE < cursor:
+                # as SqliteStore.add_events: a new contact starts before its first event
+                cursor = state.cursor = ev.at - _BEFORE
+                known = self.wake.get(ev.contact_id)
+                if known is None or cursor < known:
+                    self.wake[ev.contact_id] = cursor
             at = ev.at if ev.at > cursor else cursor
             wake = self.wake.get(ev.contact_id)
             if wake is None or at < wake:

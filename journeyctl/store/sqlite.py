@@ -338,6 +338,7 @@ class SqliteStore:
     def add_events(self, events: Iterable[Event]) -> int:
         new = 0
         wake: dict[str, int] = {}
+        first: dict[str, int] = {}  # contact -> its earliest new enrolling event
         with self.transaction():
             for ev in events:
                 at = to_micros(ev.at)
@@ -351,6 +352,19 @@ class SqliteStore:
                     new += 1
                     if ev.contact_id not in wake or at < wake[ev.contact_id]:
                         wake[ev.contact_id] = at
+                    if ev.enrolls and (ev.contact_id not in first or at < first[ev.contact_id]):
+                        first[ev.contact_id] = at
+            # A contact that nothing has happened to yet (new in this import: no enrollment,
+            # no event processed, no trigger checked) starts just before its first enrolling
+            # event, so its events are processed at their own times, as simulate processes
+            # them, however late the export brought them (SPEC §5). Nothing it could repeat.
+            self.conn.executemany(
+                "UPDATE contact_state SET cursor = ?1 - 1, next_due = ?1 - 1 "
+                "WHERE contact_id = ?2 AND cursor > ?1 - 1 AND triggers = '{}' "
+                "AND NOT EXISTS (SELECT 1 FROM enrollments WHERE contact_id = ?2) "
+                "AND NOT EXISTS (SELECT 1 FROM events WHERE contact_id = ?2 AND processed = 1)",
+                [(at, cid) for cid, at in first.items()],
+            )
             # An event wakes its contact at its time, or at the cursor if that is already past.
             self.conn.executemany(
                 "UPDATE contact_state SET next_due = CASE WHEN next_due IS NULL "

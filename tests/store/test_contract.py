@@ -149,12 +149,26 @@ def test_an_event_wakes_its_contact_at_its_time_or_at_the_cursor(store: Store) -
         with store.transaction():
             state = store.load(cid)
             state.cursor = T0
+            state.triggers["seg"] = TriggerMark(T0, False)  # known: a check has seen it
             store.save(state, StepResult(next_due=None))
     store.add_events([event("c1", "clicked", T0 + timedelta(hours=2))])
     store.add_events([event("c2", "clicked", T0 - timedelta(hours=2))])  # arrived late
     assert store.due_contacts(T0 + timedelta(hours=1)) == ["c2"]
     assert store.due_contacts(T0 + timedelta(hours=2)) == ["c2", "c1"]
     assert store.next_wake() == T0
+
+
+def test_a_new_contact_starts_just_before_its_first_enrolling_event(store: Store) -> None:
+    """SPEC §5: a contact that arrives in the same export as its events is processed from
+    them, not from its import (nothing has happened to it that could be repeated)."""
+    store.upsert_contacts([contact("c1")], born=T0)
+    late = T0 - timedelta(minutes=30)
+    store.add_events(
+        [event("c1", "subscribed", late), event("c1", "purchased", late + timedelta(minutes=1))]
+    )
+    assert store.next_wake() == late - timedelta(microseconds=1)
+    with store.transaction():
+        assert store.load("c1").cursor == late - timedelta(microseconds=1)
 
 
 def test_due_contacts_are_ordered_by_wake_time_then_id_and_limited(store: Store) -> None:
