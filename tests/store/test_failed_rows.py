@@ -24,9 +24,7 @@ def test_a_render_failure_in_the_batch_does_not_claim_another_ticks_message(
         za = a.load("z")
         m = msg("kz", cid="z")
         za.messages.append(m)
-        assert [x.key for x, _ in a.save_many([(za, StepResult(messages=[m]))], claim=T0)] == [
-            "kz"
-        ]
+        assert [x.key for x, _ in a.save_many([(za, StepResult(messages=[m]))], claim=T0)] == ["kz"]
     mz = msg("kz", cid="z")
     zb.messages.append(mz)
     my = msg("ky", cid="y", status=Status.SKIPPED, reason="render_error")
