@@ -35,8 +35,10 @@ def _json_value(
     kind: str,
     parse: Callable[[str], Any] | None,
 ) -> tuple[Any, Diagnostic | None]:
-    """One JSONL value -> (typed value, None) or (None, the diagnostic saying why not)."""
-    col = key_column(text, key)
+    """One JSONL value -> (typed value, None) or (None, the diagnostic saying why not).
+
+    The key's column is looked up only for a diagnostic: searching the line for every key would
+    be quadratic in a line of 100k keys."""
     if value is None:
         return None, None
     if isinstance(value, str):
@@ -48,10 +50,10 @@ def _json_value(
         try:
             return parse(value), None
         except (ValueError, OverflowError) as exc:
-            return None, bad_cell(path, line, col, key, kind, value, exc)
+            return None, bad_cell(path, line, key_column(text, key), key, kind, value, exc)
     if isinstance(value, dict | list):
         return None, error(
-            Location(path, line, col),
+            Location(path, line, key_column(text, key)),
             "bad-json",
             f"{shown(key)}: expected a single value, got a JSON {type(value).__name__}",
         )
@@ -62,7 +64,7 @@ def _json_value(
         or (kind == "float" and isinstance(value, int | float) and not isinstance(value, bool))
     )
     if not fits:
-        return None, bad_cell(path, line, col, key, kind, str(value))
+        return None, bad_cell(path, line, key_column(text, key), key, kind, str(value))
     return (float(value) if kind == "float" else value), None
 
 

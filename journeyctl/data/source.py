@@ -7,8 +7,10 @@ field spans lines is located at the line where it starts.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +209,14 @@ def _bad_json(path: Path, line: int, text: str, exc: ValueError) -> Diagnostic:
     return error(Location(path, line, 1), "bad-json", f"not valid JSON: {exc}", hint)
 
 
+def _holds_nul(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_holds_nul(v) for v in obj)
+    return isinstance(obj, str) and "\x00" in obj
+
+
 def jsonl_records(
     f: TextIO, path: Path, encoding: str
 ) -> Iterator[tuple[int, str, dict[str, Any] | Diagnostic]]:
@@ -225,6 +235,9 @@ def jsonl_records(
         except ValueError as exc:
             yield line, text, _bad_json(path, line, text, exc)
             continue
+        if "\\u0000" in text and _holds_nul(obj):  # a NUL written as an escape: as in CSV
+            yield line, text, bad_nul(path, line, text.index("\\u0000") + 1)
+            continue
         if not isinstance(obj, dict):
             yield (
                 line,
@@ -240,9 +253,27 @@ def jsonl_records(
         yield line, text, obj
 
 
+# A JSON key as written: a string literal followed by a colon.
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+@functools.lru_cache(maxsize=1)
+def _key_offsets(text: str) -> dict[str, int]:
+    offsets: dict[str, int] = {}
+    for m in _KEY.finditer(text):
+        offsets.setdefault(m.group(1), m.start())
+    return offsets
+
+
 def key_column(text: str, key: str) -> int:
-    """1-based column of a key in a JSONL line, for locating a bad value (1 if not found)."""
-    return text.find(json.dumps(key, ensure_ascii=False)) + 1 or 1
+    """1-based column of a key in a JSONL line, for locating a bad value (1 if not found).
+
+    One scan of the line per line, however many keys are looked up: a line of 100k bad keys
+    must not search the line 100k times."""
+    if len(text) < 4096:
+        return text.find(json.dumps(key, ensure_ascii=False)) + 1 or 1
+    at = _key_offsets(text).get(json.dumps(key, ensure_ascii=False)[1:-1])
+    return 1 if at is None else at + 1
 
 
 def header_record(records: Iterator[Any], path: Path, hint: str) -> Any:
@@ -286,13 +317,14 @@ def header_columns(path: Path, line: int, fields: list[str], bad: Diagnostic | N
         raise Fatal(bad)
     columns = [c.strip() for c in fields]
     columns[0] = columns[0].lstrip("\ufeff").strip()  # a BOM read with --encoding utf-8
+    first: dict[str, int] = {}  # not `name in columns[:i]`: quadratic in a 100k-column header
     for i, name in enumerate(columns):
-        if name and name in columns[:i]:
+        if name and first.setdefault(name, i) != i:
             raise Fatal(
                 error(
                     Location(path, line, i + 1),
                     "duplicate-column",
-                    f"column {name!r} appears twice (also column {columns.index(name) + 1})",
+                    f"column {name!r} appears twice (also column {first[name] + 1})",
                     "rename or remove one of them",
                 )
             )

@@ -510,3 +510,39 @@ def test_utf16_events_of_an_unknown_contact_are_located(proj: Path, tmp_path: Pa
     r = runner.invoke(app, ["events", "import", str(src), "--db", db, "--project", str(proj)])
     assert r.exit_code == 1
     assert f"{src}:2:1: error[unknown-contact]" in r.stderr
+
+
+WIDE = 100_000  # columns or keys: a check quadratic in them would take minutes, not a second
+
+
+def test_a_header_of_100k_columns_reads_and_a_duplicate_is_located(tmp_path: Path) -> None:
+    names = [f"a{i}" for i in range(WIDE)]
+    p = write(tmp_path, "id," + ",".join(names) + "\nc1" + ",1" * WIDE + "\n")
+    (c,) = read_contacts(p, SETTINGS).items
+    assert len(c.attrs) == WIDE + 3 and c.attrs[f"a{WIDE - 1}"] == "1"
+    names[-1] = "a7"
+    dup = write(tmp_path, "id," + ",".join(names) + "\nc1\n", "dup.csv")
+    assert errors(dup) == [
+        f"{dup}:1:{WIDE + 1}: error[duplicate-column]: column 'a7' appears twice (also column 9)"
+    ]
+
+
+def test_a_jsonl_line_of_100k_bad_keys_is_located_key_by_key(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        '{"id": "c1", ' + ", ".join(f'"a{i}": [1]' for i in range(WIDE)) + "}\n",
+        "contacts.jsonl",
+    )
+    with pytest.raises(DataError) as exc:
+        read_contacts(p, SETTINGS)
+    located = [d for d in exc.value.diagnostics if d.code == "bad-json"]
+    assert len(located) == 1000  # the first 1000 kept, the rest counted
+    assert located[1].location.col == p.read_text().index('"a1"') + 1
+    assert exc.value.diagnostics[-1].code == "too-many-errors"
+
+
+def test_a_nul_escaped_in_jsonl_is_refused_like_a_nul_in_csv(tmp_path: Path) -> None:
+    p = write(tmp_path, '{"id": "c1"}\n{"id": "c2", "name": "K\\u0000im"}\n', "contacts.jsonl")
+    assert errors(p) == [
+        f"{p}:2:24: error[bad-encoding]: a NUL byte (0x00): this is not text in the file's encoding"
+    ]
