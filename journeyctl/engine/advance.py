@@ -200,6 +200,7 @@ class Engine:
         self._memo: dict[str, Any] = {}
         self._exprs: dict[str, _Expr] = {}
         self._digest: str | None = None  # see project_digest
+        self._scopes: set[str] | None = None  # see _scope
 
     # --- public -------------------------------------------------------------------------
 
@@ -368,12 +369,12 @@ class Engine:
         result: StepResult,
     ) -> None:
         if ev.name in _SUPPRESSING:
-            scope = ev.prop("channel") if ev.name == "unsubscribed" else None
+            scope = self._scope(ev) if ev.name == "unsubscribed" else None
             # `{event: unsubscribed, channel: sms}`: no more SMS, email is fine (rules.suppression)
             key = f"unsubscribed:{scope}" if scope else ev.name
             state.suppressed.setdefault(key, ev.at)
         elif ev.name == "subscribed" and state.suppressed:
-            scope = ev.prop("channel")
+            scope = self._scope(ev)
             for key in list(state.suppressed):  # an explicit re-subscribe lifts it
                 if key == f"unsubscribed:{scope}" or (not scope and key.startswith("unsub")):
                     del state.suppressed[key]
@@ -733,6 +734,21 @@ class Engine:
         result.changed.append(enr)
         if state.trace is not None:
             self._note(state, at, enr.sequence, "held", reason)
+
+    def _scope(self, ev: Event) -> str | None:
+        """The channel or medium a (un)subscribe names, in lower case; None for all of them.
+        A name that is neither a channel nor a medium of the project counts as all: an
+        unsubscribe must never fail open on a typo (`SMS`, `sms `, `text`)."""
+        named = ev.prop("channel")
+        if not named:
+            return None
+        scope = str(named).strip().lower()
+        if self._scopes is None:
+            channels = self.project.settings.channels
+            self._scopes = {name.lower() for name in channels} | {
+                str(getattr(cfg, "medium", "")).lower() for cfg in channels.values()
+            }
+        return scope if scope in self._scopes else None
 
     def _rearm(self, enr: Enrollment, cv: dict[str, Any], result: StepResult) -> None:
         """A held enrollment goes on when what made it fail may have changed."""

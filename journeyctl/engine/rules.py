@@ -59,7 +59,7 @@ def suppression(
             return "unsubscribed"
         if "complained" in sup:
             return "complained"
-        if f"unsubscribed:{medium}" in sup or f"unsubscribed:{channel}" in sup:
+        if f"unsubscribed:{medium}" in sup or f"unsubscribed:{channel.lower()}" in sup:
             return "unsubscribed"
     return _no_address(state, medium)
 
@@ -131,7 +131,10 @@ class SendRules:
             night=night,
             night_consent=settings.contacts.night_consent,
             channel=channel,
-            consent=consent if marketing and consent in settings.contacts.fields else None,
+            # a bool column only: a string `Y`/`N` one is the audience's to read
+            consent=consent
+            if marketing and settings.contacts.fields.get(consent) == "bool"
+            else None,
         )
 
     timed: bool = False  # whether any rule depends on the time (else only suppression applies)

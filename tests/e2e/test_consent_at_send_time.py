@@ -163,3 +163,48 @@ def test_a_channel_unsubscribe_event_stops_that_channel_only_in_run_and_simulate
         day, h = divmod(hour, 24)
         _run(proj, f"2026-11-{2 + day:02d}T{h:02d}:00:00+09:00", events="events.csv")
     assert _ledger(proj) == predicted
+
+
+@pytest.mark.parametrize(
+    ("named", "email_after"),
+    [("SMS ", ("sent", None)), ("Sms", ("sent", None)), ("text", ("skipped", "unsubscribed"))],
+)
+def test_a_channel_unsubscribe_never_fails_open(
+    proj: Path, named: str, email_after: tuple[str, str | None]
+) -> None:
+    """Case and spaces do not matter; a name that is no channel or medium stops them all."""
+    events = (
+        "contact_id,event,at,channel\n"
+        + "".join(line + ",\n" for line in EVENTS.splitlines()[1:])
+        + f"c1,unsubscribed,2026-11-02T12:00:00+09:00,{named}\n"
+    )
+    (proj / "events.csv").write_text(events, encoding="utf-8")
+    sim = runner.invoke(
+        app,
+        ["simulate", str(proj / "p"), "--contacts", str(proj / "contacts.csv"), "--events",
+         str(proj / "events.csv"), "--start", "2026-11-02", "--days", "4", "--format", "json"],
+    )  # fmt: skip
+    assert sim.exit_code == 0, sim.output
+    got = {
+        (m["contact_id"], m["step"]): (m["status"], m["reason"])
+        for m in json.loads(sim.stdout)["messages"]
+    }
+    assert got[("c1", "sms1")] == ("skipped", "unsubscribed")
+    assert got[("c1", "day2")] == email_after
+
+
+def test_a_string_consent_column_is_left_to_the_audience(proj: Path) -> None:
+    (proj / "p/journey.yaml").write_text(
+        JOURNEY.replace("consent_sms: bool", "consent_sms: string"), encoding="utf-8"
+    )
+    (proj / "contacts.csv").write_text(
+        CONTACTS.replace(",true,true,true", ",true,Y,true"), encoding="utf-8"
+    )
+    sim = runner.invoke(
+        app,
+        ["simulate", str(proj / "p"), "--contacts", str(proj / "contacts.csv"), "--events",
+         str(proj / "events.csv"), "--start", "2026-11-02", "--days", "4", "--format", "json"],
+    )  # fmt: skip
+    assert sim.exit_code == 0, sim.output
+    sms = [m for m in json.loads(sim.stdout)["messages"] if m["step"] == "sms1"]
+    assert sms and all(m["status"] == "sent" for m in sms)
