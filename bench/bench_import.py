@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -128,7 +127,6 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for n in args.sizes:
                 bench(n, Path(tmp))
-    _ = resource  # documented above: the measurement is RUSAGE_CHILDREN in the runner
 
 
 if __name__ == "__main__":
