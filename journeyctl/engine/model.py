@@ -33,12 +33,15 @@ class Contact:
 
     def as_template_value(self) -> dict[str, Any]:
         """`contact` as templates and expressions see it: typed columns plus the known ones."""
+        # Empty is empty: the text columns every message prints are "" when missing, so
+        # `{{ contact.name | trim }}님` and `~ '님'` print no "None" (typed attributes keep
+        # None, which `default` and the sandbox's finalize handle).
         return {
             **self.attrs,
             "id": self.id,
-            "email": self.email,
-            "phone": self.phone,
-            "name": self.name,
+            "email": self.email or "",
+            "phone": self.phone or "",
+            "name": self.name or "",
             "timezone": self.timezone,
         }
 

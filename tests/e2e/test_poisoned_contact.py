@@ -222,7 +222,7 @@ def test_empty_values_print_as_empty(proj: Path) -> None:
     (proj / "events.csv").write_text(EVENTS.split("c2,")[0], encoding="utf-8")
     (proj / "p/welcome.yaml").write_text(
         WELCOME.replace(
-            "점수 {{ 100 // contact.n }} {{ contact.name }}님", "{{ contact.name }}님"
+            "점수 {{ 100 // contact.n }} {{ contact.name }}님", "{{ contact.name }}{{ contact.name | trim }}님"
         ).replace("template: hello.html.j2", "body: \"{{ contact.name | default('고객') }}님\""),
         encoding="utf-8",
     )
