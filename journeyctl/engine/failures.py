@@ -28,29 +28,36 @@ class RenderFailure(Exception):
     `part`: "subject", "body" or "template"; `source`: the inline text, or the template's
     name; `lineno`: the line of that text or file where it failed (1 when unknown)."""
 
-    def __init__(self, part: str, source: str, lineno: int, error: str) -> None:
+    def __init__(
+        self, part: str, source: str, lineno: int, error: str, file: str | None = None
+    ) -> None:
         super().__init__(f"{part}: {error}")
         self.part, self.source, self.lineno, self.error = part, source, lineno, error
+        self.file = file  # the template file it failed in (a layout or include), if any
 
     @classmethod
     def of(cls, part: str, source: str, exc: BaseException) -> RenderFailure:
-        return cls(part, source, _template_line(exc), f"{type(exc).__name__}: {exc}")
+        file, line = _template_frame(exc)
+        return cls(part, source, line, f"{type(exc).__name__}: {exc}", file)
 
     def again(self) -> RenderFailure:
         """The same failure for another contact with the same deciding values (simulate)."""
-        return RenderFailure(self.part, self.source, self.lineno, self.error)
+        return RenderFailure(self.part, self.source, self.lineno, self.error, self.file)
 
 
-def _template_line(exc: BaseException) -> int:
-    """The template line jinja's rewritten traceback points at (the innermost one)."""
-    line = 1
+def _template_frame(exc: BaseException) -> tuple[str | None, int]:
+    """The template file and line of the innermost frame jinja's rewritten traceback gives
+    a template (its code's file name is the template's; "<template>" for inline text)."""
+    file, line = None, 1
     tb = exc.__traceback__
     while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if name == "<template>" or name.endswith((".j2", ".html", ".htm", ".txt", ".jinja")):
-            line = tb.tb_lineno
+        code = tb.tb_frame.f_code
+        name = code.co_filename
+        # jinja names a template's frames after its file; Python's own end in .py or are <...>
+        if name == "<template>" or not (name.endswith(".py") or name.startswith("<")):
+            file, line = name, tb.tb_lineno
         tb = tb.tb_next
-    return line
+    return (None if file == "<template>" else file), line
 
 
 def describe(

@@ -4,6 +4,7 @@ inline subject or body, the template file's line otherwise. Only on the failure 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from journeyctl.engine.failures import RenderFailure, describe, display_path
@@ -19,7 +20,8 @@ def describe_failure(
     """The located reason a message failed to render (failures.describe), e.g.
     `welcome.yaml:6:14: subject `점수 {{ 100 // contact.n }}`: ZeroDivisionError: ...`."""
     if failure.part == "template":
-        path = project.templates_dir / failure.source
+        # the layout or include it failed in, when that is not the step's own template
+        path = Path(failure.file) if failure.file else project.templates_dir / failure.source
         try:
             text = path.read_text(encoding="utf-8")
         except OSError:

@@ -222,7 +222,8 @@ def test_empty_values_print_as_empty(proj: Path) -> None:
     (proj / "events.csv").write_text(EVENTS.split("c2,")[0], encoding="utf-8")
     (proj / "p/welcome.yaml").write_text(
         WELCOME.replace(
-            "점수 {{ 100 // contact.n }} {{ contact.name }}님", "{{ contact.name }}{{ contact.name | trim }}님"
+            "점수 {{ 100 // contact.n }} {{ contact.name }}님",
+            "{{ contact.name }}{{ contact.name | trim }}님",
         ).replace("template: hello.html.j2", "body: \"{{ contact.name | default('고객') }}님\""),
         encoding="utf-8",
     )
@@ -245,3 +246,24 @@ def test_preview_of_a_poisoned_contact_says_where(proj: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "welcome.yaml:6:15" in result.stderr and "contact.n = 0" in result.stderr
     assert "internal error" not in result.output
+
+
+def test_a_failure_in_a_layout_names_the_layout_and_its_line(proj: Path) -> None:
+    (proj / "p/templates/hello.html.j2").write_text(
+        '{% extends "base.html.j2" %}\n{% block content %}hi{% endblock %}\n', encoding="utf-8"
+    )
+    (proj / "p/templates/base.html.j2").write_text(
+        "<html>\n<p>x</p>\n<p>{{ 7 // contact.n }}</p>\n{% block content %}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    (proj / "p/welcome.yaml").write_text(
+        WELCOME.replace("{{ 100 // contact.n }}", "1"), encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        ["preview", str(proj / "p"), "welcome", "hello", "--contact", "c1", "--contacts",
+         str(proj / "contacts.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "base.html.j2:3: template `<p>{{ 7 // contact.n }}</p>`" in result.stderr
+    assert "contact.n = 0" in result.stderr
