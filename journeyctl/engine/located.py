@@ -43,10 +43,14 @@ def describe_failure(
 
 
 def project_digest(project: Project, versions: list[str]) -> str:
-    """The sequences' versions and the bytes of every file under templates/."""
+    """The sequences' versions, journey.yaml and the bytes of every file under templates/."""
     h = hashlib.blake2b(digest_size=8)
     for v in versions:
         h.update(v.encode() + b"\0")
+    try:  # journey.yaml too: templates print its sender, and a fix may be there
+        h.update((project.root / "journey.yaml").read_bytes())
+    except OSError:
+        pass
     root = project.templates_dir
     if root.is_dir():
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
