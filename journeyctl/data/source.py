@@ -104,9 +104,11 @@ def csv_records(
     """(start line, fields, bad-encoding diagnostic or None) per non-blank record."""
     nuls = [0]  # lines with a NUL read so far: a record is scanned only when this moved
     quotes = [0]  # lines with a ' read so far, the same way
+    last = [""]  # the line read last: where a field over the limit is looked for
 
     def lines() -> Iterator[str]:
         for text in f:
+            last[0] = text
             if "\x00" in text:
                 nuls[0] += 1
             if "'" in text:
@@ -114,7 +116,8 @@ def csv_records(
             yield text
 
     # strict: an unclosed quote is an error, not a field that swallows the rest of the file
-    reader = csv.reader(lines(), strict=True, delimiter=csv_delimiter(f, encoding))
+    delimiter = csv_delimiter(f, encoding)
+    reader = csv.reader(lines(), strict=True, delimiter=delimiter)
     seen = decode.bad_bytes_seen()
     seen_nuls = seen_quotes = 0
     scanning = False
@@ -143,12 +146,29 @@ def csv_records(
     except csv.Error as exc:
         message = f"malformed CSV in the record starting here: {exc}"
         hint = 'check the quotes: a quoted field must end with " and a literal quote is ""'
+        col = 1
         if "field larger than field limit" in str(exc):  # 128 KiB: an unclosed quote, mostly
             hint = (
                 "a field longer than that is an unclosed quote swallowing the lines after it,"
                 " or a value too long for a contact: shorten it"
             )
-        raise Fatal(error(Location(path, prev + 1, 1), "bad-row", message, hint)) from None
+            if reader.line_num == prev + 1:  # a record of one line: point at the long field
+                col = _long_field(last[0], delimiter) or 1
+        raise Fatal(error(Location(path, prev + 1, col), "bad-row", message, hint)) from None
+
+
+def _long_field(text: str, delimiter: str) -> int:
+    """The 1-based number of the first field of one CSV line longer than the csv module's
+    field limit (0 if none, or if the line does not parse)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        row = next(csv.reader([text], delimiter=delimiter), [])
+    except csv.Error:
+        return 0
+    finally:
+        csv.field_size_limit(limit)
+    return next((i for i, cell in enumerate(row, 1) if len(cell) > limit), 0)
 
 
 class _NotJsonNumber(ValueError):

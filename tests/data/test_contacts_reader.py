@@ -367,6 +367,6 @@ def test_jsonl_bad_lines(tmp_path: Path) -> None:
 def test_oversized_field_stops_the_read(tmp_path: Path) -> None:
     p = write(tmp_path, "id,note\nc1,ok\nc2," + "x" * 200_000 + "\n")
     assert errors_of(p) == [
-        f"{p}:3:1: error[bad-row]: malformed CSV in the record starting here:"
+        f"{p}:3:2: error[bad-row]: malformed CSV in the record starting here:"
         " field larger than field limit (131072)"
     ]

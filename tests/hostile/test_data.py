@@ -122,7 +122,7 @@ def test_a_10_mb_field_stops_the_read_located_even_with_skip_invalid(tmp_path: P
             read_contacts(p, SETTINGS, skip_invalid=skip, rejects=tmp_path / "r.csv")
         assert exc.value.fatal
         (d,) = [d for d in exc.value.diagnostics if d.is_error]
-        assert (d.location.line, d.location.col, d.code) == (3, 1, "bad-row")
+        assert (d.location.line, d.location.col, d.code) == (3, 2, "bad-row")
         assert "field larger than field limit (131072)" in d.message
         assert "unclosed quote" in (d.hint or "")
     assert not (tmp_path / "r.csv").exists()  # never half-written
@@ -546,3 +546,14 @@ def test_a_nul_escaped_in_jsonl_is_refused_like_a_nul_in_csv(tmp_path: Path) -> 
     assert errors(p) == [
         f"{p}:2:24: error[bad-encoding]: a NUL byte (0x00): this is not text in the file's encoding"
     ]
+
+
+def test_an_unclosed_quote_swallowing_the_file_stops_at_its_record(tmp_path: Path) -> None:
+    p = write(tmp_path, 'id,name,note\nc1,Kim,ok\nc2,Lee,"unclosed\n' + "c3,Park,x\n" * 20_000)
+    (e,) = errors(p)
+    assert e == (
+        f"{p}:3:1: error[bad-row]: malformed CSV in the record starting here:"
+        " field larger than field limit (131072)"
+    )
+    one_line = write(tmp_path, 'id,name,note\nc1,Kim,"a,' + "b" * 200_000 + '"\n', "one.csv")
+    assert errors(one_line)[0].startswith(f"{one_line}:2:3: error[bad-row]")
