@@ -298,3 +298,30 @@ def test_simulate_skip_invalid_simulates_the_good_rows(proj: Path) -> None:
     assert doc["rejected"]["files"]["contacts"] == str(proj / "contacts.rejects.csv")
     assert len({m["contact_id"] for m in doc["messages"]}) == 15
     assert "5 bad row(s) rejected and left out" in r.stderr
+
+
+def test_a_held_back_contacts_file_leaves_out_only_its_new_contacts_events(proj: Path) -> None:
+    """Issue 13: one bad Excel row must not stop existing customers' order notices, even when
+    the events export also names the new contacts of the held-back contacts file."""
+    (proj / "contacts.csv").write_text(_contacts(2, set()), encoding="utf-8")
+    code, _, err = run(
+        proj, "--contacts", str(proj / "contacts.csv"), "--now", "2026-11-02T10:05:00+09:00"
+    )
+    assert code == 0, err
+    (proj / "contacts.csv").write_text(_contacts(), encoding="utf-8")  # 5 bad rows, c03.. new
+    (proj / "events.csv").write_text(
+        "contact_id,event,at\n"
+        "c02,purchased,2026-11-03T10:00:00+09:00\n"
+        "c03,subscribed,2026-11-03T10:00:00+09:00\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(
+        proj, "--contacts", str(proj / "contacts.csv"), "--events", str(proj / "events.csv"),
+        "--now", "2026-11-03T10:06:00+09:00", "--format", "json",
+    )  # fmt: skip
+    doc = json.loads(out)
+    assert code == 1  # the contacts file was held back
+    assert ("c02", "order-confirmed") in outbox(proj)
+    assert [h["kind"] for h in doc["held_back"]] == ["contacts"]
+    assert doc["rejected"]["events_unknown_contact"] == 1
+    assert "events.csv:3:1: warning[unknown-contact]" in err
