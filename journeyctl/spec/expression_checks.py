@@ -22,6 +22,7 @@ from journeyctl.spec.expressions import (
 )
 from journeyctl.spec.locations import in_scalar, scalar_line
 from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.templates import TemplateLimitError
 from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
 
 # helper -> (min positional, max positional, keyword names)
@@ -57,6 +58,14 @@ def _check_one(
     try:
         compile_expr(source)
         tree = parse_expr(source)
+    except TemplateLimitError as exc:
+        yield error(
+            scalar_line(src, path, exc.lineno or 1),
+            "template-limit",
+            f"expression: {exc.message}",
+            "simplify it: templates and expressions have limits (docs/DECISIONS.md)",
+        )
+        return
     except TemplateSyntaxError as exc:
         yield error(
             scalar_line(src, path, exc.lineno or 1),

@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from journeyctl.spec.templates import Bounded
+
 # helper name -> human signature (validate checks calls against these)
 HELPERS: dict[str, str] = {
     "days_since": "days_since(dt)",
@@ -27,7 +29,9 @@ SCOPE_NAMES = frozenset({"contact", "now", "event", *HELPERS})
 
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    # Bounded: an expression nested too deeply is a TemplateLimitError (validate locates it),
+    # and `'a' * 10**9` or `2 ** 10**9` fails at once instead of filling the memory.
+    return Bounded(undefined=StrictUndefined)
 
 
 CompiledExpression = Callable[..., Any]

@@ -18,7 +18,7 @@ from journeyctl.spec.envref import ENV_REF
 from journeyctl.spec.flow import build_flow
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
-from journeyctl.spec.yamlsrc import SourceFile, parse_file
+from journeyctl.spec.yamlsrc import SourceFile, leaves, parse_file, symlink_outside
 
 PROJECT_FILE = "journey.yaml"
 _HINTS = {
@@ -147,8 +147,12 @@ def load_settings(
     root: Path, base: Path | None = None
 ) -> tuple[ProjectSettings, SourceFile | None]:
     path = root / PROJECT_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return ProjectSettings(), None
+    if leaves(root, path):
+        src = SourceFile(path=_display(path, base), text="")
+        src.diagnostics.append(symlink_outside(src.path, PROJECT_FILE))
+        return ProjectSettings(), src
     src = parse_file(path, _display(path, base))
     data = src.data if src.data is not None else {}
     if not isinstance(data, dict):
@@ -195,6 +199,10 @@ def load_project(
     files = list(only) if only is not None else sequence_files(root)
     seen: dict[str, SourceFile] = {}
     for path in files:
+        if leaves(root, path):  # never read (nor echoed): it may be a .env or a key file
+            shown = _display(path, base)
+            project.diagnostics.append(symlink_outside(shown, shown.name))
+            continue
         loaded, src = load_sequence(path, base)
         project.diagnostics.extend(src.diagnostics)
         if loaded is None:

@@ -6,8 +6,9 @@ Template files are checked once per project, at their own `file:line:col`, follo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -20,12 +21,16 @@ from journeyctl.spec.locations import in_scalar, in_text_line, scalar_line
 from journeyctl.spec.models import Send
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.templates import (
+    MAX_TEMPLATE_BYTES,
     TEMPLATE_SCOPE,
+    TemplateLimitError,
+    constant_limits,
     inline_environment,
     is_html,
     template_environment,
 )
 from journeyctl.spec.walk import KeyPath, declared_fields, display_root, iter_sends, medium_of
+from journeyctl.spec.yamlsrc import leaves, symlink_outside, too_large
 
 _FIELD_HINT = "declare it in journey.yaml under contacts.fields (e.g. {attr}: string)"
 _SCOPE_HINT = "templates can use " + ", ".join(sorted(TEMPLATE_SCOPE))
@@ -39,7 +44,9 @@ class Scan:
     attrs: list[tuple[str, str, int]] = field(default_factory=list)  # (base, attr, line)
     refs: list[tuple[str | None, int]] = field(default_factory=list)  # (template name, line)
     assigned: set[str] = field(default_factory=set)  # {% set %}, loop and macro names
-    unsafe: list[tuple[str, int]] = field(default_factory=list)  # (attribute, line)
+    unsafe: list[tuple[str, int, str]] = field(default_factory=list)  # (needle, line, why)
+    dynamic: list[tuple[str, int]] = field(default_factory=list)  # (keyword, line)
+    limits: list[tuple[str, int]] = field(default_factory=list)  # (reason, line)
 
 
 def scan(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
@@ -72,16 +79,70 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
         if isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
             attr = access.arg.value if isinstance(access.arg.value, str) else None
         if attr is not None and attr.startswith("_"):
-            out.unsafe.append((attr, access.lineno))
+            out.unsafe.append((attr, access.lineno, _PRIVATE.format(attr=attr)))
+    out.unsafe.extend(_escapes(tree))
     out.unsafe = list(dict.fromkeys(out.unsafe))
+    out.limits = constant_limits(tree)
     out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         target = getattr(node, "template", None)
         name = target.value if isinstance(target, nodes.Const) else None
+        if not isinstance(name, str):
+            keyword = {nodes.Extends: "extends", nodes.Include: "include"}.get(type(node), "import")
+            out.dynamic.append((keyword, node.lineno))
         out.refs.append((name if isinstance(name, str) else None, node.lineno))
     # contact_attributes also yields Getattr hits: keep each (base, attr, line) once
     out.attrs = list(dict.fromkeys(out.attrs))
     return out
+
+
+_PRIVATE = "'{attr}' is refused by the template sandbox (names starting with _ are private)"
+# Reached through `|attr(...)`, these lead out of the data (str.format reads attributes: the
+# CVE-2016-10745 and CVE-2025-27516 escapes); a template never needs them.
+_ATTR_REFUSED = frozenset({"format", "format_map", "mro", "func_globals", "gi_frame", "f_globals"})
+_FORMAT_FIELD = re.compile(r"\{[^{}!:]*[.\[]")  # `{0.__class__}`, `{x[0]}`: reads attributes
+
+
+def _escapes(tree: nodes.Node) -> Iterator[tuple[str, int, str]]:
+    """`|attr(...)` and str.format tricks: refused by validate before the sandbox sees them."""
+    for f in tree.find_all(nodes.Filter):
+        if f.name != "attr":
+            continue
+        arg = f.args[0] if f.args else None
+        name = arg.value if isinstance(arg, nodes.Const) else None
+        if not isinstance(name, str):
+            yield (
+                "attr",
+                f.lineno,
+                "|attr() with a computed name is refused (it can reach anything)",
+            )
+        elif name.startswith("_"):
+            yield name, f.lineno, _PRIVATE.format(attr=name)
+        elif name in _ATTR_REFUSED:
+            yield name, f.lineno, f"|attr('{name}') is refused (a known sandbox escape)"
+    for call in tree.find_all(nodes.Call):
+        method = call.node
+        if not isinstance(method, nodes.Getattr) or method.attr not in ("format", "format_map"):
+            continue
+        fmt = method.node.value if isinstance(method.node, nodes.Const) else None
+        if not isinstance(fmt, str):
+            yield (
+                method.attr,
+                call.lineno,
+                (
+                    f".{method.attr}() on a computed string is refused (the format string could "
+                    "read attributes); use the |format filter or ~"
+                ),
+            )
+        elif _FORMAT_FIELD.search(fmt):
+            yield (
+                method.attr,
+                call.lineno,
+                (
+                    f"a format string reading attributes or items ({fmt!r}) is refused "
+                    "(a known sandbox escape)"
+                ),
+            )
 
 
 def safe_name(name: str) -> bool:
@@ -90,12 +151,26 @@ def safe_name(name: str) -> bool:
 
 
 def template_text(project: Project, name: str) -> str | None:
+    """A template's text; None when missing, unreadable or refused (`template_refused`)."""
     path = project.templates_dir / name
-    if not safe_name(name) or not path.is_file():
+    if not safe_name(name) or not path.is_file() or template_refused(project, name):
         return None
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
+        return None
+
+
+def template_refused(project: Project, name: str) -> str | None:
+    """Why a template file is not read: "symlink" (out of the project) or "size"."""
+    path = project.templates_dir / name
+    if not safe_name(name) or not (path.is_file() or path.is_symlink()):
+        return None
+    if leaves(project.root, path):
+        return "symlink"
+    try:
+        return "size" if path.stat().st_size > MAX_TEMPLATE_BYTES else None
+    except OSError:
         return None
 
 
@@ -181,6 +256,13 @@ def check_templates(project: Project) -> Iterator[Diagnostic]:
 
 
 def _missing(project: Project, loc: Location, name: str) -> Diagnostic:
+    refused = template_refused(project, name)
+    if refused == "symlink":
+        return symlink_outside(Path(name), f"template '{name}'", loc)
+    if refused == "size":
+        path = project.templates_dir / name
+        d = too_large(loc.path, path.stat().st_size, MAX_TEMPLATE_BYTES, "template-limit")
+        return replace(d, location=loc, message=f"template '{name}': {d.message}")
     if not safe_name(name):
         return error(
             loc,
@@ -208,6 +290,9 @@ def _check_file(
     shown = root / name
     try:
         info = scan(template_environment(project.templates_dir), text)
+    except TemplateLimitError as exc:
+        yield _limit(in_text_line(shown, text, exc.lineno or 1), f"template: {exc.message}")
+        return
     except TemplateSyntaxError as exc:
         yield error(
             in_text_line(shown, text, exc.lineno or 1),
@@ -243,12 +328,21 @@ def _check_scan(
                 f"'{name}' is not defined in templates",
                 _SCOPE_HINT + (f"; did you mean contact.{name}?" if name in fields else ""),
             )
-    for attr, line in info.unsafe:
+    for needle, line, why in info.unsafe:
         yield error(
-            locate(line, attr),
-            "unsafe-attribute",
-            f"'{attr}' is refused by the template sandbox (names starting with _ are private)",
-            "templates see only data: remove it",
+            locate(line, needle), "unsafe-attribute", why, "templates see only data: remove it"
+        )
+    for keyword, line in info.dynamic:
+        yield error(
+            locate(line, keyword),
+            "dynamic-include",
+            f"{{% {keyword} %}} of a computed name: validate cannot check what it loads",
+            "name the template literally, e.g. {% if contact.locale == 'ko' %}"
+            "{% include 'footer_ko.txt' %}{% else %}...{% endif %}",
+        )
+    for reason, line in info.limits:
+        yield _limit(
+            locate(line, ""), reason.replace(" (render limit)", "") + ": it fails for every contact"
         )
     seen: set[str] = set()
     for base, attr, line in info.attrs:
@@ -262,6 +356,15 @@ def _check_scan(
             )
 
 
+def _limit(loc: Location, message: str) -> Diagnostic:
+    return error(
+        loc,
+        "template-limit",
+        message,
+        "simplify it: templates and expressions have limits (docs/DECISIONS.md)",
+    )
+
+
 def _check_inline(
     seq: LoadedSequence, send: Send, path: KeyPath, fields: set[str]
 ) -> Iterator[Diagnostic]:
@@ -273,6 +376,9 @@ def _check_inline(
         kpath = (*path, key)
         try:
             info = scan(inline_environment(), text)
+        except TemplateLimitError as exc:
+            yield _limit(scalar_line(src, kpath, exc.lineno or 1), f"{key}: {exc.message}")
+            continue
         except TemplateSyntaxError as exc:
             yield error(
                 scalar_line(src, kpath, exc.lineno or 1),

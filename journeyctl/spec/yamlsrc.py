@@ -350,6 +350,23 @@ def parse_text(path: Path, text: str) -> SourceFile:
     return src
 
 
+def leaves(root: Path, path: Path) -> bool:
+    """Whether `path` is (or goes through) a symlink to somewhere outside `root`."""
+    try:
+        return not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return True
+
+
+def symlink_outside(shown: Path, what: str, loc: Location | None = None) -> Diagnostic:
+    return error(
+        loc or Location(shown, 1, 1),
+        "symlink-outside",
+        f"{what} is a symlink to a file outside the project: not read",
+        "copy the file into the project (a link may only point inside it)",
+    )
+
+
 def _size(n: int) -> str:
     return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n // 1024} KiB"
 

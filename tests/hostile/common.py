@@ -3,6 +3,7 @@ runs it (a subprocess with a generous timeout, so a hang fails the test instead 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,12 +12,19 @@ from pathlib import Path
 
 JOURNEY = """\
 timezone: Asia/Seoul
+unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"
 contacts:
   fields:
     locale: string
 channels:
   email: {type: file, path: outbox/, medium: email}
 """
+NOW = "2026-11-02T10:05:00+09:00"
+CONTACTS = "id,email,locale\nc1,c1@example.com,ko\nc2,c2@example.com,en\n"
+EVENTS = (
+    "contact_id,event,at\n"
+    "c1,subscribed,2026-11-02T10:00:00+09:00\nc2,subscribed,2026-11-02T10:00:00+09:00\n"
+)
 
 HELLO = """\
 trigger: {event: subscribed}
@@ -62,7 +70,7 @@ def journeyctl(*args: str | Path, cwd: Path | None = None, timeout: float = 60) 
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env=None,
+        env={**os.environ, "UNSUBSCRIBE_SECRET": "0123456789abcdef0123456789abcdef"},
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
