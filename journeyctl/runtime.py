@@ -149,10 +149,10 @@ def recover_interrupted(
     SqliteStore.stale_attempts). Other rows: with `exclusive` (the caller holds the run
     lock) all of them, else only those claimed more than LEASE ago.
     """
-    stale = store.stale_attempts(None if exclusive else now - LEASE)
-    if not stale:
-        return
+    # Read and released in one write transaction: two ticks recovering at once (without the
+    # lock) cannot both release a row, the second after the first has claimed it again.
     with store.transaction():  # one commit, however many a dead tick had claimed
+        stale = store.stale_attempts(None if exclusive else now - LEASE)
         for msg in stale:
             report.recovered += 1
             try:
