@@ -38,6 +38,7 @@ from journeyctl.spec.templates import (
     is_html,
     template_environment,
 )
+from journeyctl.spec.yamlsrc import leaves
 
 
 def unsubscribe_token(secret: bytes, contact_id: str) -> str:
@@ -389,7 +390,7 @@ class Renderer:
             self._files_name_unsubscribe = root.is_dir() and any(
                 "unsubscribe_url" in p.read_text(encoding="utf-8", errors="replace")
                 for p in root.rglob("*")
-                if p.is_file()
+                if p.is_file() and not leaves(root.parent, p)  # never read out of the project
             )
         uses = self._files_name_unsubscribe or any(
             "unsubscribe_url" in (text or "") for text in (step.subject, step.body)

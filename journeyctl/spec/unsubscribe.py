@@ -20,6 +20,7 @@ from journeyctl.errors import UsageError
 from journeyctl.spec.models import Send
 from journeyctl.spec.project import Project
 from journeyctl.spec.walk import iter_steps
+from journeyctl.spec.yamlsrc import leaves
 
 SETTING = "unsubscribe_secret"
 SUGGESTED_VARIABLE = "UNSUBSCRIBE_SECRET"
@@ -55,7 +56,7 @@ def _templates_name_unsubscribe(project: Project) -> bool:
     return root.is_dir() and any(
         "unsubscribe_url" in p.read_text(encoding="utf-8", errors="replace")
         for p in root.rglob("*")
-        if p.is_file()
+        if p.is_file() and not leaves(project.root, p)  # never read out of the project
     )
 
 
