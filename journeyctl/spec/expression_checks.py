@@ -22,7 +22,7 @@ from journeyctl.spec.expressions import (
 )
 from journeyctl.spec.locations import in_scalar, scalar_line
 from journeyctl.spec.project import LoadedSequence, Project
-from journeyctl.spec.templates import TemplateLimitError
+from journeyctl.spec.templates import TemplateLimitError, constant_limits
 from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
 
 # helper -> (min positional, max positional, keyword names)
@@ -74,6 +74,14 @@ def _check_one(
             "expressions are Jinja expressions, e.g. \"contact.orders >= 2 and opened('hello')\"",
         )
         return
+
+    for reason, _line in constant_limits(tree):
+        yield error(
+            scalar_line(src, path, 1),
+            "template-limit",
+            f"expression: {reason.replace(' (render limit)', '')}: it fails for every contact",
+            "simplify it: templates and expressions have limits (docs/DECISIONS.md)",
+        )
 
     called: set[str] = set()
     for call in find_all(tree, nodes.Call):

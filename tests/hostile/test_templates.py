@@ -311,3 +311,21 @@ def test_dynamic_include_is_refused_by_validate_and_run(tmp_path: Path) -> None:
         assert_no_trace(r)
         assert r.code == 1, r.output
         assert "error(s)" in r.stderr and "validate" in r.stderr
+
+
+def test_huge_constant_in_an_audience_is_flagged(tmp_path: Path) -> None:
+    text = """\
+        trigger: {event: subscribed}
+        ad: false
+        audience: "contact.locale == 'a' * 10**9"
+        steps:
+          - send: hello
+            subject: hi
+            body: hello
+        """
+    r = journeyctl("validate", project(tmp_path, {"hello.yaml": text}))
+    assert_no_trace(r)
+    assert (
+        "hello.yaml:3:12: error[template-limit]: expression: a value of over 2 MiB: "
+        "it fails for every contact"
+    ) in r.stderr
