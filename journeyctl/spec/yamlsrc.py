@@ -182,6 +182,11 @@ if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - PyYAML wheel
             Resolver.__init__(self)
             self._bound()
 
+        def compose_scalar_node(self, anchor: Any) -> ScalarNode:
+            node: ScalarNode = super().compose_scalar_node(anchor)
+            node.style = node.style or None  # libyaml says '' for plain, PyYAML None
+            return node
+
     _FastLoader = _CSpecLoader
 
 
