@@ -9,7 +9,9 @@ failure is `RenderFailure`. The same for the subjects-only renderer `simulate` u
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -71,6 +73,7 @@ ATTRS = ("city", "note", "locale", "orders")
 @cache
 def project() -> Project:
     root = Path(tempfile.mkdtemp(prefix="jc-fuzz-render-"))
+    atexit.register(shutil.rmtree, root, True)
     return make_project(
         root, {"welcome": SEQUENCE}, JOURNEY, **{"hello.html.j2": HTML, "hello.txt.j2": TEXT}
     )
