@@ -71,7 +71,10 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
 def test_deep_nesting_is_a_located_error(tmp_path: Path) -> None:
     for name, text in {
         "flow.yaml": HELLO + "x: " + "[" * 600 + "]" * 600 + "\n",
-        "block.yaml": HELLO + "".join(f"{'  ' * i}k{i}:\n" for i in range(200)) + "  " * 200 + "v\n",
+        "block.yaml": HELLO
+        + "".join(f"{'  ' * i}k{i}:\n" for i in range(200))
+        + "  " * 200
+        + "v\n",
         "mapping.yaml": HELLO + "x: " + "{a: " * 600 + "1" + "}" * 600 + "\n",
     }.items():
         r = journeyctl("validate", project(tmp_path / name, {name: text}))
@@ -95,7 +98,7 @@ def test_many_values_under_the_size_limit_are_refused(tmp_path: Path) -> None:
     assert len(text.encode()) < MAX_FILE_BYTES
     r = journeyctl("validate", project(tmp_path, {"many.yaml": text}))
     assert_no_trace(r)
-    assert f"many.yaml:7:" in r.stderr
+    assert "many.yaml:7:" in r.stderr
     assert f"error[yaml-limit]: more than {MAX_NODES} values in one file" in r.stderr
 
 
