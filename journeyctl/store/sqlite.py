@@ -197,15 +197,40 @@ def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(damaged(path, detail))
 
 
-def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+def _stamp_path(path: Path) -> Path:
+    return Path(os.path.realpath(path) + ".checked")
+
+
+def _file_stamp(path: Path) -> str:
+    st = os.stat(path)
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _unchanged_since_checked(path: Path) -> bool:
+    """Whether the file is byte for byte as a checked run left it: same inode, size and
+    modification time as recorded when that run closed it (`SqliteStore.close`)."""
+    try:
+        return _stamp_path(path).read_text(encoding="ascii") == _file_stamp(path)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _connect(path: Path, busy_timeout_ms: int, stamped: bool = False) -> sqlite3.Connection:
     """Open, check and migrate; any failure is a StoreError naming the file (exit 1) and leaves
-    the file as it was."""
+    the file as it was.
+
+    `stamped`: skip the full check when the file is exactly as the last checked run left it
+    (`run` passes True: the check reads the whole file, seconds at 10M history rows, and a
+    cron minute with work must stay flat in the history's size). Anything that touched the
+    file since (another program, a torn copy, a disk error written back) changes its stamp,
+    and the next open checks it all again."""
     _create_private(path)
     conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        _check_integrity(conn, path)  # before the first write (the WAL switch, a migration)
+        if not (stamped and _unchanged_since_checked(path)):
+            _check_integrity(conn, path)  # before the first write (the WAL switch, a migration)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StoreError(f"{path}: cannot switch the database to WAL mode ({mode})")
@@ -227,9 +252,16 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 class SqliteStore:
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        stamped: bool = False,
+    ) -> None:
         self.path = Path(path)
-        self.conn = _connect(self.path, busy_timeout_ms)
+        self.stamped = stamped  # see _connect; close() records the stamp
+        self.conn = _connect(self.path, busy_timeout_ms, stamped)
         self._depth = 0
         self._loaded: dict[str, _Loaded] = {}
         # Ledger row ids of messages this connection claimed, so `mark_sent_many` updates by
@@ -242,6 +274,13 @@ class SqliteStore:
 
     def close(self) -> None:
         self.conn.close()
+        if self.stamped:
+            # After the close (the last connection checkpoints the WAL into the file): the
+            # next run skips the full check while the file stays exactly like this.
+            try:
+                _stamp_path(self.path).write_text(_file_stamp(self.path), encoding="ascii")
+            except OSError:
+                pass  # a read-only directory: the next run checks again
 
     # --- transactions -------------------------------------------------------------------
 

@@ -289,8 +289,8 @@ def test_full_database_is_exit_1_rolled_back_and_the_next_run_recovers(
     (proj / "many.csv").write_text(MANY, encoding="utf-8")
     real_connect = sqlite_store._connect
 
-    def capped(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-        conn = real_connect(path, busy_timeout_ms)
+    def capped(path: Path, busy_timeout_ms: int, stamped: bool = False) -> sqlite3.Connection:
+        conn = real_connect(path, busy_timeout_ms, stamped)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages + 4}")
         return conn
