@@ -181,6 +181,16 @@ def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence 
         )
         return None, src
     data = dict(src.data)
+    if "sequence" in data and data["sequence"] in (None, ""):
+        src.diagnostics.append(
+            error(
+                src.locate(("sequence",)),
+                "bad-value",
+                "sequence: the id is empty",
+                f"write an id, or leave the key out to use the file name ('{path.stem}')",
+            )
+        )
+        return None, src
     data.setdefault("sequence", path.stem)
     model = _validate(src, Sequence, data)
     if not isinstance(model, Sequence):

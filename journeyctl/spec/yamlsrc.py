@@ -154,9 +154,27 @@ SpecLoader.yaml_implicit_resolvers = {
 SpecLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
 )
+# Decimal only, and no leading zero: `0805000000` (a phone number), `09` or `0755` stay text
+# (PyYAML would read a leading 0 as octal, and fail on an 8 or a 9).
 SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
 )
+
+
+def _construct_int(loader: SafeConstructor, node: Node) -> int:
+    """Decimal integers of up to 100 digits (`!!int 0x1f` or 5000 digits: a located error)."""
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    if not re.fullmatch(r"[-+]?[0-9]{1,100}", text):
+        raise LimitError(
+            "bad-value",
+            f"{text[:40]!r} is not a whole number (decimal, up to 100 digits)",
+            node.start_mark,
+            "write a decimal number, or quote the value to keep it as text",
+        )
+    return int(text, 10)
+
+
+SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[type-var]
 SpecLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
@@ -174,6 +192,7 @@ if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - PyYAML wheel
         whose messages the diagnostics quote."""
 
         yaml_implicit_resolvers = SpecLoader.yaml_implicit_resolvers
+        yaml_constructors = SpecLoader.yaml_constructors
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)

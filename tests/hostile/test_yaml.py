@@ -146,3 +146,35 @@ def test_tabs_are_a_located_error(tmp_path: Path) -> None:
     assert_no_trace(r)
     assert "tabs.yaml:3:1: error[yaml-syntax]" in r.stderr
     assert "hint: YAML does not allow tabs for indentation; use spaces" in r.stderr
+
+
+def test_leading_zero_numbers_stay_text(tmp_path: Path) -> None:
+    """`09` and `0805000000` were read as octal (a ValueError: exit 3), `0755` silently as 493."""
+    journey = JOURNEY + "sender: {name: Shop, opt_out_phone: 0805000000}\n"
+    text = HELLO + "  - wait: 09\n"
+    root = project(tmp_path, {"journey.yaml": journey, "hello.yaml": text})
+    r = journeyctl("validate", root)
+    assert_no_trace(r)
+    assert "hello.yaml:7:11: error[bad-duration]: '09' is not a duration" in r.stderr
+    assert "journey.yaml" not in r.stderr  # the phone number is the text it looks like
+    from journeyctl.spec.loader import load_settings
+
+    settings, _ = load_settings(root)
+    assert settings.sender.opt_out_phone == "0805000000"
+
+
+def test_huge_integer_is_a_located_error(tmp_path: Path) -> None:
+    text = HELLO + "x: " + "9" * 5000 + "\n"
+    r = journeyctl("validate", project(tmp_path, {"hello.yaml": text}))
+    assert_no_trace(r)
+    assert "hello.yaml:7:4: error[bad-value]: '9999" in r.stderr
+    assert "is not a whole number (decimal, up to 100 digits)" in r.stderr
+
+
+def test_empty_sequence_id_is_a_located_error(tmp_path: Path) -> None:
+    for name, text in {"empty.yaml": "sequence:\n", "tilde.yaml": "sequence: ~\n"}.items():
+        r = journeyctl("validate", project(tmp_path / name, {name: text + HELLO}))
+        assert_no_trace(r)
+        assert f"{name}:1:" in r.stderr and "error[bad-value]: sequence: the id is empty" in (
+            r.stderr
+        )
