@@ -250,7 +250,8 @@ def _well_formed_csv(columns: list[str], required: list[str]) -> st.SearchStrate
         writer.writerow(header)
         for _ in range(draw(st.integers(0, 6))):
             writer.writerow([draw(_cell_text) for _ in header])
-        encoding = draw(st.sampled_from(["utf-8", "utf-8-sig"]))
+        # utf-16: what Excel's "Unicode text" saves (with a BOM).
+        encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
         return buf.getvalue().encode(encoding, "surrogatepass")
 
     return build()
@@ -300,6 +301,14 @@ def _jsonl_files(keys: list[str]) -> st.SearchStrategy[bytes]:
     return build()
 
 
+# Any bytes, also behind a BOM (UTF-8, UTF-16 LE/BE) so the other decoders see junk too.
+any_bytes = st.one_of(
+    st.binary(max_size=300),
+    st.tuples(
+        st.sampled_from([b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]), st.binary(max_size=300)
+    ).map(b"".join),
+    st.text(max_size=100).map(lambda t: "id,name\n".encode("utf-16-le") + t.encode("utf-16-le")),
+)
 contact_keys = [c for c in CONTACT_COLUMNS if c]
 event_keys = [c for c in EVENT_COLUMNS if c]
 
@@ -307,7 +316,7 @@ event_keys = [c for c in EVENT_COLUMNS if c]
 
 
 @fuzz
-@given(st.binary(max_size=300))
+@given(any_bytes)
 def test_contacts_csv_of_any_bytes(data: bytes) -> None:
     check_contacts_csv(data)
 
@@ -331,7 +340,7 @@ def test_contacts_jsonl(data: bytes) -> None:
 
 
 @fuzz
-@given(st.binary(max_size=300))
+@given(any_bytes)
 def test_events_csv_of_any_bytes(data: bytes) -> None:
     check_events_csv(data)
 
