@@ -229,6 +229,26 @@ def _bad_json(path: Path, line: int, text: str, exc: ValueError) -> Diagnostic:
     return error(Location(path, line, 1), "bad-json", f"not valid JSON: {exc}", hint)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _holds_surrogate(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_holds_surrogate(v) for v in obj)
+    return isinstance(obj, str) and any("\ud800" <= ch <= "\udfff" for ch in obj)
+
+
+def bad_surrogate(path: Path, line: int, col: int) -> Diagnostic:
+    return error(
+        Location(path, line, col),
+        "bad-encoding",
+        "a lone UTF-16 surrogate escape (like \\udc80): not a character",
+        "write the character itself, or its full surrogate pair (\\ud83d\\ude00)",
+    )
+
+
 def _holds_nul(obj: Any) -> bool:
     if isinstance(obj, dict):
         return any("\x00" in k or _holds_nul(v) for k, v in obj.items())
@@ -257,6 +277,11 @@ def jsonl_records(
             continue
         if "\\u0000" in text and _holds_nul(obj):  # a NUL written as an escape: as in CSV
             yield line, text, bad_nul(path, line, text.index("\\u0000") + 1)
+            continue
+        if "\\u" in text and _holds_surrogate(obj):
+            # `"\udc80"`: an escaped half of a UTF-16 pair, which is no character at all
+            at = _SURROGATE_ESCAPE.search(text)
+            yield line, text, bad_surrogate(path, line, at.start() + 1 if at else 1)
             continue
         if not isinstance(obj, dict):
             yield (
