@@ -1,6 +1,11 @@
-"""Run the crash-point sweep and write its figures into docs/RELIABILITY.md.
+"""Run the crash-point sweep, the hostile corpus and the fuzz run, and write their figures
+into docs/RELIABILITY.md.
 
-    python scripts/reliability_report.py [--long] [--tree] [--dry-run]
+    python scripts/reliability_report.py [--long] [--tree] [--dry-run] [--skip-sweep]
+
+The `inputs` block: tests/hostile and tests/fuzz run once (`--long`: JOURNEYCTL_FUZZ=long),
+counting the hostile cases, the saved fuzz corpus replayed and the examples hypothesis tried
+(from its statistics), with any failure stopping the script (nothing written).
 
 Runs tests/e2e/test_crash_points.py with JOURNEYCTL_SWEEP_SUMMARY set, then replaces the text
 between the `crash-sweep` markers of docs/RELIABILITY.md with the figures of that run: kills
@@ -37,6 +42,8 @@ TEST = "tests/e2e/test_crash_points.py"
 BEGIN = "<!-- reliability_report.py: crash-sweep begin -->"
 END = "<!-- reliability_report.py: crash-sweep end -->"
 WINDOW_NOTE = "in the window"
+INPUTS_BEGIN = "<!-- reliability_report.py: inputs begin -->"
+INPUTS_END = "<!-- reliability_report.py: inputs end -->"
 
 
 def git(*args: str) -> str:
@@ -81,6 +88,75 @@ def sweep(where: Path, long: bool) -> tuple[dict[str, Any], float]:
         if proc.returncode != 0 or not out.exists():
             raise SystemExit(f"the sweep failed (pytest exit {proc.returncode}): nothing written")
         return json.loads(out.read_text(encoding="utf-8")), took
+
+
+def inputs(where: Path, long: bool) -> dict[str, Any]:
+    """Run the hostile corpus and the fuzz suite; their counts (SystemExit if any fails)."""
+    import xml.etree.ElementTree as ET
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "junit.xml"
+        env = {**os.environ, "PYTHONPATH": str(where)}
+        env.pop("JOURNEYCTL_FUZZ_EXAMPLES", None)
+        if long:
+            env["JOURNEYCTL_FUZZ"] = "long"
+        else:
+            env.pop("JOURNEYCTL_FUZZ", None)
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--hypothesis-show-statistics", f"--junitxml={xml}", "tests/hostile", "tests/fuzz"],
+            cwd=where, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        took = time.monotonic() - t0
+        if proc.returncode != 0 or not xml.exists():
+            print(proc.stdout[-3000:])
+            raise SystemExit(f"hostile/fuzz run failed (pytest exit {proc.returncode})")
+        cases = ET.parse(xml).getroot().iter("testcase")
+        by_folder: dict[str, int] = {}
+        for case in cases:
+            folder = (case.get("classname") or "").split(".")[1:2]
+            by_folder[folder[0] if folder else "?"] = (
+                by_folder.get(folder[0] if folder else "?", 0) + 1
+            )
+    examples = sum(int(n) for n in re.findall(r"(\d+) passing examples", proc.stdout))
+    corpus = [
+        p for p in (where / "tests" / "fuzz" / "corpus").rglob("*")
+        if p.is_file() and "pending" not in p.parts and p.name != "README.md"
+    ]  # fmt: skip
+    goldens = list((where / "tests" / "cases" / "validate").iterdir())
+    return {
+        "hostile": by_folder.get("hostile", 0),
+        "fuzz_tests": by_folder.get("fuzz", 0),
+        "examples": examples,
+        "corpus": len(corpus),
+        "goldens": len(goldens),
+        "took": took,
+    }
+
+
+def inputs_block(when: datetime, found: dict[str, Any], commit: str, long: bool) -> str:
+    return "\n".join(
+        [
+            INPUTS_BEGIN,
+            "",
+            f"Last run: {when:%Y-%m-%d %H:%M} UTC, commit `{commit}`, "
+            f"{'long (JOURNEYCTL_FUZZ=long)' if long else 'CI'} profile, {found['took']:.0f} s. "
+            "Written by `scripts/reliability_report.py`; do not edit by hand.",
+            "",
+            "| What | Count |",
+            "|---|---:|",
+            f"| hostile-input cases (`tests/hostile`), all passing | {found['hostile']} |",
+            f"| fuzz tests (`tests/fuzz`: properties, corpus replays), all passing | "
+            f"{found['fuzz_tests']} |",
+            f"| examples hypothesis generated and passed | {found['examples']} |",
+            f"| saved fuzz corpus files replayed | {found['corpus']} |",
+            f"| golden `validate` cases (`tests/cases/validate`, run by the main suite) | "
+            f"{found['goldens']} |",
+            "",
+            INPUTS_END,
+        ]
+    )
 
 
 def points_in_order(where: Path) -> tuple[list[str], set[str]]:
@@ -160,6 +236,7 @@ def main() -> None:
     parser.add_argument("--long", action="store_true", help="JOURNEYCTL_LONG=1")
     parser.add_argument("--tree", action="store_true", help="sweep the working tree, not HEAD")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
+    parser.add_argument("--skip-sweep", action="store_true", help="only the inputs block")
     args = parser.parse_args()
     commit = git("rev-parse", "--short=12", "HEAD")
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,19 +247,24 @@ def main() -> None:
         else:
             where = export_head(Path(tmp))
         order, window = points_in_order(where)
-        summary, took = sweep(where, args.long)
+        found = inputs(where, args.long)
+        summary, took = ({}, 0.0) if args.skip_sweep else sweep(where, args.long)
     when = datetime.now(UTC)  # noqa: TID251 - the report's own date, not journeyctl's clock
-    text = block(when, summary, took, commit, args.long, order, window)
+    blocks = [(INPUTS_BEGIN, INPUTS_END, inputs_block(when, found, commit, args.long))]
+    if not args.skip_sweep:
+        blocks.append((BEGIN, END, block(when, summary, took, commit, args.long, order, window)))
     if args.dry_run:
-        print(text)
+        print("\n\n".join(text for _, _, text in blocks))
         return
     doc = DOC.read_text(encoding="utf-8")
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"{DOC}: the crash-sweep markers are missing")
-    head, _, rest = doc.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(head + text + tail, encoding="utf-8")
-    print(f"{DOC.relative_to(ROOT)}: figures of the {'long' if args.long else 'CI'} sweep written")
+    for begin, end, text in blocks:
+        if begin not in doc or end not in doc:
+            raise SystemExit(f"{DOC}: the markers {begin!r} are missing")
+        head, _, rest = doc.partition(begin)
+        _, _, tail = rest.partition(end)
+        doc = head + text + tail
+    DOC.write_text(doc, encoding="utf-8")
+    print(f"{DOC.relative_to(ROOT)}: figures of the {'long' if args.long else 'CI'} run written")
 
 
 if __name__ == "__main__":
