@@ -52,7 +52,7 @@ def run(
         read_contacts_input,
         read_events_input,
     )
-    from journeyctl.cli.output import Output
+    from journeyctl.cli.output import Output, escape_controls
     from journeyctl.cli.run_render import run_json, run_line
     from journeyctl.clock import SystemClock
     from journeyctl.executor import run_once
@@ -101,7 +101,7 @@ def run(
     elif not result.locked:
         output.data(run_line(result, tz))
     for problem in result.report.errors if result.report else []:
-        output.err.print(f"error: {problem}", markup=False, highlight=False)
+        output.err.print(f"error: {escape_controls(problem)}", markup=False, highlight=False)
     if result.report is not None and result.report.unlisted:
         output.err.print(
             f"error: ... and {result.report.unlisted} more (journeyctl status lists them)",

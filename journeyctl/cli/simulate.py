@@ -70,7 +70,7 @@ def simulate(
         read_contacts_input,
         read_events_input,
     )
-    from journeyctl.cli.output import Output
+    from journeyctl.cli.output import Output, escape_controls
     from journeyctl.cli.sim_render import render_csv, render_table
     from journeyctl.engine.advance import Assumptions
     from journeyctl.instants import parse_instant
@@ -123,7 +123,7 @@ def simulate(
     # reason render_error, and the contact waits at that step (as `run` holds it): say where.
     held = [e.reason for e in sim.enrollments if e.held is not None and e.reason]
     for problem in list(dict.fromkeys(held))[:20]:
-        output.err.print(f"error: {problem}", markup=False, highlight=False)
+        output.err.print(f"error: {escape_controls(problem)}", markup=False, highlight=False)
     if held:
         output.err.print(
             f"{len(held)} enrollment(s) held by content or conditions that fail for the "

@@ -267,3 +267,16 @@ def test_a_failure_in_a_layout_names_the_layout_and_its_line(proj: Path) -> None
     assert result.exit_code == 1, result.output
     assert "base.html.j2:3: template `<p>{{ 7 // contact.n }}</p>`" in result.stderr
     assert "contact.n = 0" in result.stderr
+
+
+def test_a_failure_line_shows_terminal_controls_in_the_data_escaped(proj: Path) -> None:
+    """An ESC in a contact's value reaches the run's error line shown, never obeyed."""
+    (proj / "contacts.csv").write_text(
+        CONTACTS.replace("Kim,0", "Kim\x1b]0;owned\x07,0"), encoding="utf-8"
+    )
+    code, _, err = _run(
+        proj, "2026-11-01T10:05:00+09:00", "--contacts", str(proj / "contacts.csv"),
+        "--events", str(proj / "events.csv"),
+    )  # fmt: skip
+    assert code == 1
+    assert "\x1b" not in err and "contact.n = 0" in err
