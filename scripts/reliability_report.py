@@ -119,7 +119,7 @@ def inputs(where: Path, long: bool) -> dict[str, Any]:
             by_folder[folder[0] if folder else "?"] = (
                 by_folder.get(folder[0] if folder else "?", 0) + 1
             )
-    examples = sum(int(n) for n in re.findall(r"(\d+) passing examples", proc.stdout))
+    examples = sum(int(n) for n in re.findall(r"(\d+) passing(?: examples|,)", proc.stdout))
     corpus = [
         p for p in (where / "tests" / "fuzz" / "corpus").rglob("*")
         if p.is_file() and "pending" not in p.parts and p.name != "README.md"
