@@ -63,7 +63,14 @@ def serve(
                 import traceback
 
                 traceback.print_exc()
-            problem = environment_problem(exc, db)
+            from journeyctl.errors import JourneyctlError
+            from journeyctl.redact import redact_text
+
+            problem = (
+                redact_text(str(exc))  # a StoreError (a damaged file) says it all already
+                if isinstance(exc, JourneyctlError)
+                else environment_problem(exc, db)
+            )
             line = f"error: {problem}" if problem else internal_error_line(exc)
             output.err.print(line, markup=False, highlight=False)
             return

@@ -232,12 +232,23 @@ def _bad_json(path: Path, line: int, text: str, exc: ValueError) -> Diagnostic:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
+def _strings(obj: Any) -> Iterator[str]:
+    """Every key and string value of a parsed JSON value, without recursion (json.loads takes
+    nesting deeper than Python's stack, and a located error must still come out)."""
+    stack = [obj]
+    while stack:
+        here = stack.pop()
+        if isinstance(here, str):
+            yield here
+        elif isinstance(here, dict):
+            stack.extend(here.keys())
+            stack.extend(here.values())
+        elif isinstance(here, list):
+            stack.extend(here)
+
+
 def _holds_surrogate(obj: Any) -> bool:
-    if isinstance(obj, dict):
-        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return any(_holds_surrogate(v) for v in obj)
-    return isinstance(obj, str) and any("\ud800" <= ch <= "\udfff" for ch in obj)
+    return any(any("\ud800" <= ch <= "\udfff" for ch in s) for s in _strings(obj))
 
 
 def bad_surrogate(path: Path, line: int, col: int) -> Diagnostic:
@@ -250,11 +261,7 @@ def bad_surrogate(path: Path, line: int, col: int) -> Diagnostic:
 
 
 def _holds_nul(obj: Any) -> bool:
-    if isinstance(obj, dict):
-        return any("\x00" in k or _holds_nul(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return any(_holds_nul(v) for v in obj)
-    return isinstance(obj, str) and "\x00" in obj
+    return any("\x00" in s for s in _strings(obj))
 
 
 def jsonl_records(

@@ -224,8 +224,31 @@ def _guard_filters() -> dict[str, Any]:
         return base["center"](value, width)
 
     def indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> Any:
-        _width(width if isinstance(width, int) else len(str(width)))
+        pad = width if isinstance(width, int) else len(str(width))
+        _width(pad)
+        text = str(s)
+        _budget().build(len(text) + (text.count("\n") + 1) * max(pad, 0))  # before, not after
         return _sized(base["indent"](s, width, first, blank))
+
+    def wordwrap(
+        eval_ctx: Any, s: Any, width: int = 79, break_long_words: bool = True,
+        wrapstring: Any = None, break_on_hyphens: bool = True,
+    ) -> Any:  # fmt: skip
+        text = str(s)
+        # at most one break per character, each the length of the wrap string
+        _budget().build(len(text) * (1 + len(str(wrapstring or "\n"))))
+        return _sized(
+            base["wordwrap"](eval_ctx, s, width, break_long_words, wrapstring, break_on_hyphens)
+        )
+
+    wordwrap.jinja_pass_arg = base["wordwrap"].jinja_pass_arg  # type: ignore[attr-defined]
+
+    def tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
+        if indent is not None:
+            _width(indent * 100 if isinstance(indent, int) else len(str(indent)) * 100)
+        return _sized(base["tojson"](eval_ctx, value, indent))
+
+    tojson.jinja_pass_arg = base["tojson"].jinja_pass_arg  # type: ignore[attr-defined]
 
     def fmt(value: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
@@ -259,7 +282,8 @@ def _guard_filters() -> dict[str, Any]:
     join.jinja_pass_arg = base["join"].jinja_pass_arg  # type: ignore[attr-defined]
     return {
         "center": center, "indent": indent, "format": fmt, "batch": batch,
-        "slice": slice_, "replace": replace, "join": join, _LOOP_FILTER: _loop,
+        "slice": slice_, "replace": replace, "join": join, "wordwrap": wordwrap,
+        "tojson": tojson, _LOOP_FILTER: _loop,
     }  # fmt: skip
 
 
@@ -320,8 +344,11 @@ def constant_limits(tree: nodes.Node) -> list[tuple[str, int]]:
             pass
         return _NOT_CONST
 
-    for expr in tree.find_all(nodes.BinExpr):
-        if not any(expr in (n.left, n.right) for n in tree.find_all(nodes.BinExpr)):
+    binexprs = list(tree.find_all(nodes.BinExpr))
+    # by identity, once: jinja's Node.__eq__ compares whole subtrees (quadratic and worse)
+    inner = {id(side) for n in binexprs for side in (n.left, n.right)}
+    for expr in binexprs:
+        if id(expr) not in inner:
             value(expr)  # from each outermost computation down
     return found
 
@@ -425,6 +452,14 @@ class Bounded(ImmutableSandboxedEnvironment):
                 _width(args[0])
             elif name in ("format", "format_map"):
                 _check_format(target)
+            elif name == "replace" and len(args) >= 2:
+                # the size it would build, before it is built (as the replace filter)
+                old, new = str(args[0]), str(args[1])
+                hits = target.count(old) if old else len(target) + 1
+                _budget().build(len(target) + hits * max(len(new) - len(old), 0))
+            elif name == "join" and args and isinstance(args[0], list | tuple):
+                parts = [len(v) if isinstance(v, str) else 1 for v in args[0]]
+                _budget().build(sum(parts) + len(target) * max(len(parts) - 1, 0))
         out = super().call(__context, __obj, *args, **kwargs)
         return _sized(out)
 

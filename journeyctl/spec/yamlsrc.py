@@ -278,24 +278,32 @@ class SourceFile:
 
 
 def _duplicate_keys(src: SourceFile, node: Node) -> Iterator[Diagnostic]:
-    if isinstance(node, MappingNode):
-        seen: dict[Any, Node] = {}
-        for k, v in node.value:
-            if isinstance(k, ScalarNode):
-                if k.value in seen:
-                    first = src.loc(seen[k.value].start_mark)
-                    yield error(
-                        src.loc(k.start_mark),
-                        "duplicate-key",
-                        f"duplicate key '{k.value}' (first defined at line {first.line})",
-                        "YAML keeps only the last one silently; merge or rename the two",
-                    )
-                else:
-                    seen[k.value] = k
-            yield from _duplicate_keys(src, v)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(src, item)
+    """Every key written twice in one mapping. Iterative, and each node once: aliases make
+    the tree a graph, deep in total though every part is within the nesting limit."""
+    seen_nodes: set[int] = set()
+    stack = [node]
+    while stack:
+        here = stack.pop()
+        if id(here) in seen_nodes:
+            continue
+        seen_nodes.add(id(here))
+        if isinstance(here, MappingNode):
+            keys: dict[Any, Node] = {}
+            for k, v in here.value:
+                if isinstance(k, ScalarNode):
+                    if k.value in keys:
+                        first = src.loc(keys[k.value].start_mark)
+                        yield error(
+                            src.loc(k.start_mark),
+                            "duplicate-key",
+                            f"duplicate key '{k.value}' (first defined at line {first.line})",
+                            "YAML keeps only the last one silently; merge or rename the two",
+                        )
+                    else:
+                        keys[k.value] = k
+                stack.append(v)
+        elif isinstance(here, SequenceNode):
+            stack.extend(reversed(here.value))
 
 
 def decode_text(raw: bytes) -> str:
