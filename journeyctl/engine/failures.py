@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from jinja2 import nodes
 from jinja2.environment import Environment
@@ -106,77 +106,69 @@ def contact_digest(contact_value: dict[str, Any]) -> str:
 # --- what content depends on, for whether it renders (simulate predicts failures) ----------
 
 
-def content_reads(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str, ...] | None:
-    """The contact attributes on whose values it depends whether these parts render at all,
-    when that is all it depends on; None when unknown (then each message is rendered).
+class ContentDeps(NamedTuple):
+    """What decides whether a step's body parts render at all (simulate's `Renderer._probe`).
 
-    `parts`: (is_file, inline text or template name). An attribute only ever printed whole
-    (`{{ contact.name }}`) cannot make a render fail (empty prints as empty), so it is not
-    returned; its presence is still checked by the caller. Anything reading `now`, a dynamic
-    include, `random` or `contact` other than as `contact.attr` gives None.
+    `reads`: the contact attributes whose *values* decide it; None when unknown (anything
+    reading `now`, a dynamic include, `random`, or `contact` other than as `contact.attr`: then
+    each message is rendered). An attribute only ever printed whole (`{{ contact.name }}`)
+    cannot make a render fail (empty prints as empty), so it is not in `reads`.
+    `names`: every attribute named (a missing one fails StrictUndefined: its presence counts).
+    `by_type`: those of `reads` whose every use renders alike for all dates, or all datetimes
+    (`.day`, `.strftime('%Y')`, a truthiness test, printing, `~`, `format`, a `{% set %}` used
+    no other way): for them the type decides, not the value (a birthday: one render per type).
     """
-    reads: list[str] = []
-    printed: list[str] = []
-    for tree in _trees(env, parts, set()):
-        if tree is None:
-            return None
-        every = list(tree.find_all(nodes.Node))
-        loads = [n.name for n in every if isinstance(n, nodes.Name) and n.ctx == "load"]
-        if "now" in loads:
-            return None
-        if any(isinstance(n, nodes.Filter) and n.name == "random" for n in every):
-            return None
-        attrs = [
-            n.attr
-            for n in every
-            if isinstance(n, nodes.Getattr)
-            and isinstance(n.node, nodes.Name)
-            and n.node.name == "contact"
-        ]
-        if loads.count("contact") != len(attrs):
-            return None  # `contact` passed around whole, or `contact['x']`
-        reads += attrs
-        printed += [
-            child.attr
-            for out in tree.find_all(nodes.Output)
-            for child in out.nodes
-            if isinstance(child, nodes.Getattr)
-            and isinstance(child.node, nodes.Name)
-            and child.node.name == "contact"
-        ]
-    return tuple(a for a in dict.fromkeys(reads) if printed.count(a) != reads.count(a))
 
+    reads: tuple[str, ...] | None
+    names: tuple[str, ...]
+    by_type: frozenset[str]
+
+
+UNKNOWN: Final = ContentDeps(None, (), frozenset())
 
 # What a date or datetime can go through and still render alike for every value of its type
-# (the readers keep years within 2-9998): `.day`, `.strftime('%Y-%m-%d')`, a truthiness test,
-# printing, `~`, `format`, and a `{% set %}` whose name is used no other way.
+# (the readers keep years within 2-9998).
 _DATE_ATTRS: Final = frozenset({"year", "month", "day", "hour", "minute", "second"})
 _SAFE_FILTERS: Final = frozenset(
     {"e", "escape", "string", "upper", "lower", "title", "capitalize", "trim", "format"}
 )
 
 
-def type_decided(env: Environment, parts: list[tuple[bool, str]]) -> frozenset[str]:
-    """The contact attributes whose every use renders (or fails) alike for all dates, or all
-    datetimes: for those the probe keys on the value's type, not the value (a birthday or a
-    consent date is one render per type, not one per contact)."""
+def _contact_attr(node: nodes.Node) -> str | None:
+    """`x` when `node` is `contact.x`."""
+    if (
+        isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "contact"
+    ):
+        return node.attr
+    return None
+
+
+def content_deps(env: Environment, parts: list[tuple[bool, str]]) -> ContentDeps:
+    """`parts`: (is_file, inline text or template name); every template they extend, include
+    or import is read too. One walk over the parsed trees (see ContentDeps)."""
     parent: dict[int, nodes.Node] = {}
     loads: dict[str, list[nodes.Name]] = {}
-    uses: dict[str, list[nodes.Getattr]] = {}
+    uses: dict[str, list[nodes.Node]] = {}
     for tree in _trees(env, parts, set()):
         if tree is None:
-            return frozenset()
+            return UNKNOWN
         for node in tree.find_all(nodes.Node):
             for child in node.iter_child_nodes():
                 parent[id(child)] = node
             if isinstance(node, nodes.Name) and node.ctx == "load":
                 loads.setdefault(node.name, []).append(node)
-            if (
-                isinstance(node, nodes.Getattr)
-                and isinstance(node.node, nodes.Name)
-                and node.node.name == "contact"
-            ):
-                uses.setdefault(node.attr, []).append(node)
+            elif isinstance(node, nodes.Filter) and node.name == "random":
+                return UNKNOWN
+            attr = _contact_attr(node)
+            if attr is not None:
+                uses.setdefault(attr, []).append(node)
+    if "now" in loads or len(loads.get("contact", ())) != sum(map(len, uses.values())):
+        return UNKNOWN  # `now`, or `contact` passed around whole, or `contact['x']`
+
+    def printed(n: nodes.Node) -> bool:
+        return isinstance(parent.get(id(n)), nodes.Output)
 
     def safe(n: nodes.Node, depth: int = 0) -> bool:
         p = parent.get(id(n))
@@ -209,20 +201,9 @@ def type_decided(env: Environment, parts: list[tuple[bool, str]]) -> frozenset[s
             return all(safe(x, depth + 1) for x in loads.get(p.target.name, ()))
         return False
 
-    return frozenset(a for a, found in uses.items() if all(safe(n) for n in found))
-
-
-def printed_attrs(env: Environment, parts: list[tuple[bool, str]]) -> tuple[str, ...]:
-    """Every contact attribute the parts name (a missing one fails StrictUndefined)."""
-    names: list[str] = []
-    for tree in _trees(env, parts, set()):
-        if tree is not None:
-            names += [
-                n.attr
-                for n in tree.find_all(nodes.Getattr)
-                if isinstance(n.node, nodes.Name) and n.node.name == "contact"
-            ]
-    return tuple(dict.fromkeys(names))
+    reads = tuple(a for a, found in uses.items() if not all(printed(n) for n in found))
+    by_type = frozenset(a for a in reads if all(safe(n) for n in uses[a]))
+    return ContentDeps(reads, tuple(uses), by_type)
 
 
 @lru_cache(maxsize=1024)

@@ -23,12 +23,7 @@ from jinja2 import Template, nodes
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 
-from journeyctl.engine.failures import (
-    RenderFailure,
-    content_reads,
-    printed_attrs,
-    type_decided,
-)
+from journeyctl.engine.failures import ContentDeps, RenderFailure, content_deps
 from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import (
@@ -470,25 +465,16 @@ class Renderer:
     ) -> None:
         """simulate renders subjects only, yet must predict the messages whose body fails to
         render for the contact's data (run fails them). Whether a body renders depends on
-        a few values it computes with (failures.content_reads): it is rendered once per
+        a few values it computes with (failures.content_deps): it is rendered once per
         distinct such values and the outcome remembered; when unknown, every time."""
         probe = self._probes.get(id(step))
         if probe is None or probe.step is not step:
             parts = [(True, n) for n in (step.template, step.text_template) if n]
             if step.body:
                 parts.append((False, step.body))
-            if not parts:  # a subject alone: _subject has rendered it
-                probe = self._probes[id(step)] = _Probe(step, (), (), frozenset())
-                probe.empty = True
-                return
-            env = template_environment(self.templates_dir)
-            reads = content_reads(env, parts)
-            probe = self._probes[id(step)] = _Probe(
-                step,
-                reads,
-                printed_attrs(env, parts) if reads is not None else (),
-                type_decided(env, parts) if reads else frozenset(),
-            )
+            # a subject alone: _subject has rendered it, nothing more to check
+            deps = content_deps(template_environment(self.templates_dir), parts) if parts else None
+            probe = self._probes[id(step)] = _Probe(step, deps)
         if probe.empty:
             return
         key: tuple[Any, ...] | None = None
@@ -500,7 +486,7 @@ class Renderer:
             for i in range(len(reads)):
                 v = contact_value.get(reads[i], _MISSING)
                 if by_type[i] and (type(v) is date or type(v) is datetime):
-                    v = type(v)  # renders alike for every date (failures.type_decided)
+                    v = type(v)  # renders alike for every date (failures.ContentDeps)
                 values.append(v)
             present = True  # a name missing from the contact fails StrictUndefined
             for a in probe.names:
@@ -589,18 +575,12 @@ class Renderer:
 class _Probe:
     """Whether a step's body renders, by the values that decide it (`Renderer._probe`)."""
 
-    def __init__(
-        self,
-        step: Send,
-        reads: tuple[str, ...] | None,
-        names: tuple[str, ...],
-        by_type: frozenset[str],
-    ) -> None:
+    def __init__(self, step: Send, deps: ContentDeps | None) -> None:
         self.step = step
-        self.reads = reads
-        self.names = names
-        self.by_type = tuple(a in by_type for a in reads or ())
-        self.empty = False  # no body to check
+        self.empty = deps is None  # no body to check
+        self.reads = deps.reads if deps is not None else ()
+        self.names = deps.names if deps is not None else ()
+        self.by_type = tuple(a in deps.by_type for a in self.reads or ()) if deps else ()
         self.memo: dict[tuple[Any, ...], RenderFailure | None] = {}
 
 

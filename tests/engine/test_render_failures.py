@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl.engine.failures import content_reads, type_decided
+from journeyctl.engine.failures import content_deps
 from journeyctl.engine.model import Contact, Event, Status
 from journeyctl.simulate import make_engine, simulate
 from journeyctl.spec.templates import template_environment
@@ -54,9 +54,9 @@ def test_what_decides_whether_a_body_renders(
     tmp_path: Path, text: str, reads: tuple[str, ...] | None, by_type: set[str]
 ) -> None:
     env, parts = _parts(tmp_path, **{"t.html.j2": text})
-    assert content_reads(env, parts) == reads  # type: ignore[arg-type]
-    if reads:
-        assert type_decided(env, parts) & set(reads) == by_type  # type: ignore[arg-type]
+    deps = content_deps(env, parts)  # type: ignore[arg-type]
+    assert deps.reads == reads
+    assert deps.by_type == by_type
 
 
 def test_simulate_predicts_exactly_the_bodies_that_fail(tmp_path: Path) -> None:
