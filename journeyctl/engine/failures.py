@@ -1,6 +1,6 @@
 """When a message's content cannot be rendered for one contact (SPEC §5: that message fails,
 everyone else flows): the failure, located in the project's files, and what the simulation
-must know to predict it without rendering every body (`content_reads`).
+must know to predict it without rendering every body (`content_deps`).
 """
 
 from __future__ import annotations
