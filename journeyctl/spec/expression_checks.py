@@ -22,6 +22,7 @@ from journeyctl.spec.expressions import (
 )
 from journeyctl.spec.locations import in_scalar, scalar_line
 from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.template_checks import limit_error
 from journeyctl.spec.templates import TemplateLimitError, constant_limits
 from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
 
@@ -59,12 +60,7 @@ def _check_one(
         compile_expr(source)
         tree = parse_expr(source)
     except TemplateLimitError as exc:
-        yield error(
-            scalar_line(src, path, exc.lineno or 1),
-            "template-limit",
-            f"expression: {exc.message}",
-            "simplify it: templates and expressions have limits (docs/DECISIONS.md)",
-        )
+        yield limit_error(scalar_line(src, path, exc.lineno or 1), f"expression: {exc.message}")
         return
     except TemplateSyntaxError as exc:
         yield error(
@@ -76,11 +72,9 @@ def _check_one(
         return
 
     for reason, _line in constant_limits(tree):
-        yield error(
+        yield limit_error(
             scalar_line(src, path, 1),
-            "template-limit",
             f"expression: {reason.replace(' (render limit)', '')}: it fails for every contact",
-            "simplify it: templates and expressions have limits (docs/DECISIONS.md)",
         )
 
     called: set[str] = set()

@@ -291,7 +291,7 @@ def _check_file(
     try:
         info = scan(template_environment(project.templates_dir), text)
     except TemplateLimitError as exc:
-        yield _limit(in_text_line(shown, text, exc.lineno or 1), f"template: {exc.message}")
+        yield limit_error(in_text_line(shown, text, exc.lineno or 1), f"template: {exc.message}")
         return
     except TemplateSyntaxError as exc:
         yield error(
@@ -341,7 +341,7 @@ def _check_scan(
             "{% include 'footer_ko.txt' %}{% else %}...{% endif %}",
         )
     for reason, line in info.limits:
-        yield _limit(
+        yield limit_error(
             locate(line, ""), reason.replace(" (render limit)", "") + ": it fails for every contact"
         )
     seen: set[str] = set()
@@ -356,7 +356,8 @@ def _check_scan(
             )
 
 
-def _limit(loc: Location, message: str) -> Diagnostic:
+def limit_error(loc: Location, message: str) -> Diagnostic:
+    """`template-limit`, for templates and expressions alike."""
     return error(
         loc,
         "template-limit",
@@ -377,7 +378,7 @@ def _check_inline(
         try:
             info = scan(inline_environment(), text)
         except TemplateLimitError as exc:
-            yield _limit(scalar_line(src, kpath, exc.lineno or 1), f"{key}: {exc.message}")
+            yield limit_error(scalar_line(src, kpath, exc.lineno or 1), f"{key}: {exc.message}")
             continue
         except TemplateSyntaxError as exc:
             yield error(
