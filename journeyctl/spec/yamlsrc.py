@@ -340,15 +340,7 @@ def parse_text(path: Path, text: str) -> SourceFile:
             pass  # SpecLoader says what is wrong, in the words the diagnostics document
         src = SourceFile(path=path, text=text)
     try:
-        loader = SpecLoader(text)
-        try:
-            root = loader.get_single_node()
-            if root is not None:
-                src.diagnostics.extend(_duplicate_keys(src, root))
-                src.data = loader.construct_document(root)
-            src.root = root
-        finally:
-            loader.dispose()
+        _load(src, SpecLoader(text))
     except LimitError as exc:
         src.diagnostics.append(_limit(src, exc))
         src.data = None
