@@ -717,23 +717,12 @@ class Engine:
         if result.failures is None:
             result.failures = []
         result.failures.append((msg, detail))
-        self._hold(state, enr, msg.at, cv, f"render_error: {detail}", result)
-
-    def _hold(
-        self,
-        state: ContactState,
-        enr: Enrollment,
-        at: datetime,
-        cv: dict[str, Any],
-        reason: str,
-        result: StepResult,
-    ) -> None:
-        enr.due_at = at  # the retry runs the step at its own time (late rules apply)
-        enr.held = f"{self.project_digest()}:{contact_digest(cv)}"
-        enr.reason = reason
+        enr.due_at = msg.at  # the retry runs the step at its own time (late rules apply)
+        enr.held = self._held_key(cv)
+        enr.reason = f"render_error: {detail}"
         result.changed.append(enr)
         if state.trace is not None:
-            self._note(state, at, enr.sequence, "held", reason)
+            self._note(state, msg.at, enr.sequence, "held", enr.reason)
 
     def _scope(self, ev: Event) -> str | None:
         """The channel or medium a (un)subscribe names, in lower case; None for all of them.
@@ -752,7 +741,7 @@ class Engine:
 
     def _rearm(self, enr: Enrollment, cv: dict[str, Any], result: StepResult) -> None:
         """A held enrollment goes on when what made it fail may have changed."""
-        if enr.held == f"{self.project_digest()}:{contact_digest(cv)}":
+        if enr.held == self._held_key(cv):
             return
         enr.held = enr.reason = None
         result.changed.append(enr)
@@ -760,9 +749,14 @@ class Engine:
             result.rearmed = []
         result.rearmed.append(enr)
 
+    def _held_key(self, cv: dict[str, Any]) -> str:
+        """What a held enrollment waits to see change (`Enrollment.held`; the store's
+        `wake_held` reads the part before the colon)."""
+        return f"{self.project_digest()}:{contact_digest(cv)}"
+
     def project_digest(self) -> str:
-        """The sequences' versions and every template file: a held contact is tried again
-        when this changes (an edit may be the fix)."""
+        """The sequences' versions, journey.yaml and every template file: a held contact is
+        tried again when this changes (an edit may be the fix)."""
         if self._digest is None:
             self._digest = project_digest(self.project, [s.version for s in self.sequences])
         return self._digest
