@@ -218,7 +218,7 @@ class Deliveries:
 
     def __exit__(self, *exc: object) -> None:
         for pause in self.paused.values():
-            self.report.errors.append(
+            self.report.note(
                 f"channel {pause.channel!r} paused for the rest of this tick after "
                 f"{BREAKER_FAILURES} failed deliveries in a row (last: {pause.last_error}); "
                 f"{pause.left} more message(s) left for a later tick"
@@ -270,8 +270,7 @@ class Deliveries:
                     # message (retry with backoff) and let other channels keep flowing.
                     store.mark_retry(msg.key, now + backoff(msg.key, attempt, None), str(exc))
                     report.retrying += 1
-                    if str(exc) not in report.errors:
-                        report.errors.append(str(exc))
+                    report.note(str(exc))
                     continue
             try:
                 if msg.channel not in opened:
