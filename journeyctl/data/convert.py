@@ -134,8 +134,8 @@ def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
             value = datetime(
                 int(m[1]), int(m[3]), int(m[4]), int(m[5]), int(m[6]), int(m[7] or 0), tzinfo=zone
             )
-        # Subtract the offset and attach UTC by hand: replace()/astimezone() cost 1-2 µs each
-        # here, more than the parse. A naive value's offset is the zone's for that wall time.
+        # Subtract the offset and attach UTC by hand: replace()/astimezone() would cost more
+        # than the parse. A naive value's offset is the zone's for that wall time.
         offset = value.utcoffset()
         if offset is None:
             offset = zone.utcoffset(value)

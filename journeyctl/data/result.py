@@ -147,7 +147,7 @@ def collect(
             omitted += 1
 
     # The items kept are acyclic; without this the cyclic GC re-walks the growing list over
-    # and over (about a third of the time at 1M rows).
+    # and over (bench/RESULTS.md, Readers).
     with collector.paused():
         try:
             for x in stream:

@@ -1,5 +1,6 @@
-"""The scheduling rules for every send, in SPEC §2 order: suppression -> send window and quiet
-hours -> frequency cap -> compliance (kr night rule). Pure: time is an argument.
+"""The scheduling rules for every send, in SPEC §2 order: suppression -> consent (a declared
+`consent_<medium>` column, marketing only) -> send window and quiet hours -> frequency cap ->
+compliance (kr night rule). Pure: time is an argument.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ KR_NIGHT: Final = (time(21, 0), time(8, 0))
 _MAX_ROUNDS: Final = 32
 
 
-@dataclass(slots=True, init=False)  # not frozen (a frozen __init__ is ~5x slower); never mutated
+@dataclass(slots=True, init=False)  # not frozen (a frozen __init__ is slower); never mutated
 class Verdict:
     action: str  # send | defer | skip
     reason: str | None = None
@@ -137,9 +138,9 @@ class SendRules:
             else None,
         )
 
-    timed: bool = False  # whether any rule depends on the time (else only suppression applies)
-    # The quiet hours' bounds, read at every marketing send (a model's attribute costs ~250
-    # instructions to read, a compiled one a load). None: no quiet hours.
+    timed: bool = False  # whether any rule depends on the time (else suppression and consent only)
+    # The quiet hours' bounds, read at every marketing send (a pydantic model's attribute is a
+    # dictionary lookup, a compiled dataclass's a load). None: no quiet hours.
     quiet_start: time | None = field(default=None, init=False)
     quiet_end: time | None = field(default=None, init=False)
 

@@ -28,9 +28,9 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo(fallback)
 
 
-# Offsets without zoneinfo's round trip. `t.astimezone(tz)` costs ~2,800 instructions (datetime
-# asks both tzinfos for their offsets through generic method calls) and the engine converts
-# ~20 times per contact. So each zone's offset transitions are found once per year (probing
+# Offsets without zoneinfo's round trip. `t.astimezone(tz)` is costly (datetime asks both
+# tzinfos for their offsets through generic method calls) and the engine converts many times
+# per contact (bench/RESULTS.md). So each zone's offset transitions are found once per year (probing
 # zoneinfo itself), and conversions far from any transition are plain arithmetic on the span
 # of constant offset around them. Near a transition (gaps, folds) zoneinfo decides, as before.
 
@@ -67,7 +67,7 @@ def _offset_of(t: datetime, tz: ZoneInfo) -> timedelta:
 
 def _year(tz: ZoneInfo, year: int) -> tuple[list[datetime], list[_Span]]:
     """A zone's spans of constant offset through one UTC year, and where each starts (the
-    year's start, then each transition): ~0.6 ms per zone and year, compiled, found once."""
+    year's start, then each transition), found once."""
     key = (tz, year)
     known = _YEARS.get(key)
     if known is not None:

@@ -187,8 +187,8 @@ if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - PyYAML wheel
     from yaml._yaml import CParser
 
     class _CSpecLoader(_Bounded, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
-        """SpecLoader reading its events from libyaml: the same nodes and data, five times
-        faster (pure-Python scanning is ~20 µs a token). Errors are reported by SpecLoader,
+        """SpecLoader reading its events from libyaml: the same nodes and data, several
+        times faster than pure-Python scanning. Errors are reported by SpecLoader,
         whose messages the diagnostics quote."""
 
         yaml_implicit_resolvers = SpecLoader.yaml_implicit_resolvers
