@@ -45,7 +45,7 @@ class Project:
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     settings_source: SourceFile | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    _manifest: Manifest | None = field(default=None, repr=False, compare=False)
+    _manifest: Manifest | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def manifest(self) -> Manifest:
