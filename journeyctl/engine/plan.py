@@ -2,7 +2,7 @@
 
 The steps are the manifest's own (`StepPlan`: what each kind reads of its model). Per sequence
 the engine keeps, compiled, the values it reads at every instant of every contact (a compiled
-record's attribute is a load; a model's costs ~250 instructions) and what only the engine
+record's attribute is a load, a model's a lookup behind a hook) and what only the engine
 computes: a segment's cron timeline and horizon, a date trigger's anniversary rule, each send's
 scheduling rules (fixed for a loaded project).
 """

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from journeyctl.review.steps import StepView, describe_offset, describe_step, step_views
-from journeyctl.spec.models import Branch, Exit, Send, Split, WaitFor
 from journeyctl.spec.manifest import ManifestSequence
+from journeyctl.spec.models import Branch, Exit, Send, Split, WaitFor
 from journeyctl.spec.project import Project
 
 Status = Literal["added", "removed", "changed"]

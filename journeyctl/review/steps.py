@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from journeyctl.spec.durations import Duration
+from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import (
     WEEKDAYS,
     Branch,
@@ -23,7 +24,6 @@ from journeyctl.spec.models import (
     WaitUntil,
     step_kind,
 )
-from journeyctl.spec.manifest import ManifestSequence
 
 
 @dataclass(frozen=True)

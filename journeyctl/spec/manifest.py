@@ -47,8 +47,8 @@ EXIT: Final = 5
 
 class StepPlan:
     """One step of a sequence as the engine reads it: its place in the flow, and what its kind
-    reads of its model (plain attributes: a pydantic model's cost ~250 instructions each to
-    read). Fields of other kinds stay empty. Never changed once the sequence has loaded."""
+    reads of its model (plain attributes: reading a pydantic model's goes through its
+    `__getattr__` hook). Fields of other kinds stay empty. Never changed once the sequence has loaded."""
 
     __slots__ = (
         "branch_if", "channel", "children", "exit_reason", "id", "kind", "kind_name", "medium",
