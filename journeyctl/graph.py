@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from journeyctl.spec.durations import Duration
-from journeyctl.spec.flow import Node
+from journeyctl.spec.manifest import StepPlan
 from journeyctl.spec.models import (
     Branch,
     DateTrigger,
@@ -52,7 +52,7 @@ def build_graph(seq: LoadedSequence) -> Graph:
             return DONE
         return ids[step_id]
 
-    def child(node: Node, name: str) -> str:
+    def child(node: StepPlan, name: str) -> str:
         # an empty list (a `control` arm, no on_event) continues after the step
         return target(node.children.get(name) or node.next)
 
@@ -85,7 +85,7 @@ def build_graph(seq: LoadedSequence) -> Graph:
     return g
 
 
-def _position(seq: LoadedSequence, node: Node) -> tuple[int, int]:
+def _position(seq: LoadedSequence, node: StepPlan) -> tuple[int, int]:
     loc = seq.source.locate(node.path)
     return loc.line, loc.col
 
@@ -121,7 +121,7 @@ def _trigger_label(seq: LoadedSequence) -> str:
     return f"{seq.id}: {text}{audience}"
 
 
-def _label(node: Node) -> tuple[str, str]:
+def _label(node: StepPlan) -> tuple[str, str]:
     step = node.step
     if isinstance(step, Send):
         details = [d for d in (step.channel, step.template) if d]

@@ -1,7 +1,7 @@
 """Fast constructors for the engine's frozen value types, used on the readers' hot path.
 
 A frozen dataclass's `__init__` goes through `object.__setattr__` once per field, which costs
-more than parsing the row (about 2 µs per Contact). These builders set the slots directly.
+more than parsing the row (bench/RESULTS.md). These builders set the slots directly.
 They are checked against the dataclass fields at import, so a change to `engine.model` fails
 loudly here instead of leaving a field unset. When the engine runs compiled (engine.native),
 the model's classes are C types without slot descriptors, and their own constructors are the

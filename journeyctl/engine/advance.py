@@ -34,15 +34,11 @@ from journeyctl.engine.model import (
     TriggerMark,
 )
 from journeyctl.engine.plan import (
-    BRANCH,
-    EXIT,
-    SEND,
-    SPLIT,
-    WAIT,
-    WAIT_FOR,
+    SEQUENCE_REMOVED,
+    STEP_REMOVED,
     SequencePlan,
-    StepPlan,
-    plan_sequence,
+    plan_sequences,
+    resume_position,
 )
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock, zone
@@ -52,6 +48,7 @@ from journeyctl.engine.triggers import (
 )
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.expressions import compile_expr
+from journeyctl.spec.manifest import BRANCH, EXIT, SEND, SPLIT, WAIT, WAIT_FOR, StepPlan
 from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger, Send, WaitUntil
 from journeyctl.spec.project import Project
 
@@ -185,10 +182,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._tz_name = self.project.settings.timezone
-        self.sequences = [
-            plan_sequence(self.project, s)
-            for s in sorted(self.project.sequences.values(), key=lambda s: s.id)
-        ]
+        self.sequences = plan_sequences(self.project.manifest)
         self._by_id = {s.id: s for s in self.sequences}
         self._on_event: dict[str, list[SequencePlan]] = {}
         for s in self.sequences:
@@ -529,7 +523,7 @@ class Engine:
     ) -> None:
         seq = self._by_id.get(enr.sequence)
         if seq is None:
-            self._end(state, enr, t, Outcome.EXITED, "sequence_removed", result)
+            self._end(state, enr, t, Outcome.EXITED, SEQUENCE_REMOVED, result)
             return
         if enr.version != seq.version:
             self._migrate(enr, seq)
@@ -543,7 +537,7 @@ class Engine:
                 return
             node = seq.nodes.get(enr.position)
             if node is None:
-                self._end(state, enr, t, Outcome.EXITED, "step_removed", result)
+                self._end(state, enr, t, Outcome.EXITED, STEP_REMOVED, result)
                 return
             kind = node.kind
             at = enr.due_at
@@ -622,7 +616,8 @@ class Engine:
         result: StepResult,
     ) -> bool:
         """Apply the rules; record a sent or skipped message. False when deferred."""
-        step, channel, send_rules, step_id = node.send, node.channel, node.rules, node.send_id
+        step, channel, step_id = node.send, node.channel, node.send_id
+        send_rules = seq.rules.get(step_id)
         assert step is not None and send_rules is not None
         medium, marketing = send_rules.medium, send_rules.marketing
         verdict = rules.evaluate(at, state=state, rules=send_rules, tz=tz)
@@ -793,8 +788,7 @@ class Engine:
         """Live edits (SPEC §5): continue at the same step id in the new version."""
         if enr.version == seq.version:
             return
-        if enr.position is not None and enr.position in seq.migrate:
-            enr.position = seq.migrate[enr.position]
+        enr.position = resume_position(seq, enr.position)
         enr.version = seq.version
 
     def _end(

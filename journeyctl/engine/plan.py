@@ -1,110 +1,47 @@
-"""The engine's compiled view of a loaded sequence: the values it reads at every instant.
+"""What the engine keeps per sequence of the manifest (spec.manifest), and the live-edit rules.
 
-Reading an attribute of a pydantic model costs ~250 instructions (a dict lookup behind the
-model's `__getattr__` hook); reading one of these compiled records is a load. The engine
-read ~170 model attributes per contact of a simulation. Plans are made once, when the engine
-is; the models stay the source of truth, and the plans keep them for what is read rarely.
+The steps are the manifest's own (`StepPlan`: what each kind reads of its model). Per sequence
+the engine keeps, compiled, the values it reads at every instant of every contact (a compiled
+record's attribute is a load, a model's a lookup behind a hook) and what only the engine
+computes: a segment's cron timeline and horizon, a date trigger's anniversary rule, each send's
+scheduling rules (fixed for a loaded project).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from journeyctl.engine.horizon import Horizon, horizon_compile
 from journeyctl.engine.rules import SendRules
 from journeyctl.engine.triggers import AnniversaryRule, _Timeline, cron_timeline
 from journeyctl.spec.durations import Duration
-from journeyctl.spec.flow import Node
+from journeyctl.spec.manifest import Manifest, ManifestSequence, StepPlan
 from journeyctl.spec.models import (
-    Branch,
     DateTrigger,
     EventTrigger,
-    Exit,
+    ProjectSettings,
     Reentry,
     SegmentTrigger,
-    Send,
     Sequence,
-    Split,
-    Wait,
-    WaitFor,
-    WaitUntil,
 )
-from journeyctl.spec.project import LoadedSequence, Project
 
-# Step kinds, by exact type of the step model (the step models are final).
-SEND: Final = 0
-WAIT: Final = 1
-BRANCH: Final = 2
-SPLIT: Final = 3
-WAIT_FOR: Final = 4
-EXIT: Final = 5
+# Why an enrollment made with another version of its sequence ends (SPEC §5).
+SEQUENCE_REMOVED: Final = "sequence_removed"
+STEP_REMOVED: Final = "step_removed"
 
-
-class StepPlan:
-    """A flow node and what its kind reads of its step. Fields of other kinds stay empty."""
-
-    id: str
-    kind: int
-    next: str | None
-    children: dict[str, str | None]
-    send: Send | None  # the step itself, for a send
-    send_id: str
-    channel: str  # sends: filled in by plan_sequence (it knows the project's channels)
-    rules: SendRules | None
-    wait: Duration | WaitUntil | None
-    branch_if: str
-    weights: list[tuple[str, float]]  # split arms, in order
-    wait_event: str
-    wait_where: str | None
-    wait_timeout: Duration | None
-    exit_reason: str
-
-    def __init__(self, node: Node) -> None:
-        step = node.step
-        self.id = node.id
-        self.next = node.next
-        self.children = node.children
-        self.send = None
-        self.send_id = self.channel = self.branch_if = self.wait_event = self.exit_reason = ""
-        self.rules = None
-        self.wait = None
-        self.weights = []
-        self.wait_where = None
-        self.wait_timeout = None
-        if type(step) is Send:
-            self.kind = SEND
-            self.send = step
-            self.send_id = step.send
-        elif type(step) is Wait:
-            self.kind = WAIT
-            self.wait = step.wait
-        elif type(step) is Branch:
-            self.kind = BRANCH
-            self.branch_if = step.branch.if_
-        elif type(step) is Split:
-            self.kind = SPLIT
-            self.weights = [(name, arm.weight) for name, arm in step.split.items()]
-        elif type(step) is WaitFor:
-            self.kind = WAIT_FOR
-            self.wait_event = step.wait_for.event
-            self.wait_where = step.wait_for.where
-            self.wait_timeout = step.wait_for.timeout
-        elif type(step) is Exit:
-            self.kind = EXIT
-            self.exit_reason = step.exit
-        else:  # pragma: no cover - the loader admits only the kinds above
-            raise TypeError(f"unknown step kind: {type(step).__name__}")
+Action = Literal["continue", "move", "exit"]
 
 
 class SequencePlan:
-    """A loaded sequence as the engine reads it. Trigger fields by the trigger's kind: `event`
+    """A manifest sequence as the engine reads it. Trigger fields by the trigger's kind: `event`
     for event triggers, `segment`/`timeline`/`horizon` for segments, `anniversary` for dates."""
 
     model: Sequence
     id: str
     version: str
     first: str | None
-    nodes: dict[str, StepPlan]
+    nodes: dict[str, StepPlan]  # the manifest's steps
+    rules: dict[str, SendRules]  # by send step id
     reentry: Reentry
     enters_once: bool  # reentry "never"
     audience: str | None
@@ -120,15 +57,19 @@ class SequencePlan:
     horizon: Horizon | None
     anniversary: AnniversaryRule | None
 
-    def __init__(
-        self, loaded: LoadedSequence, timeline: _Timeline | None, horizon: Horizon | None
-    ) -> None:
-        m = loaded.model
+    def __init__(self, entry: ManifestSequence, settings: ProjectSettings) -> None:
+        m = entry.model
         self.model = m
-        self.id = loaded.id
-        self.version = loaded.version
-        self.first = loaded.flow.first
-        self.nodes = {nid: StepPlan(node) for nid, node in loaded.flow.nodes.items()}
+        self.id = entry.id
+        self.version = entry.version
+        self.first = entry.first
+        self.nodes = entry.steps
+        self.rules = {}
+        for node in self.nodes.values():
+            if node.send is not None:
+                self.rules[node.id] = SendRules.for_step(
+                    settings, m, node.send, node.medium, node.channel
+                )
         self.reentry = m.reentry
         self.enters_once = m.reentry == "never"
         self.audience = m.audience
@@ -141,26 +82,37 @@ class SequencePlan:
         self.event = trig.event if type(trig) is EventTrigger else ""
         self.where = trig.where if type(trig) is EventTrigger else None
         self.segment = trig.segment if type(trig) is SegmentTrigger else ""
-        self.timeline = timeline
-        self.horizon = horizon
+        self.timeline = self.horizon = None
+        if type(trig) is SegmentTrigger:
+            self.timeline = cron_timeline(trig.check, settings.timezone)
+            self.horizon = horizon_compile(trig.segment)
         self.anniversary = AnniversaryRule(trig.date) if type(trig) is DateTrigger else None
 
 
-def plan_sequence(project: Project, loaded: LoadedSequence) -> SequencePlan:
-    """A loaded sequence of `project` as the engine reads it: a segment's cron timeline and
-    horizon, each send's channel and rules (fixed for a loaded project)."""
-    trig = loaded.model.trigger
-    timeline = horizon = None
-    if type(trig) is SegmentTrigger:
-        timeline = cron_timeline(trig.check, project.settings.timezone)
-        horizon = horizon_compile(trig.segment)
-    plan = SequencePlan(loaded, timeline, horizon)
-    for node in plan.nodes.values():
-        if node.send is not None:
-            node.channel = node.send.channel or project.default_channel()
-            cfg = project.settings.channels.get(node.channel)
-            medium = cfg.medium if cfg is not None else "other"
-            node.rules = SendRules.for_step(
-                project.settings, loaded.model, node.send, medium, node.channel
-            )
-    return plan
+def plan_sequences(manifest: Manifest) -> list[SequencePlan]:
+    """The manifest's sequences as the engine reads them, in id order."""
+    return [SequencePlan(entry, manifest.settings) for entry in manifest.sequences.values()]
+
+
+def resume_position(seq: SequencePlan, position: str | None) -> str | None:
+    """Where an enrollment at `position`, made with another version of `seq`, goes on (SPEC §5):
+    the same step id, unless `migrate:` maps it elsewhere. A position that is not a step of
+    `seq` then ends the enrollment (STEP_REMOVED); None completes it."""
+    if position is not None and position in seq.migrate:
+        return seq.migrate[position]
+    return position
+
+
+def fate(seq: SequencePlan | None, position: str | None) -> tuple[Action, str | None, str | None]:
+    """What the engine does to an enrollment at `position` made with another version of `seq`
+    (None: the sequence was removed): (action, the step a move lands on, an exit's reason)."""
+    if seq is None:
+        return "exit", None, SEQUENCE_REMOVED
+    if position is None:
+        return "continue", None, None  # completes on its next turn
+    target = resume_position(seq, position)
+    if target is None or target not in seq.nodes:
+        return "exit", None, STEP_REMOVED
+    if position in seq.migrate:
+        return "move", target, None
+    return "continue", None, None

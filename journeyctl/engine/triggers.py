@@ -25,7 +25,7 @@ _MARGIN: Final = timedelta(days=2)
 
 class _Timeline:
     """Consecutive fire times of one cron expression in one zone, computed once and shared by
-    every contact: APScheduler takes ~28 µs per question, a bisect here well under one, and
+    every contact: APScheduler works each question out afresh, a bisect here is cheap, and
     contacts ask from their own instants (an event's time), so caching answers by the exact
     time asked would rarely hit."""
 
@@ -95,7 +95,7 @@ def next_anniversary(base: date, spec: DateSpec, tz: ZoneInfo, after_t: datetime
 
 class AnniversaryRule:
     """A date trigger's `every`, `at` and `offset` as plain values (read at every contact's
-    date check; the DateSpec model's attributes cost ~250 instructions each to read)."""
+    date check; the DateSpec model's attributes are slow to read)."""
 
     def __init__(self, spec: DateSpec) -> None:
         self.field = spec.field

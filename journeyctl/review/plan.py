@@ -3,7 +3,7 @@
 Two questions, answered from the database without writing to it:
 1. For each sequence whose in-flight enrollments were made with another version (or that was
    removed): how many contacts sit at each step and what the engine will do with them —
-   the same rules as `Engine._migrate` and `Engine._run` (SPEC §5).
+   by the engine's own rules (`engine.plan.fate`, SPEC §5).
 2. Which messages the next 24 hours would bring for those contacts that were not planned
    before: each contact's state is copied and advanced by a pure engine for the new files and,
    given a base, for the old ones; the difference is the answer.
@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import ContactState, Status
+from journeyctl.engine.plan import Action, SequencePlan, fate
+from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger
-from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.project import Project
 from journeyctl.store.sqlite import SqliteStore
 
 HORIZON = timedelta(hours=24)
-
-Action = Literal["continue", "move", "exit"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class StepFate:
 
 
 @dataclass
-class SequencePlan:
+class SequenceChange:
+    """A sequence whose in-flight enrollments the current files change (or a new one)."""
+
     sequence: str
     status: Literal["changed", "removed", "added"]
     version: str | None  # the current content hash (None when removed)
@@ -68,7 +70,7 @@ class Plan:
     now: datetime
     until: datetime
     base: str | None
-    sequences: list[SequencePlan] = field(default_factory=list)
+    sequences: list[SequenceChange] = field(default_factory=list)
     planned: list[PlannedMessage] = field(default_factory=list)  # the new files' next 24 h
     added: list[PlannedMessage] | None = None  # planned now, not with the base (None: no base)
     dropped: list[PlannedMessage] | None = None  # planned with the base, not any more
@@ -116,24 +118,7 @@ class Plan:
         }
 
 
-def fate(position: str | None, seq: LoadedSequence | None) -> tuple[Action, str | None, str | None]:
-    """What the engine does to an enrollment at `position` made with another version."""
-    if seq is None:
-        return "exit", None, "sequence_removed"
-    if position is None:
-        return "continue", None, None  # completes on its next turn
-    target = seq.model.migrate.get(position)
-    if target is not None:
-        # `_migrate` applies the mapping; a target that is not a step exits like a removed id.
-        if target in seq.flow.nodes:
-            return "move", target, None
-        return "exit", None, "step_removed"
-    if position in seq.flow.nodes:
-        return "continue", None, None
-    return "exit", None, "step_removed"
-
-
-def enrolls_when(seq: LoadedSequence) -> str:
+def enrolls_when(seq: ManifestSequence) -> str:
     trig = seq.model.trigger
     if isinstance(trig, EventTrigger):
         where = f" where {trig.where}" if trig.where else ""
@@ -158,41 +143,42 @@ def _known_sequences(store: SqliteStore) -> set[str]:
     return {r[0] for r in store.conn.execute("SELECT DISTINCT sequence FROM enrollments")}
 
 
-def _step_order(seq: LoadedSequence | None) -> dict[str | None, int]:
-    return {} if seq is None else {sid: i for i, sid in enumerate(seq.flow.nodes)}
+def _step_order(seq: SequencePlan | None) -> dict[str | None, int]:
+    return {} if seq is None else {sid: i for i, sid in enumerate(seq.nodes)}
 
 
-def _sequence_plans(
-    project: Project, rows: list[tuple[str, str, str, str | None]]
-) -> tuple[list[SequencePlan], set[str]]:
+def _sequence_changes(
+    engine: Engine, rows: list[tuple[str, str, str, str | None]]
+) -> tuple[list[SequenceChange], set[str]]:
     """Per changed sequence, contacts per step and their fate; and the contacts affected."""
     stale: dict[str, Counter[str | None]] = {}
     versions: dict[str, set[str]] = {}
     affected: set[str] = set()
+    by_id = {s.id: s for s in engine.sequences}
     for contact_id, seq_id, version, position in rows:
-        seq = project.sequences.get(seq_id)
+        seq = by_id.get(seq_id)
         if seq is not None and seq.version == version:
             continue
         stale.setdefault(seq_id, Counter())[position] += 1
         versions.setdefault(seq_id, set()).add(version)
         affected.add(contact_id)
-    plans: list[SequencePlan] = []
+    plans: list[SequenceChange] = []
     for seq_id in sorted(stale):
-        seq = project.sequences.get(seq_id)
+        seq = by_id.get(seq_id)
         # Steps in the order the old flow had them is unknown here; the new flow's order, then
         # the ids it lost, alphabetically.
         order = _step_order(seq)
         at_steps = sorted(
             stale[seq_id], key=lambda p: (p is None, order.get(p, len(order)), p or "")
         )
-        plan = SequencePlan(
+        plan = SequenceChange(
             seq_id,
             "removed" if seq is None else "changed",
             None if seq is None else seq.version,
             sorted(versions[seq_id]),
         )
         for position in at_steps:
-            action, to, reason = fate(position, seq)
+            action, to, reason = fate(seq, position)
             plan.steps.append(StepFate(position, stale[seq_id][position], action, to, reason))
         plans.append(plan)
     return plans, affected
@@ -229,14 +215,17 @@ def make_plan(
         until=until.astimezone(tz),
         base=base_label if base is not None else None,
     )
-    out.sequences, affected = _sequence_plans(project, _active_rows(store))
-    # New sequences: not in the base, or (without one) never entered by anybody in this db.
-    known = set(base.sequences) if base is not None else _known_sequences(store)
-    for seq_id in sorted(set(project.sequences) - known):
-        seq = project.sequences[seq_id]
-        out.sequences.append(SequencePlan(seq_id, "added", seq.version, enrolls=enrolls_when(seq)))
     new_engine = Engine(project)  # no renderer: decisions only
     old_engine = Engine(base) if base is not None else None
+    out.sequences, affected = _sequence_changes(new_engine, _active_rows(store))
+    # New sequences: not in the base, or (without one) never entered by anybody in this db.
+    manifest = project.manifest
+    known = set(base.manifest.sequences) if base is not None else _known_sequences(store)
+    for seq_id in sorted(set(manifest.sequences) - known):
+        seq = manifest.sequences[seq_id]
+        out.sequences.append(
+            SequenceChange(seq_id, "added", seq.version, enrolls=enrolls_when(seq))
+        )
     planned: list[PlannedMessage] = []
     before: list[PlannedMessage] = []
     for contact_id in sorted(affected):
@@ -284,7 +273,7 @@ def _headline(plan: Plan) -> str:
     return f"{n} in-flight enrollment(s) in {len(changed)} changed sequence(s)"
 
 
-def _sequence_title(s: SequencePlan) -> str:
+def _sequence_title(s: SequenceChange) -> str:
     if s.status == "added":
         return f"{s.sequence} (new): {s.enrolls}"
     if s.status == "removed":

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from journeyctl.review.steps import StepView, describe_offset, describe_step, step_views
+from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import Branch, Exit, Send, Split, WaitFor
-from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.project import Project
 
 Status = Literal["added", "removed", "changed"]
 # Values never printed in a diff (it may end up in a PR comment).
@@ -65,9 +66,9 @@ def diff_projects(old: Side, new: Side, base: str = "") -> ProjectDiff:
     out = ProjectDiff(base=base, settings=_settings(old.project, new.project))
     users = _template_users(new) | _template_users(old)
     direct = _direct_templates(old) | _direct_templates(new)
-    ids = sorted(set(old.project.sequences) | set(new.project.sequences))
-    for sid in ids:
-        a, b = old.project.sequences.get(sid), new.project.sequences.get(sid)
+    olds, news = old.project.manifest.sequences, new.project.manifest.sequences
+    for sid in sorted(set(olds) | set(news)):
+        a, b = olds.get(sid), news.get(sid)
         if a is None and b is not None:
             changes = [Change("sequence-added", _added_sequence(b))]
             changes += _new_templates(b, old, new)
@@ -105,12 +106,14 @@ def diff_projects(old: Side, new: Side, base: str = "") -> ProjectDiff:
 # --- sequences -----------------------------------------------------------------------------
 
 
-def _added_sequence(seq: LoadedSequence) -> str:
-    sends = len(seq.flow.send_ids())
+def _added_sequence(seq: ManifestSequence) -> str:
+    sends = sum(1 for step in seq.steps.values() if step.send is not None)
     return f"new sequence ({_trigger(seq.model.trigger)}; {sends} message(s))"
 
 
-def _sequence_changes(a: LoadedSequence, b: LoadedSequence, old: Side, new: Side) -> list[Change]:
+def _sequence_changes(
+    a: ManifestSequence, b: ManifestSequence, old: Side, new: Side
+) -> list[Change]:
     changes = _header_changes(a, b)
     va, vb = step_views(a), step_views(b)
     renames = {
@@ -333,7 +336,7 @@ def _fresh_template_changes(view: StepView, old: Side, new: Side) -> list[Change
     return out
 
 
-def _new_templates(seq: LoadedSequence, old: Side, new: Side) -> list[Change]:
+def _new_templates(seq: ManifestSequence, old: Side, new: Side) -> list[Change]:
     out: list[Change] = []
     for view in step_views(seq).values():
         if isinstance(view.step, Send):
@@ -377,7 +380,7 @@ def _split_changes(sid: str, a: Split, b: Split) -> list[Change]:
 # --- sequence header: trigger, audience, goal, policy ------------------------------------------
 
 
-def _header_changes(a: LoadedSequence, b: LoadedSequence) -> list[Change]:
+def _header_changes(a: ManifestSequence, b: ManifestSequence) -> list[Change]:
     ma, mb = a.model, b.model
     out: list[Change] = []
     if ma.trigger != mb.trigger:
@@ -490,7 +493,7 @@ _REF = re.compile(r"""{%-?\s*(?:extends|include|import|from)\s+["']([^"']+)["']"
 
 def _direct_templates(side: Side) -> set[str]:
     names: set[str] = set()
-    for seq in side.project.sequences.values():
+    for seq in side.project.manifest.sequences.values():
         for view in step_views(seq).values():
             if isinstance(view.step, Send):
                 names |= {n for n in (view.step.template, view.step.text_template) if n}
@@ -501,7 +504,7 @@ def _template_users(side: Side) -> dict[str, set[str]]:
     """template name -> ids of sequences that use it, directly or through extends/include."""
     refs = {name: set(_REF.findall(text)) for name, text in side.templates.items()}
     users: dict[str, set[str]] = {}
-    for seq in side.project.sequences.values():
+    for seq in side.project.manifest.sequences.values():
         todo = [
             n
             for v in step_views(seq).values()

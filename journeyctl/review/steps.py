@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from journeyctl.spec.durations import Duration
+from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import (
     WEEKDAYS,
     Branch,
@@ -23,7 +24,6 @@ from journeyctl.spec.models import (
     WaitUntil,
     step_kind,
 )
-from journeyctl.spec.project import LoadedSequence
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ def _add(offset: Duration | None, value: Duration | WaitUntil) -> Duration | Non
     return Duration(offset.days + value.days, offset.seconds + value.seconds)
 
 
-def step_views(seq: LoadedSequence) -> dict[str, StepView]:
+def step_views(seq: ManifestSequence) -> dict[str, StepView]:
     """Every non-wait step of a sequence by id, in document order."""
-    ids = {id(node.step): node.id for node in seq.flow.nodes.values()}
+    ids = {id(node.step): node.id for node in seq.steps.values()}
     out: dict[str, StepView] = {}
 
     def walk(steps: list[Step], context: str, offset: Duration | None) -> Duration | None:

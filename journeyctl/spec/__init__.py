@@ -45,8 +45,10 @@ def validate_paths(paths: Sequence[Path]) -> ValidationResult:
     return result
 
 
-def load_valid_project(root: Path) -> Project:
-    """Load a project for commands that act on it: refuse (ProjectError) when it has errors."""
+def load_valid_project(root: Path, *, fingerprint: str | None = None) -> Project:
+    """Load a project for commands that act on it: refuse (ProjectError) when it has errors.
+    Its manifest (`project.manifest`, what the engine reads) is made here, keyed by
+    `fingerprint` when the caller has hashed the project's files (else by content)."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a project directory")
     project = load_project(root)
@@ -58,4 +60,5 @@ def load_valid_project(root: Path) -> Project:
             f"{root}: the project has {len(errors)} error(s); run `journeyctl validate {root}`",
         )
     project.diagnostics = diags
+    project.freeze(fingerprint)
     return project

@@ -162,7 +162,10 @@ def load_settings(
     return (settings if isinstance(settings, ProjectSettings) else ProjectSettings()), src
 
 
-def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence | None, SourceFile]:
+def load_sequence(
+    path: Path, base: Path | None = None, settings: ProjectSettings | None = None
+) -> tuple[LoadedSequence | None, SourceFile]:
+    """`settings`: the project's (journey.yaml), which resolve each send's channel."""
     src = parse_file(path, _display(path, base))
     if src.data is None:
         if not src.diagnostics:
@@ -195,7 +198,7 @@ def load_sequence(path: Path, base: Path | None = None) -> tuple[LoadedSequence 
     model = _validate(src, Sequence, data)
     if not isinstance(model, Sequence):
         return None, src
-    return LoadedSequence(model=model, source=src, flow=build_flow(model)), src
+    return LoadedSequence(model=model, source=src, flow=build_flow(model, settings)), src
 
 
 def load_project(
@@ -213,7 +216,7 @@ def load_project(
             shown = _display(path, base)
             project.diagnostics.append(symlink_outside(shown, shown.name))
             continue
-        loaded, src = load_sequence(path, base)
+        loaded, src = load_sequence(path, base, settings)
         project.diagnostics.extend(src.diagnostics)
         if loaded is None:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -221,6 +221,19 @@ class ProjectSettings(Strict):
 
 # --- sequences ------------------------------------------------------------------------------
 
+KeyPath = tuple[str | int, ...]
+
+
+class _Step(Strict):
+    """A step kind is declared once: its model (a subclass of this, its key named as its tag in
+    `Step`) and, when it holds steps, `nested`. The flow, the walks of the checks and the
+    manifest (spec.manifest) read them from here."""
+
+    def nested(self) -> dict[str, tuple[list[Step], KeyPath]]:
+        """Each list of steps this step holds, by the name the flow links it under (`then`,
+        an arm's name, `on_event`), with its key path below the step."""
+        return {}
+
 
 class SendWindow(_ClockFields):
     """Local hours (and weekdays) in which a step may send; outside it the send is deferred."""
@@ -230,7 +243,7 @@ class SendWindow(_ClockFields):
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
 
 
-class Send(Strict):
+class Send(_Step):
     send: Identifier
     channel: Identifier | None = None  # None: the project's only/first channel
     subject: str | None = None
@@ -271,7 +284,7 @@ LateMax = Annotated[
 ]
 
 
-class Wait(Strict):
+class Wait(_Step):
     wait: WaitValue
     id: Identifier | None = None
 
@@ -291,9 +304,15 @@ class BranchBody(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Branch(Strict):
+class Branch(_Step):
     branch: BranchBody
     id: Identifier | None = None
+
+    def nested(self) -> dict[str, tuple[list[Step], KeyPath]]:
+        return {
+            "then": (self.branch.then, ("branch", "then")),
+            "else": (self.branch.else_, ("branch", "else")),
+        }
 
 
 class SplitArm(Strict):
@@ -301,9 +320,12 @@ class SplitArm(Strict):
     steps: list[Step] = Field(default_factory=list)
 
 
-class Split(Strict):
+class Split(_Step):
     split: dict[Identifier, SplitArm]
     id: Identifier | None = None
+
+    def nested(self) -> dict[str, tuple[list[Step], KeyPath]]:
+        return {name: (arm.steps, ("split", name, "steps")) for name, arm in self.split.items()}
 
     @field_validator("split")
     @classmethod
@@ -321,19 +343,36 @@ class WaitForBody(Strict):
     where: Expression | None = None
 
 
-class WaitFor(Strict):
+class WaitFor(_Step):
     wait_for: WaitForBody
     on_event: list[Step] = Field(default_factory=list)
     on_timeout: list[Step] = Field(default_factory=list)
     id: Identifier | None = None
 
+    def nested(self) -> dict[str, tuple[list[Step], KeyPath]]:
+        return {
+            "on_event": (self.on_event, ("on_event",)),
+            "on_timeout": (self.on_timeout, ("on_timeout",)),
+        }
 
-class Exit(Strict):
+
+class Exit(_Step):
     exit: Identifier
     id: Identifier | None = None
 
 
-STEP_KINDS = ("send", "wait", "branch", "split", "wait_for", "exit")
+# The step kinds: one line each. The tag is the step's key in YAML (and its kind's name).
+_STEP_UNION = (
+    Annotated[Send, Tag("send")]
+    | Annotated[Wait, Tag("wait")]
+    | Annotated[Branch, Tag("branch")]
+    | Annotated[Split, Tag("split")]
+    | Annotated[WaitFor, Tag("wait_for")]
+    | Annotated[Exit, Tag("exit")]
+)
+STEP_KINDS: tuple[str, ...] = tuple(
+    meta.tag for member in get_args(_STEP_UNION) for meta in member.__metadata__
+)
 
 
 def step_kind(value: Any) -> str | None:
@@ -346,16 +385,11 @@ def step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[Send, Tag("send")]
-    | Annotated[Wait, Tag("wait")]
-    | Annotated[Branch, Tag("branch")]
-    | Annotated[Split, Tag("split")]
-    | Annotated[WaitFor, Tag("wait_for")]
-    | Annotated[Exit, Tag("exit")],
+    _STEP_UNION,
     Discriminator(
         step_kind,
         custom_error_type="unknown-step",
-        custom_error_message="a step needs exactly one of: send, wait, branch, split, wait_for, exit",
+        custom_error_message=f"a step needs exactly one of: {', '.join(STEP_KINDS)}",
     ),
 ]
 

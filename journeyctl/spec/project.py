@@ -1,4 +1,5 @@
-"""The loaded, immutable project: settings, sequences with their flows and sources."""
+"""The loaded, immutable project: settings, sequences with their flows and sources, and the
+manifest made of them once they have validated (spec.manifest)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from journeyctl.diagnostics import Diagnostic
 from journeyctl.spec.flow import Flow
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.yamlsrc import SourceFile
+
+if TYPE_CHECKING:
+    from journeyctl.spec.manifest import Manifest
 
 
 @dataclass
@@ -40,6 +45,24 @@ class Project:
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     settings_source: SourceFile | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    _manifest: Manifest | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The frozen engine input (spec.manifest): made by `load_valid_project` once the
+        project has validated, or here on first use (a project loaded without the checks)."""
+        if self._manifest is None:
+            from journeyctl.spec.manifest import build_manifest
+
+            self._manifest = build_manifest(self)
+        return self._manifest
+
+    def freeze(self, fingerprint: str | None = None) -> Manifest:
+        """Make the manifest now, with the project's `fingerprint` when the caller has one."""
+        from journeyctl.spec.manifest import build_manifest
+
+        self._manifest = build_manifest(self, fingerprint)
+        return self._manifest
 
     @property
     def templates_dir(self) -> Path:

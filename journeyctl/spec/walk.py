@@ -12,16 +12,15 @@ from journeyctl.spec.models import (
     Branch,
     DateTrigger,
     EventTrigger,
+    KeyPath,
     Medium,
     SegmentTrigger,
     Send,
-    Split,
     Step,
     WaitFor,
 )
 from journeyctl.spec.project import LoadedSequence, Project
 
-KeyPath = tuple[str | int, ...]
 # Columns with meaning (SPEC §3), the same as engine.model.WELL_KNOWN_COLUMNS; spec sits below
 # the engine in the layering, so it keeps its own copy.
 WELL_KNOWN_COLUMNS = ("id", "email", "phone", "name", "timezone")
@@ -47,16 +46,8 @@ def iter_step_lists(
 
 
 def sublists(step: Step, path: KeyPath) -> list[tuple[list[Step], KeyPath]]:
-    if isinstance(step, Branch):
-        return [
-            (step.branch.then, (*path, "branch", "then")),
-            (step.branch.else_, (*path, "branch", "else")),
-        ]
-    if isinstance(step, Split):
-        return [(arm.steps, (*path, "split", name, "steps")) for name, arm in step.split.items()]
-    if isinstance(step, WaitFor):
-        return [(step.on_event, (*path, "on_event")), (step.on_timeout, (*path, "on_timeout"))]
-    return []
+    """The lists of steps `step` (at `path`) holds, with their key paths (models: `nested`)."""
+    return [(sub, (*path, *below)) for sub, below in step.nested().values()]
 
 
 def iter_sends(seq: LoadedSequence) -> Iterator[tuple[Send, KeyPath]]:

@@ -1,5 +1,5 @@
-"""`fate`: the plan's reading of what `Engine._migrate` / `_run` do after an edit, checked
-against the engine itself on the same enrollment."""
+"""`fate`: the engine's live-edit rules as `plan` reports them (engine.plan, one definition),
+checked against what the engine does to the same enrollment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import ContactState, Enrollment, Outcome
-from journeyctl.review.plan import enrolls_when, fate
+from journeyctl.engine.plan import fate
+from journeyctl.review.plan import enrolls_when
 from tests.builders import at, contact, make_project
 
 SEQ = """
@@ -43,8 +44,8 @@ def test_fate_agrees_with_the_engine(
     step_sent: str | None,
 ) -> None:
     project = make_project(tmp_path, {"s": SEQ})
-    seq = project.sequences["s"]
-    assert fate(position, seq) == expected
+    (seq,) = Engine(project).sequences
+    assert fate(seq, position) == expected
     t = at("2026-11-02 10:00")
     enr = Enrollment("e1", "c1", "s", "old-version", t - timedelta(days=1), position, t)
     state = ContactState(contact("c1"), enrollments=[enr], cursor=t - timedelta(hours=1))
@@ -58,8 +59,8 @@ def test_fate_agrees_with_the_engine(
 
 def test_removed_sequence_and_trigger_words(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"s": SEQ})
-    assert fate("b", None) == ("exit", None, "sequence_removed")
-    assert fate(None, project.sequences["s"]) == ("continue", None, None)
-    assert enrolls_when(project.sequences["s"]) == (
+    assert fate(None, "b") == ("exit", None, "sequence_removed")
+    assert fate(Engine(project).sequences[0], None) == ("continue", None, None)
+    assert enrolls_when(project.manifest.sequences["s"]) == (
         "enrolls on the next `signup` event where event.plan == 'pro'"
     )
