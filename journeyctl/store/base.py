@@ -57,6 +57,10 @@ class Store(Protocol):
         """Wake contacts with an enrollment held by a failure under other project files
         (Enrollment.held); returns how many."""
 
+    def is_idle(self, now: datetime) -> bool:
+        """Whether a tick at `now` would do nothing: no delivery left `attempting` to recover,
+        no contact due, no delivery due (the idle cron minute asks this: run.idle)."""
+
     def next_wake(self) -> datetime | None:
         """The earliest wake-up of any contact (simulate jumps to it)."""
 

@@ -33,6 +33,7 @@ from journeyctl.store.base import Delivery, LedgerRow
 from journeyctl.store.environment import damaged, database_problem
 from journeyctl.store.lock import HeldLock, probe
 from journeyctl.store.migrations import migrate
+from journeyctl.store.sqlite_idle import IdleQueries
 from journeyctl.store.serialize import (
     dumps,
     from_micros,
@@ -251,7 +252,7 @@ def _connect(path: Path, busy_timeout_ms: int, stamped: bool = False) -> sqlite3
     return conn
 
 
-class SqliteStore:
+class SqliteStore(IdleQueries):
     def __init__(
         self,
         path: Path | str,
