@@ -1,5 +1,5 @@
-"""The Store protocol: what the runtime needs to remember. MemoryStore and SqliteStore both
-implement it and share one contract test suite (tests/store/test_contract.py).
+"""The Store protocol: what the shell (run.tick) needs to remember. MemoryStore and
+SqliteStore both implement it and share one contract test suite (tests/store/test_contract.py).
 
 Delivery ledger states: planned -> attempting -> sent | retry (-> attempting ...) | failed;
 skipped messages are recorded as skipped with their reason. The idempotency key is unique.

@@ -33,7 +33,6 @@ from journeyctl.store.base import Delivery, LedgerRow
 from journeyctl.store.environment import damaged, database_problem
 from journeyctl.store.lock import HeldLock, probe
 from journeyctl.store.migrations import migrate
-from journeyctl.store.sqlite_idle import IdleQueries
 from journeyctl.store.serialize import (
     dumps,
     from_micros,
@@ -45,6 +44,7 @@ from journeyctl.store.serialize import (
     props_json,
     to_micros,
 )
+from journeyctl.store.sqlite_idle import IdleQueries
 
 BUSY_TIMEOUT_MS = 30_000
 # The row decoders below build these positionally (a hot path): fail at import, not with

@@ -17,7 +17,7 @@ from datetime import datetime
 from journeyctl.store.micros import to_micros
 from journeyctl.store.migrations import LATEST
 
-# The three things runtime's tick does: recover `attempting` rows (orphans, or a live run's:
+# The three things run.tick does: recover `attempting` rows (orphans, or a live run's:
 # either way not idle), advance due contacts, claim due deliveries.
 _INTERRUPTED = "SELECT 1 FROM ledger WHERE state = 'attempting' LIMIT 1"
 _DUE_CONTACT = "SELECT 1 FROM contact_state WHERE next_due IS NOT NULL AND next_due <= ? LIMIT 1"

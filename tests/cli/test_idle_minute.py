@@ -169,7 +169,7 @@ def test_no_heavy_module_is_imported_on_the_fast_path(proj: Path) -> None:
         "from journeyctl.run.idle import attempt\n"
         f"rc, _ = attempt([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}])\n"
         "heavy = sorted(m for m in ('typer', 'click', 'rich', 'pydantic', 'jinja2', 'yaml',"
-         " 'journeyctl.cli', 'journeyctl.run.once', 'journeyctl.engine', 'journeyctl.store.sqlite',"
+        " 'journeyctl.cli', 'journeyctl.run.once', 'journeyctl.engine', 'journeyctl.store.sqlite',"
         " 'typing') if m in sys.modules)\n"
         "print(rc, heavy, file=sys.stderr)\n"
     )
