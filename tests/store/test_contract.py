@@ -359,7 +359,7 @@ def test_loaded_then_saved_state_moves_pending_events_to_processed(
 def test_a_failed_transaction_leaves_nothing_behind(stores: tuple[Store, Reopen]) -> None:
     store, reopen = stores
     if isinstance(store, MemoryStore):
-        pytest.skip("MemoryStore has no rollback (simulate never needs one)")
+        pytest.skip("MemoryStore has no rollback (the tests that use it never need one)")
     store.upsert_contacts([contact("c1")], born=BORN)
     with pytest.raises(RuntimeError), store.transaction():
         store.add_events([event("c1", "subscribed", T0)])
