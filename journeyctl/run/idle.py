@@ -17,6 +17,7 @@ Only cheap modules: every import here is paid on every cron minute.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -126,8 +127,6 @@ def answer(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str:
         from journeyctl.store.lock import LockHeld, run_lock
     except ImportError:  # no fcntl (not POSIX): the full command decides what to do
         raise Fallback("no fcntl here") from None
-    import sqlite3
-
     try:
         with run_lock(db):
             store = IdleDatabase(db, BUSY_TIMEOUT_S)
@@ -142,6 +141,8 @@ def answer(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str:
         raise Fallback(str(why)) from None
     except sqlite3.Error as exc:
         raise Fallback(f"database: {exc}") from None
+    except OSError as exc:  # the lock file cannot be created (a read-only directory, ...)
+        raise Fallback(f"the run lock: {exc}") from None
     doc = summary.run_doc(now, tz)
     return (summary.run_json(doc) if fmt == "json" else summary.run_line(doc)) + "\n"
 
