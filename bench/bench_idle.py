@@ -37,8 +37,8 @@ from bench_simulate import tiled  # noqa: E402
 
 from journeyctl.data.contacts import read_contacts  # noqa: E402
 from journeyctl.data.events import read_events  # noqa: E402
-from journeyctl.executor import run_once  # noqa: E402
-from journeyctl.instants import parse_instant  # noqa: E402
+from journeyctl.data.instants import parse_instant  # noqa: E402
+from journeyctl.run.once import run_once  # noqa: E402
 from journeyctl.spec import load_valid_project  # noqa: E402
 
 PY = sys.executable
@@ -92,7 +92,7 @@ def clone(db: Path, n_contacts: int) -> None:
         con.execute(
             f"INSERT INTO enrollments SELECT id || {s}, contact_id || {s}, sequence, version, "
             "entered_at, position, due_at, outcome, ended_at, reason, variant, waiting_since, "
-            "deferred_from, deferred_by, seq FROM enrollments WHERE instr(id, '~') = 0"
+            "deferred_from, deferred_by, seq, held FROM enrollments WHERE instr(id, '~') = 0"
         )
         cols = (
             "sequence, step, channel, at, status, is_marketing, reason, deferred_from, "

@@ -28,10 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from journeyctl.data.contacts import read_contacts  # noqa: E402
 from journeyctl.data.events import read_events  # noqa: E402
+from journeyctl.data.instants import parse_instant  # noqa: E402
 from journeyctl.engine.advance import by_contact  # noqa: E402
+from journeyctl.engine.make import make_engine  # noqa: E402
 from journeyctl.engine.model import Contact, Event  # noqa: E402
-from journeyctl.instants import parse_instant  # noqa: E402
-from journeyctl.simulate import make_engine, simulate_parallel  # noqa: E402
+from journeyctl.simulate.parallel import simulate_parallel  # noqa: E402
 from journeyctl.spec import load_valid_project  # noqa: E402
 
 

@@ -49,10 +49,10 @@ from bench_simulate import tiled  # noqa: E402
 
 from journeyctl.data.contacts import read_contacts  # noqa: E402
 from journeyctl.data.events import read_events  # noqa: E402
+from journeyctl.data.instants import parse_instant  # noqa: E402
+from journeyctl.engine.make import make_engine  # noqa: E402
 from journeyctl.engine.model import Contact, Event  # noqa: E402
-from journeyctl.executor import run_once  # noqa: E402
-from journeyctl.instants import parse_instant  # noqa: E402
-from journeyctl.simulate import make_engine  # noqa: E402
+from journeyctl.run.once import run_once  # noqa: E402
 from journeyctl.spec import load_valid_project  # noqa: E402
 from journeyctl.store.sqlite import SqliteStore  # noqa: E402
 
@@ -209,7 +209,7 @@ def people(n: int, prefix: str, at: datetime) -> tuple[list[Contact], list[Event
 
 def seed(project_dir: Path, db: Path, n: int, prefix: str, at: datetime) -> None:
     """Contacts + one ping each at `at`, imported without a tick (untimed)."""
-    from journeyctl.imports import import_contacts, import_events
+    from journeyctl.run.imports import import_contacts, import_events
 
     project = load_valid_project(project_dir)
     cs, es = people(n, prefix, at)

@@ -33,8 +33,9 @@ def measured(n: int) -> None:
 
     from journeyctl.data.contacts import read_contacts
     from journeyctl.data.events import read_events
-    from journeyctl.instants import parse_instant
-    from journeyctl.simulate import make_engine, simulate
+    from journeyctl.data.instants import parse_instant
+    from journeyctl.engine.make import make_engine
+    from journeyctl.simulate.replay import simulate
     from journeyctl.spec import load_valid_project
 
     project = load_valid_project(ROOT / "sequences")

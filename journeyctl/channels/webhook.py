@@ -46,7 +46,7 @@ PROTECTED_HEADERS = frozenset(
 )
 # The longest Retry-After taken as said, in seconds (a day): a larger delay or a later date
 # is read as this. It keeps the number finite and sane; the runtime then waits at most its
-# own RETRY_CAP (runtime.py) whatever the server asked.
+# own RETRY_CAP (run/tick.py) whatever the server asked.
 MAX_RETRY_AFTER = 86400.0
 _DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() accepts "²"
 

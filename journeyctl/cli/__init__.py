@@ -7,6 +7,7 @@ command bodies so `journeyctl --help` and idle cron ticks stay fast.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 import typer
 
@@ -72,6 +73,21 @@ def _register() -> None:
     single_value_options(app)  # `--contacts a --contacts b` is a usage error, not `b`
 
 
-def main() -> None:
+def main(*, fingerprint: str | None = None) -> None:
+    """`fingerprint`: the project's files as the idle attempt hashed them before this process
+    loaded anything (run.idle); `run` hands it to run.once to record."""
     _register()
-    app()
+    app(obj=Invocation(fingerprint=fingerprint))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the entry point learnt before the CLI parsed argv (click's context `obj`)."""
+
+    fingerprint: str | None = None
+
+
+def invocation(ctx: typer.Context) -> Invocation:
+    """The entry point's Invocation inside a command (empty when called otherwise: tests)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Invocation) else Invocation()

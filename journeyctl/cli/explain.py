@@ -32,9 +32,10 @@ def explain(
 
     from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail
     from journeyctl.cli.output import Output
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
+    from journeyctl.engine.make import make_engine
     from journeyctl.reporting.story import story, story_text
-    from journeyctl.simulate import make_engine, simulate
+    from journeyctl.simulate.replay import simulate
 
     project = load_project_or_fail(project_dir)
     if db is not None:

@@ -16,7 +16,7 @@ from journeyctl.cli.boundary import boundary
 from journeyctl.cli.options import DbOpt, EncodingOpt, NowOpt, SkipInvalidOpt
 
 if TYPE_CHECKING:
-    from journeyctl.imports import InputReport
+    from journeyctl.run.imports import InputReport
 
 contacts_app = typer.Typer(help="Contacts in the database.", no_args_is_help=True)
 events_app = typer.Typer(help="Events in the database.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def import_contacts(
     from journeyctl.cli.loading import check_contacts_input, load_project_or_fail
     from journeyctl.cli.output import Output
     from journeyctl.data.contacts import read_again
-    from journeyctl.imports import import_contacts as do_import
+    from journeyctl.run.imports import import_contacts as do_import
     from journeyctl.store.sqlite import SqliteStore
 
     project = load_project_or_fail(project_dir)
@@ -78,7 +78,7 @@ def import_events(
     from journeyctl.cli.input_render import print_inputs
     from journeyctl.cli.loading import load_project_or_fail, read_events_input
     from journeyctl.cli.output import Output
-    from journeyctl.imports import import_events as do_import
+    from journeyctl.run.imports import import_events as do_import
     from journeyctl.store.sqlite import SqliteStore
 
     project = load_project_or_fail(project_dir)
@@ -111,6 +111,6 @@ def _left_out(report: InputReport) -> str:
 
 def _now(text: str | None, tz: str) -> datetime:
     from journeyctl.clock import SystemClock
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
 
     return parse_instant(text, tz, option="--now") if text else SystemClock().now()

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from journeyctl.cli.output import Output
 from journeyctl.diagnostics import sort_key
-from journeyctl.imports import InputReport
+from journeyctl.run.imports import InputReport
+from journeyctl.run.summary import held_back_doc, rejected_doc
+
+__all__ = ["held_back_doc", "print_inputs", "rejected_doc"]
 
 # Located problems printed per file; the rest are counted (every bad row is in the rejects
 # file). A cron mail of a thousand lines is not read.
@@ -43,22 +45,3 @@ def print_inputs(output: Output, reports: Sequence[InputReport], *, shown: int =
                 f"warning: {r.path}: {r.unknown_contact} event(s) skipped: their contact is "
                 "not in the database (they import once it is)"
             )
-
-
-def rejected_doc(reports: Sequence[InputReport]) -> dict[str, Any]:
-    """`rejected` in the JSON documents: rows left out of files that were imported."""
-    return {
-        "contacts": sum(r.rejected for r in reports if r.kind == "contacts"),
-        "events": sum(r.rejected for r in reports if r.kind == "events"),
-        "events_unknown_contact": sum(r.unknown_contact for r in reports),
-        "files": {r.kind: str(r.rejects) for r in reports if r.rejects is not None},
-    }
-
-
-def held_back_doc(reports: Sequence[InputReport]) -> list[dict[str, Any]]:
-    """`held_back` in `run`'s JSON: files of which nothing was imported, and why."""
-    return [
-        {"kind": r.kind, "file": str(r.path), "rows": r.held_rows, "reason": r.held_back}
-        for r in reports
-        if r.held_back
-    ]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from journeyctl.engine.model import Contact, Event
-from journeyctl.imports import InputReport
+from journeyctl.run.imports import InputReport
 from journeyctl.spec.project import Project
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ def messages(
     contact's timezone."""
     from journeyctl.cli.db_render import messages_doc, open_existing, render_messages
     from journeyctl.cli.output import Output
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
     from journeyctl.store.queries import stored_messages
 
     store = open_existing(db)

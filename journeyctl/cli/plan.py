@@ -49,7 +49,7 @@ def plan(
     from journeyctl.cli.loading import load_project_or_fail
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
     from journeyctl.review.plan import make_plan, to_markdown, to_text
 
     project = load_project_or_fail(project_dir)

@@ -31,9 +31,9 @@ def preview(
 
     from journeyctl.cli.loading import load_contacts, load_project_or_fail
     from journeyctl.cli.output import Output, escape_controls, json_safe
+    from journeyctl.engine.make import make_engine
     from journeyctl.engine.sample import sample_contact
     from journeyctl.engine.timing import zone
-    from journeyctl.simulate import make_engine
     from journeyctl.spec.models import Send
 
     project = load_project_or_fail(project_dir)

@@ -45,8 +45,8 @@ def report(
     with rates; A/B significance; tuning advice (thresholds in journey.yaml `report:`)."""
     from journeyctl.cli.db_render import open_existing
     from journeyctl.cli.output import Output
+    from journeyctl.data.instants import parse_instant
     from journeyctl.errors import ProjectError
-    from journeyctl.instants import parse_instant
     from journeyctl.reporting.db_rows import read_rows
     from journeyctl.reporting.report import build_report
     from journeyctl.spec.loader import load_project

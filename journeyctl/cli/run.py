@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from journeyctl.cli import app
+from journeyctl.cli import app, invocation
 from journeyctl.cli.boundary import boundary
 from journeyctl.cli.options import (
     ContactsOpt,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 @app.command()
 @boundary
 def run(
+    ctx: typer.Context,
     project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
     db: DbOpt = Path("journey.db"),
     contacts: ContactsOpt = None,
@@ -55,8 +56,8 @@ def run(
     from journeyctl.cli.output import Output, escape_controls
     from journeyctl.cli.run_render import run_json, run_line
     from journeyctl.clock import SystemClock
-    from journeyctl.executor import run_once
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
+    from journeyctl.run.once import run_once
 
     project = load_project_or_fail(project_dir)
     tz = project.settings.timezone
@@ -79,7 +80,7 @@ def run(
     result = run_once(
         project, db, now=t, clock=clock.now, contacts=people, events=happened,
         events_source=events, dry_run=dry_run, limit=limit, skip_invalid=skip_invalid,
-        inputs=inputs,
+        inputs=inputs, fingerprint=invocation(ctx).fingerprint,
     )  # fmt: skip
     output = Output.from_environment()
     print_inputs(output, result.inputs)

@@ -29,9 +29,9 @@ def serve(
     from journeyctl.cli.output import Output
     from journeyctl.cli.run_render import run_line
     from journeyctl.clock import SystemClock
-    from journeyctl.executor import run_once
-    from journeyctl.scheduler import serve_forever
-    from journeyctl.simulate import make_engine
+    from journeyctl.engine.make import make_engine
+    from journeyctl.run.once import run_once
+    from journeyctl.run.serve import serve_forever
     from journeyctl.spec.durations import Duration
 
     try:

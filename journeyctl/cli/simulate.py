@@ -72,10 +72,11 @@ def simulate(
     )
     from journeyctl.cli.output import Output, escape_controls
     from journeyctl.cli.sim_render import render_csv, render_table
+    from journeyctl.data.instants import parse_instant
     from journeyctl.engine.advance import Assumptions
-    from journeyctl.instants import parse_instant
+    from journeyctl.engine.make import make_engine
     from journeyctl.reporting.timeline import to_json
-    from journeyctl.simulate import make_engine, simulate_parallel
+    from journeyctl.simulate.parallel import simulate_parallel
 
     if contacts is None or start is None:
         raise UsageError("simulate needs --contacts FILE and --start DATE")

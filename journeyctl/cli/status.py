@@ -23,7 +23,7 @@ def status(
     from journeyctl.cli.db_render import open_existing, render_status, status_json
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
-    from journeyctl.instants import parse_instant
+    from journeyctl.data.instants import parse_instant
     from journeyctl.store.queries import status as read_status
 
     store = open_existing(db)

@@ -13,7 +13,7 @@ from journeyctl.cli.options import Format
 from journeyctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from journeyctl.seqtest import CaseResult
+    from journeyctl.testing.cases import CaseResult
 
 
 @app.command()
@@ -35,7 +35,7 @@ def test(
     from journeyctl.cli.loading import load_project_or_fail
     from journeyctl.cli.output import Output
     from journeyctl.cli.render import render_diagnostics
-    from journeyctl.seqtest import find_test_files, load_cases, run_all
+    from journeyctl.testing.cases import find_test_files, load_cases, run_all
 
     project = load_project_or_fail(project_dir)
     paths = list(files) if files else find_test_files(project_dir)

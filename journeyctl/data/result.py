@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
-from journeyctl import collector
+from journeyctl import bulk
 from journeyctl.data.source import Header, Rejected, is_jsonl, parse_json_line
 from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.errors import DataError, UsageError
@@ -148,7 +148,7 @@ def collect(
 
     # The items kept are acyclic; without this the cyclic GC re-walks the growing list over
     # and over (bench/RESULTS.md, Readers).
-    with collector.paused():
+    with bulk.paused():
         try:
             for x in stream:
                 if type(x) is item_type:

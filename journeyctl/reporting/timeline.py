@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import Enrollment, Message, Outcome, Status
-from journeyctl.simulate import Simulation
+from journeyctl.simulate.replay import Simulation
 
 MESSAGE_FIELDS = (
     "contact_id", "sequence", "step", "channel", "at", "status", "reason",

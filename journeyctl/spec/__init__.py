@@ -8,10 +8,23 @@ from pathlib import Path
 
 from journeyctl.diagnostics import Diagnostic, sort_key
 from journeyctl.errors import ProjectError, UsageError
-from journeyctl.spec.loader import is_sequence_file, load_project
-from journeyctl.spec.project import LoadedSequence, Project
+
+TYPE_CHECKING = False  # typing itself is not imported: the idle minute imports spec.fingerprint
+if TYPE_CHECKING:
+    from typing import Any
+
+    from journeyctl.spec.project import LoadedSequence, Project
 
 __all__ = ["LoadedSequence", "Project", "ValidationResult", "load_valid_project", "validate_paths"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the idle cron minute imports spec.fingerprint without pydantic.
+    if name in ("LoadedSequence", "Project"):
+        from journeyctl.spec import project
+
+        return getattr(project, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -32,6 +45,8 @@ def validate_project(project: Project) -> list[Diagnostic]:
 
 def validate_paths(paths: Sequence[Path]) -> ValidationResult:
     """Validate project directories and/or single sequence files (their project is their folder)."""
+    from journeyctl.spec.loader import is_sequence_file, load_project
+
     result = ValidationResult()
     for path in paths:
         if path.is_dir():
@@ -51,6 +66,8 @@ def load_valid_project(root: Path, *, fingerprint: str | None = None) -> Project
     `fingerprint` when the caller has hashed the project's files (else by content)."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a project directory")
+    from journeyctl.spec.loader import load_project
+
     project = load_project(root)
     diags = validate_project(project)
     errors = [d for d in diags if d.is_error]

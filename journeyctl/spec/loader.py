@@ -15,12 +15,12 @@ from pydantic import BaseModel, ValidationError
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.durations import DURATION_HINT
 from journeyctl.spec.envref import ENV_REF
+from journeyctl.spec.files import PROJECT_FILE, is_sequence_name
 from journeyctl.spec.flow import build_flow
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.yamlsrc import SourceFile, leaves, parse_file, symlink_outside
 
-PROJECT_FILE = "journey.yaml"
 _HINTS = {
     "unknown-key": "check the spelling; `journeyctl schema` lists every key",
     "bad-duration": DURATION_HINT,
@@ -30,7 +30,7 @@ _HINTS = {
 
 
 def is_sequence_file(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and path.name not in (PROJECT_FILE, "journey.yml")
+    return is_sequence_name(path.name)
 
 
 def sequence_files(root: Path) -> list[Path]:

@@ -1,5 +1,5 @@
-"""The Store protocol: what the runtime needs to remember. MemoryStore and SqliteStore both
-implement it and share one contract test suite (tests/store/test_contract.py).
+"""The Store protocol: what the shell (run.tick) needs to remember. MemoryStore and
+SqliteStore both implement it and share one contract test suite (tests/store/test_contract.py).
 
 Delivery ledger states: planned -> attempting -> sent | retry (-> attempting ...) | failed;
 skipped messages are recorded as skipped with their reason. The idempotency key is unique.
@@ -56,6 +56,10 @@ class Store(Protocol):
     def wake_held(self, project_digest: str) -> int:
         """Wake contacts with an enrollment held by a failure under other project files
         (Enrollment.held); returns how many."""
+
+    def is_idle(self, now: datetime) -> bool:
+        """Whether a tick at `now` would do nothing: no delivery left `attempting` to recover,
+        no contact due, no delivery due (the idle cron minute asks this: run.idle)."""
 
     def next_wake(self) -> datetime | None:
         """The earliest wake-up of any contact (simulate jumps to it)."""

@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -29,12 +28,20 @@ class LockHeld(Exception):
     """Another process holds the run lock."""
 
 
-@dataclass(frozen=True)
 class HeldLock:
-    """The run lock a run holds: the lock file's real path and `st_dev:st_ino` identity."""
+    """The run lock a run holds: the lock file's real path and `st_dev:st_ino` identity.
 
-    path: str
-    identity: str
+    A plain class, not a dataclass: the idle cron minute takes this lock too, and building a
+    dataclass at import is a measurable part of that minute."""
+
+    __slots__ = ("identity", "path")
+
+    def __init__(self, path: str, identity: str) -> None:
+        self.path = path
+        self.identity = identity
+
+    def __repr__(self) -> str:
+        return f"HeldLock(path={self.path!r}, identity={self.identity!r})"
 
 
 def lock_path(db: Path | str) -> Path:

@@ -1,4 +1,6 @@
-"""MemoryStore: the in-process Store. Production code: `simulate` runs on it."""
+"""MemoryStore: the in-process Store, for tests (the contract suite runs both stores).
+
+`simulate` does not use a store: it replays each contact in memory (simulate.replay)."""
 
 from __future__ import annotations
 
@@ -87,6 +89,21 @@ class MemoryStore:
                 self.wake[cid] = state.cursor
                 woken += 1
         return woken
+
+    def is_idle(self, now: datetime) -> bool:
+        return not (
+            any(r.state is Delivery.ATTEMPTING for r in self._ledger.values())
+            or self.due_contacts(now, limit=1)
+            or any(
+                r.state is Delivery.PLANNED
+                or (
+                    r.state is Delivery.RETRY
+                    and r.next_attempt_at is not None
+                    and r.next_attempt_at <= now
+                )
+                for r in self._ledger.values()
+            )
+        )
 
     def next_wake(self) -> datetime | None:
         return min((w for w in self.wake.values() if w is not None), default=None)

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
+
+# Defined beside the idle minute's queries (stdlib only), used here and re-exported.
+from journeyctl.store.micros import from_micros as from_micros
+from journeyctl.store.micros import to_micros as to_micros
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-
-
-def to_micros(value: datetime) -> int:
-    """An aware datetime as integer microseconds since the epoch (exact; no float rounding)."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} reached the store")
-    return (value - _EPOCH) // _MICRO
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
 
 
 def opt_micros(value: datetime | None) -> int | None:

@@ -44,6 +44,7 @@ from journeyctl.store.serialize import (
     props_json,
     to_micros,
 )
+from journeyctl.store.sqlite_idle import IdleQueries
 
 BUSY_TIMEOUT_MS = 30_000
 # The row decoders below build these positionally (a hot path): fail at import, not with
@@ -251,7 +252,7 @@ def _connect(path: Path, busy_timeout_ms: int, stamped: bool = False) -> sqlite3
     return conn
 
 
-class SqliteStore:
+class SqliteStore(IdleQueries):
     def __init__(
         self,
         path: Path | str,

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from journeyctl.channels.base import Receipt
 from journeyctl.cli import _register, app
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
-from journeyctl.imports import import_contacts, import_events
-from journeyctl.runtime import BREAKER_FAILURES, RETRY_CAP, backoff, tick
-from journeyctl.simulate import make_engine
+from journeyctl.run.imports import import_contacts, import_events
+from journeyctl.run.tick import BREAKER_FAILURES, RETRY_CAP, backoff, tick
 from journeyctl.spec import load_valid_project
 from journeyctl.store.sqlite import SqliteStore
 

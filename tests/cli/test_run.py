@@ -216,7 +216,7 @@ def test_a_real_tick_does_not_keep_every_message_in_its_report(proj: Path) -> No
 
     from journeyctl.data.contacts import read_contacts
     from journeyctl.data.events import read_events
-    from journeyctl.executor import run_once
+    from journeyctl.run.once import run_once
     from journeyctl.spec.loader import load_project
 
     project = load_project(proj / "p")

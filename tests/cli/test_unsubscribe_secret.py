@@ -79,8 +79,8 @@ def test_tokens_are_the_hmac_with_the_secret_from_the_environment(tmp_path: Path
 
 
 def test_an_smtp_channel_secret_overrides_the_project_secret(tmp_path: Path) -> None:
+    from journeyctl.engine.make import make_engine
     from journeyctl.engine.model import Contact
-    from journeyctl.simulate import make_engine
     from journeyctl.spec.loader import load_project
 
     build_tree(

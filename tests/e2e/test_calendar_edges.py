@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from journeyctl.cli import _register, app
 from journeyctl.engine.model import Contact, Status
-from journeyctl.simulate import simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec.loader import load_project
 from tests.builders import KST, build_tree
 

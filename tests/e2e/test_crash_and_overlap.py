@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from journeyctl.engine.model import Contact, Event
-from journeyctl.imports import import_contacts, import_events
+from journeyctl.run.imports import import_contacts, import_events
 from journeyctl.store.sqlite import SqliteStore
 from tests.builders import build_tree
 from tests.e2e.project import START
@@ -176,8 +176,8 @@ DRIVER = textwrap.dedent(
     from datetime import datetime
     from pathlib import Path
     from journeyctl.channels.base import Receipt
-    from journeyctl.runtime import tick
-    from journeyctl.simulate import make_engine
+    from journeyctl.run.tick import tick
+    from journeyctl.engine.make import make_engine
     from journeyctl.spec.loader import load_project
     from journeyctl.store.lock import run_lock
     from journeyctl.store.sqlite import SqliteStore
@@ -286,8 +286,8 @@ def test_overlapping_ticks_without_the_lock_still_deliver_once(tmp_path: Path) -
         from datetime import datetime
         from pathlib import Path
         from journeyctl.channels.base import Receipt
-        from journeyctl.runtime import tick
-        from journeyctl.simulate import make_engine
+        from journeyctl.run.tick import tick
+        from journeyctl.engine.make import make_engine
         from journeyctl.spec.loader import load_project
         from journeyctl.store.sqlite import SqliteStore
         root, db, log, now = sys.argv[1:5]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from journeyctl.engine.model import Contact, Event
-from journeyctl.imports import import_contacts, import_events
+from journeyctl.run.imports import import_contacts, import_events
 from journeyctl.store.sqlite import SqliteStore
 from tests.builders import build_tree
 from tests.e2e.project import START

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Status
-from journeyctl.executor import run_once
-from journeyctl.simulate import make_engine, simulate
+from journeyctl.run.once import run_once
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec.loader import load_project
 from journeyctl.store.serialize import from_micros
 from tests.e2e.project import DAYS, START, population, write_project

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from journeyctl.engine.model import Contact
-from journeyctl.executor import run_once
+from journeyctl.run.once import run_once
 from journeyctl.spec.loader import load_project
 from tests.builders import build_tree
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from journeyctl.channels.base import Receipt
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Message
-from journeyctl.imports import import_contacts, import_events
-from journeyctl.runtime import ADVANCE_BATCH, tick
-from journeyctl.simulate import make_engine
+from journeyctl.run.imports import import_contacts, import_events
+from journeyctl.run.tick import ADVANCE_BATCH, tick
 from journeyctl.spec import load_valid_project
 from journeyctl.store.sqlite import SqliteStore
 from tests.builders import build_tree

@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from journeyctl.channels.base import Receipt
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Message
 from journeyctl.errors import TransientChannelError
-from journeyctl.imports import import_contacts, import_events
-from journeyctl.runtime import tick
-from journeyctl.simulate import make_engine
+from journeyctl.run.imports import import_contacts, import_events
+from journeyctl.run.tick import tick
 from journeyctl.spec import load_valid_project
 from journeyctl.store.sqlite import SqliteStore
 from tests.builders import build_tree

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
+from journeyctl.data.instants import parse_instant
 from journeyctl.engine.draw import bucket, message_key
 from journeyctl.engine.model import Message, Status
-from journeyctl.instants import parse_instant
-from journeyctl.simulate import simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec import load_valid_project
 
 ROOT = Path(__file__).resolve().parents[2]

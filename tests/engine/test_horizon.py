@@ -13,13 +13,14 @@ from hypothesis import strategies as st
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
+from journeyctl.data.instants import parse_instant
 from journeyctl.engine.facts import NEVER, Facts
 from journeyctl.engine.fastexpr import fast_compile
 from journeyctl.engine.horizon import horizon_compile
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import ContactState, Event
 from journeyctl.engine.timing import zone
-from journeyctl.instants import parse_instant
-from journeyctl.simulate import make_engine, simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec import load_valid_project
 from tests.builders import contact
 

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeyctl.engine.advance import Assumptions
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Status
 from journeyctl.engine.timing import in_span, zone
-from journeyctl.simulate import make_engine, simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec.project import Project
 from tests.builders import at, make_project
 

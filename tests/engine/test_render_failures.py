@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from journeyctl.engine.failures import content_deps
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact, Event, Status
-from journeyctl.simulate import make_engine, simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec.templates import template_environment
 from tests.builders import KST, make_project
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import ContactState, Message, Outcome, Status
-from journeyctl.simulate import Simulation, simulate
+from journeyctl.simulate.replay import Simulation, simulate
 from journeyctl.spec.project import Project
 from tests.builders import KST, NYC, at, contact, event, make_project
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl import simulate as simulate_module
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
-from journeyctl.instants import parse_instant
-from journeyctl.simulate import make_engine, simulate, simulate_parallel
+from journeyctl.data.instants import parse_instant
+from journeyctl.engine.make import make_engine
+from journeyctl.simulate import parallel as simulate_module
+from journeyctl.simulate.parallel import simulate_parallel
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec import load_valid_project
 
 ROOT = Path(__file__).resolve().parents[2]

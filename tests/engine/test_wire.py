@@ -9,11 +9,12 @@ from pathlib import Path
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
+from journeyctl.data.instants import parse_instant
 from journeyctl.engine import wire
 from journeyctl.engine.advance import Assumptions
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Enrollment, Message, Status
-from journeyctl.instants import parse_instant
-from journeyctl.simulate import make_engine, simulate
+from journeyctl.simulate.replay import simulate
 from journeyctl.spec import load_valid_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from journeyctl.engine.failures import RenderFailure
+from journeyctl.engine.make import make_engine
 from journeyctl.engine.model import Contact
 from journeyctl.engine.render import Renderer
-from journeyctl.simulate import make_engine
 from journeyctl.spec.models import Send
 from journeyctl.spec.project import Project
 from tests.builders import make_project

@@ -250,7 +250,7 @@ def test_out_of_range_now_is_a_usage_error(proj: Path, when: str) -> None:
 
 
 def test_out_of_range_now_through_the_idle_fast_path(proj: Path) -> None:
-    """`run` with only --db and --now is answered by journeyctl.fastpath before typer loads:
+    """`run` with only --db and --now is answered by journeyctl.run.idle before typer loads:
     `--now 0001-01-01` there was a bare traceback."""
     db = proj / "state.db"
     cmd = [sys.executable, "-m", "journeyctl", "run", str(proj / "p"), "--db", str(db)]

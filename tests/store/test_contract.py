@@ -1,4 +1,4 @@
-"""One contract, every store: MemoryStore (simulate) and SqliteStore (run) behave the same."""
+"""One contract, every store: MemoryStore (tests) and SqliteStore (run) behave the same."""
 
 from __future__ import annotations
 
@@ -199,6 +199,23 @@ def test_claim_marks_attempting_and_a_second_claim_gets_nothing(store: Store) ->
     assert states == {"k1": Delivery.ATTEMPTING, "k2": Delivery.ATTEMPTING, "k3": Delivery.SKIPPED}
 
 
+def test_idle_until_a_contact_or_a_delivery_is_due_or_interrupted(store: Store) -> None:
+    """is_idle answers the tick's three questions (the idle cron minute asks it: run.idle)."""
+    assert store.is_idle(T0)
+    store.upsert_contacts([contact("c1")], born=BORN)
+    assert not store.is_idle(T0)  # a new contact is due at birth
+    save_messages(store, "c1", msg("k1"), next_due=T0 + timedelta(days=1))
+    assert not store.is_idle(T0)  # a planned delivery
+    store.claim_deliveries(T0)
+    assert not store.is_idle(T0)  # an interrupted (attempting) delivery to recover
+    store.mark_retry("k1", T0 + timedelta(minutes=5), "451 try later")
+    assert store.is_idle(T0 + timedelta(minutes=4))
+    assert not store.is_idle(T0 + timedelta(minutes=5))  # the retry is due
+    store.mark_failed("k1", "gave up")
+    assert store.is_idle(T0 + timedelta(hours=1))
+    assert not store.is_idle(T0 + timedelta(days=1))  # the contact wakes
+
+
 def test_claim_limit_takes_the_earliest_decisions(store: Store) -> None:
     store.upsert_contacts([contact("c1")], born=BORN)
     save_messages(store, "c1", *(msg(f"k{i}", step=f"s{i}") for i in range(5)))
@@ -342,7 +359,7 @@ def test_loaded_then_saved_state_moves_pending_events_to_processed(
 def test_a_failed_transaction_leaves_nothing_behind(stores: tuple[Store, Reopen]) -> None:
     store, reopen = stores
     if isinstance(store, MemoryStore):
-        pytest.skip("MemoryStore has no rollback (simulate never needs one)")
+        pytest.skip("MemoryStore has no rollback (the tests that use it never need one)")
     store.upsert_contacts([contact("c1")], born=BORN)
     with pytest.raises(RuntimeError), store.transaction():
         store.add_events([event("c1", "subscribed", T0)])

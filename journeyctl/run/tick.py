@@ -1,5 +1,6 @@
-"""The imperative shell: the one place effects happen. `run`, `serve` and `simulate` all call
-`tick`: enroll and advance every due contact through the engine, then deliver what it decided.
+"""One tick against a store: enroll and advance every due contact through the engine, then
+deliver what it decided. `run` and `serve` call it (through run.once); `simulate` does not:
+it replays each contact through the same `Engine` on its own (simulate.replay).
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from journeyctl import collector, faults
+from journeyctl import bulk, faults
 from journeyctl.channels.base import Channel, ChannelConfigError
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.draw import bucket
 from journeyctl.engine.model import Event, Message, Status
 from journeyctl.errors import PermanentChannelError, TransientChannelError
+from journeyctl.run.summary import COUNTS
 from journeyctl.store.base import Store
 
 RETRY_BASE = timedelta(minutes=1)
@@ -61,6 +63,10 @@ class TickReport:
     @property
     def ok(self) -> bool:
         return self.failed == 0 and not self.errors
+
+    def counts(self) -> dict[str, int]:
+        """The counters, as the runs table and the run summary name them (summary.COUNTS)."""
+        return {c: getattr(self, c) for c in COUNTS}
 
     def note(self, problem: str) -> None:
         """One line per distinct problem, at most MAX_ERRORS (then a count of the rest)."""
@@ -129,7 +135,7 @@ def advance_due(
         if deliver is not None and claimed:
             deliver(claimed)
         del states, saves, claimed
-        collector.collect_young()  # the batch is garbage now: cycles among it go here
+        bulk.collect_young()  # the batch is garbage now: cycles among it go here
 
 
 def recover_interrupted(
@@ -351,7 +357,7 @@ def tick(
     # A tick allocates a few dozen containers per message, nearly all freed by reference
     # counting; automatic collections each traversed the batch in progress (5-12 µs of a
     # message's ~100-130 µs of CPU). advance_due collects the young after each batch instead.
-    with collector.paused():
+    with bulk.paused():
         recover_interrupted(store, channels, now, report, exclusive=exclusive)
         if limit is not None:
             # `--limit` caps deliveries too: decide first, then claim at most `limit`.

@@ -379,7 +379,8 @@ class CaseResult:
 
 def run_case(project: Project, loaded: LoadedCase) -> CaseResult:
     from journeyctl.engine.advance import Assumptions
-    from journeyctl.simulate import make_engine, simulate
+    from journeyctl.engine.make import make_engine
+    from journeyctl.simulate.replay import simulate
 
     case = loaded.case
     only = set(case.sequences) if case.sequences else None

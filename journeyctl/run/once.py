@@ -1,6 +1,7 @@
 """One `run`: open the database, take the run lock, import, tick, record the run.
 
-`serve` calls the same function on its schedule. The CLI only parses and renders around it.
+`serve` calls the same function on its schedule. The CLI only parses and renders around it;
+the idle cron minute is answered before any of this is imported (run.idle).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import Contact, Event
 from journeyctl.errors import ExitCode
-from journeyctl.imports import ImportCounts, InputReport, held_back_summary, import_files
-from journeyctl.runtime import TickReport, tick
+from journeyctl.run.imports import ImportCounts, InputReport, held_back_summary, import_files
+from journeyctl.run.tick import TickReport, tick
 from journeyctl.spec.project import Project
 from journeyctl.store.lock import LockHeld, run_lock
 from journeyctl.store.sqlite import SqliteStore
@@ -54,6 +55,7 @@ def run_once(
     engine: Engine | None = None,
     skip_invalid: bool = False,
     inputs: Sequence[InputReport] | None = None,
+    fingerprint: str | None = None,
 ) -> RunResult:
     """One tick against the database at `db` (created and migrated if needed).
 
@@ -62,11 +64,13 @@ def run_once(
     `inputs`: what became of the files read (the CLI's); with it, events of unknown contacts
     hold back the events file alone (exit 1) instead of failing the run. A file held back
     before the run (bad rows) is in `inputs` too: the tick runs all the same, and exits 1.
+    `fingerprint`: the project's files hashed before they were loaded (spec.fingerprint, by
+    the idle attempt); recorded for the next idle minute if they still hash the same.
     """
     if engine is None:
         import os
 
-        from journeyctl.simulate import make_engine
+        from journeyctl.engine.make import make_engine
 
         # Unsubscribe tokens are signed with the secret from the environment: an unset
         # ${VAR} stops the run here, before anything is claimed (UnsetVariableError, exit 2),
@@ -109,10 +113,10 @@ def run_once(
                     store.finish_run(run_id, clock(), {}, ExitCode.INTERNAL, repr(exc))
                     raise
                 store.finish_run(
-                    run_id, clock(), _counts(result.report), int(result.exit_code),
-                    held_back_summary(result.inputs),
+                    run_id, clock(), result.report.counts() if result.report else {},
+                    int(result.exit_code), held_back_summary(result.inputs),
                 )  # fmt: skip
-                _record_fingerprint(store, project, db)
+                _record_fingerprint(store, project, fingerprint)
         except LockHeld:
             result.locked = True
         return result
@@ -120,16 +124,15 @@ def run_once(
         store.close()
 
 
-def _record_fingerprint(store: SqliteStore, project: Project, db: Path) -> None:
-    """Let the next idle cron tick skip loading this project (journeyctl.fastpath): stored only
-    when the files were hashed before they were loaded and still hash the same now."""
-    from journeyctl import fastpath
+def _record_fingerprint(store: SqliteStore, project: Project, before: str | None) -> None:
+    """Let the next idle cron minute skip loading this project (run.idle): stored only when
+    the files were hashed before they were loaded and still hash the same now."""
+    from journeyctl.spec.fingerprint import META_KEY, meta_value, unchanged_fingerprint
+    from journeyctl.store.migrations import LATEST
 
-    fingerprint = fastpath.prepared_fingerprint(project.root, db)
+    fingerprint = unchanged_fingerprint(project.root, before, LATEST)
     if fingerprint is not None:
-        store.set_meta(
-            fastpath.META_KEY, fastpath.meta_value(fingerprint, project.settings.timezone)
-        )
+        store.set_meta(META_KEY, meta_value(fingerprint, project.settings.timezone))
 
 
 def _import(
@@ -168,17 +171,3 @@ def _tick(
         # We hold the run lock: a delivery still `attempting` was orphaned unless the run that
         # claimed it is alive (one that reached this database through another lock file).
         return tick(engine, store, channels, now, limit=limit, exclusive=True)
-
-
-def _counts(report: TickReport | None) -> dict[str, int]:
-    if report is None:
-        return {}
-    return {
-        "contacts": report.contacts,
-        "decided": report.decided,
-        "skipped": report.skipped,
-        "delivered": report.delivered,
-        "retrying": report.retrying,
-        "failed": report.failed,
-        "recovered": report.recovered,
-    }

@@ -1,6 +1,7 @@
-"""The idle-tick fast path (journeyctl.fastpath) through real subprocesses and SQLite files.
+"""The idle cron minute (journeyctl.run.idle, the fast path) through real subprocesses and
+SQLite files.
 
-Every test starts from a database that a full `run` has brought up to date (so the executor
+Every test starts from a database that a full `run` has brought up to date (so run.once
 has recorded the project fingerprint) and then checks when `run` is answered without the
 full CLI (JOURNEYCTL_TRACE_FASTPATH says so on stderr) and that it is indistinguishable from
 the full command when it is.
@@ -18,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl import fastpath
+from journeyctl.run import idle as fastpath
+from journeyctl.spec import fingerprint
 from journeyctl.store.lock import run_lock
+from journeyctl.store.migrations import LATEST
 from tests.builders import build_tree
 
 JOURNEY = """
@@ -163,10 +166,11 @@ def test_the_fast_path_records_the_same_runs_row_as_the_full_command(proj: Path)
 def test_no_heavy_module_is_imported_on_the_fast_path(proj: Path) -> None:
     code = (
         "import sys\n"
-        "from journeyctl.fastpath import try_idle\n"
-        f"rc = try_idle([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}])\n"
+        "from journeyctl.run.idle import attempt\n"
+        f"rc, _ = attempt([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}])\n"
         "heavy = sorted(m for m in ('typer', 'click', 'rich', 'pydantic', 'jinja2', 'yaml',"
-        " 'journeyctl.cli', 'journeyctl.executor', 'journeyctl.engine') if m in sys.modules)\n"
+        " 'journeyctl.cli', 'journeyctl.run.once', 'journeyctl.engine', 'journeyctl.store.sqlite',"
+        " 'typing') if m in sys.modules)\n"
         "print(rc, heavy, file=sys.stderr)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=proj)
@@ -278,8 +282,8 @@ def test_another_journeyctl_version_goes_to_the_full_run(proj: Path) -> None:
     code = (
         "import sys, journeyctl\n"
         "journeyctl.__version__ = '99.0'\n"
-        "from journeyctl.fastpath import try_idle\n"
-        f"print(try_idle([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}]))\n"
+        "from journeyctl.run.idle import attempt\n"
+        f"print(attempt([{str(proj / 'p')!r}, '--db', {str(db(proj))!r}, '--now', {IDLE!r}])[0])\n"
     )
     e = {**os.environ, fastpath.TRACE_ENV: "1"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e)
@@ -382,23 +386,21 @@ def test_a_fingerprint_is_recorded_only_if_the_files_did_not_change_during_the_r
     tmp_path: Path,
 ) -> None:
     build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "p/welcome.yaml": WELCOME})
-    root, dbp = tmp_path / "p", tmp_path / "x.db"
-    before = fastpath.project_fingerprint(str(root))
-    fastpath._prepared[(os.path.abspath(root), os.path.abspath(dbp))] = before
-    assert fastpath.prepared_fingerprint(root, dbp) == before
-    assert fastpath.prepared_fingerprint(root, dbp) is None  # used once
-    fastpath._prepared[(os.path.abspath(root), os.path.abspath(dbp))] = before
+    root = tmp_path / "p"
+    before = fingerprint.project_fingerprint(root, LATEST)
+    assert fingerprint.unchanged_fingerprint(root, before, LATEST) == before
+    assert fingerprint.unchanged_fingerprint(root, None, LATEST) is None  # none hashed before
     (root / "welcome.yaml").write_text(WELCOME + "\n", encoding="utf-8")  # edited mid-run
-    assert fastpath.prepared_fingerprint(root, dbp) is None
+    assert fingerprint.unchanged_fingerprint(root, before, LATEST) is None
 
 
 def test_the_fingerprint_follows_template_symlinks_and_refuses_loops(tmp_path: Path) -> None:
     build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "shared/part.txt": "a"})
     (tmp_path / "p" / "templates").mkdir()
     (tmp_path / "p" / "templates" / "shared").symlink_to(tmp_path / "shared")
-    first = fastpath.project_fingerprint(str(tmp_path / "p"))
+    first = fingerprint.project_fingerprint(tmp_path / "p", LATEST)
     (tmp_path / "shared" / "part.txt").write_text("b", encoding="utf-8")
-    assert fastpath.project_fingerprint(str(tmp_path / "p")) != first
+    assert fingerprint.project_fingerprint(tmp_path / "p", LATEST) != first
     (tmp_path / "shared" / "loop").symlink_to(tmp_path / "shared")
-    with pytest.raises(fastpath.Fallback, match="symlink loop"):
-        fastpath.project_fingerprint(str(tmp_path / "p"))
+    with pytest.raises(fingerprint.FingerprintError, match="symlink loop"):
+        fingerprint.project_fingerprint(tmp_path / "p", LATEST)
