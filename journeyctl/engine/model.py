@@ -96,7 +96,8 @@ class Enrollment:
     version: str  # content hash of the sequence when entered or last migrated (SPEC §5)
     entered_at: datetime
     position: str | None  # id of the next step to run; None when ended
-    due_at: datetime | None = field(metadata=INSTANT)  # when `position` runs (or a wait_for times out)
+    # When `position` runs (or a wait_for times out).
+    due_at: datetime | None = field(metadata=INSTANT)
     outcome: Outcome = Outcome.ACTIVE
     ended_at: datetime | None = field(default=None, metadata=INSTANT)
     reason: str | None = None
