@@ -6,7 +6,8 @@ A project of one event-triggered send (bench_tick's) and a database of N contact
 For each repetition, each tree runs once in turn (alternated, so a busy moment of a shared
 machine falls on all of them): `python -m journeyctl run PROJECT --db DB --now T` with the tree
 first on the path (its compiled engine, if current). Wall time, msg/s and the child's peak RSS
-(`os.wait4`); every outbox line is counted.
+and CPU time (user + system: less sensitive than wall time to other work on a shared machine,
+from `os.wait4`); every outbox line is counted.
 
     python bench/bench_run_outbox.py --tree before=/path/a --tree after=/path/b [--n 100000]
         [--reps 3]
@@ -35,8 +36,8 @@ from bench_tick import one_send_project, seed  # noqa: E402
 from journeyctl.instants import parse_instant  # noqa: E402
 
 
-def run_once(tree: Path, project: Path, db: Path, now: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KB) of one `journeyctl run` in `tree`."""
+def run_once(tree: Path, project: Path, db: Path, now: str) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS (KB) of one `journeyctl run` in `tree`."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("JOURNEYCTL_PURE", None)
     argv = [sys.executable, "-m", "journeyctl", "run", str(project), "--db", str(db)]
@@ -50,7 +51,7 @@ def run_once(tree: Path, project: Path, db: Path, now: str) -> tuple[float, int]
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{tree}: exit {proc.returncode}\n{out}")
-    return wall, usage.ru_maxrss
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
         t = parse_instant("2026-11-02T10:00:00+09:00", "Asia/Seoul")
         seeded = work / "seeded.db"
         seed(project, seeded, args.n, "p", t - timedelta(minutes=1))
-        results: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in trees}
+        results: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in trees}
         for rep in range(args.reps):
             for label, tree in trees:
                 db = work / "run.db"
@@ -74,21 +75,22 @@ def main() -> None:
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
                 shutil.copy(seeded, db)
                 shutil.rmtree(project / "outbox", ignore_errors=True)
-                wall, rss = run_once(tree, project, db, t.isoformat())
+                wall, cpu, rss = run_once(tree, project, db, t.isoformat())
                 with (project / "outbox" / "email.jsonl").open("rb") as fh:
                     lines = sum(1 for _ in fh)
                 assert lines == args.n, (label, lines)
-                results[label].append((wall, rss))
+                results[label].append((wall, cpu, rss))
                 print(f"rep {rep + 1} {label}: {wall:.2f} s, {args.n / wall:,.0f} msg/s, "
-                      f"peak RSS {rss / 1024:.0f} MB", flush=True)  # fmt: skip
-        print(
-            "\n| tree | wall s (each run) | median msg/s | peak RSS MB (max) |\n|---|---|---|---|"
-        )
+                      f"CPU {cpu:.2f} s, peak RSS {rss / 1024:.0f} MB", flush=True)  # fmt: skip
+        print("\n| tree | wall s (each run) | median msg/s | CPU s (each run) | median CPU "
+              "msg/s | peak RSS MB (max) |\n|---|---|---|---|---|---|")  # fmt: skip
         for label, runs in results.items():
-            walls = [w for w, _ in runs]
+            walls, cpus = [w for w, _, _ in runs], [c for _, c, _ in runs]
             print(f"| {label} | {', '.join(f'{w:.2f}' for w in walls)} | "
                   f"{args.n / statistics.median(walls):,.0f} | "
-                  f"{max(r for _, r in runs) / 1024:.0f} |")  # fmt: skip
+                  f"{', '.join(f'{c:.2f}' for c in cpus)} | "
+                  f"{args.n / statistics.median(cpus):,.0f} | "
+                  f"{max(r for _, _, r in runs) / 1024:.0f} |")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
