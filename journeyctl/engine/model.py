@@ -416,7 +416,6 @@ def serial_fields(cls: type) -> tuple[SerialField, ...]:
 
 
 MESSAGE_FIELDS: Final = serial_fields(Message)
-ENROLLMENT_FIELDS: Final = serial_fields(Enrollment)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
@@ -447,7 +446,8 @@ class Flat:
             if t is not None and t.tzinfo is UTC:
                 values[i] = (t - _EPOCH) // _MICRO
         for i, _ in self.enums:
-            values[i] = values[i].value
+            if values[i] is not None:
+                values[i] = values[i].value
         return tuple(values)
 
     def load(self, flat: tuple[Any, ...], seen: dict[int, datetime] | None = None) -> Any:
@@ -465,7 +465,8 @@ class Flat:
                         seen[us] = t
                 values[i] = t
         for i, members in self.enums:
-            values[i] = members[values[i]]
+            if values[i] is not None:
+                values[i] = members[values[i]]
         return self.cls(*values)
 
 

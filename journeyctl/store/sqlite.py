@@ -124,7 +124,8 @@ def _message_row(m: Message, micros: Callable[[datetime], int] = to_micros) -> t
         if row[i] is not None:
             row[i] = micros(row[i])
     for i, _ in _ENUMS:
-        row[i] = row[i].value
+        if row[i] is not None:
+            row[i] = row[i].value
     return tuple(row)
 
 
@@ -138,9 +139,11 @@ def _message(
         if values[i] is not None:
             values[i] = instant(values[i])
     for i, members in _ENUMS:
-        values[i] = members[values[i]]
+        if values[i] is not None:
+            values[i] = members[values[i]]
     for i in _BOOLS:
-        values[i] = bool(values[i])
+        if values[i] is not None:
+            values[i] = bool(values[i])
     return Message(*values)
 
 
