@@ -1,4 +1,4 @@
-"""Benchmark delivery: SmtpChannel and WebhookChannel against loopback sinks, beside the floors.
+"""Benchmark delivery: SmtpSender and WebhookSender against loopback sinks, beside the floors.
 
 Each sink runs in its own process on 127.0.0.1 (client and server get one core each), stops
 by itself after --max-seconds, and is stopped by PID at the end. In the same run, interleaved
@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from journeyctl.channels.mime import Sender, build_email  # noqa: E402
+from journeyctl.channels.mime import Originator, build_email  # noqa: E402
 from journeyctl.channels.rate import RateLimited, TokenBucket  # noqa: E402
 from journeyctl.channels.recording import RecordingChannel  # noqa: E402
-from journeyctl.channels.smtp import SmtpChannel  # noqa: E402
-from journeyctl.channels.webhook import WebhookChannel, webhook_body  # noqa: E402
+from journeyctl.channels.smtp import SmtpSender  # noqa: E402
+from journeyctl.channels.webhook import WebhookSender, webhook_body  # noqa: E402
 from journeyctl.engine.model import Message, Status  # noqa: E402
 
 SMTP_SINK = r"""
@@ -152,7 +152,7 @@ def interleaved(cases: dict[str, Callable[[], None]], n: int, runs: int) -> dict
 
 def bench_smtp(n: int, runs: int) -> tuple[dict[str, float], str]:
     msgs = messages(n, "email")
-    sender = Sender.parse("Acme <hello@acme.test>")
+    sender = Originator.parse("Acme <hello@acme.test>")
     prebuilt = build_email(msgs[0], sender, date=AT).data
     proc, port = start_sink(SMTP_SINK, 600)
     try:
@@ -165,7 +165,7 @@ def bench_smtp(n: int, runs: int) -> tuple[dict[str, float], str]:
             client.quit()
 
         def ours() -> None:
-            channel = SmtpChannel(
+            channel = SmtpSender(
                 "email", host="127.0.0.1", port=port, from_="Acme <hello@acme.test>"
             )
             channel.open()
@@ -196,7 +196,7 @@ def bench_webhook(n: int, runs: int) -> dict[str, float]:
             conn.close()
 
         def ours() -> None:
-            channel = WebhookChannel("sms", url=f"http://127.0.0.1:{port}/hook", secret="s3cret")
+            channel = WebhookSender("sms", url=f"http://127.0.0.1:{port}/hook", secret="s3cret")
             channel.open()
             for m in msgs:
                 channel.deliver(m)
@@ -212,7 +212,7 @@ def bench_build(n: int, runs: int) -> dict[str, float]:
     from email.policy import SMTP as SMTP_POLICY
 
     msgs = messages(n, "email")
-    sender = Sender.parse("Acme <hello@acme.test>")
+    sender = Originator.parse("Acme <hello@acme.test>")
 
     def ours() -> None:
         for m in msgs:
@@ -255,7 +255,7 @@ def main() -> None:
     hook = bench_webhook(n, runs)
     build = bench_build(n, runs)
     limited = bench_rate(200.0, 2.0)
-    size = len(build_email(messages(1, "email")[0], Sender.parse("a@acme.test"), date=AT).data)
+    size = len(build_email(messages(1, "email")[0], Originator.parse("a@acme.test"), date=AT).data)
 
     rows = [
         ("SMTP, one reused connection (build + send)", smtp["ours"], smtp["floor"], 500),

@@ -192,8 +192,9 @@ def normalize_address(value: str, what: str = "address") -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Sender:
-    """The parsed `from` (and `reply_to`) of a channel, encoded once per channel."""
+class Originator:
+    """The parsed `from` (and `reply_to`) of a channel, encoded once per channel: RFC 5322's
+    originator fields (not the project's `sender`, spec.models.Sender, who the law asks about)."""
 
     address: str  # envelope sender
     domain: str  # right-hand side of Message-IDs
@@ -201,7 +202,7 @@ class Sender:
     reply_to_header: str  # "" or "Reply-To: ...\r\n"
 
     @classmethod
-    def parse(cls, from_: str, reply_to: str | None = None) -> Sender:
+    def parse(cls, from_: str, reply_to: str | None = None) -> Originator:
         """Parse `Name <addr>` or `addr`; PermanentChannelError (a config error) if invalid."""
         name, address = _split_mailbox(from_, "from")
         header = mailbox_header("From", name, address)
@@ -333,7 +334,7 @@ class BuiltEmail:
     message_id: str
 
 
-def build_email(message: Message, sender: Sender, *, date: datetime) -> BuiltEmail:
+def build_email(message: Message, sender: Originator, *, date: datetime) -> BuiltEmail:
     """Assemble the email for `message`; PermanentChannelError when it must not be sent."""
     if not message.to:
         raise PermanentChannelError(

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string  # type: ignore[attr-defined]
 from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any, get_args, get_type_hints
+from typing import IO, Any
 
 from journeyctl import faults
 from journeyctl.channels.base import Receipt
-from journeyctl.channels.records import MESSAGE_FIELDS
-from journeyctl.engine.model import Message
+from journeyctl.channels.records import RECORD_KEYS
+from journeyctl.engine.model import MESSAGE_FIELDS, Message
 
 _KEY_PREFIX = b'{"key": "'
 
@@ -34,18 +34,15 @@ def _line_maker() -> Callable[[Message], bytes]:
     """The outbox line of a message (the hot path): byte for byte
     `json.dumps({**message_record(m), "delivered": True}, ensure_ascii=False) + "\n"`, built
     field by field into one format string, without the record dict or a JSON encoder run."""
-    hints = get_type_hints(Message)
-    hints["key"] = str  # the `key` property (field `_key`, made when first read)
-    for name in MESSAGE_FIELDS:
-        # Compiled (engine.native), the optional fields' hints read as plain `type`: unknown
-        # here, checked by the pure-Python import (tests/engine/test_native.py).
-        kinds = set(get_args(hints[name]) or (hints[name],)) - {type(None), type}
+    for f in MESSAGE_FIELDS:
         # StrEnum members are str: their JSON is their value. Other types need the encoder.
-        if not all(k in (bool, datetime) or issubclass(k, str) for k in kinds):
-            raise ImportError(f"the outbox line cannot encode Message.{name}: {hints[name]}")
-    values = attrgetter(*MESSAGE_FIELDS)
+        # (`object`: an optional field whose type a compiled class forgot; the pure-Python
+        # import checks it, tests/engine/test_native.py.)
+        if not (f.type in (bool, datetime, object) or issubclass(f.type, str)):
+            raise ImportError(f"the outbox line cannot encode Message.{f.name}: {f.type}")
+    values = attrgetter(*RECORD_KEYS)
     # Field names are fixed identifiers (no `%`), so the pattern takes the values verbatim.
-    pattern = "{" + ", ".join(f'"{name}": %s' for name in MESSAGE_FIELDS)
+    pattern = "{" + ", ".join(f'"{key}": %s' for key in RECORD_KEYS)
     pattern += ', "delivered": true}\n'  # last: a line that has it was written whole
 
     # The JSON string of each UTC instant seen: a tick's messages share few `at` values, and

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
-from journeyctl.engine.model import Message
+from journeyctl.engine.model import MESSAGE_FIELDS, Message
 
-# Field order follows the dataclass, so `key` comes first on every outbox line (the outbox
-# index reads it without parsing the whole line). The field is `_key` (made when first read):
-# records hold the key itself.
-MESSAGE_FIELDS: tuple[str, ...] = tuple(
-    "key" if f.name == "_key" else f.name for f in dataclasses.fields(Message)
-)
+# The message's fields by their labels, in declared order (engine.model.MESSAGE_FIELDS): `key`
+# comes first on every outbox line (the outbox index reads it without parsing the whole line),
+# and holds the key itself (the field `_key` is made when first read).
+RECORD_KEYS: tuple[str, ...] = tuple(f.label for f in MESSAGE_FIELDS)
+_values = attrgetter(*RECORD_KEYS)
 
 
 def _plain(value: Any) -> Any:
@@ -27,4 +26,4 @@ def _plain(value: Any) -> Any:
 
 def message_record(message: Message) -> dict[str, Any]:
     """Every Message field, times as ISO 8601 strings, enums as their values."""
-    return {name: _plain(getattr(message, name)) for name in MESSAGE_FIELDS}
+    return dict(zip(RECORD_KEYS, map(_plain, _values(message)), strict=True))

@@ -33,8 +33,8 @@ ENV_REFERENCE = ENV_REF
 
 # type: -> "module:Class"; each class has from_config(name, resolved_config, base_dir=...).
 CHANNEL_TYPES: dict[str, str] = {
-    "smtp": "journeyctl.channels.smtp:SmtpChannel",
-    "webhook": "journeyctl.channels.webhook:WebhookChannel",
+    "smtp": "journeyctl.channels.smtp:SmtpSender",
+    "webhook": "journeyctl.channels.webhook:WebhookSender",
     "file": "journeyctl.channels.outbox:FileOutbox",
 }
 

@@ -22,7 +22,7 @@ from typing import Any
 from journeyctl import faults
 from journeyctl.channels.base import ChannelConfigError, Receipt
 from journeyctl.channels.deadline import Deadline, check_timeout, deadline_file
-from journeyctl.channels.mime import Sender, build_email
+from journeyctl.channels.mime import Originator, build_email
 from journeyctl.clock import Clock, SystemClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
@@ -85,7 +85,10 @@ class _DeadlineSMTP_SSL(_DeadlineSMTP, smtplib.SMTP_SSL):
     pass
 
 
-class SmtpChannel:
+class SmtpSender:
+    """The `smtp` channel type: sends messages to an SMTP server (its settings are read from
+    spec.models.SmtpChannel)."""
+
     medium = "email"
 
     def __init__(
@@ -113,7 +116,7 @@ class SmtpChannel:
         self.starttls, self.ssl = starttls, ssl
         self.username, self.password = username, password
         try:
-            self.sender = Sender.parse(from_, reply_to)
+            self.sender = Originator.parse(from_, reply_to)
         except PermanentChannelError as exc:
             raise ChannelConfigError(f"channel {name!r}: {exc}") from None
         self._clock = clock or SystemClock()
@@ -122,7 +125,7 @@ class SmtpChannel:
         self.connections = 0  # connections opened so far (reuse is observable)
 
     @classmethod
-    def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> SmtpChannel:
+    def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> SmtpSender:
         return cls(
             name,
             host=config["host"],

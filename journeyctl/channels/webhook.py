@@ -92,7 +92,10 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
-class WebhookChannel:
+class WebhookSender:
+    """The `webhook` channel type: POSTs messages to a URL (its settings are read from
+    spec.models.WebhookChannel)."""
+
     def __init__(
         self,
         name: str,
@@ -145,7 +148,7 @@ class WebhookChannel:
         self.connections = 0  # connections opened so far (reuse is observable)
 
     @classmethod
-    def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> WebhookChannel:
+    def from_config(cls, name: str, config: dict[str, Any], *, base_dir: Path) -> WebhookSender:
         return cls(
             name,
             url=config["url"],

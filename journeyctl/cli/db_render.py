@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.cli.output import Output, cell, json_safe
 from journeyctl.errors import UsageError
-from journeyctl.store.queries import Problem, Status, Stored
+from journeyctl.store.queries import Problem, StatusReport, Stored
 from journeyctl.store.sqlite import SqliteStore
 
 
@@ -40,7 +40,7 @@ def _problem(p: Problem, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def status_doc(st: Status, tz_name: str) -> dict[str, Any]:
+def status_doc(st: StatusReport, tz_name: str) -> dict[str, Any]:
     tz = ZoneInfo(tz_name)
     run = st.last_run
     return {
@@ -60,11 +60,11 @@ def status_doc(st: Status, tz_name: str) -> dict[str, Any]:
     }
 
 
-def status_json(st: Status, tz_name: str) -> str:
+def status_json(st: StatusReport, tz_name: str) -> str:
     return json_safe(json.dumps(status_doc(st, tz_name), ensure_ascii=False, indent=2))
 
 
-def render_status(output: Output, st: Status, tz_name: str) -> None:
+def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
     from rich.table import Table
 
     doc = status_doc(st, tz_name)

@@ -663,19 +663,16 @@ class Engine:
                 status, reason = Status.SKIPPED, "render_error"
         contact = state.contact
         to = contact.email if medium == "email" else contact.phone
-        # Positional, in field order (a hot path: one per message of every tick).
-        if rendered is not None:
-            msg = Message(
-                None, contact.id, seq.id, step_id, channel, at, status, enr.id, marketing,
-                reason, enr.deferred_from, enr.deferred_by, enr.variant, rendered.subject,
-                rendered.text, rendered.html, to,
-                rendered.unsubscribe_url if marketing else None,
-            )  # fmt: skip
-        else:
-            msg = Message(
-                None, contact.id, seq.id, step_id, channel, at, status, enr.id, marketing,
-                reason, enr.deferred_from, enr.deferred_by, enr.variant, None, None, None, to,
-            )  # fmt: skip
+        msg = Message(
+            _key=None, contact_id=contact.id, sequence=seq.id, step=step_id, channel=channel,
+            at=at, status=status, enrollment_id=enr.id, is_marketing=marketing, reason=reason,
+            deferred_from=enr.deferred_from, deferred_by=enr.deferred_by, variant=enr.variant,
+            subject=None if rendered is None else rendered.subject,
+            text=None if rendered is None else rendered.text,
+            html=None if rendered is None else rendered.html,
+            to=to,
+            unsubscribe_url=None if rendered is None or not marketing else rendered.unsubscribe_url,
+        )  # fmt: skip
         state.messages.append(msg)
         result.messages.append(msg)
         if failure is not None:

@@ -5,18 +5,29 @@ Times are aware datetimes in UTC inside the engine; outputs convert to the conta
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
 from operator import attrgetter
-from typing import Any, Final
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
 from journeyctl.engine.draw import message_key
 
 # The classes the engine makes per message, enrollment and contact spell out their __init__:
 # mypyc compiles a hand-written one, while the one @dataclass generates stays interpreted
-# Python (~5,000 instructions per Message). tests/engine/test_model.py holds them to the fields.
+# Python. tests/engine/test_model.py holds them to the fields.
+#
+# The fields declared here are the only list of them: every serializer (pickling, engine.wire,
+# the ledger's rows in store.sqlite, the records of channels.records and the outbox) is derived
+# from them through `serial_fields`. What a serializer needs beyond a field's name and type is
+# said by the field's metadata:
+# - INSTANT on an optional datetime: a compiled class reports every `X | None` hint as `type`,
+#   so the type is said again where the hint alone would be lost (a test holds them together);
+# - NOT_IN_HISTORY on what only delivery reads: a contact's history, as a tick loads it for the
+#   engine, comes without it (None).
+INSTANT: Final = MappingProxyType({"type": datetime})
+NOT_IN_HISTORY: Final = MappingProxyType({"history": False})
 
 # Attribute names with meaning (SPEC §3); everything else is a typed attribute.
 WELL_KNOWN_COLUMNS: Final = ("id", "email", "phone", "name", "timezone")
@@ -85,13 +96,14 @@ class Enrollment:
     version: str  # content hash of the sequence when entered or last migrated (SPEC §5)
     entered_at: datetime
     position: str | None  # id of the next step to run; None when ended
-    due_at: datetime | None  # when `position` runs (or a wait_for times out)
+    # When `position` runs (or a wait_for times out).
+    due_at: datetime | None = field(metadata=INSTANT)
     outcome: Outcome = Outcome.ACTIVE
-    ended_at: datetime | None = None
+    ended_at: datetime | None = field(default=None, metadata=INSTANT)
     reason: str | None = None
     variant: str | None = None  # split arm taken, carried onto later messages
-    waiting_since: datetime | None = None  # set while parked at a wait_for
-    deferred_from: datetime | None = None  # first time the pending send was due
+    waiting_since: datetime | None = field(default=None, metadata=INSTANT)  # parked at a wait_for
+    deferred_from: datetime | None = field(default=None, metadata=INSTANT)  # first time due
     deferred_by: str | None = None
     # Set while the step at `position` cannot run for this contact (a template or condition
     # failed on its data): "<project digest>:<contact digest>" of the failed attempt. The
@@ -146,12 +158,16 @@ class Message:
 
     `key`, the idempotency key (SPEC §5), is a SHA-256 of the message's contact, sequence,
     enrollment and step: made when first read (delivery, the store), not for every decision
-    (a simulation reads none: ~9% of its time went into keys). `_key` None: not made yet.
+    (a simulation reads none). `_key` None: not made yet.
     Derived from compared fields, it takes no part in equality or the hash itself.
     `dataclasses.replace` copies `_key` as it is: pass `_key=None` when changing a field the
-    key is made of."""
+    key is made of.
 
-    # First: the constructor takes it first (`_pickled_as_arguments` passes fields in order).
+    These fields are the message's only declaration (MESSAGE_FIELDS below): the wire, the
+    ledger's rows, records and outbox lines follow them in this order. A new field is added
+    here (and to __init__), as a ledger column (store/migrations.py), and where it is used."""
+
+    # First: records and outbox lines begin with the key (the outbox index reads it there).
     _key: str | None = field(compare=False)
     contact_id: str
     sequence: str
@@ -162,14 +178,14 @@ class Message:
     enrollment_id: str
     is_marketing: bool
     reason: str | None = None
-    deferred_from: datetime | None = None
+    deferred_from: datetime | None = field(default=None, metadata=INSTANT)
     deferred_by: str | None = None
     variant: str | None = None
-    subject: str | None = None
-    text: str | None = None
-    html: str | None = None
-    to: str | None = None
-    unsubscribe_url: str | None = None
+    subject: str | None = field(default=None, metadata=NOT_IN_HISTORY)
+    text: str | None = field(default=None, metadata=NOT_IN_HISTORY)
+    html: str | None = field(default=None, metadata=NOT_IN_HISTORY)
+    to: str | None = field(default=None, metadata=NOT_IN_HISTORY)
+    unsubscribe_url: str | None = field(default=None, metadata=NOT_IN_HISTORY)
 
     def __init__(
         self,
@@ -236,7 +252,7 @@ class Decision:
 class TriggerMark:
     """Per (contact, sequence) trigger bookkeeping: last check time and last value."""
 
-    checked_at: datetime | None = None
+    checked_at: datetime | None = field(default=None, metadata=INSTANT)
     value: bool | None = None
 
     def __init__(self, checked_at: datetime | None = None, value: bool | None = None) -> None:
@@ -257,7 +273,7 @@ class SegmentHorizon:
     n_messages: int
     reads: int
     horizon: datetime
-    skip_to: datetime | None
+    skip_to: datetime | None = field(metadata=INSTANT)
 
     def __init__(
         self,
@@ -290,7 +306,8 @@ class ContactState:
     events: list[Event] = field(default_factory=list)  # processed, sorted by `at`
     pending: list[Event] = field(default_factory=list)  # imported, not yet processed
     messages: list[Message] = field(default_factory=list)  # decisions already made
-    cursor: datetime | None = None  # everything up to and including this time is processed
+    # Everything up to and including this time is processed.
+    cursor: datetime | None = field(default=None, metadata=INSTANT)
     triggers: dict[str, TriggerMark] = field(default_factory=dict)  # per sequence id
     suppressed: dict[str, datetime] = field(default_factory=dict)  # reason -> since
     trace: list[Decision] | None = None  # only collected for `explain`
@@ -346,7 +363,7 @@ class StepResult:
 
     messages: list[Message] = field(default_factory=list)
     changed: list[Enrollment] = field(default_factory=list)  # may name one several times
-    next_due: datetime | None = None
+    next_due: datetime | None = field(default=None, metadata=INSTANT)
     # Messages whose content failed to render for this contact's data, each with its located
     # reason (the ledger records them failed), and held enrollments that were let go again
     # because the data or the project changed (their failed rows make way for the retry).
@@ -371,15 +388,104 @@ class StepResult:
 EMPTY_PROPS: Final[tuple[tuple[str, Any], ...]] = ()
 
 
-def _pickled_as_arguments(cls: type) -> None:
-    """Pickle and copy as `cls(*fields)`: ~1.5x cheaper than the slots dataclasses' default
-    state protocol, and the only way once compiled (engine.native): the frozen classes'
-    attributes cannot be set after construction, and a compiled class with its own __init__
-    cannot be made without its arguments (`plan` deep-copies a ContactState)."""
-    values = attrgetter(*(f.name for f in fields(cls)))
+@dataclass(frozen=True, slots=True)
+class SerialField:
+    """A model field as serializers see it (`serial_fields`)."""
 
-    def reduce(self: object) -> tuple[Callable[..., object], tuple[object, ...]]:
-        return cls, values(self)
+    name: str  # the attribute, and the constructor's parameter
+    label: str  # its name outside: records, outbox lines, ledger columns (`key` for `_key`)
+    # Without None, and without parameters (list for list[Event]); `object` where a compiled
+    # class forgot it (an optional field other than an INSTANT: serializers pass it as it is).
+    type: type
+    history: bool  # False: a contact's history, as the engine loads it, may leave it None
+
+
+def serial_fields(cls: type) -> tuple[SerialField, ...]:
+    """`cls`'s fields in declaration order, as serializers see them."""
+    hints = get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        hint = f.metadata.get("type") or hints[f.name]
+        if get_origin(hint) in (Union, UnionType):
+            kinds = [k for k in get_args(hint) if k is not NoneType]
+            hint = kinds[0] if len(kinds) == 1 else object
+        hint = get_origin(hint) or hint
+        kind = object if hint is type else hint  # compiled: `X | None` reads as `type`
+        out.append(SerialField(f.name, f.name.lstrip("_"), kind, f.metadata.get("history", True)))
+    return tuple(out)
+
+
+MESSAGE_FIELDS: Final = serial_fields(Message)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO: Final = timedelta(microseconds=1)
+
+
+class Flat:
+    """A model class to and from its flat form: its field values in declaration order, UTC
+    instants as integer microseconds since the epoch and enum members as their values. The
+    one way model objects are pickled (and deep-copied) and what engine.wire marshals: plain
+    values cost a fraction of pickling datetimes and enums one by one."""
+
+    def __init__(self, cls: type) -> None:
+        declared = serial_fields(cls)
+        self.cls = cls
+        self.values = attrgetter(*(f.name for f in declared))
+        self.instants = tuple(i for i, f in enumerate(declared) if f.type is datetime)
+        self.enums = tuple(
+            (i, {m.value: m for m in f.type})  # type: ignore[attr-defined]
+            for i, f in enumerate(declared)
+            if isinstance(f.type, type) and issubclass(f.type, Enum)
+        )
+
+    def dump(self, obj: object) -> tuple[Any, ...]:
+        values = list(self.values(obj))
+        for i in self.instants:
+            t = values[i]
+            # Only UTC instants (the engine's) are flattened: any other comes back as it was.
+            if t is not None and t.tzinfo is UTC:
+                values[i] = (t - _EPOCH) // _MICRO
+        for i, _ in self.enums:
+            if values[i] is not None:
+                values[i] = values[i].value
+        return tuple(values)
+
+    def load(self, flat: tuple[Any, ...], seen: dict[int, datetime] | None = None) -> Any:
+        """The object `flat` stands for. `seen`: instants already made in one batch (a
+        message's time is often its enrollment's, and a datetime costs more to make than to
+        look up)."""
+        values = list(flat)
+        for i in self.instants:
+            us = values[i]
+            if type(us) is int:
+                t = None if seen is None else seen.get(us)
+                if t is None:
+                    t = _EPOCH + timedelta(microseconds=us)
+                    if seen is not None:
+                        seen[us] = t
+                values[i] = t
+        for i, members in self.enums:
+            if values[i] is not None:
+                values[i] = members[values[i]]
+        return self.cls(*values)
+
+
+_FLAT: Final[dict[type, Flat]] = {}
+
+
+def _rebuild(cls: type, flat: tuple[Any, ...]) -> object:
+    return _FLAT[cls].load(flat)
+
+
+def _pickled_flat(cls: type) -> None:
+    """Pickle and copy as `_rebuild(cls, flat)`: also the only way once compiled
+    (engine.native), as a compiled class with its own __init__ cannot be made without its
+    arguments (`plan` deep-copies a ContactState)."""
+    flat = _FLAT[cls] = Flat(cls)
+    dump = flat.dump
+
+    def reduce(self: object) -> tuple[Any, tuple[type, tuple[Any, ...]]]:
+        return _rebuild, (cls, dump(self))
 
     cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
 
@@ -388,4 +494,4 @@ for _cls in (
     Contact, Event, Enrollment, Message, Decision, TriggerMark, ContactState, StepResult,
     SegmentHorizon,
 ):  # fmt: skip
-    _pickled_as_arguments(_cls)
+    _pickled_flat(_cls)

@@ -22,7 +22,10 @@ class Problem:
 
 
 @dataclass
-class Status:
+class StatusReport:
+    """What `journeyctl status` reports of a database (a message's own status is
+    engine.model.Status)."""
+
     active: list[tuple[str, str | None, int]] = field(default_factory=list)  # seq, step, n
     ended: list[tuple[str, str, int]] = field(default_factory=list)  # seq, outcome, n
     due_contacts: int = 0
@@ -36,9 +39,9 @@ class Status:
     last_run: dict[str, Any] | None = None
 
 
-def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> Status:
+def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusReport:
     q = store.conn.execute
-    out = Status()
+    out = StatusReport()
     out.active = [
         (r[0], r[1], r[2])
         for r in q(

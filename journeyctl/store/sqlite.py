@@ -12,12 +12,15 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
+from enum import Enum
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from journeyctl import faults
 from journeyctl.data import build
 from journeyctl.engine.model import (
+    MESSAGE_FIELDS,
     Contact,
     ContactState,
     Enrollment,
@@ -50,11 +53,6 @@ BUSY_TIMEOUT_MS = 30_000
 # The row decoders below build these positionally (a hot path): fail at import, not with
 # fields silently swapped, if the engine's field order changes.
 _POSITIONAL = {
-    Message: (
-        "_key", "contact_id", "sequence", "step", "channel", "at", "status", "enrollment_id",
-        "is_marketing", "reason", "deferred_from", "deferred_by", "variant", "subject", "text",
-        "html", "to", "unsubscribe_url",
-    ),
     Enrollment: (
         "id", "contact_id", "sequence", "version", "entered_at", "position", "due_at",
         "outcome", "ended_at", "reason", "variant", "waiting_since", "deferred_from",
@@ -70,17 +68,19 @@ for _cls, _names in _POSITIONAL.items():
         raise ImportError(f"journeyctl.store.sqlite builds {_cls.__name__} by position: update it")
 _set_enrolls = Event.enrolls.__set__  # type: ignore[misc, attr-defined]  # frozen slots: see data.build
 
-_MESSAGE_COLUMNS = (
-    "key, contact_id, sequence, step, channel, at, status, enrollment_id, is_marketing, reason, "
-    "deferred_from, deferred_by, variant, subject, text, html, to_addr, unsubscribe_url"
-)
+# A ledger row begins with the message's fields (engine.model.MESSAGE_FIELDS), in their
+# declared order, each in the column of its label: `key` holds the key made (Message.key),
+# and `to` is a keyword in SQL.
+_COLUMN_OF = {"to": "to_addr"}
+_MESSAGE_COLUMN_NAMES = tuple(_COLUMN_OF.get(f.label, f.label) for f in MESSAGE_FIELDS)
+_MESSAGE_COLUMNS = ", ".join(_MESSAGE_COLUMN_NAMES)
+_N_MESSAGE = len(MESSAGE_FIELDS)
 _LEDGER_COLUMNS = (
     f"{_MESSAGE_COLUMNS}, state, attempts, next_attempt_at, delivered_at, provider_id, error"
 )
 # History rows for the engine (load_many): the message columns with the bodies left NULL.
 _HISTORY_COLUMNS = ", ".join(
-    "NULL" if c in ("subject", "text", "html", "to_addr", "unsubscribe_url") else c
-    for c in (c.strip() for c in _MESSAGE_COLUMNS.split(","))
+    c if f.history else "NULL" for f, c in zip(MESSAGE_FIELDS, _MESSAGE_COLUMN_NAMES, strict=True)
 )
 # Contacts per `IN (...)` query (well under SQLite's 32,766 host parameters).
 _IN_CHUNK = 500
@@ -107,27 +107,45 @@ _SKIPPED = ("skipped", 0, None)  # state, attempts, next_attempt_at of a skipped
 _FAILED = ("failed", 0, None)  # ... of a message whose content failed to render
 
 
+_message_values = attrgetter(*(f.label for f in MESSAGE_FIELDS))
+# Where a row's value is not the field's own: instants (integer microseconds), enum members
+# (their values), booleans (SQLite gives back 0 and 1).
+_INSTANTS = tuple(i for i, f in enumerate(MESSAGE_FIELDS) if f.type is datetime)
+_ENUMS = tuple(
+    (i, {m.value: m for m in f.type})  # type: ignore[attr-defined]
+    for i, f in enumerate(MESSAGE_FIELDS)
+    if issubclass(f.type, Enum)
+)
+_BOOLS = tuple(i for i, f in enumerate(MESSAGE_FIELDS) if f.type is bool)
+
+
 def _message_row(m: Message, micros: Callable[[datetime], int] = to_micros) -> tuple[Any, ...]:
-    return (
-        m.key, m.contact_id, m.sequence, m.step, m.channel, micros(m.at), str(m.status),
-        m.enrollment_id, int(m.is_marketing), m.reason,
-        None if m.deferred_from is None else micros(m.deferred_from), m.deferred_by, m.variant,
-        m.subject, m.text, m.html, m.to, m.unsubscribe_url,
-    )  # fmt: skip
-
-
-_STATUS = {s.value: s for s in Status}  # a dict lookup; calling the enum costs ~0.5 µs
+    row = list(_message_values(m))
+    for i in _INSTANTS:
+        if row[i] is not None:
+            row[i] = micros(row[i])
+    for i, _ in _ENUMS:
+        if row[i] is not None:
+            row[i] = row[i].value
+    return tuple(row)
 
 
 def _message(
     r: tuple[Any, ...] | sqlite3.Row, instant: Callable[[int], datetime] = from_micros
 ) -> Message:
-    # Positional, in field order (a hot path: every history message of every loaded contact).
-    return Message(
-        r[0], r[1], r[2], r[3], r[4], instant(r[5]), _STATUS[r[6]], r[7], bool(r[8]), r[9],
-        None if r[10] is None else instant(r[10]), r[11], r[12], r[13], r[14], r[15], r[16],
-        r[17],
-    )  # fmt: skip
+    """The message of a row's first _N_MESSAGE columns (every history message of every
+    loaded contact comes through here)."""
+    values = list(r)
+    for i in _INSTANTS:
+        if values[i] is not None:
+            values[i] = instant(values[i])
+    for i, members in _ENUMS:
+        if values[i] is not None:
+            values[i] = members[values[i]]
+    for i in _BOOLS:
+        if values[i] is not None:
+            values[i] = bool(values[i])
+    return Message(*values)
 
 
 def _enrollment_row(
@@ -623,7 +641,7 @@ class SqliteStore(IdleQueries):
             changes = self.conn.total_changes
             x(
                 f"INSERT OR IGNORE INTO ledger({_MESSAGE_COLUMNS}, state, attempts, "
-                f"next_attempt_at) VALUES ({','.join('?' * 21)})",
+                f"next_attempt_at) VALUES ({','.join('?' * (_N_MESSAGE + 3))})",
                 ledger,
             )
             # Counted before any other write: the test below reads the INSERT's changes alone.
@@ -819,13 +837,14 @@ class SqliteStore(IdleQueries):
     def ledger(self) -> Iterator[LedgerRow]:
         rows = self.conn.execute(f"SELECT {_LEDGER_COLUMNS} FROM ledger ORDER BY id").fetchall()
         for r in rows:
+            state, attempts, next_attempt_at, delivered_at, _, error = r[_N_MESSAGE:]
             yield LedgerRow(
-                message=_message(r[:18]),
-                state=Delivery(r[18]),
-                attempts=r[19],
-                next_attempt_at=opt_datetime(r[20]),
-                delivered_at=opt_datetime(r[21]),
-                error=r[23],
+                message=_message(r[:_N_MESSAGE]),
+                state=Delivery(state),
+                attempts=attempts,
+                next_attempt_at=opt_datetime(next_attempt_at),
+                delivered_at=opt_datetime(delivered_at),
+                error=error,
             )
 
     # --- runs and settings ------------------------------------------------------------------

@@ -38,7 +38,7 @@ class ContactRow(BaseModel):
     id: str | int
 
 
-class EventRow(BaseModel):
+class CaseEventRow(BaseModel):
     """`{contact_id, event, at, ...properties}`."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -78,7 +78,7 @@ class Expect(_Strict):
 class SequenceTest(_Strict):
     name: str
     contacts: list[ContactRow] = Field(min_length=1)
-    events: list[EventRow] = Field(default_factory=list)
+    events: list[CaseEventRow] = Field(default_factory=list)
     start: str
     days: int = Field(ge=1, le=3660)
     sequences: list[str] | None = None  # only these run (default: every sequence)

@@ -15,8 +15,8 @@ from journeyctl.channels.base import ChannelConfigError, UnsetVariableError
 from journeyctl.channels.outbox import FileOutbox
 from journeyctl.channels.rate import RateLimited
 from journeyctl.channels.registry import build_channels, resolve_env
-from journeyctl.channels.smtp import SmtpChannel
-from journeyctl.channels.webhook import WebhookChannel
+from journeyctl.channels.smtp import SmtpSender
+from journeyctl.channels.webhook import WebhookSender
 from journeyctl.engine.model import Message
 from journeyctl.errors import UsageError
 from journeyctl.spec.models import ProjectSettings
@@ -119,7 +119,7 @@ def test_smtp_channel_built_from_env_delivers(
     }
     with build_channels(config, env, base_dir=tmp_path) as channels:
         email_channel = channels["email"]
-        assert isinstance(email_channel, SmtpChannel)
+        assert isinstance(email_channel, SmtpSender)
         assert channels["email"] is email_channel  # built once
         email_channel.deliver(message())
     [got] = smtp_server.received
@@ -147,7 +147,7 @@ def test_webhook_with_rate_and_env_headers(
     with build_channels(config, env, base_dir=tmp_path) as channels:
         push = channels["push"]
         assert isinstance(push, RateLimited)
-        assert isinstance(push.inner, WebhookChannel)
+        assert isinstance(push.inner, WebhookSender)
         assert push.bucket.interval == pytest.approx(0.01)
         assert (push.name, push.medium) == ("push", "push")
         push.deliver(message(channel="push"))

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from journeyctl.channels.base import EnvValueError, UnsetVariableError
 from journeyctl.channels.rate import RateLimited
 from journeyctl.channels.registry import build_channels
-from journeyctl.channels.smtp import SmtpChannel
-from journeyctl.channels.webhook import WebhookChannel
+from journeyctl.channels.smtp import SmtpSender
+from journeyctl.channels.webhook import WebhookSender
 from journeyctl.cli import _register, app
 from journeyctl.spec.envref import EnvRef
 from journeyctl.spec.models import ProjectSettings
@@ -150,10 +150,10 @@ def test_the_reference_stays_a_reference_until_the_channel_is_built() -> None:
     }  # fmt: skip
     with build_channels(settings, env, base_dir=Path(".")) as channels:
         email_channel, push = channels["email"], channels["push"]
-        assert isinstance(email_channel, SmtpChannel)
+        assert isinstance(email_channel, SmtpSender)
         assert email_channel.port == 2525 and email_channel.timeout == 2.5
         assert email_channel.starttls is True and email_channel.ssl is False
-        assert isinstance(push, RateLimited) and isinstance(push.inner, WebhookChannel)
+        assert isinstance(push, RateLimited) and isinstance(push.inner, WebhookSender)
         assert push.inner.timeout == 3.0 and isinstance(push.inner.timeout, float)
         assert push.bucket.interval == pytest.approx(0.5)
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeyctl.channels.mime import (
-    Sender,
+    Originator,
     build_email,
     check_header_value,
     html_to_text,
@@ -23,7 +23,7 @@ from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError
 
 DATE = datetime(2025, 3, 4, 0, 30, tzinfo=UTC)
-SENDER = Sender.parse("Brand <hello@example.com>")
+SENDER = Originator.parse("Brand <hello@example.com>")
 BASE_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 MessageFactory = Callable[..., Message]
@@ -70,7 +70,7 @@ def test_wire_format_is_crlf_and_short_lines(message: MessageFactory) -> None:
 
 
 def test_korean_subject_body_and_display_name(message: MessageFactory) -> None:
-    sender = Sender.parse("브랜드 고객센터 <hello@example.com>", "답장 <help@example.com>")
+    sender = Originator.parse("브랜드 고객센터 <hello@example.com>", "답장 <help@example.com>")
     subject = "(광고) 김민지님, 10% 할인 쿠폰이 도착했어요 — 오늘 자정까지만!"
     text = "안녕하세요 김민지님,\n\n쿠폰 코드: WELCOME10\n"
     html = "<p>안녕하세요 <b>김민지</b>님</p>"
@@ -85,7 +85,7 @@ def test_korean_subject_body_and_display_name(message: MessageFactory) -> None:
 
 
 def test_display_name_with_specials_is_quoted(message: MessageFactory) -> None:
-    sender = Sender.parse('"Acme, Inc. \\"Support\\"" <support@acme.test>')
+    sender = Originator.parse('"Acme, Inc. \\"Support\\"" <support@acme.test>')
     msg = parse(build_email(message(), sender, date=DATE).data)
     assert msg["From"].addresses[0].display_name == 'Acme, Inc. "Support"'
 
@@ -208,7 +208,7 @@ def test_injection_in_subject_is_rejected(message: MessageFactory, subject: str)
 @pytest.mark.parametrize("name", INJECTIONS)
 def test_injection_in_display_name_is_rejected(name: str) -> None:
     with pytest.raises(PermanentChannelError, match="control character"):
-        Sender.parse(f"{name} <hello@example.com>")
+        Originator.parse(f"{name} <hello@example.com>")
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_no_generated_value_can_add_a_header(
     message: MessageFactory, subject: str, name: str
 ) -> None:
     try:
-        sender = Sender.parse(f"{name} <hello@example.com>") if name.strip() else SENDER
+        sender = Originator.parse(f"{name} <hello@example.com>") if name.strip() else SENDER
         built = build_email(message(subject=subject), sender, date=DATE)
     except PermanentChannelError:
         return

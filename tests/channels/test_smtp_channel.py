@@ -1,4 +1,4 @@
-"""SmtpChannel against a real aiosmtpd server on 127.0.0.1."""
+"""SmtpSender against a real aiosmtpd server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from channel_servers import RawServer, SmtpServer, free_port, trickling_smtp
 
 from journeyctl.channels.base import ChannelConfigError
-from journeyctl.channels.smtp import SmtpChannel, classify_reply
+from journeyctl.channels.smtp import SmtpSender, classify_reply
 from journeyctl.clock import FixedClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
@@ -21,7 +21,7 @@ MessageFactory = Callable[..., Message]
 NOW = datetime(2025, 3, 4, 9, 0, 5, tzinfo=UTC)
 
 
-def channel_for(server: SmtpServer, **kwargs: object) -> SmtpChannel:
+def channel_for(server: SmtpServer, **kwargs: object) -> SmtpSender:
     options: dict = {
         "host": server.host,
         "port": server.port,
@@ -29,7 +29,7 @@ def channel_for(server: SmtpServer, **kwargs: object) -> SmtpChannel:
         "timeout": 5,
     }
     options.update(kwargs)
-    return SmtpChannel("email", clock=FixedClock(NOW), **options)
+    return SmtpSender("email", clock=FixedClock(NOW), **options)
 
 
 def test_delivers_and_reuses_one_connection(
@@ -81,7 +81,7 @@ def test_reconnects_once_when_server_dropped_idle_connection(
 
 
 def test_connection_refused_is_transient(message: MessageFactory) -> None:
-    channel = SmtpChannel("email", host="127.0.0.1", port=free_port(), from_="a@b.test", timeout=5)
+    channel = SmtpSender("email", host="127.0.0.1", port=free_port(), from_="a@b.test", timeout=5)
     with pytest.raises(TransientChannelError, match="cannot connect"):
         channel.deliver(message())
 
@@ -179,7 +179,7 @@ def test_a_trickled_reply_ends_at_the_deadline_per_delivery(message: MessageFact
     server = RawServer(trickling_smtp(lines=200, every=0.05))
     server.start()
     try:
-        channel = SmtpChannel(
+        channel = SmtpSender(
             "email", host="127.0.0.1", port=server.port, from_="a@b.test", timeout=0.5
         )
         with pytest.raises(
@@ -202,7 +202,7 @@ def test_a_trickled_greeting_ends_at_the_deadline(message: MessageFactory) -> No
     server = RawServer(greeting)
     server.start()
     try:
-        channel = SmtpChannel(
+        channel = SmtpSender(
             "email", host="127.0.0.1", port=server.port, from_="a@b.test", timeout=0.5
         )
         with pytest.raises(
@@ -217,7 +217,7 @@ def test_a_trickled_greeting_ends_at_the_deadline(message: MessageFactory) -> No
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), 1e300])
 def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
     with pytest.raises(ChannelConfigError, match=r"timeout .* must be more than 0"):
-        SmtpChannel("email", host="localhost", from_="a@b.test", timeout=timeout)
+        SmtpSender("email", host="localhost", from_="a@b.test", timeout=timeout)
 
 
 def test_missing_address_is_permanent_and_nothing_is_sent(
@@ -256,7 +256,7 @@ def test_starttls_against_a_server_without_it_is_transient(
 
 def test_bad_from_is_a_config_error() -> None:
     with pytest.raises(ChannelConfigError, match="channel 'email'"):
-        SmtpChannel("email", host="localhost", from_="Brand <not an address>")
+        SmtpSender("email", host="localhost", from_="Brand <not an address>")
 
 
 def test_classify_reply_prefers_enhanced_codes() -> None:

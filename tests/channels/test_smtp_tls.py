@@ -1,4 +1,4 @@
-"""SmtpChannel over STARTTLS and implicit TLS against aiosmtpd with a throwaway certificate."""
+"""SmtpSender over STARTTLS and implicit TLS against aiosmtpd with a throwaway certificate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from channel_servers import CountingController, SmtpRecorder, authenticate, free_port
 
-from journeyctl.channels.smtp import SmtpChannel
+from journeyctl.channels.smtp import SmtpSender
 from journeyctl.engine.model import Message
 from journeyctl.errors import TransientChannelError
 
@@ -79,7 +79,7 @@ def test_starttls_with_login(
     message: MessageFactory,
 ) -> None:
     recorder, port = starttls_server
-    channel = SmtpChannel(
+    channel = SmtpSender(
         "email",
         host="127.0.0.1",
         port=port,
@@ -100,7 +100,7 @@ def test_starttls_verifies_the_certificate(
 ) -> None:
     recorder, port = starttls_server
     # The default context trusts the system CAs only, not our self-signed certificate.
-    channel = SmtpChannel("email", host="127.0.0.1", port=port, starttls=True, from_="a@b.test")
+    channel = SmtpSender("email", host="127.0.0.1", port=port, starttls=True, from_="a@b.test")
     with pytest.raises(TransientChannelError, match="CERTIFICATE_VERIFY_FAILED"):
         channel.deliver(message())
     assert recorder.received == []
@@ -110,7 +110,7 @@ def test_without_starttls_the_server_refuses(
     starttls_server: tuple[SmtpRecorder, int], message: MessageFactory
 ) -> None:
     recorder, port = starttls_server
-    channel = SmtpChannel("email", host="127.0.0.1", port=port, from_="a@b.test", timeout=5)
+    channel = SmtpSender("email", host="127.0.0.1", port=port, from_="a@b.test", timeout=5)
     with pytest.raises(TransientChannelError, match="530"):  # "Must issue a STARTTLS command first"
         channel.deliver(message())
     assert recorder.received == []
@@ -122,7 +122,7 @@ def test_implicit_tls(
     message: MessageFactory,
 ) -> None:
     recorder, port = smtps_server
-    channel = SmtpChannel(
+    channel = SmtpSender(
         "email",
         host="127.0.0.1",
         port=port,

@@ -1,4 +1,4 @@
-"""WebhookChannel against a real threaded http.server on 127.0.0.1."""
+"""WebhookSender against a real threaded http.server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from channel_servers import RawServer, Reply, WebhookServer, free_port, silent, 
 
 from journeyctl import __version__
 from journeyctl.channels.base import ChannelConfigError
-from journeyctl.channels.webhook import MAX_RETRY_AFTER, WebhookChannel, parse_retry_after
+from journeyctl.channels.webhook import MAX_RETRY_AFTER, WebhookSender, parse_retry_after
 from journeyctl.clock import FixedClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
@@ -24,10 +24,10 @@ NOW = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 SECRET = "whsec_test_123"
 
 
-def channel_for(server: WebhookServer, path: str = "/hook", **kwargs: object) -> WebhookChannel:
+def channel_for(server: WebhookServer, path: str = "/hook", **kwargs: object) -> WebhookSender:
     options: dict = {"url": server.url(path), "secret": SECRET, "timeout": 5.0}
     options.update(kwargs)
-    return WebhookChannel("sms", medium="sms", clock=FixedClock(NOW), **options)
+    return WebhookSender("sms", medium="sms", clock=FixedClock(NOW), **options)
 
 
 def test_posts_signed_json_with_idempotency_key(
@@ -85,14 +85,14 @@ def test_signature_changes_with_the_body_and_is_absent_without_secret(
 def test_config_headers_cannot_replace_protocol_headers() -> None:
     for name in ("Idempotency-Key", "x-journeyctl-signature", "Content-Type"):
         with pytest.raises(ChannelConfigError, match=f"header '{name}' is set by journeyctl"):
-            WebhookChannel("sms", url="https://x.test/hook", headers={name: "forged"})
+            WebhookSender("sms", url="https://x.test/hook", headers={name: "forged"})
 
 
 def test_basic_auth_from_url_userinfo(
     webhook_server: WebhookServer, message: MessageFactory
 ) -> None:
     url = webhook_server.url("/hook?token=abc").replace("http://", "http://zap%40ier:p%3Ass@")
-    channel = WebhookChannel("zap", url=url)
+    channel = WebhookSender("zap", url=url)
     channel.deliver(message())
     channel.close()
     [request] = webhook_server.requests
@@ -199,7 +199,7 @@ def test_a_trickled_response_ends_at_the_deadline_not_per_read(
     server = RawServer(trickling_http(lines=90, every=0.1, body=body))
     server.start()
     try:
-        channel = WebhookChannel("sms", url=server.url(), timeout=0.5)
+        channel = WebhookSender("sms", url=server.url(), timeout=0.5)
         with pytest.raises(TransientChannelError, match=r"no complete response within 0\.5s"):
             channel.deliver(message())
         channel.close()
@@ -225,7 +225,7 @@ def test_a_peer_that_never_answers_is_a_timeout(message: MessageFactory) -> None
     server = RawServer(silent)
     server.start()
     try:
-        channel = WebhookChannel("sms", url=server.url(), timeout=0.3)
+        channel = WebhookSender("sms", url=server.url(), timeout=0.3)
         with pytest.raises(TransientChannelError, match=r"no complete response within 0\.3s"):
             channel.deliver(message())
         channel.close()
@@ -236,11 +236,11 @@ def test_a_peer_that_never_answers_is_a_timeout(message: MessageFactory) -> None
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), 1e300])
 def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
     with pytest.raises(ChannelConfigError, match=r"timeout .* must be more than 0"):
-        WebhookChannel("sms", url="https://x.test/hook", timeout=timeout)
+        WebhookSender("sms", url="https://x.test/hook", timeout=timeout)
 
 
 def test_connection_refused_is_transient(message: MessageFactory) -> None:
-    channel = WebhookChannel("sms", url=f"http://127.0.0.1:{free_port()}/hook", timeout=2)
+    channel = WebhookSender("sms", url=f"http://127.0.0.1:{free_port()}/hook", timeout=2)
     with pytest.raises(TransientChannelError, match="ConnectionRefusedError"):
         channel.deliver(message())
     channel.close()
@@ -248,9 +248,9 @@ def test_connection_refused_is_transient(message: MessageFactory) -> None:
 
 def test_bad_config_is_rejected_at_build() -> None:
     with pytest.raises(ChannelConfigError, match="must start with https://"):
-        WebhookChannel("sms", url="ftp://example.com")
+        WebhookSender("sms", url="ftp://example.com")
     with pytest.raises(ChannelConfigError, match="line break"):
-        WebhookChannel("sms", url="https://x.test", headers={"X-A": "1\r\nX-B: 2"})
+        WebhookSender("sms", url="https://x.test", headers={"X-A": "1\r\nX-B: 2"})
 
 
 def test_parse_retry_after() -> None:

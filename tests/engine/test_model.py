@@ -129,7 +129,8 @@ def test_replace_and_equality_still_work() -> None:
 
 def test_states_deep_copy_and_pickle() -> None:
     """`plan` deep-copies a contact's state; a compiled class with its own __init__ cannot be
-    made without arguments, so these reduce to their constructor call."""
+    made without arguments, so these reduce to their flat form (model.Flat), rebuilt by a
+    constructor call."""
     import copy
     import pickle
 

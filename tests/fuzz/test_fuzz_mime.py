@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journeyctl.channels.mime import Sender, build_email
+from journeyctl.channels.mime import Originator, build_email
 from journeyctl.engine.model import Message, Status
 from journeyctl.errors import PermanentChannelError
 from tests.fuzz.support import corpus_cases, fuzz, load_json_case, no_hang, outcome
@@ -35,9 +35,9 @@ def check_email(case: dict[str, Any]) -> None:
     """`case`: subject, to, sender (a `from` setting), reply_to, key, text, html,
     unsubscribe_url, marketing. Refused with PermanentChannelError, or headers intact."""
     try:
-        sender = Sender.parse(case["sender"], case.get("reply_to"))
+        sender = Originator.parse(case["sender"], case.get("reply_to"))
     except PermanentChannelError:
-        sender = Sender.parse("Brand <hello@example.com>")
+        sender = Originator.parse("Brand <hello@example.com>")
     message = Message(
         case.get("key"),
         case.get("contact_id", "c1"),
