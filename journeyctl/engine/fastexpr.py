@@ -21,6 +21,7 @@ parts that may change with time or the contact's events.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -321,15 +322,22 @@ def _generate(source: str, tracking: bool) -> tuple[_Gen, str] | None:
         return None  # syntax errors are reported by validate; the sandbox raises them at run time
 
 
+def _code(source: str, name: str) -> Any:
+    """Python's compile, quiet: `-1 is None` (from `-1 is none`) is valid, and its
+    SyntaxWarning would otherwise reach the user's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(source, name, "exec")
+
+
 @lru_cache(maxsize=4096)
 def fast_compile(source: str) -> Evaluator | None:
     """A function evaluating `source` over a scope mapping, or None when the sandbox must."""
     made = _generate(source, tracking=False)
     if made is None:
         return None
-    code = compile(f"def _e(_s):\n    return {made[1]}", "<expression>", "exec")
     scope: dict[str, Any] = {"__builtins__": {}, **_GLOBALS}
-    exec(code, scope)
+    exec(_code(f"def _e(_s):\n    return {made[1]}", "<expression>"), scope)
     fn: Evaluator = scope["_e"]
     return fn
 
@@ -347,7 +355,7 @@ def compile_tracking(
         ["def _h(_s, F):", "    h = NEVER", "    r = 0", *gen.lines, f"    return {value}, h, r"]
     )
     scope: dict[str, Any] = {"__builtins__": {}, **_GLOBALS, **extra}
-    exec(compile(body, "<horizon>", "exec"), scope)
+    exec(_code(body, "<horizon>"), scope)
     return scope["_h"], gen.names
 
 

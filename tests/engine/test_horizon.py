@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from jinja2.exceptions import SecurityError
 from hypothesis import strategies as st
+from jinja2.exceptions import SecurityError
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
