@@ -176,19 +176,19 @@ class _Gen:
             return f"(-{self.expr(node.node, depth)})"
         if type(node) in BIN:
             assert isinstance(node, nodes.BinExpr)
-            op, bounded = BIN[type(node)]
+            sym, bounded = BIN[type(node)]
             left = self.expr(node.left, depth)
             right = self.expr(node.right, depth)
-            return f"bop({op!r}, {left}, {right})" if bounded else f"({left} {op} {right})"
+            return f"bop({sym!r}, {left}, {right})" if bounded else f"({left} {sym} {right})"
         if isinstance(node, nodes.Compare):
-            if any(op.op not in CMP for op in node.ops):
+            if any(o.op not in CMP for o in node.ops):
                 raise Unsupported
             refined = self.days_since_compare(node, depth) if dynamic else None
             if refined is not None:
                 return refined
             parts = [self.expr(node.expr, depth)]
-            for op in node.ops:
-                parts.append(f"{CMP[op.op]} {self.expr(op.expr, depth)}")
+            for operand in node.ops:
+                parts.append(f"{CMP[operand.op]} {self.expr(operand.expr, depth)}")
             return "(" + " ".join(parts) + ")"
         if isinstance(node, nodes.Call):
             return self.call(node, depth, dynamic)
