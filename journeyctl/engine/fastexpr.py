@@ -152,7 +152,8 @@ class _Gen:
             if dynamic:  # `now`, the only dynamic name: may change at once
                 self.lower("F.t", depth)
                 return "F.now()"
-            return f"gn(_s, {node.name!r})"
+            name = repr(node.name)  # a dict lookup when bound; gn binds it or gives Undefined
+            return f"(_s[{name}] if {name} in _s else gn(_s, {name}))"
         if isinstance(node, nodes.Getattr):
             get = "_sandbox_getattr" if node.attr in _DICT_ATTRS else "ga"
             return f"{get}({self.expr(node.node, depth)}, {node.attr!r})"

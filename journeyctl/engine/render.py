@@ -3,7 +3,8 @@ once (compiled and cached per project); contact values are data, never compiled 
 
 One render path: `Template.render` (a fresh context per message: a template's `{% set %}`
 never leaks into the next). An inline template that reads only a few contact attributes and
-the sequence and step names is memoized by those values (`_Memo`).
+the sequence and step names is memoized by those values (`_Memo`; an attribute it only prints
+is filled in per call, so a subject showing the name renders once per locale).
 """
 
 from __future__ import annotations
@@ -79,51 +80,124 @@ def _contact_reads(source: str) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(reads))
 
 
+def _printed_only(source: str, reads: tuple[str, ...]) -> tuple[str, ...]:
+    """Of the attributes read, those used only as a whole `{{ contact.x }}` (no filter, no
+    test, no comparison): the output holds their str() and depends on them in no other way."""
+    tree = inline_environment().parse(source)
+    text = [n.data for n in tree.find_all(nodes.TemplateData)]
+    text += [n.value for n in tree.find_all(nodes.Const) if isinstance(n.value, str)]
+    if not _nul_free(text):
+        return ()  # the markers are NUL-delimited: text with NULs of its own could mimic one
+    printed = [
+        child.attr
+        for out in tree.find_all(nodes.Output)
+        for child in out.nodes
+        if isinstance(child, nodes.Getattr)
+        and isinstance(child.node, nodes.Name)
+        and child.node.name == "contact"
+    ]
+    every = [
+        n.attr
+        for n in tree.find_all(nodes.Getattr)
+        if isinstance(n.node, nodes.Name) and n.node.name == "contact"
+    ]
+    return tuple(a for a in reads if printed.count(a) == every.count(a))
+
+
 class _Memo:
     """An inline template rendered once per distinct values of what it reads: most subjects
     read only `contact.locale` (or nothing of the contact), so a month of messages needs a
-    handful of renders. Values of other types (dates, floats, lists) are rendered each time,
-    and past `_MEMO_MAX` renders (values rarely repeat, e.g. it reads the name) every time."""
+    handful of renders. Values of other types (dates, floats, lists) are rendered each time.
 
-    __slots__ = ("_attrs", "_memo", "_misses", "_render")
+    An attribute that is only printed (`{{ contact.name }}`, a slot) is not part of the key:
+    the memo holds the output rendered with a marker in its place, and each call puts the
+    value's str() there, which is what Jinja prints (inline templates do not escape). So a
+    subject showing the name renders once per locale, not once per contact."""
 
-    def __init__(self, render: Render, attrs: tuple[str, ...]) -> None:
+    __slots__ = ("_attrs", "_markers", "_memo", "_misses", "_render", "_slots")
+
+    def __init__(self, render: Render, attrs: tuple[str, ...], slots: tuple[str, ...] = ()) -> None:
         self._render = render
-        self._attrs = attrs
+        self._attrs = tuple(a for a in attrs if a not in slots)  # the key
+        self._slots = slots
+        self._markers = tuple(f"{_MARK}{i}{_MARK}" for i in range(len(slots)))
         self._memo: dict[tuple[Any, ...], str] = {}
         self._misses = 0
 
     def lookup(self, contact: dict[str, Any], sequence: str, step: str) -> str | None:
         """The output, when already rendered for these values; None otherwise (not rendered
         yet, or values that are rendered each time). Needs no scope: nothing else counts."""
+        if self._misses >= _MEMO_MAX:
+            return None
         key = self._key(contact, sequence, step)
-        return None if key is None else self._memo.get(key)
+        if key is None:
+            return None
+        out = self._memo.get(key)
+        if out is None:
+            return None
+        return self._filled(out, contact)
 
     def __call__(self, scope: dict[str, Any]) -> str:
-        key = self._key(scope["contact"], scope["sequence"], scope["step"])
+        if self._misses >= _MEMO_MAX:
+            return self._render(scope)  # values rarely repeat (e.g. it reads the name): stop
+        contact = scope["contact"]
+        key = self._key(contact, scope["sequence"], scope["step"])
         if key is None:
             return self._render(scope)  # missing (raises as Jinja does) or not memoizable
         out = self._memo.get(key)
         if out is None:
             self._misses += 1
-            out = self._render(scope)
+            if self._slots:
+                # The markers must be the only NULs of the output: the template's own text
+                # has none (_printed_only), and neither may anything else it prints.
+                if not _nul_free(key) or not _nul_free(scope.get("sender")):
+                    return self._render(scope)
+                marked = dict(contact)
+                marked.update(zip(self._slots, self._markers, strict=True))
+                out = self._render({**scope, "contact": marked})
+            else:
+                out = self._render(scope)
             if len(self._memo) < _MEMO_MAX:
                 self._memo[key] = out
-        return out
+        return self._filled(out, contact)
 
     def _key(self, contact: dict[str, Any], sequence: str, step: str) -> tuple[Any, ...] | None:
-        """What the output depends on; None when a value is missing or not memoizable, or
-        the memo is full."""
-        if self._misses >= _MEMO_MAX:
-            return None
+        """What the output depends on; None when a value is missing or not memoizable (also
+        a printed one: a str with a NUL could mimic a marker)."""
         key: list[Any] = [sequence, step]
         for name in self._attrs:
             value = contact.get(name, _MISSING)
             if type(value) not in _MEMO_TYPES:
                 return None
-            key.append(type(value))  # True == 1, yet they print differently
+            key.append(type(value))
             key.append(value)
+        for name in self._slots:
+            value = contact.get(name, _MISSING)
+            if type(value) not in _MEMO_TYPES or (type(value) is str and "\x00" in value):
+                return None
         return tuple(key)
+
+    def _filled(self, out: str, contact: dict[str, Any]) -> str:
+        """The memoized output with each printed attribute's str() in its marker's place."""
+        slots, markers = self._slots, self._markers
+        for i in range(len(slots)):
+            value = contact[slots[i]]
+            out = out.replace(markers[i], "" if value is None else str(value))  # empty is empty
+        return out
+
+
+_MARK: Final = "\x00slot\x00"  # NUL: in nothing else the output holds (checked), so never confused
+_MISSING: Final = object()
+
+
+def _nul_free(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_nul_free(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_nul_free(v) for v in value)
+    return True
 
 
 _MISSING: Final = object()
@@ -182,7 +256,9 @@ class Renderer:
         if tpl is None:
             render = inline_template(source).render
             reads = _contact_reads(source)
-            tpl = self._inline_templates[source] = render if reads is None else _Memo(render, reads)
+            tpl = self._inline_templates[source] = (
+                render if reads is None else _Memo(render, reads, _printed_only(source, reads))
+            )
         return tpl
 
     def unsubscribe_url(self, channel: str, contact: Contact) -> str:
