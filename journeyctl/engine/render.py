@@ -200,7 +200,6 @@ def _nul_free(value: Any) -> bool:
     return True
 
 
-_MISSING: Final = object()
 Render = Callable[[dict[str, Any]], str]
 
 
