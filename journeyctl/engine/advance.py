@@ -18,7 +18,7 @@ from journeyctl.engine import rules
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.facts import NEVER, Facts, Scope
 from journeyctl.engine.failures import RenderFailure, contact_digest
-from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
+from journeyctl.engine.fastexpr import contact_only, fast_compile, reads, reads_event
 from journeyctl.engine.horizon import Horizon
 from journeyctl.engine.located import describe_failure, project_digest
 from journeyctl.engine.model import (
@@ -69,10 +69,8 @@ _ACTIVE: Final = Outcome.ACTIVE  # `e.outcome is _ACTIVE`: Enrollment.is_active 
 
 def _seen(source: str, cv: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """The contact values an expression read, for `explain`."""
-    from journeyctl.spec.expressions import contact_attributes, parse_expr
-
-    names = dict.fromkeys(name for name, _ in contact_attributes(parse_expr(source)))
-    return tuple((f"contact.{n}", cv.get(n)) for n in names)
+    r = reads(source)
+    return tuple((f"contact.{n}", cv.get(n)) for n in (r.contact if r is not None else ()))
 
 
 def _inputs(

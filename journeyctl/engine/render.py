@@ -1,16 +1,16 @@
 """Render a send step for a contact: subject, text and HTML. Pure apart from reading templates
 once (compiled and cached per project); contact values are data, never compiled as templates.
 
-Hot path of `run` (three renders per message): each template is wrapped once in a `_Fast`
-that does what `Template.render` does minus its per-call dict merges. Every render still gets
-a fresh jinja `Context` (a template's `{% set %}` must not leak into the next message).
+One render path: `Template.render` (a fresh context per message: a template's `{% set %}`
+never leaks into the next). An inline template that reads only a few contact attributes and
+the sequence and step names is memoized by those values (`_Memo`; an attribute it only prints
+is filled in per call, so a subject showing the name renders once per locale).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from jinja2 import Template, nodes
-from jinja2.nodes import EvalContext
-from jinja2.runtime import Context
+from jinja2 import nodes
 
 from journeyctl.engine.failures import ContentDeps, RenderFailure, content_deps
 from journeyctl.engine.model import Contact
+from journeyctl.spec.expressions import contact_attributes
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import (
     file_template,
@@ -39,95 +38,6 @@ from journeyctl.spec.yamlsrc import leaves
 def unsubscribe_token(secret: bytes, contact_id: str) -> str:
     """Per-contact token for one-click unsubscribe links: HMAC-SHA256, URL-safe, 32 hex chars."""
     return hmac.new(secret, contact_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-# A URL template whose only Jinja is `{{ token }}` / `{{ contact_id }}` (the usual form) is
-# filled in by string replacement: the same text, without a template render per message.
-_SIMPLE_URL: Final = re.compile(r"[^{}\r\n]*(?:\{\{\s*(?:token|contact_id)\s*\}\}[^{}\r\n]*)*")
-_URL_NAME: Final = re.compile(r"\{\{\s*(token|contact_id)\s*\}\}")
-
-
-def _url_filler(
-    source: str, fallback: Callable[[dict[str, Any]], str]
-) -> Callable[[str, str], str]:
-    if _SIMPLE_URL.fullmatch(source):
-        parts = _URL_NAME.split(source)  # literal, name, literal, name, ..., literal
-        # The literals have no braces (the pattern above), so they are safe in a format string.
-        pattern = "".join("{" + p + "}" if i % 2 else p for i, p in enumerate(parts))
-
-        def fill(token: str, contact_id: str) -> str:
-            return pattern.format(token=token, contact_id=contact_id)
-
-        return fill
-    return lambda token, contact_id: fallback({"token": token, "contact_id": contact_id})
-
-
-# The attributes jinja2's Context.__init__ and EvalContext.__init__ set (jinja2 3.1). While
-# the installed jinja2 sets exactly these, _Fast fills them in directly (see below).
-_CONTEXT_ATTRS: Final = frozenset(
-    {"parent", "vars", "environment", "eval_ctx", "exported_vars", "name", "globals_keys", "blocks"}
-)
-_EVAL_ATTRS: Final = frozenset({"environment", "autoescape", "volatile"})
-_new: Final = object.__new__
-
-
-class _Fast:
-    """`Template.render(scope)` with the template's globals merged once, not per call.
-
-    Same semantics: the globals first, then the scope over them; a fresh Context per call.
-    The Context is built the way Context.__init__ builds it, minus the per-call autoescape
-    decision (fixed per template name) and the constructor calls; when the installed jinja2's
-    contexts hold other attributes than these, its constructor is used instead.
-    """
-
-    __slots__ = (
-        "_autoescape", "_blocks", "_context", "_direct", "_env", "_globals", "_name", "_root",
-    )  # fmt: skip
-
-    def __init__(self, tpl: Template) -> None:
-        self._env = tpl.environment
-        self._name = tpl.name
-        self._blocks = tpl.blocks
-        self._globals = dict(tpl.globals)  # a ChainMap: iterating it per call was costly
-        self._root: Callable[[Any], Any] = tpl.root_render_func
-        self._context = self._env.context_class
-        probe = self._context(self._env, {}, self._name, self._blocks, self._globals)
-        self._autoescape = probe.eval_ctx.autoescape
-        self._direct = (
-            type(probe) is Context
-            and type(probe.eval_ctx) is EvalContext
-            and vars(probe).keys() == _CONTEXT_ATTRS
-            and vars(probe.eval_ctx).keys() == _EVAL_ATTRS
-        )
-
-    def __call__(self, scope: dict[str, Any]) -> str:
-        env = self._env
-        parent = {**self._globals, **scope}
-        if self._direct:
-            ctx = _new(Context)
-            eval_ctx = _new(EvalContext)
-            eval_ctx.__dict__ = {
-                "environment": env, "autoescape": self._autoescape, "volatile": False,
-            }  # fmt: skip
-            blocks = self._blocks
-            ctx.__dict__ = {
-                "parent": parent,
-                "vars": {},
-                "environment": env,
-                "eval_ctx": eval_ctx,
-                "exported_vars": set(),
-                "name": self._name,
-                "globals_keys": set(self._globals),
-                # fresh lists: `{% extends %}` appends the parent's blocks to them
-                "blocks": {k: [v] for k, v in blocks.items()} if blocks else {},
-            }
-        else:
-            ctx = self._context(env, parent, self._name, self._blocks, self._globals)
-        try:
-            return env.concat(self._root(ctx))  # type: ignore[attr-defined, no-any-return]
-        except Exception:
-            env.handle_exception()
-            raise  # handle_exception always raises; this line keeps type checkers honest
 
 
 # What an inline template may use and still depend on nothing but a few contact attributes
@@ -163,13 +73,7 @@ def _contact_reads(source: str) -> tuple[str, ...] | None:
         return None
     if any(isinstance(n, nodes.Getattr) and not isinstance(n.node, nodes.Name) for n in every):
         return None  # `contact.name.upper` and the like: only plain `name.attr`
-    reads = [
-        n.attr
-        for n in every
-        if isinstance(n, nodes.Getattr)
-        and isinstance(n.node, nodes.Name)
-        and n.node.name == "contact"
-    ]
+    reads = [attr for attr, _ in contact_attributes(tree)]  # as for expressions (fastexpr)
     uses = sum(1 for n in every if isinstance(n, nodes.Name) and n.name == "contact")
     if uses != len(reads) or any(hasattr(dict, a) for a in reads):
         return None  # `contact` itself, or `contact.items` (the dict method, in Jinja)
@@ -210,10 +114,10 @@ class _Memo:
     value's str() there, which is what Jinja prints (inline templates do not escape). So a
     subject showing the name renders once per locale, not once per contact."""
 
-    __slots__ = ("_attrs", "_fast", "_markers", "_memo", "_misses", "_slots")
+    __slots__ = ("_attrs", "_markers", "_memo", "_misses", "_render", "_slots")
 
-    def __init__(self, fast: _Fast, attrs: tuple[str, ...], slots: tuple[str, ...] = ()) -> None:
-        self._fast = fast
+    def __init__(self, render: Render, attrs: tuple[str, ...], slots: tuple[str, ...] = ()) -> None:
+        self._render = render
         self._attrs = tuple(a for a in attrs if a not in slots)  # the key
         self._slots = slots
         self._markers = tuple(f"{_MARK}{i}{_MARK}" for i in range(len(slots)))
@@ -235,11 +139,11 @@ class _Memo:
 
     def __call__(self, scope: dict[str, Any]) -> str:
         if self._misses >= _MEMO_MAX:
-            return self._fast(scope)  # values rarely repeat (e.g. it reads the name): stop
+            return self._render(scope)  # values rarely repeat (e.g. it reads the name): stop
         contact = scope["contact"]
         key = self._key(contact, scope["sequence"], scope["step"])
         if key is None:
-            return self._fast(scope)  # missing (raises as Jinja does) or not memoizable
+            return self._render(scope)  # missing (raises as Jinja does) or not memoizable
         out = self._memo.get(key)
         if out is None:
             self._misses += 1
@@ -247,12 +151,12 @@ class _Memo:
                 # The markers must be the only NULs of the output: the template's own text
                 # has none (_printed_only), and neither may anything else it prints.
                 if not _nul_free(key) or not _nul_free(scope.get("sender")):
-                    return self._fast(scope)
+                    return self._render(scope)
                 marked = dict(contact)
                 marked.update(zip(self._slots, self._markers, strict=True))
-                out = self._fast({**scope, "contact": marked})
+                out = self._render({**scope, "contact": marked})
             else:
-                out = self._fast(scope)
+                out = self._render(scope)
             if len(self._memo) < _MEMO_MAX:
                 self._memo[key] = out
         return self._filled(out, contact)
@@ -296,6 +200,9 @@ def _nul_free(value: Any) -> bool:
     return True
 
 
+Render = Callable[[dict[str, Any]], str]
+
+
 @dataclass(slots=True, init=False)
 class Rendered:
     """A message's content. Built for every message: its __init__ is compiled (engine/model.py
@@ -327,9 +234,8 @@ class Renderer:
     subjects_only: bool = False  # simulate needs subjects, not bodies
     # channel -> key for its tokens, overriding `unsubscribe_secret` (None: the project's key)
     unsubscribe_keys: dict[str | None, bytes] = field(default_factory=dict)
-    _files: dict[str, _Fast] = field(default_factory=dict)
-    _inline_templates: dict[str, _Fast | _Memo] = field(default_factory=dict)
-    _unsub: dict[str, Callable[[str, str], str]] = field(default_factory=dict)  # by channel
+    _files: dict[str, Render] = field(default_factory=dict)
+    _inline_templates: dict[str, Render] = field(default_factory=dict)
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
     _sender: dict[str, Any] | None = None
     _last_unsub: tuple[str, str, str] = ("", "", "")  # (channel, contact id, url)
@@ -338,19 +244,19 @@ class Renderer:
     _subjects: dict[int, _SubjectPlan] = field(default_factory=dict)  # by id(step)
     _probes: dict[int, _Probe] = field(default_factory=dict)  # by id(step)
 
-    def _file(self, name: str) -> _Fast:
+    def _file(self, name: str) -> Render:
         tpl = self._files.get(name)
         if tpl is None:
-            tpl = self._files[name] = _Fast(file_template(self.templates_dir, name))
+            tpl = self._files[name] = file_template(self.templates_dir, name).render
         return tpl
 
-    def _text(self, source: str) -> _Fast | _Memo:
+    def _text(self, source: str) -> Render:
         tpl = self._inline_templates.get(source)
         if tpl is None:
-            fast = _Fast(inline_template(source))
+            render = inline_template(source).render
             reads = _contact_reads(source)
             tpl = self._inline_templates[source] = (
-                fast if reads is None else _Memo(fast, reads, _printed_only(source, reads))
+                render if reads is None else _Memo(render, reads, _printed_only(source, reads))
             )
         return tpl
 
@@ -358,11 +264,8 @@ class Renderer:
         last = self._last_unsub  # a contact's several messages in one advance share it
         if last[0] == channel and last[1] == contact.id:
             return last[2]
-        fill = self._unsub.get(channel)
-        if fill is None:
-            cfg = self.settings.channels.get(channel)
-            url = getattr(cfg, "unsubscribe_url", None) or self.settings.unsubscribe_url
-            fill = self._unsub[channel] = _url_filler(url, self._text(url))
+        cfg = self.settings.channels.get(channel)
+        url = getattr(cfg, "unsubscribe_url", None) or self.settings.unsubscribe_url
         keyed = self._hmacs.get(channel)
         if keyed is None:
             keys = self.unsubscribe_keys
@@ -370,7 +273,8 @@ class Renderer:
             keyed = self._hmacs[channel] = hmac.new(key, digestmod=hashlib.sha256)
         mac = keyed.copy()
         mac.update(contact.id.encode())
-        out = fill(mac.hexdigest()[:32], contact.id)  # == unsubscribe_token(secret, id)
+        token = mac.hexdigest()[:32]  # == unsubscribe_token(secret, id)
+        out = self._text(url)({"token": token, "contact_id": contact.id})
         self._last_unsub = (channel, contact.id, out)
         return out
 
@@ -593,7 +497,7 @@ class _SubjectPlan:
     def __init__(
         self,
         step: Send,
-        template: _Fast | _Memo | None,
+        template: Render | None,
         needs_unsubscribe: bool,
         reads_now: bool,
     ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jinja2.exceptions import SecurityError
 
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
@@ -173,10 +174,27 @@ def test_horizons_are_refined_not_just_daily() -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["contact.name | upper == 'A'", "range(3) | length > 1", "now.__class__"]
+    "source",
+    [
+        "contact.name | upper == 'A'",  # a filter
+        "range(3) | length > 1",
+        "now.strftime('%H') == '09'",  # a method call: the sandbox's
+        "event_count('purchased') is divisibleby(2)",  # a test with arguments
+        "days_since(contact.signup_at) > 3 and contact.tags[1:]",  # a slice
+    ],
 )
 def test_unsupported_forms_are_checked_on_every_fire(source: str) -> None:
-    assert horizon_compile(source) is None or "now" in source
+    assert horizon_compile(source) is None
+
+
+def test_a_private_attribute_of_now_is_refused_as_the_sandbox_refuses_it() -> None:
+    compiled = horizon_compile("now.__class__")
+    assert compiled is not None  # `now`: compiled, with a horizon of at once
+    state = ContactState(contact=contact("c1", "Asia/Seoul"))
+    value, horizon, _ = compiled({"contact": {}}, Facts(state, T0, None, zone("UTC", "UTC")))
+    assert horizon == T0
+    with pytest.raises(SecurityError):
+        str(value)  # the sandbox's Undefined for an unsafe attribute, not the class
 
 
 def test_simulation_with_horizons_equals_checking_every_fire() -> None:
