@@ -55,7 +55,7 @@ def journey(channel: str, track: bool = False, extra: str = "") -> str:
         "timezone: Asia/Seoul\n"
         'unsubscribe_secret: "${UNSUBSCRIBE_SECRET}"\n'
         f"http: {{public_url: {PUBLIC}}}\n"
-        "contacts: {fields: {consent_email: bool}}\n"
+        "contacts: {fields: {consent_email: bool, tracking_consent: bool}}\n"
         f"channels:\n  email: {{{channel}{tracking}}}\n{extra}"
     )
 
