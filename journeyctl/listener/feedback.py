@@ -112,7 +112,8 @@ def parse(body: bytes, timezone: str) -> list[Feedback]:
 
 
 def job(items: list[Feedback], now: datetime) -> Callable[[SqliteStore], int]:
-    """A job: resolve each item's contact and record its event (all or nothing)."""
+    """A job: resolve each item's contact and record its event (all or nothing), once per
+    contact, event and properties (a repeated delivery of the same feedback changes nothing)."""
 
     def run(store: SqliteStore) -> int:
         events: list[Event] = []
@@ -137,6 +138,6 @@ def job(items: list[Feedback], now: datetime) -> Callable[[SqliteStore], int]:
             events.append(Event(cid, f.event, f.at or now, tuple(sorted(props))))
         if errors:
             raise BadBody(errors)
-        return store.add_events(events)
+        return record.add_once(store, events)  # providers resend: SendGrid up to 46 times
 
     return run

@@ -27,15 +27,23 @@ def once(contact_id: str, name: str, props: Props, at: datetime) -> Callable[[Sq
     props = tuple(sorted(props))
 
     def job(store: SqliteStore) -> bool:
-        seen = store.conn.execute(
-            "SELECT 1 FROM events WHERE contact_id = ? AND event = ? AND props = ? LIMIT 1",
-            (contact_id, name, props_json(props)),
-        ).fetchone()
-        if seen is not None:
-            return False
-        return store.add_events([Event(contact_id, name, at, props)]) == 1
+        return add_once(store, [Event(contact_id, name, at, props)]) == 1
 
     return job
+
+
+def add_once(store: SqliteStore, batch: Sequence[Event]) -> int:
+    """Add the events the contact has no event of that name and properties for (at any
+    time); how many were added."""
+    fresh = []
+    for ev in batch:
+        seen = store.conn.execute(
+            "SELECT 1 FROM events WHERE contact_id = ? AND event = ? AND props = ? LIMIT 1",
+            (ev.contact_id, ev.name, props_json(ev.props)),
+        ).fetchone()
+        if seen is None:
+            fresh.append(ev)
+    return store.add_events(fresh)
 
 
 def events(
