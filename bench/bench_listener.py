@@ -46,13 +46,7 @@ channels:
 """
 CART = """sequence: cart
 trigger: {event: cart_abandoned}
-reentry: always
-steps:
-  - wait: 1h
-  - send: reminder
-    channel: email
-    subject: "(광고) Your cart"
-    body: "Your cart is waiting. {{ unsubscribe_url }}"
+steps: [{wait: 1h}, {send: reminder, channel: email, subject: "(광고) Cart", body: "{{ unsubscribe_url }}"}]
 """
 
 

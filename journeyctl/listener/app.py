@@ -163,7 +163,9 @@ def create_app(config: Config) -> Starlette:
 
     # --- the events API -----------------------------------------------------------------
 
-    def authorized(request: Request) -> Response | None:
+    async def api_body(request: Request) -> bytes | Response:
+        """The body of an authorized /v1 request, or the response refusing it (503 without
+        an API token configured, 401 without the right Bearer token, 413 over the limit)."""
         if config.api_token is None:
             return JSONResponse(
                 {"error": "the events API is off: JOURNEYCTL_API_TOKEN is not set"}, 503
@@ -176,7 +178,10 @@ def create_app(config: Config) -> Starlette:
                 401,
                 headers={"WWW-Authenticate": 'Bearer realm="journeyctl"'},
             )
-        return None
+        try:
+            return await _body(request, config.max_body)
+        except TooLarge:
+            return JSONResponse({"error": f"the body is over {config.max_body} bytes"}, 413)
 
     async def events_api(request: Request) -> Response:
         return await _import(request, read_events, "events")
@@ -185,13 +190,9 @@ def create_app(config: Config) -> Starlette:
         return await _import(request, read_contacts, "contacts")
 
     async def _import(request: Request, reader: Callable[..., Any], kind: str) -> Response:
-        refused = authorized(request)
-        if refused is not None:
-            return refused
-        try:
-            body = await _body(request, config.max_body)
-        except TooLarge:
-            return JSONResponse({"error": f"the body is over {config.max_body} bytes"}, 413)
+        body = await api_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             items = split_items(body)
             batch, path = await run_in_threadpool(
@@ -213,13 +214,9 @@ def create_app(config: Config) -> Starlette:
         return JSONResponse({"imported": len(batch), "new": new, "already_seen": seen})
 
     async def feedback_api(request: Request) -> Response:
-        refused = authorized(request)
-        if refused is not None:
-            return refused
-        try:
-            body = await _body(request, config.max_body)
-        except TooLarge:
-            return JSONResponse({"error": f"the body is over {config.max_body} bytes"}, 413)
+        body = await api_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             items = feedback.parse(body, settings.timezone)
             new = await write(feedback.job(items, config.clock()))

@@ -13,15 +13,9 @@ WELCOME = """
 sequence: welcome
 trigger: {event: subscribed}
 steps:
-  - send: hello
-    channel: email
-    subject: "(광고) Welcome {{ contact.name }}"
-    template: welcome/hello.html.j2
+  - {send: hello, channel: email, subject: "(광고) Welcome {{ contact.name }}", template: welcome/hello.html.j2}
   - wait: 1d
-  - send: followup
-    channel: email
-    subject: "(광고) Still there?"
-    template: welcome/followup.html.j2
+  - {send: followup, channel: email, subject: "(광고) Still there?", template: welcome/followup.html.j2}
 """
 
 CART = """
@@ -30,10 +24,7 @@ trigger: {event: cart_abandoned}
 reentry: always
 steps:
   - wait: 1h
-  - send: reminder
-    channel: email
-    subject: "(광고) Your cart"
-    body: "Your cart is waiting. {{ unsubscribe_url }}"
+  - {send: reminder, channel: email, subject: "(광고) Your cart", body: "Your cart is waiting. {{ unsubscribe_url }}"}
 """
 
 HELLO = """<html><body>
@@ -97,3 +88,34 @@ def write_data(root: Path, now: datetime, ids: tuple[str, ...] = ("c1", "c2")) -
         encoding="utf-8",
     )
     return contacts, events
+
+
+def delivered(
+    tmp_path: Path,
+    channel: str = FILE_CHANNEL,
+    *,
+    track: bool = False,
+    ids: tuple[str, ...] = ("c1", "c2"),
+) -> tuple[Path, Path, datetime]:
+    """A project whose contacts subscribed 10 minutes ago, and `run` has sent them `hello`:
+    (project, database, the run's now)."""
+    from tests.listener.helpers import run
+
+    project = write_project(tmp_path / "p", channel, track=track)
+    db = tmp_path / "state.db"
+    now = datetime.now(UTC)
+    contacts, events = write_data(project, now, ids)
+    run(project, db, now, "--contacts", contacts, "--events", events)
+    return project, db, now
+
+
+def with_contacts(tmp_path: Path, ids: tuple[str, ...] = ("c1", "c2")) -> tuple[Path, Path]:
+    """A project and a database holding its contacts (no events): (project, database)."""
+    from tests.listener.helpers import journeyctl
+
+    project = write_project(tmp_path / "p")
+    db = tmp_path / "state.db"
+    contacts, _ = write_data(project, datetime.now(UTC), ids)
+    out = journeyctl("contacts", "import", contacts, "--db", db, "--project", project)
+    assert out.returncode == 0, out.stderr
+    return project, db

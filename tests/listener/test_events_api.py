@@ -16,7 +16,7 @@ import httpx
 
 from tests.listener.conftest import API_TOKEN, ROOT, Server, base_env
 from tests.listener.helpers import events, journeyctl, run
-from tests.listener.project import write_data, write_project
+from tests.listener.project import with_contacts
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -24,12 +24,7 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 def _listening(
     tmp_path: Path, serve: type[Server], ids: tuple[str, ...] = ("c1", "c2")
 ) -> tuple[Path, Path, Server]:
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    contacts, _ = write_data(project, datetime.now(UTC), ids)
-    assert (
-        journeyctl("contacts", "import", contacts, "--db", db, "--project", project).returncode == 0
-    )
+    project, db = with_contacts(tmp_path, ids)
     return project, db, serve(project, db, "--no-tick")
 
 

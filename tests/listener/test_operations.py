@@ -3,24 +3,21 @@ or secrets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
 from tests.listener.conftest import API_TOKEN, SECRET, Server
 from tests.listener.helpers import events, run, sent
-from tests.listener.project import write_data, write_project
+from tests.listener.project import delivered
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 def test_feedback_records_bounces_and_complaints(tmp_path: Path, serve: type[Server]) -> None:
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now, ids=("c1", "c2", "c3"))
-    run(project, db, now, "--contacts", contacts, "--events", evs)
+    project, db, now = delivered(tmp_path, ids=("c1", "c2", "c3"))
     keys = {c: k for c, _, k in sent(db)}
     server = serve(project, db, "--no-tick")
     url = server.url + "/v1/feedback"
@@ -67,12 +64,7 @@ def test_feedback_records_bounces_and_complaints(tmp_path: Path, serve: type[Ser
 
 
 def test_metrics_and_an_access_log_without_tokens(tmp_path: Path, serve: type[Server]) -> None:
-    project = write_project(tmp_path / "p", track=True)
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now)
-    run(project, db, now, "--contacts", contacts, "--events", evs)
-    import json
+    project, db, _ = delivered(tmp_path, track=True)
 
     mail = json.loads(
         (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()[0]

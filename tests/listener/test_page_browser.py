@@ -9,14 +9,12 @@ import shutil
 import struct
 import subprocess
 import zlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.listener.conftest import Server
-from tests.listener.helpers import run
-from tests.listener.project import write_data, write_project
+from tests.listener.project import delivered
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BUTTON = (0xC6, 0x28, 0x28)  # the confirm button's background (templates/unsubscribe.html.j2)
@@ -76,11 +74,7 @@ def _pixels(png: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
 @pytest.mark.browser
 def test_unsubscribe_page_renders_in_chromium(tmp_path: Path, serve: type[Server]) -> None:
     browser = _browser()
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now)
-    run(project, db, now, "--contacts", contacts, "--events", evs)
+    project, db, _ = delivered(tmp_path)
     link = json.loads(
         (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()[0]
     )["unsubscribe_url"]

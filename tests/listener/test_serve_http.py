@@ -14,7 +14,7 @@ import httpx
 
 from tests.listener.conftest import API_TOKEN, Server, base_env
 from tests.listener.helpers import events, journeyctl, run
-from tests.listener.project import write_data, write_project
+from tests.listener.project import with_contacts, write_project
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -35,12 +35,8 @@ def test_healthz_names_the_last_tick(tmp_path: Path, serve: type[Server]) -> Non
 def test_serve_ticks_and_listens(tmp_path: Path, serve: type[Server]) -> None:
     """Both at once: the scheduler's first tick delivers what was due, and the listener takes
     events meanwhile (the next tick acts on them: test_events_api)."""
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    contacts, evs = write_data(project, datetime.now(UTC))
-    assert (
-        journeyctl("contacts", "import", contacts, "--db", db, "--project", project).returncode == 0
-    )
+    project, db = with_contacts(tmp_path)
+    evs = project / "events.csv"
     assert journeyctl("events", "import", evs, "--db", db, "--project", project).returncode == 0
     server = serve(project, db, "--every", "1m")
     with httpx.Client(timeout=30) as http:
@@ -94,13 +90,7 @@ def test_usage_errors(tmp_path: Path) -> None:
 def test_sigterm_loses_nothing_accepted(tmp_path: Path, serve: type[Server]) -> None:
     """Requests keep coming while SIGTERM arrives: every one answered 200 is in the database,
     and the process exits 0."""
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    contacts, _ = write_data(project, datetime.now(UTC), ids=tuple(f"c{i}" for i in range(20)))
-    assert journeyctl(
-        "contacts", "import", contacts, "--db", db, "--project", project
-    ).returncode in (0, 2)
-    run(project, db, datetime.now(UTC), "--contacts", contacts)
+    project, db = with_contacts(tmp_path, ids=tuple(f"c{i}" for i in range(20)))
     server = serve(project, db, "--no-tick")
     accepted: list[str] = []
     lock = threading.Lock()

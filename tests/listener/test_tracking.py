@@ -15,7 +15,7 @@ import httpx
 
 from tests.listener.conftest import PUBLIC, Server
 from tests.listener.helpers import events, journeyctl, run, sent
-from tests.listener.project import FILE_CHANNEL, write_data, write_project
+from tests.listener.project import FILE_CHANNEL, delivered, write_data, write_project
 
 
 def _outbox(project: Path) -> list[dict[str, str]]:
@@ -45,11 +45,7 @@ def _tricks(click: str) -> list[str]:
 
 
 def test_opens_and_clicks_are_counted_for_their_step(tmp_path: Path, serve: type[Server]) -> None:
-    project = write_project(tmp_path / "p", track=True)
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now)
-    run(project, db, now, "--contacts", contacts, "--events", evs)
+    project, db, now = delivered(tmp_path, track=True)
     mail = next(m for m in _outbox(project) if m["contact_id"] == "c1")
     html = mail["html"]
     clicks = re.findall(r"""href=["'](https://mail\.example\.com/c/[^"']+)["']""", html)

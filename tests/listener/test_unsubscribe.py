@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import email
+import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import httpx
 from tests.channels.channel_servers import SmtpServer
 from tests.listener.conftest import PUBLIC, Server
 from tests.listener.helpers import events, run, sent
-from tests.listener.project import smtp_channel, write_data, write_project
+from tests.listener.project import delivered, smtp_channel
 
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -59,11 +60,7 @@ def _forgeries(link: str, other: str) -> list[str]:
 def test_one_click_unsubscribe_end_to_end(
     tmp_path: Path, smtp: SmtpServer, serve: type[Server]
 ) -> None:
-    project = write_project(tmp_path / "p", smtp_channel(smtp.port))
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now)
-    run(project, db, now, "--contacts", contacts, "--events", evs)
+    project, db, now = delivered(tmp_path, smtp_channel(smtp.port))
     mails = _mails(smtp)
     assert sorted(mails) == ["c1@example.com", "c2@example.com"]
     link, other = _link(mails["c1@example.com"][0]), _link(mails["c2@example.com"][0])
@@ -110,13 +107,7 @@ def test_one_click_unsubscribe_end_to_end(
 
 def test_a_browser_form_post_unsubscribes_too(tmp_path: Path, serve: type[Server]) -> None:
     """The page's confirm button posts the form as a browser does (multipart works too)."""
-    project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
-    now = datetime.now(UTC)
-    contacts, evs = write_data(project, now)
-    run(project, db, now, "--contacts", contacts, "--events", evs)
-    import json
-
+    project, db, _ = delivered(tmp_path)
     lines = (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()
     link = json.loads(lines[0])["unsubscribe_url"]
     server = serve(project, db, "--no-tick")
