@@ -104,6 +104,10 @@ def test_a_posted_cart_abandoned_reminds_when_simulate_says(
         assert http.post(server.url + "/v1/events", json=[event], headers=AUTH).status_code == 200
     assert server.stop() == 0
     run(project, db, at + timedelta(hours=1, minutes=1))
+    status = json.loads(journeyctl("status", "--db", db, "--format", "json").stdout)
+    assert {"sequence": "cart", "outcome": "completed", "contacts": 1} in status["ended"]
+    story = journeyctl("explain", project, "c1", "--db", db).stdout
+    assert "event: cart_abandoned" in story and "sent: reminder via email" in story
     out = journeyctl("messages", "--db", db, "--format", "json")
     delivered = [
         (m["contact_id"], m["step"], datetime.fromisoformat(m["at"]))

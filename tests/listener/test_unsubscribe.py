@@ -16,7 +16,7 @@ import httpx
 
 from tests.channels.channel_servers import SmtpServer
 from tests.listener.conftest import PUBLIC, Server
-from tests.listener.helpers import events, run, sent
+from tests.listener.helpers import events, journeyctl, run, sent
 from tests.listener.project import delivered, smtp_channel
 
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click"}
@@ -98,6 +98,11 @@ def test_one_click_unsubscribe_end_to_end(
     mails = _mails(smtp)
     assert len(mails["c2@example.com"]) == 2
     assert len(mails["c1@example.com"]) == 1
+    story = journeyctl("explain", project, "c1", "--db", db).stdout
+    assert "event: unsubscribed" in story
+    report = json.loads(journeyctl("report", "--db", db, "--format", "json").stdout)
+    hello = next(s for s in report["steps"] if s["step"] == "hello")
+    assert (hello["sent"], hello["unsubscribed"]) == (2, 1)
     assert [(c, s) for c, s, _ in sent(db)] == [
         ("c1", "hello"),
         ("c2", "hello"),
