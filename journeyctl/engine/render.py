@@ -420,7 +420,7 @@ class Renderer:
         `tz`: templates see `now` in this zone, converted only if they may read it.
         `enrollment`: with listener links, their tokens name the message it makes the key of."""
         mid = ""
-        if self.links is not None:
+        if self.links is not None and not self.subjects_only:  # simulate shows no links
             mid = message_key(contact.id, sequence, enrollment, step.send)
         if self.subjects_only:
             out = self._subject(step, sequence, channel, contact, contact_value, now, tz, mid)
@@ -466,7 +466,7 @@ class Renderer:
                 text = body if text is None else text
         except Exception as exc:
             raise RenderFailure.of(part, source, exc) from exc
-        if html is not None and self.links is not None:
+        if html is not None and self.links is not None and not self.subjects_only:
             html = self.links.rewrite_html(html, channel, contact.id, mid, contact_value)
         return Rendered(subject, text, html, unsub)
 
