@@ -1,9 +1,10 @@
 """What the listener writes, as jobs for `writer.Writer` (each runs inside a transaction).
 
 Everything recorded is an event like an imported one (SPEC §6): the next tick acts on it and
-`report` counts it by its `message_id`. Unsubscribes, opens and clicks are recorded once per
-(contact, event, properties), whatever the time: a provider's repeated POST, a mail client
-that loads the pixel twice, a second click on the same link change nothing.
+`report` counts it by its `message_id`. Unsubscribes, opens, clicks and feedback are recorded
+once per (contact, event, properties) and subscription, whatever the time: a provider's
+repeated POST, a mail client that loads the pixel twice, a second click on the same link
+change nothing.
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ def once(contact_id: str, name: str, props: Props, at: datetime) -> Callable[[Sq
 
 
 def add_once(store: SqliteStore, batch: Sequence[Event]) -> int:
-    """Add the events the contact has no event of that name and properties for (at any
-    time); how many were added."""
+    """Add the events the contact has no event of that name and properties for since it
+    last subscribed (at any time before that: a contact who subscribed again and then uses
+    an old mail's unsubscribe link is unsubscribed again); how many were added."""
     fresh = []
     for ev in batch:
         seen = store.conn.execute(
-            "SELECT 1 FROM events WHERE contact_id = ? AND event = ? AND props = ? LIMIT 1",
+            "SELECT 1 FROM events WHERE contact_id = ?1 AND event = ?2 AND props = ?3 "
+            "AND at >= coalesce((SELECT max(at) FROM events WHERE contact_id = ?1 "
+            "AND event = 'subscribed'), 0) LIMIT 1",
             (ev.contact_id, ev.name, props_json(ev.props)),
         ).fetchone()
         if seen is None:

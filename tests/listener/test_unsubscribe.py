@@ -8,14 +8,14 @@ import base64
 import email
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import httpx
 
 from tests.channels.channel_servers import SmtpServer
-from tests.listener.conftest import PUBLIC, Server
+from tests.listener.conftest import API_TOKEN, PUBLIC, Server
 from tests.listener.helpers import events, journeyctl, run, sent
 from tests.listener.project import delivered, smtp_channel
 
@@ -120,5 +120,15 @@ def test_a_browser_form_post_unsubscribes_too(tmp_path: Path, serve: type[Server
         r = http.post(server.local(link), files={"List-Unsubscribe": (None, "One-Click")})
         assert r.status_code == 200
         assert "수신거부가 처리되었습니다" in r.text
+        # Subscribed again later, then the old mail's link once more: unsubscribed again.
+        again = {"contact_id": json.loads(lines[0])["contact_id"], "event": "subscribed",
+                 "at": datetime.now(UTC).isoformat()}  # fmt: skip
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        assert (
+            http.post(server.url + "/v1/events", json=[again], headers=headers).status_code == 200
+        )
+        assert http.post(server.local(link), **ONE_CLICK, headers=FORM).status_code == 200
+        assert http.post(server.local(link), **ONE_CLICK, headers=FORM).status_code == 200
     assert server.stop() == 0
-    assert [c for c, _, _ in events(db, "unsubscribed")] == [json.loads(lines[0])["contact_id"]]
+    who = json.loads(lines[0])["contact_id"]
+    assert [c for c, _, _ in events(db, "unsubscribed")] == [who, who]
