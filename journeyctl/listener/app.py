@@ -132,7 +132,10 @@ def create_app(config: Config) -> Starlette:
         claim = verifier.check(token, "u")
         if claim is None:
             return not_found()
-        body = await _body(request, 64 * 1024)
+        try:
+            body = await _body(request, 64 * 1024)
+        except TooLarge:
+            return JSONResponse({"error": "the body is over 64 KB"}, 413)
         if not _one_click(body, request.headers.get("content-type", "")):
             return JSONResponse(
                 {"error": "expected the body List-Unsubscribe=One-Click (RFC 8058)"}, 400

@@ -83,6 +83,7 @@ def test_one_click_unsubscribe_end_to_end(
         assert events(db, "unsubscribed") == []
         # Without the RFC 8058 body: refused.
         assert http.post(server.local(link), headers=FORM, content=b"").status_code == 400
+        assert http.post(server.local(link), headers=FORM, content=b"x" * 70_000).status_code == 413
         # The provider's POST: 200, no redirect; repeated: still one event.
         for _ in range(3):
             r = http.post(server.local(link), headers=FORM, **ONE_CLICK)
