@@ -1,4 +1,5 @@
-"""validate: the listener's links (`http.public_url`) and a channel's `track:` setting.
+"""validate: the listener's links (`http.public_url`, which should be https) and a channel's
+`track:` setting.
 
 Tracking needs somewhere to count: `track` without `http.public_url` is an error. Its
 `consent` names a bool contact field (declared under contacts.fields). Under `compliance:
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from journeyctl.diagnostics import Diagnostic, error
+from journeyctl.diagnostics import Diagnostic, error, warning
 from journeyctl.spec.project import Project
 
 
@@ -19,7 +20,16 @@ def check_tracking(project: Project) -> Iterator[Diagnostic]:
     if src is None:
         return
     settings = project.settings
-    public = settings.http is not None and settings.http.public_url
+    public = settings.http.public_url if settings.http is not None else None
+    if public and not public.lower().startswith("https://"):
+        yield warning(
+            src.scalar_location(("http", "public_url")),
+            "public-url-not-https",
+            f"http.public_url {public!r} is not https: RFC 8058 one-click unsubscribe needs "
+            "an HTTPS link, and mailbox providers ignore others",
+            "put the listener behind a reverse proxy that terminates TLS (docs/run.md) and "
+            "write its https:// address",
+        )
     for name, cfg in settings.channels.items():
         track = getattr(cfg, "track", None)
         if track is None or not (track.opens or track.clicks):
