@@ -90,7 +90,11 @@ class Listener:
             sock.close()
             raise UsageError(f"--http: cannot listen on {host}:{port}: {exc.strerror}") from None
         sock.listen(2048)
-        self.writer.start()  # a bad --db stops here, before anything is accepted
+        try:
+            self.writer.start()  # a bad --db stops here, before anything is accepted
+        except BaseException:
+            sock.close()
+            raise
         config = self._uvicorn.Config(
             self.app,
             log_config=None,

@@ -85,6 +85,11 @@ def test_usage_errors(tmp_path: Path) -> None:
             "serve", project, "--db", tmp_path / "db", "--http", f"127.0.0.1:{port}", "--no-tick"
         )
     assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    # a database that cannot be opened: the line `run` gives, before anything is accepted
+    bad_db = tmp_path / "missing" / "state.db"
+    out = journeyctl("serve", project, "--db", bad_db, "--http", "127.0.0.1:0", "--no-tick")
+    assert out.returncode == 1 and "cannot open the database file" in out.stderr
+    assert "listening on" not in out.stderr
 
 
 def test_sigterm_loses_nothing_accepted(tmp_path: Path, serve: type[Server]) -> None:
