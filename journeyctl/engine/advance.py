@@ -655,6 +655,7 @@ class Engine:
                     now=at,
                     marketing=marketing,
                     tz=tz,
+                    enrollment=enr.id,
                 )
             except RenderFailure as exc:
                 failure = exc

@@ -37,10 +37,13 @@ def make_engine(
             from journeyctl.spec.unsubscribe import refuse_forgeable_links
 
             refuse_forgeable_links(project, keys)
+        from journeyctl.engine.links import Links
+
         renderer = Renderer(
             project.templates_dir,
             project.settings,
             subjects_only=subjects_only,
             unsubscribe_keys=keys,
+            links=Links.for_project(project.settings, keys),
         )
     return Engine(project, renderer=renderer, assumptions=assumptions)

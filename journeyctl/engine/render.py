@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import nodes
 
+from journeyctl.engine.draw import message_key
 from journeyctl.engine.failures import ContentDeps, RenderFailure, content_deps
 from journeyctl.engine.model import Contact
+from journeyctl.engine.tokens import signing_key
 from journeyctl.spec.expressions import contact_attributes
 from journeyctl.spec.models import ProjectSettings, Send
 from journeyctl.spec.templates import (
@@ -234,6 +236,9 @@ class Renderer:
     subjects_only: bool = False  # simulate needs subjects, not bodies
     # channel -> key for its tokens, overriding `unsubscribe_secret` (None: the project's key)
     unsubscribe_keys: dict[str | None, bytes] = field(default_factory=dict)
+    # journeyctl.engine.links.Links when journey.yaml sets http.public_url: unsubscribe and
+    # tracking links name the message and point at the listener
+    links: Any = None
     _files: dict[str, Render] = field(default_factory=dict)
     _inline_templates: dict[str, Render] = field(default_factory=dict)
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
@@ -260,7 +265,9 @@ class Renderer:
             )
         return tpl
 
-    def unsubscribe_url(self, channel: str, contact: Contact) -> str:
+    def unsubscribe_url(self, channel: str, contact: Contact, message_id: str = "") -> str:
+        if self.links is not None:
+            return str(self.links.unsubscribe(channel, contact.id, message_id))
         last = self._last_unsub  # a contact's several messages in one advance share it
         if last[0] == channel and last[1] == contact.id:
             return last[2]
@@ -270,6 +277,7 @@ class Renderer:
         if keyed is None:
             keys = self.unsubscribe_keys
             key = keys.get(channel, keys.get(None, self.unsubscribe_secret))
+            key = signing_key(key)  # the first of `new,old` (rotation)
             keyed = self._hmacs[channel] = hmac.new(key, digestmod=hashlib.sha256)
         mac = keyed.copy()
         mac.update(contact.id.encode())
@@ -308,16 +316,23 @@ class Renderer:
         now: datetime,
         marketing: bool = True,
         tz: ZoneInfo | None = None,
+        enrollment: str = "",
     ) -> Rendered:
         """`marketing`: the message carries a List-Unsubscribe link, so the URL is needed even
         when no template shows it; for other mail it is computed only if content names it.
         Subjects only (simulate): no message is built, so only if the subject may show it.
-        `tz`: templates see `now` in this zone, converted only if they may read it."""
+        `tz`: templates see `now` in this zone, converted only if they may read it.
+        `enrollment`: with listener links, their tokens name the message it makes the key of."""
+        mid = ""
+        if self.links is not None and not self.subjects_only:  # simulate shows no links
+            mid = message_key(contact.id, sequence, enrollment, step.send)
         if self.subjects_only:
-            out = self._subject(step, sequence, channel, contact, contact_value, now, tz)
-            self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz)
+            out = self._subject(step, sequence, channel, contact, contact_value, now, tz, mid)
+            self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz, mid)
             return out
-        return self._content(step, sequence, channel, contact, contact_value, now, marketing, tz)
+        return self._content(
+            step, sequence, channel, contact, contact_value, now, marketing, tz, mid
+        )
 
     def _content(
         self,
@@ -329,9 +344,10 @@ class Renderer:
         now: datetime,
         marketing: bool,
         tz: ZoneInfo | None,
+        mid: str = "",
     ) -> Rendered:
         needed = marketing or self._uses_unsubscribe(step)
-        unsub = self.unsubscribe_url(channel, contact) if needed else None
+        unsub = self.unsubscribe_url(channel, contact, mid) if needed else None
         scope = self._scope(step, sequence, contact_value, unsub, now, tz)
         # Which part is rendering, so a failure for this contact's data names it.
         part, source = "subject", step.subject or ""
@@ -354,6 +370,8 @@ class Renderer:
                 text = body if text is None else text
         except Exception as exc:
             raise RenderFailure.of(part, source, exc) from exc
+        if html is not None and self.links is not None and not self.subjects_only:
+            html = self.links.rewrite_html(html, channel, contact.id, mid, contact_value)
         return Rendered(subject, text, html, unsub)
 
     def _probe(
@@ -366,6 +384,7 @@ class Renderer:
         now: datetime,
         marketing: bool,
         tz: ZoneInfo | None,
+        mid: str = "",
     ) -> None:
         """simulate renders subjects only, yet must predict the messages whose body fails to
         render for the contact's data (run fails them). Whether a body renders depends on
@@ -408,7 +427,7 @@ class Renderer:
                 raise known.again()
         failure: RenderFailure | None = None
         try:
-            self._content(step, sequence, channel, contact, contact_value, now, marketing, tz)
+            self._content(step, sequence, channel, contact, contact_value, now, marketing, tz, mid)
         except RenderFailure as exc:
             failure = exc
         if key is not None:
@@ -425,6 +444,7 @@ class Renderer:
         contact_value: dict[str, Any],
         now: datetime,
         tz: ZoneInfo | None,
+        mid: str = "",
     ) -> Rendered:
         """`render` for simulate: the subject alone. What a step's subject needs is fixed per
         step; a memoized subject already rendered for these values needs no scope at all."""
@@ -437,7 +457,7 @@ class Renderer:
                 _subject_may_read(subject, "unsubscribe_url"),
                 _subject_may_read(subject, "now"),
             )
-        unsub = self.unsubscribe_url(channel, contact) if known.needs_unsubscribe else None
+        unsub = self.unsubscribe_url(channel, contact, mid) if known.needs_unsubscribe else None
         tpl = known.template
         if tpl is None:
             return Rendered(None, None, None, unsub)

@@ -6,9 +6,10 @@ cron schedules inside the engine, so `serve`, `run` and `simulate` share cron se
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import FrameType
 
@@ -17,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 
 def serve_forever(
-    tick: Callable[[], None], every: timedelta, *, stop: threading.Event | None = None
+    tick: Callable[[], None] | None, every: timedelta, *, stop: threading.Event | None = None
 ) -> None:
     """Call `tick` at once, then every `every` (never two at once) until SIGTERM/SIGINT, then
     return cleanly.
@@ -27,17 +28,27 @@ def serve_forever(
     thread, so its exceptions reach the caller; the scheduler is started only after it, and only
     if no signal came meanwhile (a SIGTERM during the first tick used to stop a scheduler that
     had not started yet, and print a traceback). Later ticks run on the scheduler's thread.
+    `tick` None (`serve --no-tick`): no scheduler; wait for the signal alone.
     """
     stop = stop or threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     )
+    with stopping_on_signals(stop):
+        _serve(tick, every, stop, scheduler)
+
+
+def _serve(
+    tick: Callable[[], None] | None,
+    every: timedelta,
+    stop: threading.Event,
+    scheduler: BackgroundScheduler,
+) -> None:
     try:
+        if tick is None:
+            while not stop.wait(timeout=1.0):
+                pass
+            return
         tick()  # at once, then on the interval
         if stop.is_set():
             return
@@ -48,5 +59,20 @@ def serve_forever(
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)  # waits for the tick in flight, starts no other
+
+
+@contextlib.contextmanager
+def stopping_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT set `stop` (instead of killing the process) while inside; the
+    previous handlers come back after. `serve --http` takes the signals before it starts the
+    listener, so a SIGTERM at any moment stops it cleanly."""
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

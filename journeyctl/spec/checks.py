@@ -32,6 +32,7 @@ from journeyctl.spec.models import (
 )
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import check_templates
+from journeyctl.spec.tracking import check_tracking
 from journeyctl.spec.unsubscribe import forgeable_link_warnings
 from journeyctl.spec.walk import KeyPath, iter_sends, iter_step_lists, iter_steps
 from journeyctl.spec.yamlsrc import SourceFile
@@ -430,6 +431,7 @@ CHECKS: list[Check] = [
     check_expressions,
     check_templates,
     check_compliance,
+    check_tracking,
 ]
 
 

@@ -145,6 +145,24 @@ Rate = Annotated[
 ]
 
 
+class Track(Strict):
+    """`track:` on an email channel: the listener's open pixel and click redirects in HTML
+    parts (journeyctl.engine.links). `consent`: a bool contact field; contacts whose value
+    is not true are not tracked (required under compliance eu)."""
+
+    opens: bool = False
+    clicks: bool = False
+    consent: str | None = None
+
+
+class HttpSettings(Strict):
+    """`http:` in journey.yaml: where the listener (`serve --http`) is reachable from
+    outside. With `public_url`, unsubscribe links point at it (`{public_url}/u/{token}`)."""
+
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    language: Literal["ko", "en"] | None = None  # the unsubscribe page's first language
+
+
 class SmtpChannel(Strict):
     type: Literal["smtp"]
     host: str
@@ -159,6 +177,7 @@ class SmtpChannel(Strict):
     unsubscribe_secret: str | None = None
     timeout: EnvFloat = 30.0
     rate: Rate | None = None
+    track: Track | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -182,6 +201,7 @@ class FileChannel(Strict):
     path: str = "outbox/"
     medium: Medium = "email"
     rate: Rate | None = None
+    track: Track | None = None
 
 
 ChannelConfig = Annotated[SmtpChannel | WebhookChannel | FileChannel, Field(discriminator="type")]
@@ -207,6 +227,7 @@ class ProjectSettings(Strict):
     # one-click unsubscribe link for marketing messages; {{ token }} is an HMAC of the contact id
     unsubscribe_url: str = "https://example.com/unsubscribe/{{ token }}"
     unsubscribe_secret: str | None = None  # "${ENV}" reference; keys the tokens
+    http: HttpSettings | None = None  # the listener's public address (SPEC §6)
 
     @field_validator("channels")
     @classmethod
