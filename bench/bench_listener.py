@@ -9,7 +9,7 @@
 3. The same number of events through `journeyctl events import FILE.csv` (the CSV import
    path, one process), for comparison.
 
-    python bench/bench_listener.py [--events 40000] [--seconds 10] [--out bench/RESULTS-listener.md]
+    python bench/bench_listener.py [--events 40000] [--seconds 10] [--out bench/RESULTS.md]
 """
 
 from __future__ import annotations
