@@ -175,5 +175,6 @@ class Engine:
         result.rearmed.append(enr)
 
     def project_digest(self) -> str:
-        """What a held enrollment's key starts with (the store's `wake_held` reads it)."""
-        return self._steps.project_digest()
+        """What a held enrollment's key starts with (the store's `wake_held` reads it): the
+        project's fingerprint (spec.manifest)."""
+        return self.project.manifest.fingerprint

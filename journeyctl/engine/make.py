@@ -42,5 +42,6 @@ def make_engine(
             project.settings,
             subjects_only=subjects_only,
             unsubscribe_keys=keys,
+            fingerprint=project.manifest.fingerprint,
         )
     return Engine(project, renderer=renderer, assumptions=assumptions)

@@ -14,7 +14,7 @@ from journeyctl.engine.agenda import ACTIVE, event_at
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.evaluate import Evaluator
 from journeyctl.engine.failures import RenderFailure, contact_digest
-from journeyctl.engine.located import describe_failure, project_digest
+from journeyctl.engine.located import describe_failure
 from journeyctl.engine.model import (
     ContactState,
     Enrollment,
@@ -58,13 +58,11 @@ class Steps:
         assumptions: Assumptions | None,
     ) -> None:
         self.project = project
-        self.sequences = sequences
         self.by_id = {s.id: s for s in sequences}
         self.evaluator = evaluator
         self.renderer = renderer
         self.assumptions = assumptions
         self.count = 0  # steps executed, for benchmarks
-        self._digest: str | None = None  # see project_digest
 
     def run(
         self,
@@ -276,16 +274,10 @@ class Steps:
             note(state, msg.at, enr.sequence, "held", enr.reason)
 
     def held_key(self, cv: dict[str, Any]) -> str:
-        """What a held enrollment waits to see change (`Enrollment.held`; the store's
-        `wake_held` reads the part before the colon)."""
-        return f"{self.project_digest()}:{contact_digest(cv)}"
-
-    def project_digest(self) -> str:
-        """The sequences' versions, journey.yaml and every template file: a held contact is
-        tried again when this changes (an edit may be the fix)."""
-        if self._digest is None:
-            self._digest = project_digest(self.project, [s.version for s in self.sequences])
-        return self._digest
+        """What a held enrollment waits to see change (`Enrollment.held`): the project's
+        fingerprint (its files: an edit may be the fix), which the store's `wake_held` reads
+        before the colon, and the contact's data."""
+        return f"{self.project.manifest.fingerprint}:{contact_digest(cv)}"
 
     def _is_late(self, seq: SequencePlan, at: datetime, now: datetime) -> bool:
         if now == at:  # simulate, and any tick that runs at the due time
