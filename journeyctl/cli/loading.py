@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def load_project_or_fail(root: Path) -> Project:
+def load_project_or_fail(root: Path, *, fingerprint: str | None = None) -> Project:
+    """`fingerprint`: the project's files as the caller hashed them (spec.fingerprint)."""
     from journeyctl.spec import load_valid_project
 
-    return load_valid_project(root)
+    return load_valid_project(root, fingerprint=fingerprint)
 
 
 def load_contacts(

@@ -59,7 +59,8 @@ def run(
     from journeyctl.data.instants import parse_instant
     from journeyctl.run.once import run_once
 
-    project = load_project_or_fail(project_dir)
+    fingerprint = invocation(ctx).fingerprint  # the idle attempt's hash of the files
+    project = load_project_or_fail(project_dir, fingerprint=fingerprint)
     tz = project.settings.timezone
     clock = SystemClock()
     t = parse_instant(now, tz, option="--now") if now else clock.now()
@@ -80,7 +81,7 @@ def run(
     result = run_once(
         project, db, now=t, clock=clock.now, contacts=people, events=happened,
         events_source=events, dry_run=dry_run, limit=limit, skip_invalid=skip_invalid,
-        inputs=inputs, fingerprint=invocation(ctx).fingerprint,
+        inputs=inputs, record_idle=fingerprint is not None,
     )  # fmt: skip
     output = Output.from_environment()
     print_inputs(output, result.inputs)

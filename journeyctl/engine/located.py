@@ -3,7 +3,6 @@ inline subject or body, the template file's line otherwise. Only on the failure 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +39,3 @@ def describe_failure(
                 where = f"{display_path(loc.path)}:{loc.line}:{loc.col}"
                 break
     return describe(failure, where=where, text=failure.source, contact_value=cv)
-
-
-def project_digest(project: Project, versions: list[str]) -> str:
-    """The sequences' versions, journey.yaml and the bytes of every file under templates/."""
-    h = hashlib.blake2b(digest_size=8)
-    for v in versions:
-        h.update(v.encode() + b"\0")
-    try:  # journey.yaml too: templates print its sender, and a fix may be there
-        h.update((project.root / "journey.yaml").read_bytes())
-    except OSError:
-        pass
-    root = project.templates_dir
-    if root.is_dir():
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            h.update(str(path.relative_to(root)).encode() + b"\0")
-            try:
-                h.update(path.read_bytes())
-            except OSError:
-                pass
-    return h.hexdigest()

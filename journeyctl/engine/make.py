@@ -45,5 +45,6 @@ def make_engine(
             subjects_only=subjects_only,
             unsubscribe_keys=keys,
             links=Links.for_project(project.settings, keys),
+            fingerprint=project.manifest.fingerprint,
         )
     return Engine(project, renderer=renderer, assumptions=assumptions)

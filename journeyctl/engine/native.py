@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 # What mypyc compiles: the modules `simulate` and `run` spend their time in. model.py too: its
-# dataclasses become C types whose attributes compiled code reads directly (~10%).
+# dataclasses become C types whose attributes compiled code reads directly (bench/RESULTS.md).
 COMPILED = (
-    "advance", "draw", "facts", "fastexpr", "horizon", "model", "plan", "render", "rules",
-    "timing", "triggers", "wire",
+    "advance", "agenda", "draw", "evaluate", "facts", "fastexpr", "horizon", "instant", "model",
+    "plan", "render", "rules", "steps", "timing", "trace", "triggers", "wire",
 )  # fmt: skip
 GROUP = "journeyctl_engine"  # the compiled modules' shared library: `journeyctl_engine__mypyc`
 HERE = Path(__file__).parent

@@ -239,6 +239,7 @@ class Renderer:
     # journeyctl.engine.links.Links when journey.yaml sets http.public_url: unsubscribe and
     # tracking links name the message and point at the listener
     links: Any = None
+    fingerprint: str = ""  # the project's (spec.manifest): what the template cache keys on
     _files: dict[str, Render] = field(default_factory=dict)
     _inline_templates: dict[str, Render] = field(default_factory=dict)
     _hmacs: dict[str, Any] = field(default_factory=dict)  # per channel, keyed once; copied
@@ -252,7 +253,9 @@ class Renderer:
     def _file(self, name: str) -> Render:
         tpl = self._files.get(name)
         if tpl is None:
-            tpl = self._files[name] = file_template(self.templates_dir, name).render
+            tpl = self._files[name] = file_template(
+                self.templates_dir, name, self.fingerprint
+            ).render
         return tpl
 
     def _text(self, source: str) -> Render:
@@ -396,7 +399,11 @@ class Renderer:
             if step.body:
                 parts.append((False, step.body))
             # a subject alone: _subject has rendered it, nothing more to check
-            deps = content_deps(template_environment(self.templates_dir), parts) if parts else None
+            deps = (
+                content_deps(template_environment(self.templates_dir, self.fingerprint), parts)
+                if parts
+                else None
+            )
             probe = self._probes[id(step)] = _Probe(step, deps)
         if probe.empty:
             return

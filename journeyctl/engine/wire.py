@@ -2,8 +2,8 @@
 
 The tuples are the model's flat form (engine.model.Flat: the one pickling uses too), so the
 message's and the enrollment's fields are read from their declarations, not written out here.
-marshal moves tuples of str, int, bool and None several times faster than pickle moves the
-same objects one by one (bench/RESULTS.md); the engine's instants are all UTC, so every one
+marshal moves tuples of str, int, bool and None faster than pickle moves the same objects
+one by one (bench/RESULTS.md); the engine's instants are all UTC, so every one
 of them travels as an integer.
 """
 

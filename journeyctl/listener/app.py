@@ -32,7 +32,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from journeyctl.data.contacts import read_contacts
 from journeyctl.data.events import read_events
 from journeyctl.engine.tokens import Claim, Verifier
-from journeyctl.run.imports import UnknownContacts
 from journeyctl.listener import feedback, record
 from journeyctl.listener.ingest import (
     BadBody,
@@ -44,6 +43,7 @@ from journeyctl.listener.ingest import (
 from journeyctl.listener.metrics import Metrics
 from journeyctl.listener.pages import unsubscribe_page
 from journeyctl.listener.writer import Writer
+from journeyctl.run.imports import UnknownContacts
 from journeyctl.spec.models import ProjectSettings
 
 ACCESS: Final = logging.getLogger("journeyctl.listener.access")

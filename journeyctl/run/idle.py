@@ -53,7 +53,7 @@ def attempt(args: list[str]) -> tuple[int | None, str | None]:
     try:
         inv = parse_run_args(args)
         try:
-            fingerprint = project_fingerprint(inv["project"] or ".", LATEST)
+            fingerprint = project_fingerprint(inv["project"] or ".")
         except FingerprintError as exc:
             raise Fallback(str(exc)) from None
         text = answer(inv["db"] or "journey.db", fingerprint, inv["now"], inv["format"] or "")
@@ -151,9 +151,11 @@ def _check_and_record(
     store: IdleDatabase, fingerprint: str, now_text: str | None
 ) -> tuple[datetime, str]:
     meta = store.meta(META_KEY, "timezone")
-    stored, tz = parse_meta_value(meta.get(META_KEY))
+    stored, schema, tz = parse_meta_value(meta.get(META_KEY))
     if stored != fingerprint:
         raise NotIdle("project files, journeyctl version or project path changed")
+    if schema != str(LATEST):
+        raise NotIdle("the database schema changed since the last full run")
     if meta.get("timezone") != tz:
         raise NotIdle("the stored timezone differs")  # a full run would rewrite it
     try:

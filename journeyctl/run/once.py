@@ -55,7 +55,7 @@ def run_once(
     engine: Engine | None = None,
     skip_invalid: bool = False,
     inputs: Sequence[InputReport] | None = None,
-    fingerprint: str | None = None,
+    record_idle: bool = False,
 ) -> RunResult:
     """One tick against the database at `db` (created and migrated if needed).
 
@@ -64,8 +64,9 @@ def run_once(
     `inputs`: what became of the files read (the CLI's); with it, events of unknown contacts
     hold back the events file alone (exit 1) instead of failing the run. A file held back
     before the run (bad rows) is in `inputs` too: the tick runs all the same, and exits 1.
-    `fingerprint`: the project's files hashed before they were loaded (spec.fingerprint, by
-    the idle attempt); recorded for the next idle minute if they still hash the same.
+    `record_idle`: record the project's fingerprint (its manifest's: the files hashed before
+    they were loaded) for the next idle minute, if they still hash the same (`run` does when
+    its idle attempt hashed them).
     """
     if engine is None:
         import os
@@ -116,7 +117,8 @@ def run_once(
                     run_id, clock(), result.report.counts() if result.report else {},
                     int(result.exit_code), held_back_summary(result.inputs),
                 )  # fmt: skip
-                _record_fingerprint(store, project, fingerprint)
+                if record_idle:
+                    _record_fingerprint(store, project)
         except LockHeld:
             result.locked = True
         return result
@@ -124,15 +126,15 @@ def run_once(
         store.close()
 
 
-def _record_fingerprint(store: SqliteStore, project: Project, before: str | None) -> None:
+def _record_fingerprint(store: SqliteStore, project: Project) -> None:
     """Let the next idle cron minute skip loading this project (run.idle): stored only when
-    the files were hashed before they were loaded and still hash the same now."""
+    the manifest's fingerprint is the files' hash and they still hash the same now."""
     from journeyctl.spec.fingerprint import META_KEY, meta_value, unchanged_fingerprint
     from journeyctl.store.migrations import LATEST
 
-    fingerprint = unchanged_fingerprint(project.root, before, LATEST)
+    fingerprint = unchanged_fingerprint(project.root, project.manifest.fingerprint)
     if fingerprint is not None:
-        store.set_meta(META_KEY, meta_value(fingerprint, project.settings.timezone))
+        store.set_meta(META_KEY, meta_value(fingerprint, LATEST, project.settings.timezone))
 
 
 def _import(

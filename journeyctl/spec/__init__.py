@@ -62,11 +62,20 @@ def validate_paths(paths: Sequence[Path]) -> ValidationResult:
 
 def load_valid_project(root: Path, *, fingerprint: str | None = None) -> Project:
     """Load a project for commands that act on it: refuse (ProjectError) when it has errors.
-    Its manifest (`project.manifest`, what the engine reads) is made here, keyed by
-    `fingerprint` when the caller has hashed the project's files (else by content)."""
+    Its manifest (`project.manifest`, what the engine reads) is made here, with the project's
+    fingerprint: its files hashed before they are loaded (spec.fingerprint), so it describes no
+    later edit; `fingerprint` when the caller has hashed them already (the idle attempt). Files
+    that cannot be hashed for sure (a FIFO under templates/): the content fingerprint."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a project directory")
+    from journeyctl.spec.fingerprint import FingerprintError, project_fingerprint
     from journeyctl.spec.loader import load_project
+
+    if fingerprint is None:
+        try:
+            fingerprint = project_fingerprint(root)
+        except FingerprintError:
+            pass  # build_manifest falls back to content_fingerprint
 
     project = load_project(root)
     diags = validate_project(project)

@@ -1,5 +1,7 @@
-"""The project fingerprint: a digest of the files `run` loads, recorded by a full run so the
-idle cron minute can tell, without loading the project, that nothing changed since.
+"""The project fingerprint: a digest of the files `run` loads. The manifest carries it
+(spec.load_valid_project hashes the files before loading them): a held contact waits for it to
+change, the template cache keys on it, and a full run records it so the idle cron minute can
+tell, without loading the project, that nothing changed since.
 
 What it covers and when the idle minute falls back: docs/DECISIONS.md ("Run: the idle
 minute ...", "Run: what the idle fingerprint covers"). Stdlib only, and only cheap modules:
@@ -19,7 +21,8 @@ from journeyctl import __version__
 from journeyctl.spec.files import PROJECT_FILE, TEMPLATES_DIR, is_sequence_name
 
 # Bump when what the fingerprint means changes: every stored one then mismatches (falls back).
-FORMAT = 1
+# 2: the database schema version moved out of the digest into the stored value (meta_value).
+FORMAT = 2
 # The meta row a full run records it under, with the project's timezone (meta_value).
 META_KEY = "fastpath.fingerprint"
 
@@ -28,16 +31,16 @@ class FingerprintError(Exception):
     """The project's files cannot be fingerprinted for sure; the message says why."""
 
 
-def project_fingerprint(root: str | os.PathLike[str], schema: int) -> str:
+def project_fingerprint(root: str | os.PathLike[str]) -> str:
     """sha256 over what `run` loads: journey.yaml, the top-level sequence files and every file
-    under templates/ (names and bytes), plus the journeyctl version, FORMAT, the database
-    `schema` version (the caller's: the store owns it) and the project's absolute path.
+    under templates/ (names and bytes), plus the journeyctl version, FORMAT and the project's
+    absolute path. FingerprintError when a file cannot be hashed for sure.
 
     The same selection as spec.loader (spec.files) and the template loader (any file under
     templates/, symlinks followed as Jinja follows them).
     """
     root = os.fspath(root)
-    head = f"journeyctl {__version__}\0fastpath {FORMAT}\0schema {schema}\0{os.path.abspath(root)}"
+    head = f"journeyctl {__version__}\0fastpath {FORMAT}\0{os.path.abspath(root)}"
     parts = [head.encode("utf-8", "surrogateescape")]
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
@@ -55,29 +58,30 @@ def project_fingerprint(root: str | os.PathLike[str], schema: int) -> str:
     return str(sha256(b"".join(parts)).hexdigest())
 
 
-def unchanged_fingerprint(
-    root: str | os.PathLike[str], before: str | None, schema: int
-) -> str | None:
+def unchanged_fingerprint(root: str | os.PathLike[str], before: str | None) -> str | None:
     """`before` (hashed before the project was loaded) if the files still hash the same, so
     it describes what was loaded; else None."""
     if before is None:
         return None
     try:
-        after = project_fingerprint(root, schema)
+        after = project_fingerprint(root)
     except FingerprintError:
         return None
     return before if after == before else None
 
 
-def meta_value(fingerprint: str, timezone: str) -> str:
-    """What a full run stores under META_KEY: the fingerprint and the project's timezone."""
-    return f"{fingerprint} {timezone}"
+def meta_value(fingerprint: str, schema: int, timezone: str) -> str:
+    """What a full run stores under META_KEY: the fingerprint, the database `schema` version
+    it ran on (the caller's: the store owns it) and the project's timezone."""
+    return f"{fingerprint} {schema} {timezone}"
 
 
-def parse_meta_value(value: str | None) -> tuple[str, str]:
-    """(fingerprint, timezone) of a stored META_KEY value; empty strings when there is none."""
-    fingerprint, _, timezone = (value or "").partition(" ")
-    return fingerprint, timezone
+def parse_meta_value(value: str | None) -> tuple[str, str, str]:
+    """(fingerprint, schema, timezone) of a stored META_KEY value; empty strings when there
+    is none."""
+    fingerprint, _, rest = (value or "").partition(" ")
+    schema, _, timezone = rest.partition(" ")
+    return fingerprint, schema, timezone
 
 
 def _add_file(parts: list[bytes], rel: str, path: str) -> None:

@@ -133,7 +133,7 @@ class ManifestSequence:
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """A valid project as the engine reads it. `fingerprint` keys what is cached on the
-    project's files (the idle check, the template cache)."""
+    project's files: the idle check, the template cache and a held contact's wait."""
 
     project: Project
     sequences: dict[str, ManifestSequence]  # in id order
@@ -145,17 +145,26 @@ class Manifest:
 
 
 def content_fingerprint(project: Project) -> str:
-    """The default fingerprint: journey.yaml's settings and every sequence's version. (Template
-    files are not in it; the file-hash fingerprint of the idle check replaces it.)"""
+    """The fingerprint when the files were not hashed (spec.fingerprint, by load_valid_project):
+    journey.yaml's settings, every sequence's version and the names and bytes of the regular
+    files under templates/ (an edit there may fix a message that failed to render)."""
     h = hashlib.sha256(project.settings.model_dump_json(by_alias=True).encode())
     for sid in sorted(project.sequences):
         h.update(f"\0{sid}\0{project.sequences[sid].version}".encode())
+    root = project.templates_dir
+    if root.is_dir():
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            h.update(b"\0" + str(path.relative_to(root)).encode("utf-8", "surrogateescape"))
+            try:
+                h.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+            except OSError:
+                pass
     return h.hexdigest()[:16]
 
 
 def build_manifest(project: Project, fingerprint: str | None = None) -> Manifest:
     """The manifest of a loaded project (its checks passed: the loader refuses the others).
-    `fingerprint`: the project's, when the caller has hashed its files; else content-based."""
+    `fingerprint`: the project's files hashed (spec.fingerprint); else content_fingerprint."""
     sequences = {
         sid: ManifestSequence(
             sid, loaded.version, loaded.model, loaded.flow.first, loaded.flow.nodes, loaded

@@ -555,7 +555,11 @@ class _ProjectLoader(FileSystemLoader):
 
 
 @lru_cache(maxsize=64)
-def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+def template_environment(
+    templates_dir: Path, fingerprint: str = ""
+) -> ImmutableSandboxedEnvironment:
+    """The environment of a project's template files (and its cache of compiled templates),
+    one per `fingerprint` (spec.manifest: the engine passes its project's)."""
     return _Sandbox(
         loader=_ProjectLoader(templates_dir),
         undefined=StrictUndefined,
@@ -577,8 +581,8 @@ def inline_template(source: str) -> Template:
     return inline_environment().from_string(source)
 
 
-def file_template(templates_dir: Path, name: str) -> Template:
-    return template_environment(templates_dir).get_template(name)
+def file_template(templates_dir: Path, name: str, fingerprint: str = "") -> Template:
+    return template_environment(templates_dir, fingerprint).get_template(name)
 
 
 def is_html(name: str) -> bool:

@@ -387,20 +387,66 @@ def test_a_fingerprint_is_recorded_only_if_the_files_did_not_change_during_the_r
 ) -> None:
     build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "p/welcome.yaml": WELCOME})
     root = tmp_path / "p"
-    before = fingerprint.project_fingerprint(root, LATEST)
-    assert fingerprint.unchanged_fingerprint(root, before, LATEST) == before
-    assert fingerprint.unchanged_fingerprint(root, None, LATEST) is None  # none hashed before
+    before = fingerprint.project_fingerprint(root)
+    assert fingerprint.unchanged_fingerprint(root, before) == before
+    assert fingerprint.unchanged_fingerprint(root, None) is None  # none hashed before
     (root / "welcome.yaml").write_text(WELCOME + "\n", encoding="utf-8")  # edited mid-run
-    assert fingerprint.unchanged_fingerprint(root, before, LATEST) is None
+    assert fingerprint.unchanged_fingerprint(root, before) is None
 
 
 def test_the_fingerprint_follows_template_symlinks_and_refuses_loops(tmp_path: Path) -> None:
     build_tree(tmp_path, {"p/journey.yaml": JOURNEY, "shared/part.txt": "a"})
     (tmp_path / "p" / "templates").mkdir()
     (tmp_path / "p" / "templates" / "shared").symlink_to(tmp_path / "shared")
-    first = fingerprint.project_fingerprint(tmp_path / "p", LATEST)
+    first = fingerprint.project_fingerprint(tmp_path / "p")
     (tmp_path / "shared" / "part.txt").write_text("b", encoding="utf-8")
-    assert fingerprint.project_fingerprint(tmp_path / "p", LATEST) != first
+    assert fingerprint.project_fingerprint(tmp_path / "p") != first
     (tmp_path / "shared" / "loop").symlink_to(tmp_path / "shared")
     with pytest.raises(fingerprint.FingerprintError, match="symlink loop"):
-        fingerprint.project_fingerprint(tmp_path / "p", LATEST)
+        fingerprint.project_fingerprint(tmp_path / "p")
+
+
+def test_a_template_only_fix_wakes_a_held_contact_and_ends_the_idle_answer(
+    tmp_path: Path,
+) -> None:
+    # One fingerprint (spec.manifest): what the idle minute compares is what a held contact
+    # waits on. A template that fails for c1 holds it; the idle minute is answered while
+    # nothing changes; fixing the template alone goes to the full run, which retries c1.
+    build_tree(
+        tmp_path,
+        {
+            "p/journey.yaml": JOURNEY,
+            "p/welcome.yaml": WELCOME,
+            "p/templates/hello.txt": "hello {{ 1 // 0 }}\n",
+            "contacts.csv": CONTACTS,
+            "events.csv": EVENTS,
+        },
+    )
+    held = jrun(tmp_path, "--contacts", "contacts.csv", "--events", "events.csv", "--now", T0)
+    assert held.returncode == 1 and "1 failed" in held.stdout, held.stdout + held.stderr
+    assert "project files" in fallback_reason(jrun(tmp_path, "--now", T0))  # records it
+    assert took_fast_path(jrun(tmp_path, "--now", IDLE))  # held: nothing to do
+    (tmp_path / "p/templates/hello.txt").write_text("hello {{ contact.name }}\n", "utf-8")
+    fixed = jrun(tmp_path, "--now", IDLE)
+    assert "project files" in fallback_reason(fixed)
+    assert fixed.returncode == 0 and " 1 delivered" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert took_fast_path(jrun(tmp_path, "--now", IDLE))
+
+
+def test_a_recorded_fingerprint_from_another_schema_goes_to_the_full_run(proj: Path) -> None:
+    # The schema version is stored beside the fingerprint (spec.fingerprint.meta_value).
+    conn = sqlite3.connect(db(proj))
+    try:
+        (value,) = conn.execute(
+            "SELECT value FROM meta WHERE name = ?", (fingerprint.META_KEY,)
+        ).fetchone()
+    finally:
+        conn.close()
+    stored, schema, tz = fingerprint.parse_meta_value(value)
+    assert (schema, tz) == (str(LATEST), "Asia/Seoul")
+    older = fingerprint.meta_value(stored, LATEST - 1, tz)
+    sql(proj, f"UPDATE meta SET value = '{older}' WHERE name = '{fingerprint.META_KEY}'")
+    r = jrun(proj, "--now", IDLE)
+    assert "schema" in fallback_reason(r)
+    assert r.returncode == 0 and r.stdout == IDLE_LINE
+    assert took_fast_path(jrun(proj, "--now", IDLE))  # the full run recorded it again

@@ -8,6 +8,7 @@ from pathlib import Path
 from journeyctl.engine.advance import Engine
 from journeyctl.spec import load_valid_project
 from journeyctl.spec import manifest as mf
+from journeyctl.spec.fingerprint import project_fingerprint
 from journeyctl.spec.models import STEP_KINDS
 from tests.builders import make_project
 
@@ -91,7 +92,7 @@ def test_manifest_of_a_valid_project(tmp_path: Path) -> None:
     project = load_valid_project(tmp_path)
     manifest = project.manifest
     assert list(manifest.sequences) == ["a", "b"]
-    assert manifest.fingerprint == mf.content_fingerprint(project)
+    assert manifest.fingerprint == project_fingerprint(tmp_path)  # the files, hashed first
     assert load_valid_project(tmp_path, fingerprint="f1").manifest.fingerprint == "f1"
     assert manifest.sequences["a"].version == project.sequences["a"].version
 
