@@ -88,7 +88,7 @@ def events_delta(
         before = len(done)
         done += [(eid,) for e, eid in seen.pending if e.natural_key not in still]
         ndone = len(done) - before
-        # Events the engine created itself (simulate --assume) or history set on the state.
+        # Events the engine created itself (assumed responses) or history set on the state.
         known = {e.natural_key for e, _ in seen.pending}
         new = [(e, 0) for e in state.pending if e.natural_key not in known]
         if len(state.events) > seen.processed + ndone:
