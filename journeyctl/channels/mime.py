@@ -1,8 +1,8 @@
 """Wire bytes of one email: hand-assembled multipart/alternative, safe against header injection.
 
-Not `email.message.EmailMessage`: building one costs 1.3-1.65 ms (research/performance.md 6.4),
-more than the SMTP round trip itself. This builds the same RFC 5322/2045/2047 output with
-string operations in tens of microseconds. Every header value is checked first (SPEC §5): a
+Not `email.message.EmailMessage`: building one costs more than the SMTP round trip itself
+(bench/RESULTS.md). This builds the same RFC 5322/2045/2047 output with plain string
+operations. Every header value is checked first (SPEC §5): a
 CR, LF or other control character - also one hidden in an RFC 2047 encoded-word, which the
 Python 3.11 email package lets through (cpython#121650) - rejects the message unsent.
 """

@@ -1,4 +1,4 @@
-"""RecordingChannel: keeps what it is given. `simulate` and `run --dry-run` deliver to it."""
+"""RecordingChannel: keeps what it is given. `run --dry-run` and tests deliver to it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class RecordingChannel:
         pass
 
     def deliver(self, message: Message) -> Receipt:
-        # No de-duplication: a key delivered twice is an engine bug that simulate must show.
+        # No de-duplication: a key delivered twice is an engine bug that the caller must see.
         self.delivered.append(message)
         return Receipt(message.key)
 

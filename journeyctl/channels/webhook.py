@@ -5,9 +5,9 @@ server's Retry-After, parsed without overflow and bounded by MAX_RETRY_AFTER); o
 permanent, and 410 Gone is a bounce. `timeout:` is one deadline for the whole delivery
 (connect, request, the complete response), not a limit per socket read (channels/deadline.py).
 
-Built on http.client rather than httpx: on this project's 2-core machines an httpx POST cost
-0.7-1.3 ms of client CPU against 0.18-0.25 ms for http.client (bench/bench_delivery.py), and
-the webhook goal (>= 1,200 msg/s) is bounded by that CPU, not by the network.
+Built on http.client rather than httpx: an httpx POST costs several times the client CPU of
+an http.client keep-alive request (bench/bench_delivery.py; figures in bench/RESULTS.md), and
+the webhook goal is bounded by that CPU, not by the network.
 """
 
 from __future__ import annotations

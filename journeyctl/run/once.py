@@ -83,7 +83,7 @@ def run_once(
     started_at = clock()
     result = RunResult(now=now, dry_run=dry_run, inputs=list(inputs or ()))
     # The full integrity check is skipped while the file is as the last run left it (it reads
-    # the whole file: store/sqlite.py _connect).
+    # the whole file: store/sqlite/connection.py, _connect).
     store = SqliteStore(db, stamped=True)
     try:
         if dry_run:

@@ -62,7 +62,7 @@ class Store(Protocol):
         no contact due, no delivery due (the idle cron minute asks this: run.idle)."""
 
     def next_wake(self) -> datetime | None:
-        """The earliest wake-up of any contact (simulate jumps to it)."""
+        """The earliest wake-up of any contact, or None when no contact has one."""
 
     def load(self, contact_id: str) -> ContactState:
         """The whole state of one contact, for the engine."""

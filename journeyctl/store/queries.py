@@ -10,7 +10,8 @@ from typing import Any
 
 from journeyctl.engine.model import Message
 from journeyctl.store.serialize import opt_datetime, to_micros
-from journeyctl.store.sqlite import _MESSAGE_COLUMNS, SqliteStore, _message
+from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.sqlite.rows import MESSAGE_COLUMNS, MESSAGES
 
 
 @dataclass
@@ -63,11 +64,11 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusRepor
     out.deliveries = {r[0]: r[1] for r in q("SELECT state, count(*) FROM ledger GROUP BY state")}
     for state, target in (("retry", out.retrying), ("failed", out.failed)):
         for r in q(
-            f"SELECT attempts, error, next_attempt_at, {_MESSAGE_COLUMNS} FROM ledger "
+            f"SELECT attempts, error, next_attempt_at, {MESSAGE_COLUMNS} FROM ledger "
             "WHERE state = ? ORDER BY id DESC LIMIT ?",
             (state, limit),
         ):
-            target.append(Problem(_message(r[3:]), r[0], r[1], opt_datetime(r[2])))
+            target.append(Problem(MESSAGES.decode(r[3:]), r[0], r[1], opt_datetime(r[2])))
     out.held_total = q(
         "SELECT count(*) FROM enrollments WHERE held IS NOT NULL AND outcome = 'active'"
     ).fetchone()[0]
@@ -147,7 +148,7 @@ def stored_messages(
     if since is not None:
         where.append("l.at >= ?")
         params.append(to_micros(since))
-    cols = ", ".join(f"l.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+    cols = ", ".join(f"l.{c}" for c in MESSAGES.column_names)
     rows = store.conn.execute(
         "SELECT l.state, l.attempts, l.next_attempt_at, l.delivered_at, l.error, c.timezone, "
         f"{cols} FROM ledger l LEFT JOIN contacts c ON c.id = l.contact_id"
@@ -159,5 +160,5 @@ def stored_messages(
     for r in rows:
         status = STATUS_OF_STATE.get(r[0], r[0])
         at, delivered_at = opt_datetime(r[2]), opt_datetime(r[3])
-        out.append(Stored(_message(r[6:]), status, r[1], at, delivered_at, r[4], r[5]))
+        out.append(Stored(MESSAGES.decode(r[6:]), status, r[1], at, delivered_at, r[4], r[5]))
     return out

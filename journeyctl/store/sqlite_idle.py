@@ -17,12 +17,24 @@ from datetime import datetime
 from journeyctl.store.micros import to_micros
 from journeyctl.store.migrations import LATEST
 
-# The three things run.tick does: recover `attempting` rows (orphans, or a live run's:
-# either way not idle), advance due contacts, claim due deliveries.
-_INTERRUPTED = "SELECT 1 FROM ledger WHERE state = 'attempting' LIMIT 1"
-_DUE_CONTACT = "SELECT 1 FROM contact_state WHERE next_due IS NOT NULL AND next_due <= ? LIMIT 1"
-_DUE_DELIVERY = (
-    "SELECT 1 FROM ledger WHERE state IN ('planned', 'retry') AND next_attempt_at <= ? LIMIT 1"
+# What run.tick asks, written once for the tick (store.sqlite) and the idle question here:
+# the predicates of its three things (recover `attempting` rows, orphans or a live run's;
+# advance due contacts; claim due deliveries), `?1` being the instant in microseconds.
+INTERRUPTED = "state = 'attempting'"
+DUE_CONTACT = "next_due IS NOT NULL AND next_due <= ?1"
+DUE_DELIVERY = "state IN ('planned', 'retry') AND next_attempt_at <= ?1"
+# The runs row: what begin_run records, what finish_run adds, and the counts of a run summary.
+RUN_COUNTS = ("contacts", "decided", "skipped", "delivered", "retrying", "failed", "recovered")
+RUN_STARTED = ("started_at", "now", "dry_run")
+RUN_FINISHED = ("finished_at", "exit_code", "error", *RUN_COUNTS)
+
+_INTERRUPTED = f"SELECT 1 FROM ledger WHERE {INTERRUPTED} LIMIT 1"
+_DUE_CONTACT = f"SELECT 1 FROM contact_state WHERE {DUE_CONTACT} LIMIT 1"
+_DUE_DELIVERY = f"SELECT 1 FROM ledger WHERE {DUE_DELIVERY} LIMIT 1"
+# An empty tick's row: nothing counted, exit 0, no lock holder (the run is over).
+_IDLE_RUN = (
+    f"INSERT INTO runs({', '.join(RUN_STARTED + RUN_FINISHED)}) "
+    f"VALUES (?, ?, 0, ?, 0, NULL{', 0' * len(RUN_COUNTS)})"
 )
 
 
@@ -99,8 +111,5 @@ class IdleDatabase(IdleQueries):
         """The runs row of a tick that did nothing: the row SqliteStore.begin_run and
         finish_run leave for an empty tick, without the lock holder (the run is over)."""
         self.conn.execute(
-            "INSERT INTO runs(started_at, now, finished_at, dry_run, contacts, decided, skipped, "
-            "delivered, retrying, failed, recovered, exit_code, error) "
-            "VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL)",
-            (to_micros(started_at), to_micros(now), to_micros(finished_at)),
+            _IDLE_RUN, (to_micros(started_at), to_micros(now), to_micros(finished_at))
         )

@@ -22,8 +22,8 @@ from journeyctl.channels.outbox import FileOutbox
 from journeyctl.channels.records import RECORD_KEYS, message_record
 from journeyctl.engine import model, native, wire
 from journeyctl.engine.model import MESSAGE_FIELDS, Message, StepResult
-from journeyctl.store import sqlite
 from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.sqlite.rows import MESSAGES
 from tests.builders import contact
 
 PACKAGE = native.HERE.parent  # the sources, also when the compiled engine is loaded
@@ -118,7 +118,7 @@ def test_the_ledger_carries_every_field(make: Any, tmp_path: Path) -> None:
     for f in MESSAGE_FIELDS:
         assert got[f.name] == (getattr(m, f.label) if f.history else None), f.name
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(ledger)")]
-    assert list(sqlite._MESSAGE_COLUMN_NAMES) == columns[1 : 1 + len(MESSAGE_FIELDS)]
+    assert list(MESSAGES.column_names) == columns[1 : 1 + len(MESSAGE_FIELDS)]
     store.close()
 
 

@@ -282,12 +282,12 @@ def test_full_database_is_exit_1_rolled_back_and_the_next_run_recovers(
 ) -> None:
     """SQLITE_FULL from SQLite itself, without root: the store's connection is capped a few
     pages above the file's size (PRAGMA max_page_count), so the import does not fit."""
-    import journeyctl.store.sqlite as sqlite_store
+    from journeyctl.store.sqlite import connection
 
     db = proj / "state.db"
     first_run(proj, db)
     (proj / "many.csv").write_text(MANY, encoding="utf-8")
-    real_connect = sqlite_store._connect
+    real_connect = connection._connect
 
     def capped(path: Path, busy_timeout_ms: int, stamped: bool = False) -> sqlite3.Connection:
         conn = real_connect(path, busy_timeout_ms, stamped)
@@ -295,12 +295,12 @@ def test_full_database_is_exit_1_rolled_back_and_the_next_run_recovers(
         conn.execute(f"PRAGMA max_page_count = {pages + 4}")
         return conn
 
-    monkeypatch.setattr(sqlite_store, "_connect", capped)
+    monkeypatch.setattr(connection, "_connect", capped)
     args = ("run", proj / "p", "--db", db, "--contacts", proj / "many.csv", "--now", NOW)
     assert_clean_failure(invoke(*args), 1, str(db), "disk is full", "run again")
     assert integrity(db) == "ok"
     assert _contacts(db) == 1  # the import was one transaction, rolled back whole
-    monkeypatch.setattr(sqlite_store, "_connect", real_connect)
+    monkeypatch.setattr(connection, "_connect", real_connect)
     r = invoke(*args)
     assert r.exit_code == 0, r.output
     assert _contacts(db) == 3001

@@ -9,21 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from journeyctl.store import sqlite as sqlite_store
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.sqlite import SqliteStore, connection
 
 
 def test_the_check_is_skipped_only_while_the_file_is_as_the_last_run_left_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks: list[Path] = []
-    real = sqlite_store._check_integrity
+    real = connection._check_integrity
 
     def counting(conn: object, path: Path) -> None:
         checks.append(path)
         real(conn, path)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sqlite_store, "_check_integrity", counting)
+    monkeypatch.setattr(connection, "_check_integrity", counting)
     db = tmp_path / "j.db"
     SqliteStore(db, stamped=True).close()
     assert len(checks) == 1 and (tmp_path / "j.db.checked").exists()
