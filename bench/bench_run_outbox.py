@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("UNSUBSCRIBE_SECRET", "bench-only-not-a-secret")
 
 from bench_tick import one_send_project, seed  # noqa: E402
+
 from journeyctl.data.instants import parse_instant  # noqa: E402
 
 
