@@ -57,19 +57,13 @@ def _check_one(
     sends: set[str],
 ) -> Iterator[Diagnostic]:
     src = seq.source
+    folding: SecurityError | None = None
     try:
+        try:
+            compile_expr(source)
+        except SecurityError as exc:  # jinja folds constants: `none.__class__` is read here
+            folding = exc
         tree = parse_expr(source)
-        refused = unsafe_accesses(tree)
-        if not refused:
-            compile_expr(source)  # folds constants: may read a refused attribute itself
-    except SecurityError as exc:  # refused while folding, by a rule unsafe_accesses lacks
-        yield error(
-            scalar_line(src, path, 1),
-            "unsafe-attribute",
-            f"expression refused by the sandbox: {exc}",
-            "expressions see only data: remove it",
-        )
-        return
     except TemplateLimitError as exc:
         yield limit_error(scalar_line(src, path, exc.lineno or 1), f"expression: {exc.message}")
         return
@@ -82,6 +76,15 @@ def _check_one(
         )
         return
 
+    refused = unsafe_accesses(tree)
+    if folding is not None and not refused:  # refused by a rule unsafe_accesses lacks
+        yield error(
+            scalar_line(src, path, 1),
+            "unsafe-attribute",
+            f"expression refused by the sandbox: {folding}",
+            "expressions see only data: remove it",
+        )
+        return
     if refused:
         for needle, line, why in refused:
             yield error(
