@@ -17,8 +17,10 @@ from journeyctl.spec.durations import DURATION_HINT
 from journeyctl.spec.envref import ENV_REF
 from journeyctl.spec.files import PROJECT_FILE, is_sequence_name
 from journeyctl.spec.flow import build_flow
+from journeyctl.spec.keys import allowed_keys, mapping_path, unknown_key_hint
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.schema import Kind
 from journeyctl.spec.yamlsrc import SourceFile, leaves, parse_file, symlink_outside
 
 _HINTS = {
@@ -47,7 +49,11 @@ def _display(path: Path, base: Path | None) -> Path:
     return path
 
 
-def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagnostic]:
+def validation_diagnostics(
+    src: SourceFile, exc: ValidationError, data: Any = None, kind: Kind | None = None
+) -> list[Diagnostic]:
+    """Pydantic's errors, located. With the validated `data` and its schema `kind`, an unknown
+    key is located at the key itself and its hint names the keys of its own mapping."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -55,14 +61,13 @@ def validation_diagnostics(src: SourceFile, exc: ValidationError) -> list[Diagno
         msg = err["msg"]
         if etype == "extra_forbidden":
             key = loc[-1] if loc else "?"
-            out.append(
-                error(
-                    src.locate(loc, at_key=True),
-                    "unknown-key",
-                    f"unknown key '{key}'",
-                    _HINTS["unknown-key"],
-                )
-            )
+            where, hint = src.locate(loc, at_key=True), _HINTS["unknown-key"]
+            if data is not None and loc:
+                holder = mapping_path(data, loc)
+                where = src.locate((*holder, key), at_key=True)
+                if kind is not None:
+                    hint = unknown_key_hint(str(key), allowed_keys(kind, data, holder))
+            out.append(error(where, "unknown-key", f"unknown key '{key}'", hint))
             continue
         if etype == "missing":
             where = _parent_path(loc)
@@ -135,11 +140,11 @@ def _parent_path(loc: tuple[Any, ...]) -> str:
     return f" in '{parents[-1]}'" if parents else ""
 
 
-def _validate(src: SourceFile, model: type[BaseModel], data: Any) -> BaseModel | None:
+def _validate(src: SourceFile, model: type[BaseModel], data: Any, kind: Kind) -> BaseModel | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        src.diagnostics.extend(validation_diagnostics(src, exc))
+        src.diagnostics.extend(validation_diagnostics(src, exc, data, kind))
         return None
 
 
@@ -158,7 +163,7 @@ def load_settings(
     if not isinstance(data, dict):
         src.diagnostics.append(error(src.locate(()), "bad-value", "journey.yaml must be a mapping"))
         return ProjectSettings(), src
-    settings = _validate(src, ProjectSettings, data) if not src.diagnostics else None
+    settings = _validate(src, ProjectSettings, data, "journey") if not src.diagnostics else None
     return (settings if isinstance(settings, ProjectSettings) else ProjectSettings()), src
 
 
@@ -195,7 +200,7 @@ def load_sequence(
         )
         return None, src
     data.setdefault("sequence", path.stem)
-    model = _validate(src, Sequence, data)
+    model = _validate(src, Sequence, data, "sequence")
     if not isinstance(model, Sequence):
         return None, src
     return LoadedSequence(model=model, source=src, flow=build_flow(model, settings)), src
