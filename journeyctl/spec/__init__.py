@@ -38,9 +38,10 @@ class ValidationResult:
 
 
 def validate_project(project: Project) -> list[Diagnostic]:
+    from journeyctl.spec.cascade import roots_first
     from journeyctl.spec.checks import run_checks
 
-    return sorted([*project.diagnostics, *run_checks(project)], key=sort_key)
+    return roots_first(project, [*project.diagnostics, *run_checks(project)])
 
 
 def validate_paths(paths: Sequence[Path]) -> ValidationResult:

@@ -70,8 +70,7 @@ def _settings_loaded(project: Project) -> bool:
 
 
 def check_channels(project: Project) -> Iterator[Diagnostic]:
-    if not _settings_loaded(project):
-        return
+    # (with a damaged journey.yaml, spec.cascade counts these under its error)
     channels = project.settings.channels
     for seq in project.sequences.values():
         for send, path in iter_sends(seq):
@@ -275,7 +274,7 @@ def check_trigger_and_events(project: Project) -> Iterator[Diagnostic]:
                     f"'{trig.check}' is not a cron expression: {exc}",
                     'five fields: minute hour day month weekday, e.g. "0 9 * * *"',
                 )
-        if isinstance(trig, DateTrigger) and _settings_loaded(project):
+        if isinstance(trig, DateTrigger):
             name = trig.date.field
             kind = fields.get(name)
             if kind not in ("date", "datetime"):

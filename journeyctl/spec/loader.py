@@ -7,6 +7,7 @@ located diagnostics. Semantic checks run afterwards in `spec.checks` on what loa
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from journeyctl.spec.durations import DURATION_HINT
 from journeyctl.spec.envref import ENV_REF
 from journeyctl.spec.files import PROJECT_FILE, is_sequence_name
 from journeyctl.spec.flow import build_flow
-from journeyctl.spec.keys import allowed_keys, mapping_path, unknown_key_hint
+from journeyctl.spec.keys import allowed_keys, did_you_mean, mapping_path, unknown_key_hint
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
+from journeyctl.spec.salvage import ALL, Damage, salvage_settings
 from journeyctl.spec.schema import Kind
 from journeyctl.spec.yamlsrc import SourceFile, leaves, parse_file, symlink_outside
 
@@ -55,10 +57,29 @@ def validation_diagnostics(
     """Pydantic's errors, located. With the validated `data` and its schema `kind`, an unknown
     key is located at the key itself and its hint names the keys of its own mapping."""
     out: list[Diagnostic] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # `timout: 2d` is unknown and `timeout` then missing: one mistake, reported once (at the
+    # unknown key, which says what it was meant to be).
+    meant: dict[tuple[Any, ...], int] = {}  # (mapping path, key meant) -> unknown-key's index
+    followers: dict[int, int] = {}  # unknown-key's index -> missing keys it explains
+    unknown_at: dict[int, int] = {}  # position in `out` -> index in `errors`
+    if data is not None and kind is not None:
+        for i, err in enumerate(errors):
+            loc = tuple(err["loc"])
+            if err["type"] == "extra_forbidden" and loc:
+                holder = mapping_path(data, loc)
+                close = did_you_mean(str(loc[-1]), allowed_keys(kind, data, holder))
+                if close is not None:
+                    meant[(*holder, close)] = i
+    for i, err in enumerate(errors):
         loc = tuple(err["loc"])
         etype = err["type"]
         msg = err["msg"]
+        if etype == "missing" and data is not None and loc:
+            cause = meant.get((*mapping_path(data, loc), loc[-1]))
+            if cause is not None:
+                followers[cause] = followers.get(cause, 0) + 1
+                continue
         if etype == "extra_forbidden":
             key = loc[-1] if loc else "?"
             where, hint = src.locate(loc, at_key=True), _HINTS["unknown-key"]
@@ -67,6 +88,7 @@ def validation_diagnostics(
                 where = src.locate((*holder, key), at_key=True)
                 if kind is not None:
                     hint = unknown_key_hint(str(key), allowed_keys(kind, data, holder))
+            unknown_at[len(out)] = i
             out.append(error(where, "unknown-key", f"unknown key '{key}'", hint))
             continue
         if etype == "missing":
@@ -112,6 +134,11 @@ def validation_diagnostics(
                 "unsubscribe_url) and unsubscribe_secret; write this value itself"
             )
         out.append(error(src.locate(loc), code, msg, hint))
+    for pos, index in unknown_at.items():
+        n = followers.get(index, 0)
+        if n:
+            said = "1 error that follows" if n == 1 else f"{n} errors that follow"
+            out[pos] = replace(out[pos], message=f"{out[pos].message} (and {said} from it)")
     return _dedupe(out)
 
 
@@ -151,20 +178,41 @@ def _validate(src: SourceFile, model: type[BaseModel], data: Any, kind: Kind) ->
 def load_settings(
     root: Path, base: Path | None = None
 ) -> tuple[ProjectSettings, SourceFile | None]:
+    settings, src, _ = load_settings_salvaged(root, base)
+    return settings, src
+
+
+def load_settings_salvaged(
+    root: Path, base: Path | None = None
+) -> tuple[ProjectSettings, SourceFile | None, Damage]:
+    """journey.yaml's settings, and what of them could not be used: for each error of the
+    file, the top-level keys it damaged (`ALL`: any). The settings are salvaged: a key that
+    failed is left out (its default used), so the sequences are checked against the rest in
+    the same round, and what depends on a damaged key is counted, not shown (spec.cascade)."""
     path = root / PROJECT_FILE
     if not path.exists() and not path.is_symlink():
-        return ProjectSettings(), None
+        return ProjectSettings(), None, []
     if leaves(root, path):
         src = SourceFile(path=_display(path, base), text="")
         src.diagnostics.append(symlink_outside(src.path, PROJECT_FILE))
-        return ProjectSettings(), src
+        return ProjectSettings(), src, _all_damaged(src)
     src = parse_file(path, _display(path, base))
     data = src.data if src.data is not None else {}
     if not isinstance(data, dict):
         src.diagnostics.append(error(src.locate(()), "bad-value", "journey.yaml must be a mapping"))
-        return ProjectSettings(), src
-    settings = _validate(src, ProjectSettings, data, "journey") if not src.diagnostics else None
-    return (settings if isinstance(settings, ProjectSettings) else ProjectSettings()), src
+        return ProjectSettings(), src, _all_damaged(src)
+    if src.diagnostics:  # the YAML itself is in doubt (syntax, duplicate keys, limits)
+        return ProjectSettings(), src, _all_damaged(src)
+    try:
+        return ProjectSettings.model_validate(data), src, []
+    except ValidationError as exc:
+        src.diagnostics.extend(validation_diagnostics(src, exc, data, "journey"))
+        settings, damage = salvage_settings(data, exc)
+        return settings, src, [(d.location, damage) for d in src.diagnostics if d.is_error]
+
+
+def _all_damaged(src: SourceFile) -> Damage:
+    return [(d.location, ALL) for d in src.diagnostics if d.is_error]
 
 
 def load_sequence(
@@ -210,8 +258,10 @@ def load_project(
     root: Path, *, only: Iterable[Path] | None = None, base: Path | None = None
 ) -> Project:
     """Load a project directory; `only` restricts to given sequence files (validate FILE...)."""
-    settings, settings_src = load_settings(root, base)
-    project = Project(root=root, settings=settings, settings_source=settings_src)
+    settings, settings_src, damage = load_settings_salvaged(root, base)
+    project = Project(
+        root=root, settings=settings, settings_source=settings_src, settings_damage=damage
+    )
     if settings_src is not None:
         project.diagnostics.extend(settings_src.diagnostics)
     files = list(only) if only is not None else sequence_files(root)

@@ -7,6 +7,8 @@ refuse are located errors, never an internal error.
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,82 @@ def test_constant_folded_private_attribute_is_a_located_error(in_tmp: Path) -> N
         "proj/hello.yaml:3:43: error[unsafe-attribute]: '__class__' is refused by the sandbox"
         " (names starting with _ are private)"
     ]
+
+
+STOCK = Path(__file__).parents[2] / "sequences"
+
+
+def stock_with(tmp: Path, old: str, new: str) -> Path:
+    proj = tmp / "shop"
+    shutil.copytree(STOCK, proj, ignore=shutil.ignore_patterns("tests"))
+    journey = proj / "journey.yaml"
+    text = journey.read_text(encoding="utf-8")
+    assert old in text
+    journey.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return proj
+
+
+def test_quiet_hour_typo_in_the_stock_library_is_one_error_at_the_key(in_tmp: Path) -> None:
+    stock_with(in_tmp, "\nquiet_hours:", "\nquiet_hour:")
+    code, err = validate("shop")
+    assert code == 1
+    assert located(err) == ["shop/journey.yaml:7:1: error[unknown-key]: unknown key 'quiet_hour'"]
+    assert (
+        "  hint: did you mean `quiet_hours`? keys here: timezone, quiet_hours, frequency_cap,"
+        " compliance, sender, contacts, channels, late, events, report, unsubscribe_url,"
+        " unsubscribe_secret\n"
+    ) in err
+    assert err.endswith("1 error(s), 0 warning(s)\n")
+
+
+def test_a_damaged_section_counts_what_follows_from_it_and_comes_first(in_tmp: Path) -> None:
+    proj = stock_with(in_tmp, "\n  fields:\n", "\n  field:\n")
+    (proj / "welcome.yaml").write_text(
+        (proj / "welcome.yaml").read_text(encoding="utf-8").replace("channel:", "chanel:", 1),
+        encoding="utf-8",
+    )
+    code, err = validate("shop")
+    assert code == 1
+    lines = located(err)
+    assert lines[0].startswith(
+        "shop/journey.yaml:29:3: error[unknown-key]: unknown key 'field' (and "
+    )
+    assert lines[0].endswith(" errors that follow from it)")
+    assert "hint: did you mean `fields`? keys here: fields, night_consent" in err
+    # the sequence's own mistake is reported in the same round, at the key
+    assert len(lines) == 2
+    assert re.fullmatch(
+        r"shop/welcome\.yaml:\d+:5: error\[unknown-key\]: unknown key 'chanel'", lines[1]
+    )
+    assert "hint: did you mean `channel`? keys here: send, channel, subject," in err
+
+
+def test_unknown_step_key_points_at_the_key_with_the_keys_of_that_step(in_tmp: Path) -> None:
+    build_tree(
+        in_tmp / "proj",
+        {
+            "journey.yaml": JOURNEY,
+            "hello.yaml": """
+                trigger: {event: subscribed}
+                ad: false
+                steps:
+                  - send: hello
+                    chanel: email
+                    subject: hi
+                    body: hello
+                  - wait_for: {event: purchased, timout: 2d}
+                """,
+        },
+    )
+    code, err = validate("proj")
+    assert code == 1
+    assert located(err) == [
+        "proj/hello.yaml:5:5: error[unknown-key]: unknown key 'chanel'",
+        "proj/hello.yaml:8:34: error[unknown-key]: unknown key 'timout' (and 1 error that follows"
+        " from it)",
+    ]
+    assert (
+        "  hint: did you mean `channel`? keys here: send, channel, subject, template,"
+        " text_template, body, window, on_cap\n"
+    ) in err
+    assert "  hint: did you mean `timeout`? keys here: event, timeout, where\n" in err
