@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from journeyctl.diagnostics import Diagnostic, sort_key
+from journeyctl.diagnostics import Diagnostic
 from journeyctl.errors import ProjectError, UsageError
 
 TYPE_CHECKING = False  # typing itself is not imported: the idle minute imports spec.fingerprint

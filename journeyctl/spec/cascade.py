@@ -26,19 +26,8 @@ READS: dict[str, frozenset[str]] = {
     "impossible-timing": frozenset({"quiet_hours"}),
     "undeclared-variable": frozenset({"sender", "unsubscribe_url"}),
     "no-unsubscribe-secret": frozenset({"unsubscribe_secret", "channels", "unsubscribe_url"}),
-    **{
-        code: _COMPLIANCE
-        for code in (
-            "kr-ad-label",
-            "kr-unsubscribe",
-            "kr-opt-out",
-            "kr-sender",
-            "us-address",
-            "us-unsubscribe",
-            "eu-unsubscribe",
-            "eu-consent",
-        )
-    },  # fmt: skip
+    **dict.fromkeys(("kr-ad-label", "kr-unsubscribe", "kr-opt-out", "kr-sender"), _COMPLIANCE),
+    **dict.fromkeys(("us-address", "us-unsubscribe", "eu-unsubscribe", "eu-consent"), _COMPLIANCE),
 }
 
 
@@ -78,7 +67,7 @@ def roots_first(project: Project, diagnostics: list[Diagnostic]) -> list[Diagnos
         shown.append(d)
     out: list[Diagnostic] = []
     for d in shown:
-        tally = counts.pop(d.location, None) if id(d) in root_ids and d.is_error else None
+        tally = counts.pop(d.location, []) if id(d) in root_ids and d.is_error else []
         out.append(replace(d, message=f"{d.message} {_counted(*tally)}") if tally else d)
     here = src.path if src is not None else None
     return sorted(out, key=lambda d: (d.location.path != here, *sort_key(d)))

@@ -32,6 +32,7 @@ from journeyctl.spec.models import (
 )
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import check_templates
+from journeyctl.spec.timing_checks import check_flow_timing
 from journeyctl.spec.unsubscribe import forgeable_link_warnings
 from journeyctl.spec.walk import KeyPath, iter_sends, iter_step_lists, iter_steps
 from journeyctl.spec.yamlsrc import SourceFile
@@ -196,11 +197,6 @@ def _check_window(
             )
 
 
-def _first_wait(steps: list[Step]) -> Duration | None:
-    wait = next((s for s in steps if isinstance(s, Wait)), None)
-    return wait.wait if wait is not None and isinstance(wait.wait, Duration) else None
-
-
 def check_timing(project: Project) -> Iterator[Diagnostic]:
     for seq in project.sequences.values():
         src, model = seq.source, seq.model
@@ -217,17 +213,6 @@ def check_timing(project: Project) -> Iterator[Diagnostic]:
                     f"wait until {step.wait.until:%H:%M} on no day: it never ends",
                     "list at least one weekday, or drop `days:` for every day",
                 )
-        goal = model.goal
-        first = _first_wait(model.steps)
-        within = goal.within if goal is not None else None
-        if within is not None and first is not None and within.approx() < first.approx():
-            yield warning(
-                src.scalar_location(("goal", "within")),
-                "impossible-timing",
-                f"goal window {within} is shorter than the first wait ({first}):"
-                " conversions after it are not counted",
-                "make `within` cover the sequence's waits",
-            )
 
 
 def longest_path(steps: list[Step]) -> Duration:
@@ -422,6 +407,7 @@ CHECKS: list[Check] = [
     check_channels,
     check_unreachable,
     check_timing,
+    check_flow_timing,
     check_trigger_and_events,
     check_splits,
     check_secrets,

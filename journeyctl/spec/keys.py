@@ -27,10 +27,9 @@ def mapping_path(data: Any, loc: tuple[Any, ...]) -> KeyPath:
     path: list[str | int] = []
     node = data
     for seg in loc[:-1]:
-        if isinstance(node, dict) and seg in node and isinstance(node[seg], dict | list):
-            node = node[seg]
-            path.append(seg)
-        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+        into_mapping = isinstance(node, dict) and isinstance(node.get(seg), dict | list)
+        into_list = isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)
+        if into_mapping or into_list:
             node = node[seg]
             path.append(seg)
     return tuple(path)

@@ -82,14 +82,14 @@ def validation_diagnostics(
                 continue
         if etype == "extra_forbidden":
             key = loc[-1] if loc else "?"
-            where, hint = src.locate(loc, at_key=True), _HINTS["unknown-key"]
+            at, key_hint = src.locate(loc, at_key=True), _HINTS["unknown-key"]
             if data is not None and loc:
                 holder = mapping_path(data, loc)
-                where = src.locate((*holder, key), at_key=True)
+                at = src.locate((*holder, key), at_key=True)
                 if kind is not None:
-                    hint = unknown_key_hint(str(key), allowed_keys(kind, data, holder))
+                    key_hint = unknown_key_hint(str(key), allowed_keys(kind, data, holder))
             unknown_at[len(out)] = i
-            out.append(error(where, "unknown-key", f"unknown key '{key}'", hint))
+            out.append(error(at, "unknown-key", f"unknown key '{key}'", key_hint))
             continue
         if etype == "missing":
             where = _parent_path(loc)

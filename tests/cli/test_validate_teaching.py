@@ -147,3 +147,40 @@ def test_unknown_step_key_points_at_the_key_with_the_keys_of_that_step(in_tmp: P
         " text_template, body, window, on_cap\n"
     ) in err
     assert "  hint: did you mean `timeout`? keys here: event, timeout, where\n" in err
+
+
+def test_a_response_read_before_it_can_happen_is_flagged(in_tmp: Path) -> None:
+    build_tree(
+        in_tmp / "proj",
+        {
+            "journey.yaml": JOURNEY,
+            "hello.yaml": """
+                trigger: {event: subscribed}
+                ad: false
+                goal: {event: purchased, within: 1d}
+                steps:
+                  - send: hello
+                    subject: hi
+                    body: hello
+                  - branch:
+                      if: "opened('hello')"
+                      then:
+                        - wait: 2d
+                        - send: thanks
+                          subject: thanks
+                          body: thanks
+                """,
+        },
+    )
+    code, err = validate("proj", "--strict")
+    assert code == 1
+    assert located(err) == [
+        "proj/hello.yaml:3:34: warning[impossible-timing]: goal window 1d is shorter than the"
+        " wait before send 'thanks' (2d, line 12): conversions after it are not counted",
+        "proj/hello.yaml:9:12: warning[response-too-soon]: opened('hello') is always false here:"
+        " no wait lies between sending 'hello' (line 4) and this branch",
+    ]
+    assert (
+        "  hint: add a wait after 'hello' (e.g. `- wait: 2d`), or wait for the response:"
+        " `wait_for: {event: opened, timeout: 2d}`\n"
+    ) in err
