@@ -178,7 +178,7 @@ def test_a_response_read_before_it_can_happen_is_flagged(in_tmp: Path) -> None:
         "proj/hello.yaml:3:34: warning[impossible-timing]: goal window 1d is shorter than the"
         " wait before send 'thanks' (2d, line 12): conversions after it are not counted",
         "proj/hello.yaml:9:12: warning[response-too-soon]: opened('hello') is always false here:"
-        " no wait lies between sending 'hello' (line 4) and this branch",
+        " no wait lies between sending 'hello' (line 5) and this branch",
     ]
     assert (
         "  hint: add a wait after 'hello' (e.g. `- wait: 2d`), or wait for the response:"
