@@ -31,6 +31,8 @@ def status(
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
+    from zoneinfo import ZoneInfo
+
     from journeyctl.store.queries import last_run_clock
     from journeyctl.store.queries import status as read_status
 
@@ -43,7 +45,8 @@ def status(
             t = parse_instant(now, tz, option="--now")
         elif last is not None:
             t = last
-            note = f"clock: {t.isoformat()}, the last run's (from the database; --now to change)"
+            shown = t.astimezone(ZoneInfo(tz)).isoformat()
+            note = f"clock: {shown}, the last run's (from the database; --now to change)"
         else:
             t = SystemClock().now()
         st = read_status(store, t)

@@ -222,7 +222,9 @@ def _next_messages(engine: Engine, state: ContactState, until: datetime) -> list
     """Messages the engine would send for a copy of `state` up to `until`, in decision order."""
     mine = copy.deepcopy(state)
     tz = engine.zone_of(mine)
-    result = engine.advance(mine, until)
+    # replay: each instant decided as an on-time tick would (a window longer than `late.max`
+    # would otherwise find its first messages late)
+    result = engine.replay(mine, until)
     return [
         PlannedMessage(m.at.astimezone(tz), m.contact_id, m.sequence, m.step, m.channel)
         for m in result.messages
