@@ -27,12 +27,12 @@ def status(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Enrollments by sequence and step, due now, retrying and failed deliveries."""
+    from zoneinfo import ZoneInfo
+
     from journeyctl.cli.db_render import open_existing, render_status, status_json
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
-    from zoneinfo import ZoneInfo
-
     from journeyctl.store.queries import last_run_clock
     from journeyctl.store.queries import status as read_status
 
