@@ -23,16 +23,21 @@ READS: dict[str, frozenset[str]] = {
     "unknown-channel": frozenset({"channels"}),
     "html-on-text-channel": frozenset({"channels"}),
     "missing-subject": frozenset({"channels"}),
-    "impossible-timing": frozenset({"quiet_hours"}),
-    "undeclared-variable": frozenset({"sender", "unsubscribe_url"}),
+    "impossible-timing": frozenset({"quiet_hours"}),  # only its quiet-hours form: _reads
     "no-unsubscribe-secret": frozenset({"unsubscribe_secret", "channels", "unsubscribe_url"}),
     **dict.fromkeys(("kr-ad-label", "kr-unsubscribe", "kr-opt-out", "kr-sender"), _COMPLIANCE),
     **dict.fromkeys(("us-address", "us-unsubscribe", "eu-unsubscribe", "eu-consent"), _COMPLIANCE),
 }
 
 
+def _reads(d: Diagnostic) -> frozenset[str] | None:
+    if d.code == "impossible-timing" and "quiet hours" not in d.message:
+        return None  # windows, waits and goals: the sequence's own timing
+    return READS.get(d.code)
+
+
 def _follows(d: Diagnostic, damaged: frozenset[str]) -> bool:
-    reads = READS.get(d.code)
+    reads = _reads(d)
     if reads is None:
         return False
     return "*" in damaged or bool(reads & damaged)

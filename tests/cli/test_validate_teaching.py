@@ -184,3 +184,14 @@ def test_a_response_read_before_it_can_happen_is_flagged(in_tmp: Path) -> None:
         "  hint: add a wait after 'hello' (e.g. `- wait: 2d`), or wait for the response:"
         " `wait_for: {event: opened, timeout: 2d}`\n"
     ) in err
+
+
+def test_a_journey_yaml_that_does_not_parse_is_the_only_error_shown(in_tmp: Path) -> None:
+    stock_with(in_tmp, "\nchannels:\n", "\nchannels: [\n")
+    code, err = validate("shop")
+    assert code == 1
+    lines = located(err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("shop/journey.yaml:")
+    assert "error[yaml-syntax]" in lines[0]
+    assert lines[0].endswith(" errors that follow from it)")
