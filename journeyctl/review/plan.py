@@ -369,12 +369,12 @@ def _clock_line(plan: Plan) -> list[str]:
 def _wait_lines(s: SequenceChange) -> list[str]:
     lines = []
     for w in s.waits:
-        what = "timeout" if w.kind == "wait_for" else "wait"
+        what = "timeout" if w.kind == "wait_for" else "wait before it"
         lines.append(
             f"  at `{w.step}`: {w.contacts} contact(s) already waiting keep their due time;"
             f" the {what} is now {w.wait}"
         )
-        lines += [f"    {c}: due {_hm(kept)} (the new {what} would give {_hm(new)})"
+        lines += [f"    {c}: due {_hm(kept)} (the new {what.split()[0]} would give {_hm(new)})"
                   for c, kept, new in w.examples]  # fmt: skip
         lines.append(f"    rule: {w.rule}")
     return lines

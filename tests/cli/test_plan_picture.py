@@ -35,7 +35,7 @@ def test_a_changed_wait_shows_who_keeps_the_old_due_time_and_why(
     assert code == 0, out + err
     lines = out.splitlines()
     i = lines.index(
-        "  at `fourth`: 1 contact(s) already waiting keep their due time; the wait is now 3d"
+        "  at `fourth`: 1 contact(s) already waiting keep their due time; the wait before it is now 3d"
     )
     assert lines[i + 1 : i + 3] == [
         "    c4: due 2026-11-04 10:00 KST (the new wait would give 2026-11-06 10:00 KST)",
