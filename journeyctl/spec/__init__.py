@@ -51,9 +51,9 @@ def validate_paths(paths: Sequence[Path]) -> ValidationResult:
     result = ValidationResult()
     for path in paths:
         if path.is_dir():
-            project = load_project(path)
+            project = load_project(path, salvage=True)
         elif path.is_file() and is_sequence_file(path):
-            project = load_project(path.parent, only=[path])
+            project = load_project(path.parent, only=[path], salvage=True)
         else:
             raise UsageError(f"{path}: not a project directory or a sequence file")
         result.projects.append(project)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.durations import DURATION_HINT
@@ -21,7 +21,7 @@ from journeyctl.spec.flow import build_flow
 from journeyctl.spec.keys import allowed_keys, did_you_mean, mapping_path, unknown_key_hint
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.project import LoadedSequence, Project
-from journeyctl.spec.salvage import ALL, Damage, salvage_settings
+from journeyctl.spec.salvage import ALL, Damage, salvage_sequence, salvage_settings
 from journeyctl.spec.schema import Kind
 from journeyctl.spec.yamlsrc import SourceFile, leaves, parse_file, symlink_outside
 
@@ -167,14 +167,6 @@ def _parent_path(loc: tuple[Any, ...]) -> str:
     return f" in '{parents[-1]}'" if parents else ""
 
 
-def _validate(src: SourceFile, model: type[BaseModel], data: Any, kind: Kind) -> BaseModel | None:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        src.diagnostics.extend(validation_diagnostics(src, exc, data, kind))
-        return None
-
-
 def load_settings(
     root: Path, base: Path | None = None
 ) -> tuple[ProjectSettings, SourceFile | None]:
@@ -216,9 +208,17 @@ def _all_damaged(src: SourceFile) -> Damage:
 
 
 def load_sequence(
-    path: Path, base: Path | None = None, settings: ProjectSettings | None = None
+    path: Path,
+    base: Path | None = None,
+    settings: ProjectSettings | None = None,
+    *,
+    salvage: bool = False,
 ) -> tuple[LoadedSequence | None, SourceFile]:
-    """`settings`: the project's (journey.yaml), which resolve each send's channel."""
+    """`settings`: the project's (journey.yaml), which resolve each send's channel.
+
+    `salvage` (validate): a sequence whose only errors are unknown keys is still loaded, each
+    key read as the one it most likely meant (spec.salvage), so its other mistakes are found in
+    the same round; its errors stay in the diagnostics."""
     src = parse_file(path, _display(path, base))
     if src.data is None:
         if not src.diagnostics:
@@ -248,16 +248,26 @@ def load_sequence(
         )
         return None, src
     data.setdefault("sequence", path.stem)
-    model = _validate(src, Sequence, data, "sequence")
-    if not isinstance(model, Sequence):
-        return None, src
+    model: Sequence | None
+    try:
+        model = Sequence.model_validate(data)
+    except ValidationError as exc:
+        src.diagnostics.extend(validation_diagnostics(src, exc, data, "sequence"))
+        model = salvage_sequence(data, exc) if salvage else None
+        if model is None:
+            return None, src
     return LoadedSequence(model=model, source=src, flow=build_flow(model, settings)), src
 
 
 def load_project(
-    root: Path, *, only: Iterable[Path] | None = None, base: Path | None = None
+    root: Path,
+    *,
+    only: Iterable[Path] | None = None,
+    base: Path | None = None,
+    salvage: bool = False,
 ) -> Project:
-    """Load a project directory; `only` restricts to given sequence files (validate FILE...)."""
+    """Load a project directory; `only` restricts to given sequence files (validate FILE...);
+    `salvage`: see load_sequence (validate only: a salvaged project has errors)."""
     settings, settings_src, damage = load_settings_salvaged(root, base)
     project = Project(
         root=root, settings=settings, settings_source=settings_src, settings_damage=damage
@@ -271,7 +281,7 @@ def load_project(
             shown = _display(path, base)
             project.diagnostics.append(symlink_outside(shown, shown.name))
             continue
-        loaded, src = load_sequence(path, base, settings)
+        loaded, src = load_sequence(path, base, settings, salvage=salvage)
         project.diagnostics.extend(src.diagnostics)
         if loaded is None:
             continue

@@ -1,4 +1,5 @@
-"""What of journey.yaml is usable when it has errors, so one round of validate says it all.
+"""What of journey.yaml (and a sequence) is usable when it has errors, so one round of
+validate says it all.
 
 A journey.yaml that fails validation used to leave the project on default settings: every
 declared contact field then read as undeclared, every channel as missing, and one typo became
@@ -15,7 +16,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from journeyctl.spec.keys import allowed_keys, did_you_mean, mapping_path
-from journeyctl.spec.models import ProjectSettings
+from journeyctl.spec.models import ProjectSettings, Sequence
 
 ALL: Final = frozenset({"*"})  # any key: the file could not be read as settings at all
 Damage = list[tuple[Any, frozenset[str]]]  # (an error's Location, the keys it damaged)
@@ -55,3 +56,30 @@ def salvage_settings(
         except ValidationError as again:
             exc = again
     return ProjectSettings(), ALL
+
+
+def salvage_sequence(data: dict[str, Any], exc: ValidationError) -> Sequence | None:
+    """The sequence read with each unknown key taken as the key it most likely meant (`chanel`
+    as `channel`; dropped when nothing is close), when that is its only kind of mistake; else
+    None. validate checks the rest of it in the same round (its errors are already reported)."""
+    repaired = copy.deepcopy(data)
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if err["type"] == "missing":
+            continue  # explained by a rename (`timout`), or validating the repair says so
+        if err["type"] != "extra_forbidden" or not loc:
+            return None
+        holder = mapping_path(data, loc)
+        node: Any = repaired
+        for seg in holder:
+            node = node[seg]
+        if not isinstance(node, dict) or loc[-1] not in node:
+            return None
+        value = node.pop(loc[-1])
+        meant = did_you_mean(str(loc[-1]), allowed_keys("sequence", data, holder))
+        if meant is not None and meant not in node:
+            node[meant] = value
+    try:
+        return Sequence.model_validate(repaired)
+    except ValidationError:
+        return None

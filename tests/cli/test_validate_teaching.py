@@ -195,3 +195,30 @@ def test_a_journey_yaml_that_does_not_parse_is_the_only_error_shown(in_tmp: Path
     assert lines[0].startswith("shop/journey.yaml:")
     assert "error[yaml-syntax]" in lines[0]
     assert lines[0].endswith(" errors that follow from it)")
+
+
+def test_a_typo_does_not_hide_the_sequences_other_mistakes(in_tmp: Path) -> None:
+    build_tree(
+        in_tmp / "proj",
+        {
+            "journey.yaml": JOURNEY,
+            "hello.yaml": """
+                trigger: {event: subscribed}
+                ad: false
+                steps:
+                  - send: hello
+                    chanel: emial
+                    subject: "hi {{ contact.nmae }}"
+                    body: hello
+                """,
+        },
+    )
+    code, err = validate("proj")
+    assert code == 1
+    # one round: the typo, the channel it names (read as `channel:`), the field
+    assert located(err) == [
+        "proj/hello.yaml:4:5: error[unknown-channel]: channel 'emial' is not configured"
+        " (channels: email)",
+        "proj/hello.yaml:5:5: error[unknown-key]: unknown key 'chanel'",
+        "proj/hello.yaml:6:21: error[undeclared-field]: contact field 'nmae' is not declared",
+    ]
