@@ -10,7 +10,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, NowOpt
+from journeyctl.cli.options import DbOpt
 
 
 class PlanFormat(StrEnum):
@@ -32,13 +32,25 @@ def plan(
             "messages are new or gone.",
         ),
     ] = None,
-    now: NowOpt = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="The plan's clock: ISO 8601 with offset, or a date (project tz). Default: the "
+            "last run's clock in the database, else the wall clock.",
+        ),
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option("--window", help="How far ahead to list messages: a duration (30m, 4h, 2d)."),
+    ] = "24h",
     fmt: Annotated[PlanFormat, typer.Option("--format", help="text, markdown or json.")] = (
         PlanFormat.text
     ),
 ) -> None:
     """Contacts per step of each changed sequence and what happens to them (continue, move,
-    exit), new sequences, and the next 24 hours' messages. Reads the database, never writes it.
+    exit), waits they keep, `migrate:` lines for removed steps, new sequences, and the
+    messages of the next --window. Reads the database, never writes it.
 
     Exit status 0 whatever the plan says; 2 for usage errors, 1 when the files do not load.
     """
@@ -50,14 +62,18 @@ def plan(
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
-    from journeyctl.review.plan import make_plan, to_markdown, to_text
+    from journeyctl.errors import UsageError
+    from journeyctl.review.plan import ClockSource, make_plan, to_markdown, to_text
+    from journeyctl.spec.durations import Duration
+    from journeyctl.store.queries import last_run_clock
 
+    try:
+        span = Duration.parse(window)
+    except ValueError as exc:
+        raise UsageError(f"--window: {exc}; write e.g. 30m, 4h, 2d or 1w") from None
+    if span.is_negative or span.is_zero:
+        raise UsageError(f"--window: {window!r} must be longer than zero")
     project = load_project_or_fail(project_dir)
-    t = (
-        parse_instant(now, project.settings.timezone, option="--now")
-        if now
-        else SystemClock().now()
-    )
     with ExitStack() as stack:
         old = None
         if base is not None:
@@ -66,7 +82,15 @@ def plan(
             old = stack.enter_context(base_side(project_dir, base)).project
         store = open_existing(db)
         stack.callback(store.close)
-        result = make_plan(project, store, t, base=old, base_label=base)
+        clock: ClockSource = "--now"
+        if now:
+            t = parse_instant(now, project.settings.timezone, option="--now")
+        else:
+            last = last_run_clock(store)
+            t, clock = (
+                (last, "last run") if last is not None else (SystemClock().now(), "wall clock")
+            )
+        result = make_plan(project, store, t, base=old, base_label=base, window=span, clock=clock)
     out = Output.from_environment()
     if fmt is PlanFormat.json:
         out.data(json.dumps(result.to_json(), ensure_ascii=False, indent=2))

@@ -4,9 +4,11 @@ Two questions, answered from the database without writing to it:
 1. For each sequence whose in-flight enrollments were made with another version (or that was
    removed): how many contacts sit at each step and what the engine will do with them —
    by the engine's own rules (`engine.plan.fate`, SPEC §5).
-2. Which messages the next 24 hours would bring for those contacts that were not planned
-   before: each contact's state is copied and advanced by a pure engine for the new files and,
-   given a base, for the old ones; the difference is the answer.
+2. Which messages the next 24 hours (`window`) would bring for those contacts that were not
+   planned before: each contact's state is copied and advanced by a pure engine for the new
+   files and, given a base, for the old ones; the difference is the answer.
+3. Which of them keep a wait the current files would time otherwise, and the `migrate:` line
+   that would keep contacts at removed steps in flight (review.plan_waits).
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import ContactState, Status
-from journeyctl.engine.plan import Action, SequencePlan, fate
+from journeyctl.engine.plan import STEP_REMOVED, Action, SequencePlan, fate
+from journeyctl.engine.timing import after
+from journeyctl.review.plan_waits import WaitChange, migrate_line, suggest_migrate, wait_changes
+from journeyctl.spec.durations import Duration
 from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger
 from journeyctl.spec.project import Project
 from journeyctl.store.sqlite import SqliteStore
 
 HORIZON = timedelta(hours=24)
+# Where plan's clock came from (said in its output): --now, the last run in the db, the wall.
+ClockSource = Literal["--now", "last run", "wall clock"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class SequenceChange:
     stored_versions: list[str] = field(default_factory=list)
     steps: list[StepFate] = field(default_factory=list)
     enrolls: str | None = None  # for a new sequence: who enters it and when
+    waits: list[WaitChange] = field(default_factory=list)  # waits kept by contacts in flight
+    # for steps whose contacts exit step_removed: the migrate: entries suggested (None: unknown)
+    migrate: dict[str, str | None] = field(default_factory=dict)
+    migrate_line: str | None = None
 
     @property
     def contacts(self) -> int:
@@ -70,6 +81,8 @@ class Plan:
     now: datetime
     until: datetime
     base: str | None
+    window: str = "24h"
+    clock: ClockSource = "--now"
     sequences: list[SequenceChange] = field(default_factory=list)
     planned: list[PlannedMessage] = field(default_factory=list)  # the new files' next 24 h
     added: list[PlannedMessage] | None = None  # planned now, not with the base (None: no base)
@@ -85,9 +98,27 @@ class Plan:
                 "at": m.at.isoformat(),
             }
 
+        def waits(s: SequenceChange) -> list[dict[str, Any]]:
+            return [
+                {
+                    "step": w.step,
+                    "kind": w.kind,
+                    "wait": w.wait,
+                    "contacts": w.contacts,
+                    "rule": w.rule,
+                    "examples": [
+                        {"contact_id": c, "due_at": kept.isoformat(), "new_due_at": new.isoformat()}
+                        for c, kept, new in w.examples
+                    ],
+                }
+                for w in s.waits
+            ]
+
         return {
             "now": self.now.isoformat(),
             "until": self.until.isoformat(),
+            "window": self.window,
+            "clock": self.clock,
             "base": self.base,
             "sequences": [
                 {
@@ -107,6 +138,9 @@ class Plan:
                         for f in s.steps
                     ],
                     "enrolls": s.enrolls,
+                    "waits": waits(s),
+                    "migrate": s.migrate,
+                    "migrate_line": s.migrate_line,
                 }
                 for s in self.sequences
             ],
@@ -188,7 +222,9 @@ def _next_messages(engine: Engine, state: ContactState, until: datetime) -> list
     """Messages the engine would send for a copy of `state` up to `until`, in decision order."""
     mine = copy.deepcopy(state)
     tz = engine.zone_of(mine)
-    result = engine.advance(mine, until)
+    # replay: each instant decided as an on-time tick would (a window longer than `late.max`
+    # would otherwise find its first messages late)
+    result = engine.replay(mine, until)
     return [
         PlannedMessage(m.at.astimezone(tz), m.contact_id, m.sequence, m.step, m.channel)
         for m in result.messages
@@ -203,17 +239,22 @@ def make_plan(
     *,
     base: Project | None = None,
     base_label: str | None = None,
+    window: Duration | None = None,
+    clock: ClockSource = "--now",
 ) -> Plan:
-    """The plan of `project` against `store` at `now`; `base` is the project before the edit.
+    """The plan of `project` against `store` at `now`; `base` is the project before the edit;
+    `window`: how far ahead messages are listed (default 24h); `clock`: where `now` came from.
 
     Reads only: `store.save` is never called.
     """
-    until = now + HORIZON
     tz = ZoneInfo(project.settings.timezone)
+    until = after(now, window, tz) if window is not None else now + HORIZON
     out = Plan(
         now=now.astimezone(tz),
         until=until.astimezone(tz),
         base=base_label if base is not None else None,
+        window=str(window) if window is not None else "24h",
+        clock=clock,
     )
     new_engine = Engine(project)  # no renderer: decisions only
     old_engine = Engine(base) if base is not None else None
@@ -228,17 +269,38 @@ def make_plan(
         )
     planned: list[PlannedMessage] = []
     before: list[PlannedMessage] = []
+    states: list[tuple[ContactState, ZoneInfo]] = []
     for contact_id in sorted(affected):
         state = store.load(contact_id)
+        states.append((state, new_engine.zone_of(state)))
         planned += _next_messages(new_engine, state, until)
         if old_engine is not None:
             before += _next_messages(old_engine, state, until)
+    _in_flight(out, new_engine, states, base)
     out.planned = _in_time_order(planned)
     if old_engine is not None:
         was, now_ = set(before), set(planned)
         out.added = _in_time_order([m for m in planned if m not in was])
         out.dropped = _in_time_order([m for m in before if m not in now_])
     return out
+
+
+def _in_flight(
+    plan: Plan, engine: Engine, states: list[tuple[ContactState, ZoneInfo]], base: Project | None
+) -> None:
+    """Waits kept and `migrate:` suggestions of each changed sequence (review.plan_waits)."""
+    by_id = {s.id: s for s in engine.sequences}
+    for change in plan.sequences:
+        seq = by_id.get(change.sequence)
+        if change.status != "changed" or seq is None:
+            continue
+        change.waits = wait_changes(seq, states)
+        removed = [f.step for f in change.steps if f.reason == STEP_REMOVED and f.step is not None]
+        if removed:
+            old = base.manifest.sequences.get(change.sequence) if base is not None else None
+            change.migrate = suggest_migrate(seq, removed, old)
+            if any(v is not None for v in change.migrate.values()):
+                change.migrate_line = migrate_line(seq, change.migrate)
 
 
 def _in_time_order(messages: list[PlannedMessage]) -> list[PlannedMessage]:
@@ -284,20 +346,66 @@ def _sequence_title(s: SequenceChange) -> str:
 
 def _message_sections(plan: Plan) -> list[tuple[str, list[PlannedMessage]]]:
     span = f"{_hm(plan.now)} → {_hm(plan.until)}"
+    window = "24 h" if plan.window == "24h" else plan.window
     if plan.added is None or plan.dropped is None:
-        return [(f"messages for these contacts in the next 24 h ({span}; no --base)", plan.planned)]
+        return [
+            (f"messages for these contacts in the next {window} ({span}; no --base)", plan.planned)
+        ]
     return [
-        (f"new in the next 24 h, not planned at `{plan.base}` ({span})", plan.added),
-        (f"no longer sent in the next 24 h, planned at `{plan.base}`", plan.dropped),
+        (f"new in the next {window}, not planned at `{plan.base}` ({span})", plan.added),
+        (f"no longer sent in the next {window}, planned at `{plan.base}`", plan.dropped),
     ]
 
 
+def _clock_line(plan: Plan) -> list[str]:
+    """Where the clock came from, unless the user gave it (--now)."""
+    if plan.clock == "last run":
+        return [f"clock: {_hm(plan.now)}, the last run's (from the database; --now to change)"]
+    if plan.clock == "wall clock":
+        return [f"clock: {_hm(plan.now)}, the wall clock (no run in the database yet)"]
+    return []
+
+
+def _wait_lines(s: SequenceChange) -> list[str]:
+    lines = []
+    for w in s.waits:
+        what = "timeout" if w.kind == "wait_for" else "wait before it"
+        lines.append(
+            f"  at `{w.step}`: {w.contacts} contact(s) already waiting keep their due time;"
+            f" the {what} is now {w.wait}"
+        )
+        lines += [f"    {c}: due {_hm(kept)} (the new {what.split()[0]} would give {_hm(new)})"
+                  for c, kept, new in w.examples]  # fmt: skip
+        lines.append(f"    rule: {w.rule}")
+    return lines
+
+
+def _migrate_lines(s: SequenceChange) -> list[str]:
+    if not s.migrate:
+        return []
+    known = [k for k, v in s.migrate.items() if v is not None]
+    unknown = [k for k, v in s.migrate.items() if v is None]
+    lines = []
+    if s.migrate_line is not None:
+        steps = ", ".join(f"`{k}`" for k in known)
+        lines.append(
+            f"  suggested: `{s.migrate_line}` keeps the contacts at {steps} in flight"
+            " (without it they exit step_removed)"
+        )
+    for k in unknown:
+        lines.append(
+            f"  `{k}` is gone: to keep its contacts in flight, add `migrate: {{{k}: <step id>}}`"
+        )
+    return lines
+
+
 def to_text(plan: Plan) -> str:
-    lines = [_headline(plan)]
+    lines = [_headline(plan), *_clock_line(plan)]
     for s in plan.sequences:
         lines += ["", _sequence_title(s)]
         if s.status == "changed":
             lines += [f"  at {_at(f)}: {f.contacts} contact(s) {_fate_words(f)}" for f in s.steps]
+            lines += _wait_lines(s) + _migrate_lines(s)
     for title, messages in _message_sections(plan):
         lines += ["", f"{title}: {len(messages)}"]
         lines += [f"  {_hm(m.at)}  {m.contact_id}  {m.sequence}/{m.step} via {m.channel}"
@@ -307,11 +415,15 @@ def to_text(plan: Plan) -> str:
 
 def to_markdown(plan: Plan) -> str:
     lines = [f"### journeyctl plan: {_headline(plan)}"]
+    lines += [f"\n{line}" for line in _clock_line(plan)]
     for s in plan.sequences:
         lines += ["", f"**{_sequence_title(s)}**"]
         if s.status == "changed" and s.steps:
             lines += ["", "| at step | contacts | what happens |", "|---|---:|---|"]
             lines += [f"| {_at(f)} | {f.contacts} | {_fate_words(f)} |" for f in s.steps]
+        extra = _wait_lines(s) + _migrate_lines(s) if s.status == "changed" else []
+        if extra:
+            lines += ["", "```", *(line.removeprefix("  ") for line in extra), "```"]
     for title, messages in _message_sections(plan):
         lines += ["", f"**{title}: {len(messages)}**"]
         if messages:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from journeyctl.diagnostics import Diagnostic, sort_key
+from journeyctl.diagnostics import Diagnostic
 from journeyctl.errors import ProjectError, UsageError
 
 TYPE_CHECKING = False  # typing itself is not imported: the idle minute imports spec.fingerprint
@@ -38,9 +38,10 @@ class ValidationResult:
 
 
 def validate_project(project: Project) -> list[Diagnostic]:
+    from journeyctl.spec.cascade import roots_first
     from journeyctl.spec.checks import run_checks
 
-    return sorted([*project.diagnostics, *run_checks(project)], key=sort_key)
+    return roots_first(project, [*project.diagnostics, *run_checks(project)])
 
 
 def validate_paths(paths: Sequence[Path]) -> ValidationResult:
@@ -50,9 +51,9 @@ def validate_paths(paths: Sequence[Path]) -> ValidationResult:
     result = ValidationResult()
     for path in paths:
         if path.is_dir():
-            project = load_project(path)
+            project = load_project(path, salvage=True)
         elif path.is_file() and is_sequence_file(path):
-            project = load_project(path.parent, only=[path])
+            project = load_project(path.parent, only=[path], salvage=True)
         else:
             raise UsageError(f"{path}: not a project directory or a sequence file")
         result.projects.append(project)

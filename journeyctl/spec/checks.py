@@ -32,6 +32,7 @@ from journeyctl.spec.models import (
 )
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import check_templates
+from journeyctl.spec.timing_checks import check_flow_timing
 from journeyctl.spec.tracking import check_tracking
 from journeyctl.spec.unsubscribe import forgeable_link_warnings
 from journeyctl.spec.walk import KeyPath, iter_sends, iter_step_lists, iter_steps
@@ -71,8 +72,7 @@ def _settings_loaded(project: Project) -> bool:
 
 
 def check_channels(project: Project) -> Iterator[Diagnostic]:
-    if not _settings_loaded(project):
-        return
+    # (with a damaged journey.yaml, spec.cascade counts these under its error)
     channels = project.settings.channels
     for seq in project.sequences.values():
         for send, path in iter_sends(seq):
@@ -198,11 +198,6 @@ def _check_window(
             )
 
 
-def _first_wait(steps: list[Step]) -> Duration | None:
-    wait = next((s for s in steps if isinstance(s, Wait)), None)
-    return wait.wait if wait is not None and isinstance(wait.wait, Duration) else None
-
-
 def check_timing(project: Project) -> Iterator[Diagnostic]:
     for seq in project.sequences.values():
         src, model = seq.source, seq.model
@@ -219,17 +214,6 @@ def check_timing(project: Project) -> Iterator[Diagnostic]:
                     f"wait until {step.wait.until:%H:%M} on no day: it never ends",
                     "list at least one weekday, or drop `days:` for every day",
                 )
-        goal = model.goal
-        first = _first_wait(model.steps)
-        within = goal.within if goal is not None else None
-        if within is not None and first is not None and within.approx() < first.approx():
-            yield warning(
-                src.scalar_location(("goal", "within")),
-                "impossible-timing",
-                f"goal window {within} is shorter than the first wait ({first}):"
-                " conversions after it are not counted",
-                "make `within` cover the sequence's waits",
-            )
 
 
 def longest_path(steps: list[Step]) -> Duration:
@@ -276,7 +260,7 @@ def check_trigger_and_events(project: Project) -> Iterator[Diagnostic]:
                     f"'{trig.check}' is not a cron expression: {exc}",
                     'five fields: minute hour day month weekday, e.g. "0 9 * * *"',
                 )
-        if isinstance(trig, DateTrigger) and _settings_loaded(project):
+        if isinstance(trig, DateTrigger):
             name = trig.date.field
             kind = fields.get(name)
             if kind not in ("date", "datetime"):
@@ -424,6 +408,7 @@ CHECKS: list[Check] = [
     check_channels,
     check_unreachable,
     check_timing,
+    check_flow_timing,
     check_trigger_and_events,
     check_splits,
     check_secrets,

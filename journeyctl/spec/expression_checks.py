@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterator
 
 from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
 
 from journeyctl.diagnostics import Diagnostic, error
 from journeyctl.spec.expressions import (
@@ -22,7 +23,7 @@ from journeyctl.spec.expressions import (
 )
 from journeyctl.spec.locations import in_scalar, scalar_line
 from journeyctl.spec.project import LoadedSequence, Project
-from journeyctl.spec.template_checks import limit_error
+from journeyctl.spec.template_checks import limit_error, unsafe_accesses
 from journeyctl.spec.templates import TemplateLimitError, constant_limits
 from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
 
@@ -56,8 +57,12 @@ def _check_one(
     sends: set[str],
 ) -> Iterator[Diagnostic]:
     src = seq.source
+    folding: SecurityError | None = None
     try:
-        compile_expr(source)
+        try:
+            compile_expr(source)
+        except SecurityError as exc:  # jinja folds constants: `none.__class__` is read here
+            folding = exc
         tree = parse_expr(source)
     except TemplateLimitError as exc:
         yield limit_error(scalar_line(src, path, exc.lineno or 1), f"expression: {exc.message}")
@@ -69,6 +74,25 @@ def _check_one(
             f"cannot parse expression {source.strip()!r}: {exc.message}",
             "expressions are Jinja expressions, e.g. \"contact.orders >= 2 and opened('hello')\"",
         )
+        return
+
+    refused = unsafe_accesses(tree)
+    if folding is not None and not refused:  # refused by a rule unsafe_accesses lacks
+        yield error(
+            scalar_line(src, path, 1),
+            "unsafe-attribute",
+            f"expression refused by the sandbox: {folding}",
+            "expressions see only data: remove it",
+        )
+        return
+    if refused:
+        for needle, line, why in refused:
+            yield error(
+                in_scalar(src, path, needle) if line <= 1 else scalar_line(src, path, line),
+                "unsafe-attribute",
+                why.replace("template sandbox", "sandbox"),
+                "expressions see only data: remove it",
+            )
         return
 
     for reason, _line in constant_limits(tree):

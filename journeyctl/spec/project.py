@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from journeyctl.diagnostics import Diagnostic
+from journeyctl.diagnostics import Diagnostic, Location
 from journeyctl.spec.flow import Flow
 from journeyctl.spec.models import ProjectSettings, Sequence
 from journeyctl.spec.yamlsrc import SourceFile
@@ -45,6 +45,8 @@ class Project:
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     settings_source: SourceFile | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # journey.yaml's errors and the top-level keys each left unusable (spec.salvage)
+    settings_damage: list[tuple[Location, frozenset[str]]] = field(default_factory=list)
     _manifest: Manifest | None = field(default=None, init=False, repr=False, compare=False)
 
     @property

@@ -73,15 +73,7 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
     for get in tree.find_all(nodes.Getattr):
         if isinstance(get.node, nodes.Name):
             out.attrs.append((get.node.name, get.attr, get.lineno))
-    # The sandbox refuses private names (`''.__class__`): the render would fail for everyone.
-    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attr = access.attr if isinstance(access, nodes.Getattr) else None
-        if isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
-            attr = access.arg.value if isinstance(access.arg.value, str) else None
-        if attr is not None and attr.startswith("_"):
-            out.unsafe.append((attr, access.lineno, _PRIVATE.format(attr=attr)))
-    out.unsafe.extend(_escapes(tree))
-    out.unsafe = list(dict.fromkeys(out.unsafe))
+    out.unsafe = unsafe_accesses(tree)
     out.limits = constant_limits(tree)
     out.attrs.extend(("contact", a, line) for a, line in contact_attributes(tree))
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
@@ -94,6 +86,20 @@ def _scan_cached(env: ImmutableSandboxedEnvironment, text: str) -> Scan:
     # contact_attributes also yields Getattr hits: keep each (base, attr, line) once
     out.attrs = list(dict.fromkeys(out.attrs))
     return out
+
+
+def unsafe_accesses(tree: nodes.Node) -> list[tuple[str, int, str]]:
+    """What the sandbox refuses in a template or expression, as (needle, line, why): private
+    names (`''.__class__`: the render would fail for everyone) and known escapes."""
+    found: list[tuple[str, int, str]] = []
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attr = access.attr if isinstance(access, nodes.Getattr) else None
+        if isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
+            attr = access.arg.value if isinstance(access.arg.value, str) else None
+        if attr is not None and attr.startswith("_"):
+            found.append((attr, access.lineno, _PRIVATE.format(attr=attr)))
+    found.extend(_escapes(tree))
+    return list(dict.fromkeys(found))
 
 
 _PRIVATE = "'{attr}' is refused by the template sandbox (names starting with _ are private)"

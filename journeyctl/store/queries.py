@@ -162,3 +162,11 @@ def stored_messages(
         at, delivered_at = opt_datetime(r[2]), opt_datetime(r[3])
         out.append(Stored(MESSAGES.decode(r[6:]), status, r[1], at, delivered_at, r[4], r[5]))
     return out
+
+
+def last_run_clock(store: SqliteStore) -> datetime | None:
+    """The clock (`now`) of the last run that was not a dry run, or None before any."""
+    row = store.conn.execute(
+        "SELECT now FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else opt_datetime(row[0])

@@ -29,9 +29,9 @@ def all_cases() -> list[Path]:
 
 def diagnostics_of(case: Path) -> list[str]:
     if case.is_dir():
-        project = load_project(case, base=case)
+        project = load_project(case, base=case, salvage=True)
     else:
-        project = load_project(case.parent, only=[case], base=case.parent)
+        project = load_project(case.parent, only=[case], base=case.parent, salvage=True)
     return [str(d) for d in validate_project(project)]
 
 
