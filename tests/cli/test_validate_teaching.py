@@ -91,7 +91,7 @@ def test_quiet_hour_typo_in_the_stock_library_is_one_error_at_the_key(in_tmp: Pa
     assert (
         "  hint: did you mean `quiet_hours`? keys here: timezone, quiet_hours, frequency_cap,"
         " compliance, sender, contacts, channels, late, events, report, unsubscribe_url,"
-        " unsubscribe_secret\n"
+        " unsubscribe_secret, http\n"
     ) in err
     assert err.endswith("1 error(s), 0 warning(s)\n")
 
