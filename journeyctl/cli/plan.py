@@ -10,7 +10,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, NowOpt
+from journeyctl.cli.options import DbOpt, NowOpt, OutOpt, format_option
 
 
 class PlanFormat(StrEnum):
@@ -33,7 +33,8 @@ def plan(
         ),
     ] = None,
     now: NowOpt = None,
-    fmt: Annotated[PlanFormat, typer.Option("--format", help="text, markdown or json.")] = (
+    out: OutOpt = None,
+    fmt: Annotated[PlanFormat, format_option(PlanFormat, "text, markdown or json.")] = (
         PlanFormat.text
     ),
 ) -> None:
@@ -67,10 +68,10 @@ def plan(
         store = open_existing(db)
         stack.callback(store.close)
         result = make_plan(project, store, t, base=old, base_label=base)
-    out = Output.from_environment()
     if fmt is PlanFormat.json:
-        out.data(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        text = json.dumps(result.to_json(), ensure_ascii=False, indent=2)
     elif fmt is PlanFormat.markdown:
-        out.data(to_markdown(result))
+        text = to_markdown(result)
     else:
-        out.data(to_text(result))
+        text = to_text(result)
+    Output.from_environment().emit(text, out)

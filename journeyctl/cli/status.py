@@ -9,32 +9,53 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format, NowOpt
+from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
+
+OptionalProjectDir = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Project directory: its journey.yaml timezone is the one times are shown in "
+        "(default: the timezone the last run recorded in the database).",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
 @boundary
 def status(
+    project_dir: OptionalProjectDir = None,
     db: DbOpt = Path("journey.db"),
-    now: NowOpt = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Count what is due as of this instant (ISO 8601 with offset, or a date in the "
+            "project timezone); default: now.",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.text,
+    out: OutOpt = None,
 ) -> None:
     """Enrollments by sequence and step, due now, retrying and failed deliveries."""
     from journeyctl.cli.db_render import open_existing, render_status, status_json
+    from journeyctl.cli.loading import project_timezone
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
     from journeyctl.store.queries import status as read_status
 
+    project_tz = project_timezone(project_dir)
     store = open_existing(db)
     try:
-        tz = store.get_meta("timezone") or "UTC"
+        tz = project_tz or store.get_meta("timezone") or "UTC"
         t = parse_instant(now, tz, option="--now") if now else SystemClock().now()
         st = read_status(store, t)
     finally:
         store.close()
     output = Output.from_environment()
     if fmt is Format.json:
-        output.data(status_json(st, tz))
+        output.emit(status_json(st, tz), out)
     else:
-        render_status(output, st, tz)
+        with output.writing(out) as o:
+            render_status(o, st, tz)

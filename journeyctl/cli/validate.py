@@ -9,7 +9,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, DiagFormat, EncodingOpt
+from journeyctl.cli.options import ContactsOpt, DiagFormat, EncodingOpt, format_option
 from journeyctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def validate(
         list[Path] | None, typer.Argument(help="Project directories or sequence files.")
     ] = None,
     fmt: Annotated[
-        DiagFormat, typer.Option("--format", help="text, json or github annotations.")
+        DiagFormat, format_option(DiagFormat, "text, json or github annotations.")
     ] = DiagFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
     contacts: ContactsOpt = None,
