@@ -83,8 +83,8 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
     )
     d = doc["deliveries"]
     output.out.print(
-        f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries; "
-        f"sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
+        f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries\n"
+        f"deliveries: sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
         f"retrying {d.get('retry', 0)}, failed {d.get('failed', 0)}, "
         f"in flight {d.get('attempting', 0)}",
         markup=False,

@@ -67,7 +67,7 @@ def run_line(d: Mapping[str, Any]) -> str:
     """The one line cron mails, from run_doc's document."""
     imp = d["imported"]
     parts = [
-        f"{'dry run' if d['dry_run'] else 'run'} at {_minute(d['now'])}:",
+        f"{'dry run' if d['dry_run'] else 'run'} at {minute_text(d['now'])}:",
         f"{d['contacts']} contact(s) advanced,",
         f"{d['decided']} to send, {d['skipped']} skipped,",
         f"{d['delivered']} delivered, {d['retrying']} retrying, {d['failed']} failed",
@@ -96,7 +96,7 @@ def run_line(d: Mapping[str, Any]) -> str:
     return " ".join(parts).replace(" ;", ";")
 
 
-def _minute(iso: str) -> str:
+def minute_text(iso: str) -> str:
     """`2026-11-02T10:05:43.564389+09:00` as `2026-11-02 10:05 +09:00`: the line is read by
     people (cron mail); `--format json` keeps the full precision."""
     if len(iso) < 16 or iso[10] != "T":

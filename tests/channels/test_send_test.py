@@ -123,7 +123,9 @@ def test_a_bounce_of_the_test_address_fails_the_command_and_suppresses_no_one(
     assert not list(proj.rglob("*.db"))
 
 
-def test_a_db_is_read_for_the_contact_and_left_unchanged(proj: Path, smtp_server: SmtpServer) -> None:
+def test_a_db_is_read_for_the_contact_and_left_unchanged(
+    proj: Path, smtp_server: SmtpServer
+) -> None:
     db = proj / "j.db"
     r = runner.invoke(app, ["contacts", "import", str(proj / "p"), str(proj / "contacts.csv"),
                             "--db", str(db)])  # fmt: skip

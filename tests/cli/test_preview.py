@@ -102,7 +102,9 @@ def test_open_calls_the_browser_with_the_page(
 
 
 def test_open_without_a_display_says_where_the_page_is(proj: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
+    }
     page = tmp_path / "p.html"
     r = subprocess.run(
         [sys.executable, "-m", "journeyctl", "preview", str(proj), "promo", "short", "--open",
