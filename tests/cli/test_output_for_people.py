@@ -50,7 +50,7 @@ def invoke(*args: str, columns: int = 80) -> tuple[int, str, str]:
 
 def ran(tmp_path: Path) -> Path:
     db = tmp_path / "j.db"
-    code, out, err = invoke("run", str(tmp_path / "p"), "--db", str(db), "--contacts",
+    code, _, err = invoke("run", str(tmp_path / "p"), "--db", str(db), "--contacts",
                             str(tmp_path / "contacts.csv"), "--events", str(tmp_path / "events.csv"),
                             "--now", "2026-11-02T10:05:30.123456+09:00")  # fmt: skip
     assert code == 0, err
