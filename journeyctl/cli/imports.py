@@ -13,7 +13,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, EncodingOpt, NowOpt, SkipInvalidOpt
+from journeyctl.cli.options import DbOpt, EncodingOpt, SkipInvalidOpt
 
 if TYPE_CHECKING:
     from journeyctl.run.imports import InputReport
@@ -30,6 +30,14 @@ FileArgs = Annotated[
         help="Project directory (journey.yaml: field types, max_age; default: .), then the CSV "
         "or JSONL file.",
         show_default=False,
+    ),
+]
+ImportNowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="The time of the import (ISO 8601 with offset, or a date in the project "
+        "timezone): events older than events.max_age by then never enroll; default: now.",
     ),
 ]
 ProjectOpt = Annotated[
@@ -65,7 +73,7 @@ def import_contacts(
     args: FileArgs,
     db: DbOpt = Path("journey.db"),
     project: ProjectOpt = None,
-    now: NowOpt = None,
+    now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
@@ -101,7 +109,7 @@ def import_events(
     args: FileArgs,
     db: DbOpt = Path("journey.db"),
     project: ProjectOpt = None,
-    now: NowOpt = None,
+    now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:

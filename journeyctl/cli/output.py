@@ -68,11 +68,13 @@ class Output:
         return self.err.is_terminal
 
     def data(self, text: str) -> None:
-        """Machine-readable output: exactly `text`, no wrapping or markup."""
-        sys.stdout.write(text)
+        """Machine-readable output: exactly `text`, no wrapping or markup (to stdout, or to
+        the file of `writing`)."""
+        file = self.out.file
+        file.write(text)
         if not text.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+            file.write("\n")
+        file.flush()
 
     def emit(self, text: str, path: Path | None, *, bom: bool = False) -> None:
         """Data to stdout, or to `path` written whole (temp file + rename: never half-written).

@@ -108,6 +108,7 @@ def test_out_writes_the_report_to_a_file_and_nothing_to_stdout(proj: Path) -> No
         "graph.mmd": ["graph", p, "welcome"],
         "plan.txt": ["plan", p, "--db", str(db)],
         "preview.txt": ["preview", p, "welcome", "hello"],
+        "validate.json": ["validate", p, "--format", "json"],
     }.items():
         target = proj / name
         code, out, err = invoke(*args, "--out", str(target))
@@ -115,6 +116,7 @@ def test_out_writes_the_report_to_a_file_and_nothing_to_stdout(proj: Path) -> No
         assert target.read_text(encoding="utf-8").strip(), name
     assert json.loads((proj / "messages.json").read_text())[0]["step"] == "hello"
     assert "ended: completed" in (proj / "status.txt").read_text()
+    assert json.loads((proj / "validate.json").read_text())["ok"] is True
 
 
 def test_imports_take_the_directory_first_and_project_is_deprecated(proj: Path) -> None:
