@@ -30,6 +30,7 @@ def messages(
     project_dir: Annotated[
         Path | None,
         typer.Argument(
+            metavar="DIR",
             help="Project directory: its journey.yaml timezone is the one for contacts without "
             "a timezone (default: the one the last run recorded in the database).",
             show_default=False,

@@ -14,6 +14,7 @@ from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
 OptionalProjectDir = Annotated[
     Path | None,
     typer.Argument(
+        metavar="DIR",
         help="Project directory: its journey.yaml timezone is the one times are shown in "
         "(default: the timezone the last run recorded in the database).",
         show_default=False,
