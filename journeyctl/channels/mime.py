@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
+from journeyctl.channels.testmark import TEST_HEADER, is_test_key
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError
 
@@ -351,6 +352,8 @@ def build_email(message: Message, sender: Originator, *, date: datetime) -> Buil
         f"Message-ID: {mid}{CRLF}",
         f"MIME-Version: 1.0{CRLF}",
     ]
+    if is_test_key(message.key):  # `journeyctl send-test`: says so beside the subject prefix
+        headers.append(f"{TEST_HEADER}: yes{CRLF}")
     if message.is_marketing and message.unsubscribe_url:
         # RFC 8058 one-click; Gmail and Yahoo require it of bulk senders.
         headers.append(f"List-Unsubscribe: <{unsubscribe_target(message.unsubscribe_url)}>{CRLF}")

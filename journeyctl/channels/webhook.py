@@ -31,6 +31,7 @@ from journeyctl import __version__, faults
 from journeyctl.channels.base import ChannelConfigError, Receipt
 from journeyctl.channels.deadline import Deadline, DeadlineSocket, check_timeout
 from journeyctl.channels.records import message_record
+from journeyctl.channels.testmark import TEST_HEADER, is_test_key
 from journeyctl.clock import Clock, SystemClock
 from journeyctl.engine.model import Message
 from journeyctl.errors import PermanentChannelError, TransientChannelError
@@ -194,6 +195,8 @@ class WebhookSender:
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": message.key,  # SPEC §5: receivers drop the crash-window repeat
         }
+        if is_test_key(message.key):  # `journeyctl send-test`
+            headers[TEST_HEADER] = "yes"
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         status, reason, response_headers, data = self._post(body, headers)

@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "schema",
     "graph",
     "preview",
+    "send_test",
     "init",
     "simulate",
     "explain",

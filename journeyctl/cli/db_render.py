@@ -65,52 +65,59 @@ def status_json(st: StatusReport, tz_name: str) -> str:
 
 
 def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
-    from rich.table import Table
+    from journeyctl.cli.tables import Col, minute, print_table
 
     doc = status_doc(st, tz_name)
-    table = Table("sequence", "step / outcome", "contacts", title="Enrollments")
-    for row in doc["active"]:
-        table.add_row(
-            cell(row["sequence"]), cell(row["step"] or "(completing)"), cell(row["contacts"])
-        )
-    for row in doc["ended"]:
-        table.add_row(
-            cell(row["sequence"]), cell(f"ended: {row['outcome']}"), cell(row["contacts"])
-        )
-    output.out.print(table)
+    rows = [
+        [cell(row["sequence"]), cell(row["step"] or "(completing)"), cell(row["contacts"])]
+        for row in doc["active"]
+    ] + [
+        [cell(row["sequence"]), cell(f"ended: {row['outcome']}"), cell(row["contacts"])]
+        for row in doc["ended"]
+    ]
+    print_table(
+        output.out,
+        [Col("sequence"), Col("step / outcome"), Col("contacts", "right")],
+        rows,
+        title="Enrollments",
+    )
     d = doc["deliveries"]
     output.out.print(
-        f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries; "
-        f"sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
+        f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries\n"
+        f"deliveries: sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
         f"retrying {d.get('retry', 0)}, failed {d.get('failed', 0)}, "
         f"in flight {d.get('attempting', 0)}",
         markup=False,
     )
-    for title, rows in (("Retrying", doc["retrying"]), ("Failed", doc["failed"])):
-        if not rows:
+    for title, problems in (("Retrying", doc["retrying"]), ("Failed", doc["failed"])):
+        if not problems:
             continue
-        t = Table("contact", "sequence", "step", "channel", "attempts", "error", title=title)
-        for p in rows:
-            t.add_row(
-                cell(p["contact_id"]), cell(p["sequence"]), cell(p["step"]), cell(p["channel"]),
-                cell(p["attempts"]), cell(p["error"]),
-            )  # fmt: skip
-        output.out.print(t)
+        print_table(
+            output.out,
+            [Col("contact"), Col("sequence"), Col("step"), Col("channel"),
+             Col("attempts", "right"), Col("error", wrap=True)],
+            [
+                [cell(p["contact_id"]), cell(p["sequence"]), cell(p["step"]), cell(p["channel"]),
+                 cell(p["attempts"]), cell(p["error"])]
+                for p in problems
+            ],
+            title=title,
+        )  # fmt: skip
     if doc["held"]:
-        t = Table(
-            "contact", "sequence", "step", "reason",
+        print_table(
+            output.out,
+            [Col("contact"), Col("sequence"), Col("step"), Col("reason", wrap=True)],
+            [
+                [cell(h["contact_id"]), cell(h["sequence"]), cell(h["step"]), cell(h["reason"])]
+                for h in doc["held"]
+            ],
             title=f"Held: {doc['held_total']} (fail for the contact's data; tried again when "
             "the data or the project changes)",
-        )  # fmt: skip
-        for h in doc["held"]:
-            t.add_row(
-                cell(h["contact_id"]), cell(h["sequence"]), cell(h["step"]), cell(h["reason"])
-            )
-        output.out.print(t)
+        )
     run = doc["last_run"]
     if run is not None:
         output.out.print(
-            f"last run: {run['started_at']} (exit {run['exit_code']}, "
+            f"last run: {minute(run['started_at'], tz_name)} (exit {run['exit_code']}, "
             f"{run['delivered']} delivered, {run['failed']} failed)",
             markup=False,
         )
@@ -140,33 +147,37 @@ def stored_dict(r: Stored, tz: ZoneInfo) -> dict[str, Any]:
     return doc
 
 
-def _short(iso: str | None) -> str | None:
-    return iso[:19].replace("T", " ") if iso else None
-
-
-def render_messages(output: Output, doc: list[dict[str, Any]], *, only_sent: bool) -> None:
-    from rich.table import Table
-
+def render_messages(
+    output: Output, doc: list[dict[str, Any]], *, only_sent: bool, project_tz: str | None = None
+) -> None:
+    """Times to the minute, in the contact's zone (its offset shown when it is not the
+    project's); `messages --format json` has them in full."""
+    from journeyctl.cli.tables import Col, minute, print_table
     from journeyctl.reporting.story import delivery_note
 
+    def at(iso: str | None) -> str:
+        return minute(iso, project_tz)
+
+    head = [Col("at"), Col("contact"), Col("sequence"), Col("step"), Col("channel")]
+    rows: list[list[str]] = []
     if only_sent:
-        table = Table("at", "contact", "sequence", "step", "channel", "subject", "delivered")
+        columns = [*head, Col("subject", wrap=True), Col("delivered")]
         for m in doc:
-            table.add_row(
-                cell(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
-                cell(m["channel"]), cell(m["subject"]), cell(m["delivered_at"]),
-            )  # fmt: skip
+            rows.append([
+                at(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
+                cell(m["channel"]), cell(m["subject"]), at(m["delivered_at"]),
+            ])  # fmt: skip
     else:
-        table = Table("at", "contact", "sequence", "step", "channel", "status", "detail")
+        columns = [*head, Col("status"), Col("detail", wrap=True)]
         for m in doc:
             note = delivery_note(
-                m["status"], m["attempts"], _short(m["delivered_at"]),
-                _short(m["next_attempt_at"]), m["error"],
+                m["status"], m["attempts"], at(m["delivered_at"]) or None,
+                at(m["next_attempt_at"]) or None, m["error"],
             )  # fmt: skip
             detail = "; ".join(x for x in (m["reason"], note) if x)
-            table.add_row(
-                cell(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
+            rows.append([
+                at(m["at"]), cell(m["contact_id"]), cell(m["sequence"]), cell(m["step"]),
                 cell(m["channel"]), cell(m["status"]), cell(detail),
-            )  # fmt: skip
-    output.out.print(table)
+            ])  # fmt: skip
+    print_table(output.out, columns, rows)
     output.out.print(f"{len(doc)} message(s)", markup=False)

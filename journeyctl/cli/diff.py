@@ -10,6 +10,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
+from journeyctl.cli.options import OutOpt, format_option
 from journeyctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -31,9 +32,10 @@ def diff(
     base: Annotated[
         str, typer.Option("--base", help="Git ref to compare the working tree with.")
     ] = "HEAD",
-    fmt: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = (
+    fmt: Annotated[DiffFormat, format_option(DiffFormat, "text, markdown or json.")] = (
         DiffFormat.text
     ),
+    out: OutOpt = None,
     exit_code: Annotated[
         bool,
         typer.Option(
@@ -57,13 +59,13 @@ def diff(
     new = load_side(project_dir)
     with base_side(project_dir, base) as old:
         result = diff_projects(old, new, base=base)
-    out = Output.from_environment()
     if fmt is DiffFormat.json:
-        out.data(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        text = json.dumps(result.to_json(), ensure_ascii=False, indent=2)
     elif fmt is DiffFormat.markdown:
-        out.data(to_markdown(result, _mermaid(new.project)))
+        text = to_markdown(result, _mermaid(new.project))
     else:
-        out.data(to_text(result))
+        text = to_text(result)
+    Output.from_environment().emit(text, out)
     if exit_code and result.changed:
         raise typer.Exit(ExitCode.PROBLEMS)
 

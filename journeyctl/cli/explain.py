@@ -10,33 +10,42 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt, Format
+from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt, Format, FormatOpt, OutOpt
 from journeyctl.errors import UsageError
 
 
 @app.command()
 @boundary
 def explain(
-    project_dir: Annotated[Path, typer.Argument(help="Project directory.")],
-    contact_id: Annotated[str, typer.Argument(help="The contact's id.")],
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="[DIR] CONTACT",
+            help="Project directory (default: .), then the contact's id.",
+            show_default=False,
+        ),
+    ],
     db: Annotated[Path | None, typer.Option("--db", help="Explain from a run's database.")] = None,
     contacts: ContactsOpt = None,
     events: EventsOpt = None,
     start: Annotated[str | None, typer.Option(help="Simulation start (with --contacts).")] = None,
     days: Annotated[int, typer.Option(min=1, help="Simulation length.")] = 30,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    fmt: FormatOpt = Format.text,
+    out: OutOpt = None,
     encoding: EncodingOpt = None,
 ) -> None:
     """Why a contact got (or did not get) each message: the path, branch values, deferrals."""
     import json
 
     from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail
+    from journeyctl.cli.options import leading_dir
     from journeyctl.cli.output import Output
     from journeyctl.data.instants import parse_instant
     from journeyctl.engine.make import make_engine
     from journeyctl.reporting.story import story, story_text
     from journeyctl.simulate.replay import simulate
 
+    project_dir, (contact_id,) = leading_dir(args, ("CONTACT",), "explain")
     project = load_project_or_fail(project_dir)
     if db is not None:
         from journeyctl.cli.explain_db import explain_from_db
@@ -59,7 +68,7 @@ def explain(
 
         doc = story(contact_id, ZoneInfo(sim.zones[contact_id]), sim.traces.get(contact_id, []),
                     sim.messages, sim.enrollments)  # fmt: skip
-    out = Output.from_environment()
-    out.data(
-        json.dumps(doc, ensure_ascii=False, indent=2) if fmt is Format.json else story_text(doc)
+    Output.from_environment().emit(
+        json.dumps(doc, ensure_ascii=False, indent=2) if fmt is Format.json else story_text(doc),
+        out,
     )

@@ -13,7 +13,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, EncodingOpt, NowOpt, SkipInvalidOpt
+from journeyctl.cli.options import DbOpt, EncodingOpt, SkipInvalidOpt
 
 if TYPE_CHECKING:
     from journeyctl.run.imports import InputReport
@@ -23,19 +23,57 @@ events_app = typer.Typer(help="Events in the database.", no_args_is_help=True)
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(events_app, name="events")
 
-FileArg = Annotated[Path, typer.Argument(help="CSV or JSONL file.", exists=True, dir_okay=False)]
-ProjectOpt = Annotated[
-    Path, typer.Option("--project", help="Project directory (journey.yaml: field types, max_age).")
+FileArgs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="[DIR] FILE",
+        help="Project directory (journey.yaml: field types, max_age; default: .), then the CSV "
+        "or JSONL file.",
+        show_default=False,
+    ),
 ]
+ImportNowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="The time of the import (ISO 8601 with offset, or a date in the project "
+        "timezone): events older than events.max_age by then never enroll; default: now.",
+    ),
+]
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        help="Deprecated: give the project directory first, as in every command.",
+        hidden=True,
+    ),
+]
+
+
+def _dir_and_file(args: list[str], project: Path | None, command: str) -> tuple[Path, Path]:
+    """`[DIR] FILE`, or the deprecated `FILE --project DIR` (with a note on stderr)."""
+    from journeyctl.cli.options import deprecated, leading_dir
+    from journeyctl.errors import UsageError
+
+    project_dir, (name,) = leading_dir(args, ("FILE",), command)
+    if project is not None:
+        if len(args) == 2:
+            raise UsageError("give the project directory once: first, or with --project")
+        deprecated(f"{command} FILE --project DIR", f"{command} DIR FILE")
+        project_dir = project
+    file = Path(name)
+    if not file.is_file():
+        raise UsageError(f"{name}: no such file")
+    return project_dir, file
 
 
 @contacts_app.command("import")
 @boundary
 def import_contacts(
-    file: FileArg,
+    args: FileArgs,
     db: DbOpt = Path("journey.db"),
-    project_dir: ProjectOpt = Path("."),
-    now: NowOpt = None,
+    project: ProjectOpt = None,
+    now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
@@ -47,15 +85,16 @@ def import_contacts(
     from journeyctl.run.imports import import_contacts as do_import
     from journeyctl.store.sqlite import SqliteStore
 
-    project = load_project_or_fail(project_dir)
-    t = _now(now, project.settings.timezone)
+    project_dir, file = _dir_and_file(args, project, "contacts import")
+    loaded = load_project_or_fail(project_dir)
+    t = _now(now, loaded.settings.timezone)
     # Two streamed passes, so a million contacts never sit in memory (issue 14): the first
     # checks the whole file (and writes the rejects) before the database is opened, exactly
     # as a read into a list did; the second reads the good rows again into the one transaction.
-    first, report = check_contacts_input(project, file, encoding, skip_invalid=skip_invalid)
+    first, report = check_contacts_input(loaded, file, encoding, skip_invalid=skip_invalid)
     store = SqliteStore(db)
     try:
-        counts = do_import(store, read_again(file, project.settings, first, encoding=encoding), t)
+        counts = do_import(store, read_again(file, loaded.settings, first, encoding=encoding), t)
     finally:
         store.close()
     print_inputs(Output.from_environment(), [report])
@@ -67,10 +106,10 @@ def import_contacts(
 @events_app.command("import")
 @boundary
 def import_events(
-    file: FileArg,
+    args: FileArgs,
     db: DbOpt = Path("journey.db"),
-    project_dir: ProjectOpt = Path("."),
-    now: NowOpt = None,
+    project: ProjectOpt = None,
+    now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
@@ -81,13 +120,14 @@ def import_events(
     from journeyctl.run.imports import import_events as do_import
     from journeyctl.store.sqlite import SqliteStore
 
-    project = load_project_or_fail(project_dir)
-    t = _now(now, project.settings.timezone)
-    happened, report = read_events_input(project, file, encoding, skip_invalid=skip_invalid)
+    project_dir, file = _dir_and_file(args, project, "events import")
+    loaded = load_project_or_fail(project_dir)
+    t = _now(now, loaded.settings.timezone)
+    happened, report = read_events_input(loaded, file, encoding, skip_invalid=skip_invalid)
     store = SqliteStore(db)
     try:
         counts = do_import(
-            store, happened, t, project.settings.events.max_age.approx(),
+            store, happened, t, loaded.settings.events.max_age.approx(),
             source=file, skip_invalid=skip_invalid,
         )  # fmt: skip
     finally:

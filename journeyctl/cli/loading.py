@@ -129,3 +129,57 @@ def _read(
     report.rejects = rejects
     report.diagnostics = [d for d in result.diagnostics if d.is_error]
     return result.items, report
+
+
+def pick_contact(
+    project: Project,
+    contact: str | None,
+    contacts: Path | None,
+    db: Path | None,
+    encoding: str | None,
+) -> Contact:
+    """The contact `preview` and `send-test` render for: `contact` from the `contacts` file or
+    the `db` (read, never written), or a sample contact with every declared column."""
+    from journeyctl.errors import UsageError
+
+    if contact is None:
+        if contacts is not None or db is not None:
+            raise UsageError("--contacts and --db name where --contact ID is read; give --contact")
+        from journeyctl.engine.sample import sample_contact
+
+        return sample_contact(project.settings)
+    if contacts is not None and db is not None:
+        raise UsageError("--contact is read from --contacts FILE or --db FILE, not both")
+    if contacts is not None:
+        found = [c for c in load_contacts(project, contacts, encoding) if c.id == contact]
+        if not found:
+            raise UsageError(f"contact {contact!r} is not in {contacts}")
+        return found[0]
+    if db is not None:
+        from journeyctl.cli.db_render import open_existing
+
+        store = open_existing(db)
+        try:
+            return store.load(contact).contact
+        except KeyError:
+            raise UsageError(f"contact {contact!r} is not in {db}") from None
+        finally:
+            store.close()
+    raise UsageError("--contact ID needs --contacts FILE or --db FILE to read the contact from")
+
+
+def project_timezone(root: Path | None) -> str | None:
+    """The `timezone` of `root`'s journey.yaml (None without a directory), for commands that
+    read a database and show its times; a journey.yaml with errors is a ProjectError."""
+    if root is None:
+        return None
+    from journeyctl.errors import ProjectError, UsageError
+    from journeyctl.spec.loader import load_settings
+
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a project directory")
+    settings, src = load_settings(root)
+    bad = [d for d in src.diagnostics if d.is_error] if src is not None else []
+    if bad:
+        raise ProjectError(bad, "journey.yaml has errors; run `journeyctl validate`")
+    return settings.timezone

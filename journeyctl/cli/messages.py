@@ -11,7 +11,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format
+from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
 
 
 class Which(StrEnum):
@@ -27,6 +27,15 @@ class Which(StrEnum):
 @app.command()
 @boundary
 def messages(
+    project_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DIR",
+            help="Project directory: its journey.yaml timezone is the one for contacts without "
+            "a timezone (default: the one the last run recorded in the database).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOpt = Path("journey.db"),
     contact: Annotated[str | None, typer.Option("--contact", help="Only this contact id.")] = None,
     sequence: Annotated[str | None, typer.Option("--sequence", help="Only this sequence.")] = None,
@@ -42,21 +51,26 @@ def messages(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", help="Only messages whose time (`at`) is at or after this instant."
+            "--since",
+            help="Only messages whose time (`at`) is at or after this instant (ISO 8601, or a "
+            "date in the project timezone).",
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    fmt: FormatOpt = Format.text,
+    out: OutOpt = None,
 ) -> None:
     """What was sent, or failed, is retrying, was skipped: one row per message, times in the
     contact's timezone."""
     from journeyctl.cli.db_render import messages_doc, open_existing, render_messages
+    from journeyctl.cli.loading import project_timezone
     from journeyctl.cli.output import Output
     from journeyctl.data.instants import parse_instant
     from journeyctl.store.queries import stored_messages
 
+    project_tz = project_timezone(project_dir)
     store = open_existing(db)
     try:
-        tz = store.get_meta("timezone") or "UTC"
+        tz = project_tz or store.get_meta("timezone") or "UTC"
         t0 = parse_instant(since, tz, option="--since") if since else None
         rows = stored_messages(
             store,
@@ -74,6 +88,7 @@ def messages(
 
         from journeyctl.cli.output import json_safe
 
-        output.data(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)))
+        output.emit(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)), out)
     else:
-        render_messages(output, doc, only_sent=status is Which.sent)
+        with output.writing(out) as o:
+            render_messages(o, doc, only_sent=status is Which.sent, project_tz=tz)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,10 +12,125 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
+from journeyctl.errors import UsageError
+
+
+def deprecated(old: str, new: str) -> None:
+    """One line on stderr: `old` still works this release; `new` is the spelling to use."""
+    print(
+        f"warning: {old} is deprecated and will be removed in the next release; use {new}",
+        file=sys.stderr,
+    )
+
 
 class Format(StrEnum):
-    table = "table"
+    """What people read (`text`: tables, lines, a story) or what programs read (`json`)."""
+
+    text = "text"
     json = "json"
+
+
+def format_option(choices: type[StrEnum], help: str | None = None) -> Any:
+    """`--format` with the values of `choices`. Every command calls its human-readable output
+    `text`; the old `table` of some commands is still accepted, with a deprecation note."""
+    names = [m.value for m in choices]
+
+    def convert(value: Any) -> Any:
+        text = str(value.value if isinstance(value, StrEnum) else value)
+        if text == "table" and "table" not in names and "text" in names:
+            deprecated("--format table", "--format text")
+            text = "text"
+        try:
+            return choices(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not one of {', '.join(names)}") from None
+
+    return typer.Option(
+        "--format",
+        parser=convert,
+        metavar="[" + "|".join(names) + "]",
+        help=help or f"Output format: {', '.join(names)}.",
+    )
+
+
+FormatOpt = Annotated[Format, format_option(Format, "text (for people) or json (stable).")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Write the output to this file instead of stdout (written whole)."),
+]
+
+
+ExcelOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--excel/--no-excel",
+        help="CSV starting with a UTF-8 byte order mark, so Excel (Korean Windows too) reads "
+        "Hangul right. Default: on when written to a file with --out, off on stdout.",
+        show_default=False,
+    ),
+]
+
+
+def csv_bom(excel: bool | None, out: Path | None) -> bool:
+    """Whether a CSV gets the byte order mark: as asked, else when it goes to a file (what a
+    spreadsheet opens) and not when it goes to stdout (what a pipe reads)."""
+    return excel if excel is not None else out is not None
+
+
+def format_for(fmt: Any, out: Path | None, choices: type[StrEnum]) -> Any:
+    """`--format` as given, else from --out's suffix (`.csv`, `.json`, `.html`) when the
+    command has that format, else `text`."""
+    if fmt is not None:
+        return fmt
+    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+    suffix = {"htm": "html"}.get(suffix, suffix)
+    names = {m.value for m in choices}
+    return choices(suffix if suffix in names and suffix != "text" else "text")
+
+
+def leading_dir(args: list[str], names: tuple[str, ...], command: str) -> tuple[Path, list[str]]:
+    """`[DIR] NAME...`: the project directory first, optional (default `.`), then `names`.
+
+    `journeyctl graph welcome` is `journeyctl graph . welcome`. A lone argument that is a
+    project directory is the usual slip of a forgotten name: a usage error saying so."""
+    usage = f"journeyctl {command} [DIR] {' '.join(names)}"
+    if len(args) == len(names) + 1:
+        return Path(args[0]), args[1:]
+    if len(args) == len(names):
+        first = Path(args[0])
+        if first.is_dir() and ((first / "journey.yaml").is_file() or any(first.glob("*.yaml"))):
+            raise UsageError(
+                f"{args[0]} is a project directory; give the {' and '.join(names)} after it: "
+                f"{usage}"
+            )
+        return Path("."), args
+    raise UsageError(f"expected {usage}, got {len(args)} argument(s)")
+
+
+_INTERVAL = re.compile(r"^(?:\d+[wdhm])*(?:\d+s)?$")
+
+
+def parse_interval(text: str, option: str) -> timedelta:
+    """A duration as sequences write them (`30m`, `4h`, `1d12h`) or with seconds (`10s`,
+    `1m30s`): the one syntax of every duration option. UsageError otherwise."""
+    from journeyctl.spec.durations import Duration
+
+    s = text.strip()
+    if not s or not _INTERVAL.match(s):
+        raise UsageError(f"{option}: {text!r} is not a duration (e.g. 10s, 1m, 5m, 1h, 1d12h)")
+    head, seconds = s, 0
+    if s.endswith("s"):
+        match = re.search(r"(\d+)s$", s)
+        assert match is not None
+        seconds = int(match.group(1))
+        head = s[: match.start()]
+    try:
+        base = Duration.parse(head).approx() if head else timedelta(0)
+    except ValueError:
+        raise UsageError(
+            f"{option}: {text!r} is not a duration (units go w, d, h, m, s, once each)"
+        ) from None
+    return base + timedelta(seconds=seconds)
 
 
 class DiagFormat(StrEnum):
@@ -36,7 +154,10 @@ EncodingOpt = Annotated[
 ]
 NowOpt = Annotated[
     str | None,
-    typer.Option("--now", help="The tick's clock: ISO 8601 with offset, or a date (project tz)."),
+    typer.Option(
+        "--now",
+        help="The tick's clock: ISO 8601 with offset, or a date (project tz); default: now.",
+    ),
 ]
 
 

@@ -36,6 +36,10 @@ def json_safe(text: str) -> str:
     return text.translate(_JSON_CONTROLS)
 
 
+# Tables written to a file (`--out`) are laid out for this many columns: no terminal to ask.
+FILE_WIDTH = 120
+
+
 @dataclass
 class Output:
     out: Console
@@ -64,20 +68,41 @@ class Output:
         return self.err.is_terminal
 
     def data(self, text: str) -> None:
-        """Machine-readable output: exactly `text`, no wrapping or markup."""
-        sys.stdout.write(text)
+        """Machine-readable output: exactly `text`, no wrapping or markup (to stdout, or to
+        the file of `writing`)."""
+        file = self.out.file
+        file.write(text)
         if not text.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+            file.write("\n")
+        file.flush()
 
-    def emit(self, text: str, path: Path | None) -> None:
-        """Data to stdout, or to `path` written whole (temp file + rename: never half-written)."""
+    def emit(self, text: str, path: Path | None, *, bom: bool = False) -> None:
+        """Data to stdout, or to `path` written whole (temp file + rename: never half-written).
+        `bom`: start with U+FEFF, the byte order mark spreadsheets look for (CSV)."""
+        if bom:
+            text = "\ufeff" + text
         if path is None:
             self.data(text)
             return
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+    @contextmanager
+    def writing(self, path: Path | None) -> Iterator[Output]:
+        """An Output whose data goes to `path` (written whole when the block ends), or this
+        one when `path` is None: `--out` for commands that print tables."""
+        if path is None:
+            yield self
+            return
+        import io
+
+        buf = io.StringIO()
+        console = Console(
+            file=buf, width=FILE_WIDTH, no_color=True, highlight=False, soft_wrap=True
+        )
+        yield Output(out=console, err=self.err)
+        self.emit(buf.getvalue(), path)
 
     def progress(self, label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
         """A progress bar on stderr, only when stderr is a terminal (SPEC §4)."""

@@ -10,7 +10,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt
+from journeyctl.cli.options import DbOpt, OutOpt, format_option
 
 
 class PlanFormat(StrEnum):
@@ -44,7 +44,8 @@ def plan(
         str,
         typer.Option("--window", help="How far ahead to list messages: a duration (30m, 4h, 2d)."),
     ] = "24h",
-    fmt: Annotated[PlanFormat, typer.Option("--format", help="text, markdown or json.")] = (
+    out: OutOpt = None,
+    fmt: Annotated[PlanFormat, format_option(PlanFormat, "text, markdown or json.")] = (
         PlanFormat.text
     ),
 ) -> None:
@@ -91,10 +92,10 @@ def plan(
                 (last, "last run") if last is not None else (SystemClock().now(), "wall clock")
             )
         result = make_plan(project, store, t, base=old, base_label=base, window=span, clock=clock)
-    out = Output.from_environment()
     if fmt is PlanFormat.json:
-        out.data(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        text = json.dumps(result.to_json(), ensure_ascii=False, indent=2)
     elif fmt is PlanFormat.markdown:
-        out.data(to_markdown(result))
+        text = to_markdown(result)
     else:
-        out.data(to_text(result))
+        text = to_text(result)
+    Output.from_environment().emit(text, out)

@@ -2,90 +2,147 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, EncodingOpt, Format
-from journeyctl.errors import UsageError
+from journeyctl.cli.options import ContactsOpt, EncodingOpt, OutOpt, format_option
+
+PREVIEW_ARGS = ("SEQUENCE", "STEP")
+
+
+class PreviewFormat(StrEnum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+ContactOpt = Annotated[
+    str | None,
+    typer.Option("--contact", help="Contact id, read from --contacts FILE or --db FILE."),
+]
+ContactDbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Read --contact from this database (read only, never written)."),
+]
+StepArgs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="[DIR] SEQUENCE STEP",
+        help="Project directory (default: .), then the sequence id and the send step id.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
 @boundary
 def preview(
-    project_dir: Annotated[Path, typer.Argument(help="Project directory.")],
-    sequence: Annotated[str, typer.Argument(help="Sequence id.")],
-    step: Annotated[str, typer.Argument(help="Send step id.")],
-    contact: Annotated[
-        str | None, typer.Option("--contact", help="Contact id (with --contacts).")
-    ] = None,
+    args: StepArgs,
+    contact: ContactOpt = None,
     contacts: ContactsOpt = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    db: ContactDbOpt = None,
+    fmt: Annotated[
+        PreviewFormat | None,
+        format_option(
+            PreviewFormat,
+            "text, json, or html (a page with the envelope and the message as a client shows "
+            "it). Default: text, or html when --out ends in .html.",
+        ),
+    ] = None,
+    out: OutOpt = None,
+    open_page: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Open the HTML page in the browser (written to --out, or a temporary file).",
+        ),
+    ] = False,
     encoding: EncodingOpt = None,
 ) -> None:
-    """Show the subject, text and HTML a contact would get from a send step."""
+    """Show the subject, text and HTML a contact would get from a send step; SMS steps also
+    show their size in bytes and whether they go as SMS (up to 90 bytes) or LMS."""
     import json
 
-    from journeyctl.cli.loading import load_contacts, load_project_or_fail
+    from journeyctl.cli.loading import load_project_or_fail, pick_contact
+    from journeyctl.cli.options import leading_dir
     from journeyctl.cli.output import Output, escape_controls, json_safe
-    from journeyctl.engine.make import make_engine
-    from journeyctl.engine.sample import sample_contact
-    from journeyctl.engine.timing import zone
-    from journeyctl.spec.models import Send
-
-    project = load_project_or_fail(project_dir)
-    seq = project.sequences.get(sequence)
-    if seq is None:
-        raise UsageError(
-            f"unknown sequence {sequence!r}; known: {', '.join(sorted(project.sequences))}"
-        )
-    node = seq.flow.nodes.get(step)
-    if node is None or not isinstance(node.step, Send):
-        sends = ", ".join(seq.flow.send_ids())
-        raise UsageError(f"{sequence} has no send step {step!r}; send steps: {sends}")
-    if contact is not None:
-        if contacts is None:
-            raise UsageError("--contact needs --contacts FILE")
-        found = [c for c in load_contacts(project, contacts, encoding) if c.id == contact]
-        if not found:
-            raise UsageError(f"contact {contact!r} is not in {contacts}")
-        person = found[0]
-    else:
-        person = sample_contact(project.settings)
     from journeyctl.clock import SystemClock
+    from journeyctl.engine.make import make_engine
+    from journeyctl.run.send_test import find_send, render_one
 
+    project_dir, (sequence, step) = leading_dir(args, PREVIEW_ARGS, "preview")
+    project = load_project_or_fail(project_dir)
+    ref = find_send(project, sequence, step)
+    person = pick_contact(project, contact, contacts, db, encoding)
     renderer = make_engine(project).renderer
     assert renderer is not None
-    channel = node.step.channel or project.default_channel()
-    now = SystemClock().now().astimezone(zone(person.timezone, project.settings.timezone))
-    from journeyctl.engine.failures import RenderFailure
-    from journeyctl.engine.located import describe_failure
-    from journeyctl.errors import JourneyctlError
+    r = render_one(project, renderer, ref, person, SystemClock().now())
+    doc: dict[str, Any] = {
+        "sequence": sequence, "step": step, "channel": ref.channel, "contact_id": person.id,
+        "subject": r.subject, "text": r.text, "html": r.html,
+    }  # fmt: skip
+    size = None
+    if ref.medium == "sms":
+        from journeyctl.channels.sms_size import sms_size
 
-    value = person.as_template_value()
-    try:
-        r = renderer.render(node.step, sequence=sequence, channel=channel, contact=person,
-                            contact_value=value, now=now)  # fmt: skip
-    except RenderFailure as failure:  # this contact's data breaks it: say where (exit 1)
-        where = describe_failure(project, sequence, node.step, failure, value)
-        raise JourneyctlError(f"render_error: {where}") from None  # values shown by repr()
-    out = Output.from_environment()
-    doc = {"sequence": sequence, "step": step, "channel": channel, "contact_id": person.id,
-           "subject": r.subject, "text": r.text, "html": r.html}  # fmt: skip
-    if fmt is Format.json:
-        out.data(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)))
-        return
-    parts = [
-        f"To: {person.name or person.id} <{person.email or person.phone or '-'}> via {channel}"
-    ]
-    if r.subject is not None:
-        parts.append(f"Subject: {r.subject}")
-    if r.text is not None:
-        parts += ["", "--- text ---", r.text.rstrip()]
-    if r.html is not None:
-        parts += ["", "--- html ---", r.html.rstrip()]
-    # Contact data reaches the terminal here: its control characters are shown, not obeyed.
-    out.data(escape_controls("\n".join(parts)))
+        size = sms_size(r.text or "")
+        doc["sms"] = size.as_dict()
+    if fmt is None:
+        html_out = out is not None and out.suffix.lower() in (".html", ".htm")
+        fmt = PreviewFormat.html if html_out else PreviewFormat.text
+    to = person.email if ref.medium == "email" else person.phone
+    output = Output.from_environment()
+    if fmt is PreviewFormat.json:
+        text = json_safe(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif fmt is PreviewFormat.html:
+        text = _page(doc, to, size)
+    else:
+        parts = [f"To: {person.name or person.id} <{to or '-'}> via {ref.channel}"]
+        if r.subject is not None:
+            parts.append(f"Subject: {r.subject}")
+        if size is not None:
+            parts.append(f"Size: {size.describe()}")
+        if r.text is not None:
+            parts += ["", "--- text ---", r.text.rstrip()]
+        if r.html is not None:
+            parts += ["", "--- html ---", r.html.rstrip()]
+        # Contact data reaches the terminal here: its control characters are shown, not obeyed.
+        text = escape_controls("\n".join(parts))
+    if open_page:
+        _open(output, out if fmt is PreviewFormat.html else None, _page(doc, to, size), ref)
+        if out is not None and fmt is PreviewFormat.html:
+            return
+    output.emit(text, out)
+
+
+def _page(doc: dict[str, Any], to: str | None, size: Any) -> str:
+    from journeyctl.cli.preview_page import page
+
+    shown = {**doc, "to": to}
+    if size is not None:
+        shown["sms"] = {**doc["sms"], "describe": size.describe()}
+    return page(shown)
+
+
+def _open(output: Any, out: Path | None, html_page: str, ref: Any) -> None:
+    """Write the page (to --out, or a file in the temporary directory) and open it; without a
+    display, say where the file is instead (stderr)."""
+    import tempfile
+
+    from journeyctl.cli.preview_page import open_page
+
+    path = (
+        out or Path(tempfile.gettempdir()) / f"journeyctl-preview-{ref.sequence}-{ref.step_id}.html"
+    )
+    output.emit(html_page, path)
+    if not open_page(path):
+        output.err.print(
+            f"no browser to open here (no display); the preview is in {path}",
+            markup=False,
+            highlight=False,
+        )

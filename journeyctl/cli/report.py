@@ -10,7 +10,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt
+from journeyctl.cli.options import DbOpt, ExcelOpt, OutOpt, format_option
 
 if TYPE_CHECKING:
     from journeyctl.cli.output import Output
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class ReportFormat(StrEnum):
-    table = "table"
+    text = "text"
     json = "json"
     csv = "csv"
 
@@ -39,11 +39,19 @@ def report(
     since: Annotated[
         str | None, typer.Option("--since", help="Only messages sent at or after this instant.")
     ] = None,
-    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    fmt: Annotated[
+        ReportFormat | None,
+        format_option(
+            ReportFormat, "text, json or csv. Default: text, or csv when --out ends in .csv."
+        ),
+    ] = None,
+    out: OutOpt = None,
+    excel: ExcelOpt = None,
 ) -> None:
     """Per sequence, step and split arm: sent, delivered, opened, clicked, goals, unsubscribes
     with rates; A/B significance; tuning advice (thresholds in journey.yaml `report:`)."""
     from journeyctl.cli.db_render import open_existing
+    from journeyctl.cli.options import csv_bom, format_for
     from journeyctl.cli.output import Output
     from journeyctl.data.instants import parse_instant
     from journeyctl.errors import ProjectError
@@ -51,6 +59,7 @@ def report(
     from journeyctl.reporting.report import build_report
     from journeyctl.spec.loader import load_project
 
+    fmt = format_for(fmt, out, ReportFormat)
     project = load_project(project_dir) if project_dir.is_dir() else None
     if project is not None and project.settings_source is not None:
         bad = [d for d in project.settings_source.diagnostics if d.is_error]
@@ -74,15 +83,16 @@ def report(
     result = build_report(
         messages, events, enrollments, thresholds, since=t0, step_order=order, goal_sequences=goals
     )
-    out = Output.from_environment()
+    output = Output.from_environment()
     if fmt is ReportFormat.json:
         import json
 
-        out.data(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        output.emit(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), out)
     elif fmt is ReportFormat.csv:
-        out.data(to_csv(result))
+        output.emit(to_csv(result), out, bom=csv_bom(excel, out))
     else:
-        render_table(out, result)
+        with output.writing(out) as o:
+            render_table(o, result)
 
 
 def to_csv(result: Report) -> str:
@@ -105,25 +115,25 @@ def _pct(x: float | None) -> str:
 
 
 def render_table(out: Output, result: Report) -> None:
-    from rich.table import Table
+    from journeyctl.cli.tables import Col, print_table
 
     if not result.steps:
         out.out.print("no messages sent yet" + (" since then" if result.since else ""))
         return
-    table = Table(title="Steps", title_justify="left")
-    for col in ("sequence", "step", "arm", "sent", "delivered", "opened", "clicked", "goals",
-                "unsubscribed"):  # fmt: skip
-        table.add_column(col, justify="right" if col not in ("sequence", "step", "arm") else "left")
-    for s in result.steps:
-        table.add_row(
-            s.sequence, s.step, s.variant or "",
-            str(s.sent), str(s.delivered),
-            f"{s.opened} ({_pct(s.open_rate)})" if s.is_email else "—",
-            f"{s.clicked} ({_pct(s.click_rate)})",
-            f"{s.goals} ({_pct(s.goal_rate)})",
-            f"{s.unsubscribed} ({_pct(s.unsubscribe_rate)})",
-        )  # fmt: skip
-    out.out.print(table)
+    print_table(
+        out.out,
+        [Col("sequence"), Col("step"), Col("arm"), Col("sent", "right"),
+         Col("delivered", "right"), Col("opened", "right"), Col("clicked", "right"),
+         Col("goals", "right"), Col("unsubscribed", "right")],
+        [
+            [s.sequence, s.step, s.variant or "", str(s.sent), str(s.delivered),
+             f"{s.opened} ({_pct(s.open_rate)})" if s.is_email else "—",
+             f"{s.clicked} ({_pct(s.click_rate)})", f"{s.goals} ({_pct(s.goal_rate)})",
+             f"{s.unsubscribed} ({_pct(s.unsubscribe_rate)})"]
+            for s in result.steps
+        ],
+        title="Steps",
+    )  # fmt: skip
     for c in result.comparisons:
         arms = ", ".join(f"{a.name} {a.successes}/{a.n} ({_pct(a.rate)})" for a in c.arms)
         lift = f", lift {c.lift * 100:+.1f}%" if c.lift is not None else ""

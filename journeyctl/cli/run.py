@@ -15,6 +15,7 @@ from journeyctl.cli.options import (
     EncodingOpt,
     EventsOpt,
     Format,
+    FormatOpt,
     NowOpt,
     SkipInvalidOpt,
 )
@@ -38,7 +39,7 @@ def run(
     limit: Annotated[
         int | None, typer.Option(min=1, help="At most N contacts advanced and N deliveries.")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    fmt: FormatOpt = Format.text,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:

@@ -22,6 +22,7 @@ def run_doc(result: RunResult, tz: str) -> dict[str, Any]:
         },
         inputs=result.inputs, counts=r.counts() if r else None,
         errors=r.errors if r else (), exit_code=int(result.exit_code),
+        by_sequence=r.by_sequence if r else None,
     )  # fmt: skip
     if result.dry_run and r is not None:
         from journeyctl.reporting.timeline import message_dict

@@ -23,7 +23,9 @@ from journeyctl.spec.project import Project
 def serve(
     project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
     db: DbOpt = Path("journey.db"),
-    every: Annotated[str, typer.Option(help="Tick interval: 1m, 5m, 1h ...")] = "1m",
+    every: Annotated[
+        str, typer.Option(help="Tick interval, a duration: 10s, 1m, 5m, 1h ...")
+    ] = "1m",
     limit: Annotated[int | None, typer.Option(min=1, help="Bound the work of one tick.")] = None,
     http: Annotated[
         str | None,
@@ -36,19 +38,19 @@ def serve(
     ] = False,
 ) -> None:
     """Run the tick every --every until SIGTERM or SIGINT (the tick in flight finishes, then
-    exit 0); with --http also the listener (in-flight requests finish too)."""
+    exit 0); with --http also the listener (in-flight requests finish too).
+
+    A daemon's lines are its log: each tick's summary (the line `run` prints) and errors go to
+    stderr, stdout stays empty."""
     import os
 
     from journeyctl.cli.loading import load_project_or_fail
+    from journeyctl.cli.options import parse_interval
     from journeyctl.run.serve import stopping_on_signals
-    from journeyctl.spec.durations import Duration
 
-    try:
-        interval = Duration.parse(every).approx()
-    except ValueError:
-        raise UsageError(f"--every: {every!r} is not a duration (e.g. 1m, 5m, 1h)") from None
+    interval = parse_interval(every, "--every")
     if interval.total_seconds() < 1:
-        raise UsageError("--every must be at least 1m")
+        raise UsageError("--every must be at least 1s")
     if no_tick and http is None:
         raise UsageError("--no-tick serves the listener alone: give --http HOST:PORT too")
     project = load_project_or_fail(project_dir)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from journeyctl.cli.output import Output
 from journeyctl.reporting.csvsafe import cell
@@ -34,29 +33,41 @@ def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Pat
         console = Console(file=io.StringIO(), width=120, no_color=True)
     summary = doc["summary"]
     total_sent = sum(s["sent"] for s in summary.values())
+    from journeyctl.run.summary import minute_text
+
     console.print(
-        f"Simulated {n_contacts} contacts from {doc['start']} to {doc['end']}: "
-        f"{total_sent} messages sent, {len(doc['enrollments'])} enrollments."
+        f"Simulated {n_contacts} contacts from {minute_text(doc['start'])} to "
+        f"{minute_text(doc['end'])}:\n{total_sent} messages sent, "
+        f"{len(doc['enrollments'])} enrollments.",
+        markup=False,
+        highlight=False,
     )
-    funnel = Table(title="Sequences", title_justify="left")
-    for col in ("sequence", "entered", "sent", "goals", "completed", "exited", "active",
-                "deferred", "skipped"):  # fmt: skip
-        funnel.add_column(
-            col, justify="left" if col in ("sequence", "exited", "deferred", "skipped") else "right"
-        )
-    for name, s in summary.items():
-        funnel.add_row(
-            name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
-            _reasons(s["exited"]), str(s["active"]), _reasons(s["deferred"]), _reasons(s["skipped"]),
-        )  # fmt: skip
-    console.print(funnel)
-    steps = Table(title="Steps", title_justify="left")
-    for col in ("sequence", "step", "sent", "deferred", "skipped"):
-        steps.add_column(col, justify="left" if col in ("sequence", "step") else "right")
-    for name, s in summary.items():
-        for step, c in s["steps"].items():
-            steps.add_row(name, step, str(c["sent"]), str(c["deferred"]), str(c["skipped"]))
-    console.print(steps)
+    from journeyctl.cli.tables import Col, print_table
+
+    print_table(
+        console,
+        [Col("sequence"), Col("entered", "right"), Col("sent", "right"), Col("goals", "right"),
+         Col("completed", "right"), Col("exited", wrap=True), Col("active", "right"),
+         Col("deferred", wrap=True), Col("skipped", wrap=True)],
+        [
+            [name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
+             _reasons(s["exited"]), str(s["active"]), _reasons(s["deferred"]),
+             _reasons(s["skipped"])]
+            for name, s in summary.items()
+        ],
+        title="Sequences",
+    )  # fmt: skip
+    print_table(
+        console,
+        [Col("sequence"), Col("step"), Col("sent", "right"), Col("deferred", "right"),
+         Col("skipped", "right")],
+        [
+            [name, step, str(c["sent"]), str(c["deferred"]), str(c["skipped"])]
+            for name, s in summary.items()
+            for step, c in s["steps"].items()
+        ],
+        title="Steps",
+    )  # fmt: skip
     per_day = doc["per_day"]
     if per_day:
         console.print("Messages per day")

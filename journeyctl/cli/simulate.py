@@ -12,7 +12,14 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt, SkipInvalidOpt
+from journeyctl.cli.options import (
+    ContactsOpt,
+    EncodingOpt,
+    EventsOpt,
+    ExcelOpt,
+    SkipInvalidOpt,
+    format_option,
+)
 from journeyctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class SimFormat(StrEnum):
-    table = "table"
+    text = "text"
     json = "json"
     csv = "csv"
 
@@ -58,8 +65,19 @@ def simulate(
         str | None, typer.Option(help="Synthetic responses, e.g. opened=0.3,clicked=0.05.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for --assume draws.")] = 0,
-    fmt: Annotated[SimFormat, typer.Option("--format")] = SimFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the output to a file.")] = None,
+    fmt: Annotated[
+        SimFormat | None,
+        format_option(
+            SimFormat, "text, json or csv. Default: text, or csv when --out ends in .csv."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the output to this file instead of stdout (written whole)."
+        ),
+    ] = None,
+    excel: ExcelOpt = None,
     encoding: EncodingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
@@ -70,6 +88,7 @@ def simulate(
         read_contacts_input,
         read_events_input,
     )
+    from journeyctl.cli.options import csv_bom, format_for
     from journeyctl.cli.output import Output, escape_controls
     from journeyctl.cli.sim_render import render_csv, render_table
     from journeyctl.data.instants import parse_instant
@@ -78,6 +97,7 @@ def simulate(
     from journeyctl.reporting.timeline import to_json
     from journeyctl.simulate.parallel import simulate_parallel
 
+    fmt = format_for(fmt, out, SimFormat)
     if contacts is None or start is None:
         raise UsageError("simulate needs --contacts FILE and --start DATE")
     project = load_project_or_fail(project_dir)
@@ -117,7 +137,7 @@ def simulate(
 
         output.emit(json.dumps(doc, ensure_ascii=False, indent=2), out)
     elif fmt is SimFormat.csv:
-        output.emit(render_csv(doc), out)
+        output.emit(render_csv(doc), out, bom=csv_bom(excel, out))
     else:
         render_table(output, doc, len(people), out)
     # SPEC §5: a message that cannot be rendered for a contact's data is `skipped` with

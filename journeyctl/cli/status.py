@@ -9,12 +9,23 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format
+from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
+
+OptionalProjectDir = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="DIR",
+        help="Project directory: its journey.yaml timezone is the one times are shown in "
+        "(default: the timezone the last run recorded in the database).",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
 @boundary
 def status(
+    project_dir: OptionalProjectDir = None,
     db: DbOpt = Path("journey.db"),
     now: Annotated[
         str | None,
@@ -24,22 +35,25 @@ def status(
             "the last run's clock in the database, else the wall clock.",
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    fmt: FormatOpt = Format.text,
+    out: OutOpt = None,
 ) -> None:
     """Enrollments by sequence and step, due now, retrying and failed deliveries."""
     from zoneinfo import ZoneInfo
 
     from journeyctl.cli.db_render import open_existing, render_status, status_json
+    from journeyctl.cli.loading import project_timezone
     from journeyctl.cli.output import Output
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
     from journeyctl.store.queries import last_run_clock
     from journeyctl.store.queries import status as read_status
 
+    project_tz = project_timezone(project_dir)
     store = open_existing(db)
     note = None
     try:
-        tz = store.get_meta("timezone") or "UTC"
+        tz = project_tz or store.get_meta("timezone") or "UTC"
         last = None if now else last_run_clock(store)
         if now:
             t = parse_instant(now, tz, option="--now")
@@ -56,6 +70,7 @@ def status(
     if note is not None:
         output.err.print(note, markup=False, highlight=False)
     if fmt is Format.json:
-        output.data(status_json(st, tz))
+        output.emit(status_json(st, tz), out)
     else:
-        render_status(output, st, tz)
+        with output.writing(out) as o:
+            render_status(o, st, tz)

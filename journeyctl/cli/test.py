@@ -9,7 +9,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import Format
+from journeyctl.cli.options import Format, FormatOpt, OutOpt
 from journeyctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ def test(
     files: Annotated[
         list[Path] | None, typer.Option("--file", help="Only these test files.")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.text,
+    out: OutOpt = None,
 ) -> None:
     """Run the sequence tests in tests/*.yaml: expected messages, times and outcomes.
 
@@ -42,16 +43,17 @@ def test(
     if not paths:
         raise UsageError(f"{project_dir}: no tests (write them as {project_dir}/tests/*.yaml)")
     cases, diags = load_cases(project, paths)
-    out = Output.from_environment()
-    render_diagnostics(out, diags, "text")
+    output = Output.from_environment()
+    render_diagnostics(output, diags, "text")
     results = list(run_all(project, cases))
     failed = sum(not r.passed for r in results)
     if fmt is Format.json:
-        out.data(json.dumps(_json(results, diags), ensure_ascii=False, indent=2))
+        output.emit(json.dumps(_json(results, diags), ensure_ascii=False, indent=2), out)
     else:
-        out.data(render_results(results))
         bad_files = f", {len(diags)} problem(s) in test files" if diags else ""
-        out.data(f"{len(results) - failed} passed, {failed} failed{bad_files}")
+        text = render_results(results)
+        total = f"{len(results) - failed} passed, {failed} failed{bad_files}"
+        output.emit(f"{text}\n{total}", out)
     raise typer.Exit(ExitCode.PROBLEMS if failed or diags else ExitCode.OK)
 
 

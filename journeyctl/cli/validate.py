@@ -9,7 +9,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, DiagFormat, EncodingOpt
+from journeyctl.cli.options import ContactsOpt, DiagFormat, EncodingOpt, format_option
 from journeyctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -24,9 +24,16 @@ def validate(
         list[Path] | None, typer.Argument(help="Project directories or sequence files.")
     ] = None,
     fmt: Annotated[
-        DiagFormat, typer.Option("--format", help="text, json or github annotations.")
+        DiagFormat, format_option(DiagFormat, "text, json or github annotations.")
     ] = DiagFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the json or github output to this file (text diagnostics stay on stderr).",
+        ),
+    ] = None,
     contacts: ContactsOpt = None,
     encoding: EncodingOpt = None,
 ) -> None:
@@ -42,11 +49,12 @@ def validate(
     diagnostics = result.diagnostics
     if contacts is not None:
         diagnostics = _with_contacts(result.projects, contacts, encoding)
-    out = Output.from_environment()
-    render_diagnostics(out, diagnostics, fmt.value)
+    output = Output.from_environment()
+    with output.writing(out if fmt is not DiagFormat.text else None) as o:
+        render_diagnostics(o, diagnostics, fmt.value)
     n_err = sum(d.is_error for d in diagnostics)
     if fmt is DiagFormat.text:
-        out.err.print(
+        output.err.print(
             f"{n_err} error(s), {len(diagnostics) - n_err} warning(s)",
             markup=False,
             highlight=False,

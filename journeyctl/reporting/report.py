@@ -221,7 +221,7 @@ def build_report(
     report.comparisons = compare_arms(
         included, enrollments, attributor, responded, thresholds, goal_sequences, since
     )
-    report.advice = advise(report.steps, thresholds)
+    report.advice = advise(report.steps, thresholds, frozenset(ev.event for ev in events))
     return report
 
 

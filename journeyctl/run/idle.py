@@ -104,14 +104,14 @@ def parse_run_args(args: list[str]) -> dict[str, str | None]:
         if inv[key] is not None:
             raise Fallback(f"{key} given twice")
         inv[key] = value
-    if inv["format"] not in (None, "table", "json"):
+    if inv["format"] not in (None, "text", "json"):  # `table` (deprecated): the full command
         raise Fallback("unknown --format")
     limit = inv["limit"]
     if limit is not None and not (limit.isascii() and limit.isdigit() and int(limit) >= 1):
         raise Fallback("unusual --limit")
     inv["project"] = inv["project"] or "."
     inv["db"] = inv["db"] or "journey.db"
-    inv["format"] = inv["format"] or "table"
+    inv["format"] = inv["format"] or "text"
     return inv
 
 

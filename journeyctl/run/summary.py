@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # What a tick counts, in the order the JSON document lists them (TickReport's fields).
 COUNTS = ("contacts", "decided", "skipped", "delivered", "retrying", "failed", "recovered")
+# What a tick counts per sequence (`sequences` in the JSON document, the run line's breakdown).
+SEQUENCE_COUNTS = ("decided", "skipped", "delivered", "failed")
 _IMPORTED = {"contacts": 0, "contacts_new": 0, "events": 0, "events_new": 0}
 
 
@@ -33,6 +35,7 @@ def run_doc(
     counts: Mapping[str, int] | None = None,
     errors: Sequence[str] = (),
     exit_code: int = 0,
+    by_sequence: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
     """`run --format json` (stable) without the dry run's messages; the defaults are a tick
     that imported nothing and did nothing."""
@@ -45,6 +48,10 @@ def run_doc(
         "held_back": held_back_doc(inputs),
     }
     doc.update({c: (counts or {}).get(c, 0) for c in COUNTS})
+    doc["sequences"] = {
+        name: {c: row.get(c, 0) for c in SEQUENCE_COUNTS}
+        for name, row in sorted((by_sequence or {}).items())
+    }
     doc["errors"] = list(errors)
     doc["exit_code"] = exit_code
     return doc
@@ -60,13 +67,16 @@ def run_line(d: Mapping[str, Any]) -> str:
     """The one line cron mails, from run_doc's document."""
     imp = d["imported"]
     parts = [
-        f"{'dry run' if d['dry_run'] else 'run'} at {d['now']}:",
+        f"{'dry run' if d['dry_run'] else 'run'} at {minute_text(d['now'])}:",
         f"{d['contacts']} contact(s) advanced,",
         f"{d['decided']} to send, {d['skipped']} skipped,",
         f"{d['delivered']} delivered, {d['retrying']} retrying, {d['failed']} failed",
     ]
     if d["recovered"]:
         parts.append(f"({d['recovered']} interrupted deliveries recovered)")
+    breakdown = _by_sequence(d.get("sequences") or {})
+    if breakdown:
+        parts.append(f"; by sequence: {breakdown}")
     if imp["contacts"] or imp["events"]:
         parts.append(
             f"; imported {imp['contacts']} contact(s) ({imp['contacts_new']} new), "
@@ -84,6 +94,29 @@ def run_line(d: Mapping[str, Any]) -> str:
     if d["held_back"]:
         parts.append(f"; held back {', '.join(h['file'] for h in d['held_back'])}")
     return " ".join(parts).replace(" ;", ";")
+
+
+def minute_text(iso: str) -> str:
+    """`2026-11-02T10:05:43.564389+09:00` as `2026-11-02 10:05 +09:00`: the line is read by
+    people (cron mail); `--format json` keeps the full precision."""
+    if len(iso) < 16 or iso[10] != "T":
+        return iso
+    offset = iso[19:].lstrip("0123456789.:")[-6:] if len(iso) > 19 else ""
+    return f"{iso[:10]} {iso[11:16]}" + (f" {offset}" if offset else "")
+
+
+def _by_sequence(rows: Mapping[str, Mapping[str, int]]) -> str:
+    """`win-back 1508 to send (1508 delivered), welcome 3 to send (2 delivered, 1 failed)`:
+    the sequences that did something, the busiest first."""
+    said = []
+    for name, row in sorted(rows.items(), key=lambda kv: (-kv[1].get("decided", 0), kv[0])):
+        extra = [f"{row[k]} {k}" for k in ("delivered", "skipped", "failed") if row.get(k)]
+        if not row.get("decided") and not extra:
+            continue
+        said.append(
+            f"{name} {row.get('decided', 0)} to send" + (f" ({', '.join(extra)})" if extra else "")
+        )
+    return ", ".join(said)
 
 
 def rejected_doc(reports: Sequence[InputReport]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from journeyctl.engine.advance import Engine
 from journeyctl.engine.draw import bucket
 from journeyctl.engine.model import Event, Message, Status
 from journeyctl.errors import PermanentChannelError, TransientChannelError
-from journeyctl.run.summary import COUNTS
+from journeyctl.run.summary import COUNTS, SEQUENCE_COUNTS
 from journeyctl.store.base import Store
 
 RETRY_BASE = timedelta(minutes=1)
@@ -59,6 +59,14 @@ class TickReport:
     # a tick of 100k messages should not hold every rendered body until it ends.
     keep_messages: bool = False
     messages: list[Message] = field(default_factory=list)
+    # Per sequence: the counts of summary.SEQUENCE_COUNTS (the run line's breakdown).
+    by_sequence: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, sequence: str, what: str, n: int = 1) -> None:
+        row = self.by_sequence.get(sequence)
+        if row is None:
+            row = self.by_sequence[sequence] = dict.fromkeys(SEQUENCE_COUNTS, 0)
+        row[what] += n
 
     @property
     def ok(self) -> bool:
@@ -121,16 +129,21 @@ def advance_due(
         for _, result in saves:
             if result.messages:
                 decisions += len(result.messages)
-                decided += sum(m.status is Status.SENT for m in result.messages)
+                for m in result.messages:
+                    sent = m.status is Status.SENT
+                    decided += sent
+                    report.count(m.sequence, "decided" if sent else "skipped")
                 if report.keep_messages:
                     report.messages += result.messages
         report.decided += decided
         report.skipped += decisions - decided
         for _, result in saves:
-            for _, why in result.failures or ():
+            for failed_msg, why in result.failures or ():
                 # SPEC §5: the message fails, located; the tick goes on (and exits 1).
                 report.skipped -= 1
                 report.failed += 1
+                report.count(failed_msg.sequence, "skipped", -1)
+                report.count(failed_msg.sequence, "failed")
                 report.note(why)
         if deliver is not None and claimed:
             deliver(claimed)
@@ -289,6 +302,7 @@ class Deliveries:
                 if attempt >= MAX_ATTEMPTS:
                     store.mark_failed(msg.key, f"gave up after {attempt} attempts: {exc}")
                     report.failed += 1
+                    report.count(msg.sequence, "failed")
                 else:
                     store.mark_retry(
                         msg.key, now + backoff(msg.key, attempt, exc.retry_after), str(exc)
@@ -302,6 +316,7 @@ class Deliveries:
                 failing.pop(msg.channel, None)  # the peer answers: not the channel's fault
                 store.mark_failed(msg.key, str(exc))
                 report.failed += 1
+                report.count(msg.sequence, "failed")
                 if exc.bounce:
                     # A bounce suppresses the contact from now on (also for transactional mail).
                     store.add_events(
@@ -319,6 +334,7 @@ class Deliveries:
                 store.mark_sent(msg.key, now, receipt.provider_id)
                 faults.point("after-record")
             report.delivered += 1
+            report.count(msg.sequence, "delivered")
             if self.on_delivered is not None:
                 self.on_delivered(msg)
 

@@ -53,7 +53,7 @@ T0 = "2026-11-02T10:05:00+09:00"  # c1 enters and gets `hello`; `again` is due a
 IDLE = "2026-11-02T12:00:00+09:00"
 DUE = "2026-11-03T10:05:00+09:00"
 IDLE_LINE = (
-    "run at 2026-11-02T12:00:00+09:00: 0 contact(s) advanced, 0 to send, 0 skipped, "
+    "run at 2026-11-02 12:00 +09:00: 0 contact(s) advanced, 0 to send, 0 skipped, "
     "0 delivered, 0 retrying, 0 failed\n"
 )
 
@@ -132,7 +132,7 @@ def proj(tmp_path: Path) -> Path:
 
 
 def test_idle_tick_is_answered_fast_with_the_full_commands_output(proj: Path) -> None:
-    for fmt in ("table", "json"):
+    for fmt in ("text", "json"):
         fast = jrun(proj, "--now", IDLE, "--format", fmt)
         full = jrun(proj, "--now", IDLE, "--format", fmt, full=True)
         assert took_fast_path(fast) and not took_fast_path(full)
@@ -140,6 +140,14 @@ def test_idle_tick_is_answered_fast_with_the_full_commands_output(proj: Path) ->
         assert fast.returncode == 0
         assert full.stderr == ""  # tracing is off with the fast path disabled: same stderr
     assert fast.stdout == full.stdout and json.loads(fast.stdout)["now"] == IDLE
+
+
+def test_the_deprecated_format_table_goes_to_the_full_command_which_says_so(proj: Path) -> None:
+    jrun(proj, "--now", IDLE)  # records the fingerprint: the next idle tick could go fast
+    r = jrun(proj, "--now", IDLE, "--format", "table")
+    assert not took_fast_path(r) and r.returncode == 0
+    assert r.stdout == IDLE_LINE
+    assert "--format table is deprecated" in r.stderr and "use --format text" in r.stderr
     assert jrun(proj, "--now", IDLE).stdout == IDLE_LINE
 
 
@@ -370,7 +378,7 @@ def test_parse_run_args_defaults_and_equals_forms() -> None:
         "project": ".",
         "db": "journey.db",
         "now": None,
-        "format": "table",
+        "format": "text",
         "limit": None,
     }
     inv = fastpath.parse_run_args(["--db=x.db", "proj", "--now=2026-11-01", "--format=json"])

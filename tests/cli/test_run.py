@@ -78,8 +78,9 @@ def test_run_imports_delivers_and_prints_a_summary(proj: Path) -> None:
     )  # fmt: skip
     assert (code, err) == (0, "")
     assert out == (
-        "run at 2026-11-02T10:05:00+09:00: 2 contact(s) advanced, 1 to send, 0 skipped, "
-        "1 delivered, 0 retrying, 0 failed; imported 2 contact(s) (2 new), 2 event(s) (2 new)\n"
+        "run at 2026-11-02 10:05 +09:00: 2 contact(s) advanced, 1 to send, 0 skipped, "
+        "1 delivered, 0 retrying, 0 failed; by sequence: welcome 1 to send (1 delivered); "
+        "imported 2 contact(s) (2 new), 2 event(s) (2 new)\n"
     )
     # c2's month-old subscription is history: it never enrolls (SPEC §2).
     assert [(m["contact_id"], m["step"]) for m in outbox(proj)] == [("c1", "hello")]

@@ -91,7 +91,9 @@ def test_simulate_csv_and_out_file(tmp_path: Path) -> None:
                           "--events", str(d / "events.csv"), "--start", "2026-11-01",
                           "--format", "csv", "--out", str(out_file))  # fmt: skip
     assert code == 0 and out == ""
-    lines = out_file.read_text(encoding="utf-8").splitlines()
+    raw = out_file.read_text(encoding="utf-8")
+    assert raw.startswith("\ufeff")  # a file is meant for a spreadsheet: Excel reads Hangul
+    lines = raw.removeprefix("\ufeff").splitlines()
     assert lines[0].startswith("contact_id,sequence,step,channel,at,status")
     assert any(",hello,email,2026-11-02T08:00:00+09:00,sent," in line for line in lines)
 
