@@ -59,7 +59,7 @@ def status(
             t = parse_instant(now, tz, option="--now")
         elif last is not None:
             t = last
-            shown = t.astimezone(ZoneInfo(tz)).isoformat()
+            shown = t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")  # as plan says it
             note = f"clock: {shown}, the last run's (from the database; --now to change)"
         else:
             t = SystemClock().now()

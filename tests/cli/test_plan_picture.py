@@ -120,10 +120,28 @@ def test_clock_defaults_to_the_last_run_and_says_so(world: tuple[Path, Path]) ->
     code, out, err = cli("status", "--db", str(db), "--format", "json")
     assert code == 0
     assert err == (
-        "clock: 2026-11-03T10:05:00+09:00, the last run's (from the database; --now to change)\n"
+        "clock: 2026-11-03 10:05 KST, the last run's (from the database; --now to change)\n"
     )
     code, out, err = cli("status", "--db", str(db), "--now", NOW)
     assert code == 0 and "clock:" not in err
+
+
+def test_status_says_a_real_runs_clock_to_the_minute_as_plan_does(
+    world: tuple[Path, Path],
+) -> None:
+    """A run from cron has a clock with seconds and microseconds; the note is for people."""
+    proj, db = world
+    code, out, err = cli(
+        "run", str(proj), "--db", str(db), "--now", "2026-11-03T10:06:07.123456+09:00"
+    )
+    assert code == 0, out + err
+    code, _, err = cli("status", str(proj), "--db", str(db))
+    assert code == 0
+    assert err == (
+        "clock: 2026-11-03 10:06 KST, the last run's (from the database; --now to change)\n"
+    )
+    code, out, _ = plan(proj, db)
+    assert "clock: 2026-11-03 10:06 KST, the last run's" in out
 
 
 def test_without_runs_the_wall_clock_is_said(tmp_path: Path) -> None:
