@@ -131,12 +131,16 @@ def send_test(
     from dataclasses import replace
 
     from journeyctl.channels.registry import build_channels
+    from journeyctl.data.contact_fields import is_email
     from journeyctl.engine.make import make_engine
 
     if not to.strip():
         raise UsageError("--to: give the address the test goes to")
-    if ref.medium == "email" and "@" not in to:
+    if ref.medium == "email" and not is_email(to):
+        # the contacts' own check: one @, no spaces, no CR/LF (a header injection in any channel)
         raise UsageError(f"--to: {to!r} is not an email address (channel {ref.channel!r} is email)")
+    if not to.isprintable():
+        raise UsageError(f"--to: {to!r} holds control characters (CR, LF, tab)")
     engine = make_engine(project, env=env)  # refuses forgeable unsubscribe links, as run does
     assert engine.renderer is not None
     # The content is the contact's; the unsubscribe link (in the body and List-Unsubscribe)

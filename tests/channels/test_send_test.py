@@ -169,3 +169,24 @@ def test_usage_errors_exit_2(proj: Path) -> None:
     assert code == 2 and "not an email address" in err
     code, _, err = send(proj, "cart", "nudge", "--to", "me@example.com", "--contact", "c7")
     assert code == 2 and "--contacts FILE or --db FILE" in err
+
+
+@pytest.mark.parametrize(
+    "to", ["me@example.com\r\nBcc: everyone@example.com", "me @example.com", "me@", "a@b@c"]
+)
+def test_a_to_that_is_no_single_address_is_refused_before_any_channel(
+    proj: Path, smtp_server: SmtpServer, to: str
+) -> None:
+    """Over the file outbox `a@b\\r\\nBcc: ...` used to be written as the address, and over
+    SMTP it reached the channel's header guard; refused at the door, as contacts' emails are."""
+    for step in ("nudge", "filed"):
+        code, out, err = send(proj, "cart", step, "--to", to)
+        assert code == 2 and out == "" and "is not an email address" in err, (step, err)
+    assert not smtp_server.received
+    assert not (proj / "p/outbox").exists()
+
+
+def test_an_sms_to_with_a_line_break_is_refused(proj: Path, webhook_server: WebhookServer) -> None:
+    code, _, err = send(proj, "cart", "sms-nudge", "--to", "010\n99998888")
+    assert code == 2 and "control characters" in err
+    assert not webhook_server.requests
