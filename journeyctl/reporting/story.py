@@ -85,7 +85,8 @@ def story_text(doc: dict[str, Any]) -> str:
     lines.append("Enrollments:")
     for e in doc["enrollments"]:
         end = f" -> {e['outcome']}" + (f" ({e['reason']})" if e["reason"] else "")
-        lines.append(f"  {e['sequence']}: entered {e['entered_at'][:16]}{end}")
+        entered = e["entered_at"][:16].replace("T", " ")  # to the minute, as the story's lines
+        lines.append(f"  {e['sequence']}: entered {entered}{end}")
     if not doc["enrollments"]:
         lines.append("  none")
     return "\n".join(lines)

@@ -141,6 +141,16 @@ def test_explain_tells_the_branch_values(tmp_path: Path) -> None:
     assert branch["at"] == "2026-11-04T08:00:00+09:00"
 
 
+def test_explain_text_says_enrollment_times_as_its_story_does(tmp_path: Path) -> None:
+    d = project(tmp_path)
+    code, out, _ = invoke("explain", str(d), "c1", "--contacts", str(d / "contacts.csv"),
+                          "--events", str(d / "events.csv"), "--start", "2026-11-01")  # fmt: skip
+    assert code == 0
+    tail = out[out.index("Enrollments:") :].splitlines()[1:]
+    assert tail and all(" entered 2026-11-" in line and "T" not in line.split("entered")[1]
+                        for line in tail), tail  # fmt: skip
+
+
 def test_same_output_across_hash_seeds(tmp_path: Path) -> None:
     d = project(tmp_path)
     outs = []
