@@ -48,7 +48,12 @@ def find_send(project: Project, sequence: str, step: str) -> SendStep:
     """The send step `step` of `sequence`; UsageError naming what exists otherwise."""
     seq = project.sequences.get(sequence)
     if seq is None:
-        known = ", ".join(sorted(project.sequences)) or "none"
+        if not project.sequences:  # most often: run outside the project, DIR left out
+            raise UsageError(
+                f"unknown sequence {sequence!r}: {project.root} holds no sequence files;"
+                " give the project directory first (DIR SEQUENCE STEP)"
+            )
+        known = ", ".join(sorted(project.sequences))
         raise UsageError(f"unknown sequence {sequence!r}; known: {known}")
     node = seq.flow.nodes.get(step)
     if node is None or not isinstance(node.step, Send):

@@ -190,3 +190,14 @@ def test_an_sms_to_with_a_line_break_is_refused(proj: Path, webhook_server: Webh
     code, _, err = send(proj, "cart", "sms-nudge", "--to", "010\n99998888")
     assert code == 2 and "control characters" in err
     assert not webhook_server.requests
+
+
+def test_outside_the_project_the_error_says_to_give_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DIR defaults to `.`: run from elsewhere, preview and send-test said `known: none`."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["preview", "cart", "nudge"], ["send-test", "cart", "nudge", "--to", "a@b.c"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, r.stderr
+        assert "holds no sequence files; give the project directory first" in r.stderr, r.stderr
