@@ -34,7 +34,7 @@ def project_prefix(project_dir: Path) -> str:
     if proc.returncode != 0:
         raise UsageError(
             f"{project_dir}: not inside a git repository ({_fail(proc)}); "
-            "`diff` compares the working tree with a git ref"
+            "--base compares the files with a git ref"
         )
     return proc.stdout.decode().strip()
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from journeyctl.cli import _register, app
+from journeyctl.store.sqlite import SqliteStore
 
 STOCK = Path(__file__).resolve().parents[2] / "sequences"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -130,6 +131,12 @@ def test_unknown_ref_and_not_a_repository(
     code, _, err = run(str(outside))
     assert code == 2
     assert "not inside a git repository" in err
+    # plan --base reads the history the same way; the message names the option, not `diff`
+    db = outside / "j.db"
+    SqliteStore(db).close()
+    r = CliRunner().invoke(app, ["plan", str(outside), "--db", str(db), "--base", "HEAD"])
+    assert r.exit_code == 2 and "--base compares the files with a git ref" in r.stderr
+    assert "`diff`" not in r.stderr
 
 
 def test_working_tree_that_does_not_load_is_an_error_with_location(repo: Path) -> None:
