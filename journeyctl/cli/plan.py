@@ -28,7 +28,7 @@ def plan(
         str | None,
         typer.Option(
             "--base",
-            help="Git ref of the files before the edit: also show which of the next 24 h's "
+            help="Git ref of the files before the edit: also show which of the next --window's "
             "messages are new or gone.",
         ),
     ] = None,
