@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,9 +116,19 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
         )
     run = doc["last_run"]
     if run is not None:
+        started, clock = run["started_at"], run["now"]
+        # A run given --now (a backfill, the tutorial) has a clock other than when it ran;
+        # the clock is what `due now` and `plan` count from, so say both.
+        pinned = (
+            started is not None
+            and clock is not None
+            and abs(datetime.fromisoformat(clock) - datetime.fromisoformat(started))
+            >= timedelta(minutes=1)
+        )
         output.out.print(
-            f"last run: {minute(run['started_at'], tz_name)} (exit {run['exit_code']}, "
-            f"{run['delivered']} delivered, {run['failed']} failed)",
+            f"last run: {minute(started, tz_name)}"
+            + (f" with --now {minute(clock, tz_name)}" if pinned else "")
+            + f" (exit {run['exit_code']}, {run['delivered']} delivered, {run['failed']} failed)",
             markup=False,
         )
 
