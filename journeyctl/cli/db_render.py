@@ -126,11 +126,12 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
             >= timedelta(minutes=1)
         )
         output.out.print(
-            f"last run: {minute(started, tz_name)}"
-            + (f" with --now {minute(clock, tz_name)}" if pinned else "")
-            + f" (exit {run['exit_code']}, {run['delivered']} delivered, {run['failed']} failed)",
+            f"last run: {minute(started, tz_name)} (exit {run['exit_code']}, "
+            f"{run['delivered']} delivered, {run['failed']} failed)",
             markup=False,
         )
+        if pinned:
+            output.out.print(f"  its clock: {minute(clock, tz_name)} (--now)", markup=False)
 
 
 def messages_doc(rows: list[Stored], project_tz: str) -> list[dict[str, Any]]:

@@ -10,7 +10,15 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import ContactsOpt, EncodingOpt, EventsOpt, Format, FormatOpt, OutOpt
+from journeyctl.cli.options import (
+    ContactsOpt,
+    EncodingOpt,
+    EventsOpt,
+    Format,
+    OutOpt,
+    ReportFormatOpt,
+    format_for,
+)
 from journeyctl.errors import UsageError
 
 
@@ -30,11 +38,12 @@ def explain(
     events: EventsOpt = None,
     start: Annotated[str | None, typer.Option(help="Simulation start (with --contacts).")] = None,
     days: Annotated[int, typer.Option(min=1, help="Simulation length.")] = 30,
-    fmt: FormatOpt = Format.text,
+    fmt: ReportFormatOpt = None,
     out: OutOpt = None,
     encoding: EncodingOpt = None,
 ) -> None:
     """Why a contact got (or did not get) each message: the path, branch values, deferrals."""
+    fmt = format_for(fmt, out, Format)
     import json
 
     from journeyctl.cli.loading import load_contacts, load_events, load_project_or_fail

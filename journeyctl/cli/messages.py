@@ -11,7 +11,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
+from journeyctl.cli.options import DbOpt, Format, OutOpt, ReportFormatOpt, format_for
 
 
 class Which(StrEnum):
@@ -56,11 +56,12 @@ def messages(
             "date in the project timezone).",
         ),
     ] = None,
-    fmt: FormatOpt = Format.text,
+    fmt: ReportFormatOpt = None,
     out: OutOpt = None,
 ) -> None:
     """What was sent, or failed, is retrying, was skipped: one row per message, times in the
     contact's timezone."""
+    fmt = format_for(fmt, out, Format)
     from journeyctl.cli.db_render import messages_doc, open_existing, render_messages
     from journeyctl.cli.loading import project_timezone
     from journeyctl.cli.output import Output

@@ -54,6 +54,15 @@ def format_option(choices: type[StrEnum], help: str | None = None) -> Any:
 
 
 FormatOpt = Annotated[Format, format_option(Format, "text (for people) or json (stable).")]
+# Commands that write a report with --out: the format follows a `.json` file name as in
+# `simulate` and `report` (format_for) unless --format says otherwise.
+ReportFormatOpt = Annotated[
+    Format | None,
+    format_option(
+        Format,
+        "text (for people) or json (stable). Default: text, or json when --out ends in .json.",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("--out", help="Write the output to this file instead of stdout (written whole)."),
@@ -83,7 +92,7 @@ def format_for(fmt: Any, out: Path | None, choices: type[StrEnum]) -> Any:
     if fmt is not None:
         return fmt
     suffix = out.suffix.lower().lstrip(".") if out is not None else ""
-    suffix = {"htm": "html"}.get(suffix, suffix)
+    suffix = {"htm": "html", "md": "markdown"}.get(suffix, suffix)
     names = {m.value for m in choices}
     return choices(suffix if suffix in names and suffix != "text" else "text")
 

@@ -45,9 +45,13 @@ def plan(
         typer.Option("--window", help="How far ahead to list messages: a duration (30m, 4h, 2d)."),
     ] = "24h",
     out: OutOpt = None,
-    fmt: Annotated[PlanFormat, format_option(PlanFormat, "text, markdown or json.")] = (
-        PlanFormat.text
-    ),
+    fmt: Annotated[
+        PlanFormat | None,
+        format_option(
+            PlanFormat,
+            "text, markdown or json. Default: text, or as --out's name ends (.json, .md).",
+        ),
+    ] = None,
 ) -> None:
     """Contacts per step of each changed sequence and what happens to them (continue, move,
     exit), waits they keep, `migrate:` lines for removed steps, new sequences, and the
@@ -57,6 +61,10 @@ def plan(
     """
     import json
     from contextlib import ExitStack
+
+    from journeyctl.cli.options import format_for
+
+    fmt = format_for(fmt, out, PlanFormat)
 
     from journeyctl.cli.db_render import open_existing
     from journeyctl.cli.loading import load_project_or_fail

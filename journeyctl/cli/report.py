@@ -42,7 +42,7 @@ def report(
     fmt: Annotated[
         ReportFormat | None,
         format_option(
-            ReportFormat, "text, json or csv. Default: text, or csv when --out ends in .csv."
+            ReportFormat, "text, json or csv. Default: text, or as --out's name ends (.csv, .json)."
         ),
     ] = None,
     out: OutOpt = None,

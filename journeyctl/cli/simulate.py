@@ -68,7 +68,7 @@ def simulate(
     fmt: Annotated[
         SimFormat | None,
         format_option(
-            SimFormat, "text, json or csv. Default: text, or csv when --out ends in .csv."
+            SimFormat, "text, json or csv. Default: text, or as --out's name ends (.csv, .json)."
         ),
     ] = None,
     out: Annotated[

@@ -9,7 +9,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format, FormatOpt, OutOpt
+from journeyctl.cli.options import DbOpt, Format, OutOpt, ReportFormatOpt, format_for
 
 OptionalProjectDir = Annotated[
     Path | None,
@@ -35,10 +35,11 @@ def status(
             "the last run's clock in the database, else the wall clock.",
         ),
     ] = None,
-    fmt: FormatOpt = Format.text,
+    fmt: ReportFormatOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Enrollments by sequence and step, due now, retrying and failed deliveries."""
+    fmt = format_for(fmt, out, Format)
     from zoneinfo import ZoneInfo
 
     from journeyctl.cli.db_render import open_existing, render_status, status_json

@@ -9,7 +9,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import Format, FormatOpt, OutOpt
+from journeyctl.cli.options import Format, OutOpt, ReportFormatOpt, format_for
 from journeyctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def test(
     files: Annotated[
         list[Path] | None, typer.Option("--file", help="Only these test files.")
     ] = None,
-    fmt: FormatOpt = Format.text,
+    fmt: ReportFormatOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Run the sequence tests in tests/*.yaml: expected messages, times and outcomes.
@@ -31,6 +31,7 @@ def test(
     Failures print the expected and actual timelines side by side. Exit 1 when a test fails
     or a test file is invalid.
     """
+    fmt = format_for(fmt, out, Format)
     import json
 
     from journeyctl.cli.loading import load_project_or_fail

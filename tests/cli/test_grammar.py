@@ -123,6 +123,31 @@ def test_out_writes_the_report_to_a_file_and_nothing_to_stdout(proj: Path) -> No
     assert json.loads((proj / "validate.json").read_text())["ok"] is True
 
 
+def test_out_ending_in_json_writes_json_in_every_command_as_in_simulate_and_report(
+    proj: Path,
+) -> None:
+    """`status --out s.json` wrote a text table into s.json while `report --out r.json` wrote
+    JSON: the file's name picks the format everywhere, unless --format says otherwise."""
+    db = ran(proj)
+    p = str(proj / "p")
+    for name, args in {
+        "status.json": ["status", "--db", str(db)],
+        "messages.json": ["messages", "--db", str(db)],
+        "report.json": ["report", p, "--db", str(db)],
+        "explain.json": ["explain", p, "c1", "--db", str(db)],
+        "plan.json": ["plan", p, "--db", str(db)],
+    }.items():
+        target = proj / name
+        code, out, err = invoke(*args, "--out", str(target))
+        assert (code, out) == (0, ""), (name, err)
+        json.loads(target.read_text(encoding="utf-8"))  # JSON, not a table
+    code, _, err = invoke("plan", p, "--db", str(db), "--out", str(proj / "plan.md"))
+    assert code == 0 and (proj / "plan.md").read_text(encoding="utf-8").startswith("#"), err
+    code, _, err = invoke("status", "--db", str(db), "--format", "text", "--out",
+                          str(proj / "forced.json"))  # fmt: skip
+    assert code == 0 and "ended: completed" in (proj / "forced.json").read_text(encoding="utf-8")
+
+
 def test_imports_take_the_directory_first_and_project_is_deprecated(proj: Path) -> None:
     db = str(proj / "j.db")
     code, out, err = invoke("contacts", "import", str(proj / "p"), str(proj / "contacts.csv"),
