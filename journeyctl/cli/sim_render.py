@@ -46,7 +46,7 @@ def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Pat
         )
     for name, s in summary.items():
         funnel.add_row(
-            name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
+            f"{name} (paused)" if s.get("paused") else name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
             _reasons(s["exited"]), str(s["active"]), _reasons(s["deferred"]), _reasons(s["skipped"]),
         )  # fmt: skip
     console.print(funnel)

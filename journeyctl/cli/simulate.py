@@ -109,7 +109,14 @@ def simulate(
             progress=advance,
         )  # fmt: skip
     names = sorted(set(sequence) if sequence else project.sequences)
-    doc = to_json(sim, names, project.settings.timezone)
+    paused = [sid for sid in names if project.sequences[sid].model.paused]
+    doc = to_json(sim, names, project.settings.timezone, paused)
+    for sid in paused:
+        output.err.print(
+            f"paused: {sid} (paused: true in its file): no contact enters it",
+            markup=False,
+            highlight=False,
+        )
     if skip_invalid:
         doc["rejected"] = rejected_doc(inputs)
     if fmt is SimFormat.json:

@@ -241,6 +241,12 @@ class Instant:
         per_occurrence: bool = False,
     ) -> None:
         sid = s.id
+        if s.paused:
+            # No entries while paused; what happened meanwhile (an event, a segment's edge, a
+            # date's occurrence) is spent, so a resume never enrolls a backlog at once.
+            if state.trace is not None:
+                note(state, t, sid, "not-enrolled", f"{why}: paused")
+            return
         if per_occurrence:
             # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
             blocked = (

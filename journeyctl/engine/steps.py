@@ -24,7 +24,13 @@ from journeyctl.engine.model import (
     Status,
     StepResult,
 )
-from journeyctl.engine.plan import SEQUENCE_REMOVED, STEP_REMOVED, SequencePlan, resume_position
+from journeyctl.engine.plan import (
+    PAUSED,
+    SEQUENCE_REMOVED,
+    STEP_REMOVED,
+    SequencePlan,
+    resume_position,
+)
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock
 from journeyctl.engine.trace import hm, inputs, note
@@ -81,6 +87,9 @@ class Steps:
         if enr.version != seq.version:
             self._migrate(enr, seq)
         result.changed.append(enr)
+        if seq.paused:
+            self._hold_paused(state, enr, t, cv)
+            return
         # Walk while the enrollment is due at this instant; waits move due_at forward.
         for _ in range(10_000):
             if enr.outcome is not ACTIVE or enr.due_at is None or enr.due_at > t:
@@ -273,6 +282,18 @@ class Steps:
         result.changed.append(enr)
         if state.trace is not None:
             note(state, msg.at, enr.sequence, "held", enr.reason)
+
+    def _hold_paused(
+        self, state: ContactState, enr: Enrollment, t: datetime, cv: dict[str, Any]
+    ) -> None:
+        """A paused sequence's due enrollment holds its place: held like a failed render, so
+        it sleeps until the project changes (the resume), then goes on at its own due time,
+        a send then late or not by the sequence's `late` policy. Its events still apply
+        meanwhile (goals, exit_on, wait_for)."""
+        enr.held = self.held_key(cv)
+        enr.reason = PAUSED
+        if state.trace is not None:
+            note(state, t, enr.sequence, "held", f"{enr.position}: sequence paused")
 
     def held_key(self, cv: dict[str, Any]) -> str:
         """What a held enrollment waits to see change (`Enrollment.held`): the project's

@@ -74,6 +74,9 @@ class Plan:
     planned: list[PlannedMessage] = field(default_factory=list)  # the new files' next 24 h
     added: list[PlannedMessage] | None = None  # planned now, not with the base (None: no base)
     dropped: list[PlannedMessage] | None = None  # planned with the base, not any more
+    # `paused: true` sequences (and, given a base, those it resumes): in-flight contacts
+    paused: list[tuple[str, int]] = field(default_factory=list)
+    resumed: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def msg(m: PlannedMessage) -> dict[str, Any]:
@@ -110,6 +113,8 @@ class Plan:
                 }
                 for s in self.sequences
             ],
+            "paused": [{"sequence": s, "contacts": n} for s, n in self.paused],
+            "resumed": [{"sequence": s, "contacts": n} for s, n in self.resumed],
             "messages": {
                 "planned": [msg(m) for m in self.planned],
                 "added": None if self.added is None else [msg(m) for m in self.added],
@@ -217,7 +222,9 @@ def make_plan(
     )
     new_engine = Engine(project)  # no renderer: decisions only
     old_engine = Engine(base) if base is not None else None
-    out.sequences, affected = _sequence_changes(new_engine, _active_rows(store))
+    rows = _active_rows(store)
+    out.sequences, affected = _sequence_changes(new_engine, rows)
+    out.paused, out.resumed = _pauses(project, base, rows)
     # New sequences: not in the base, or (without one) never entered by anybody in this db.
     manifest = project.manifest
     known = set(base.manifest.sequences) if base is not None else _known_sequences(store)
@@ -239,6 +246,34 @@ def make_plan(
         out.added = _in_time_order([m for m in planned if m not in was])
         out.dropped = _in_time_order([m for m in before if m not in now_])
     return out
+
+
+def _pauses(
+    project: Project, base: Project | None, rows: list[tuple[str, str, str, str | None]]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Paused sequences and, given a base, those paused there and not now: (id, in-flight)."""
+    active = Counter(r[1] for r in rows)
+    seqs = project.manifest.sequences
+    paused = [(sid, active[sid]) for sid, seq in seqs.items() if seq.model.paused]
+    was = base.manifest.sequences if base is not None else {}
+    resumed = [
+        (sid, active[sid])
+        for sid, seq in seqs.items()
+        if not seq.model.paused and sid in was and was[sid].model.paused
+    ]
+    return paused, resumed
+
+
+def _pause_lines(plan: Plan) -> list[str]:
+    lines = [
+        f"paused: {sid}: no new entries; {n} in-flight contact(s) hold their place"
+        for sid, n in plan.paused
+    ]
+    lines += [
+        f"resumed: {sid}: {n} in-flight contact(s) go on; sends due while paused follow `late`"
+        for sid, n in plan.resumed
+    ]
+    return lines
 
 
 def _in_time_order(messages: list[PlannedMessage]) -> list[PlannedMessage]:
@@ -293,7 +328,7 @@ def _message_sections(plan: Plan) -> list[tuple[str, list[PlannedMessage]]]:
 
 
 def to_text(plan: Plan) -> str:
-    lines = [_headline(plan)]
+    lines = [_headline(plan), *_pause_lines(plan)]
     for s in plan.sequences:
         lines += ["", _sequence_title(s)]
         if s.status == "changed":
@@ -307,6 +342,7 @@ def to_text(plan: Plan) -> str:
 
 def to_markdown(plan: Plan) -> str:
     lines = [f"### journeyctl plan: {_headline(plan)}"]
+    lines += [f"- {line}" for line in _pause_lines(plan)]
     for s in plan.sequences:
         lines += ["", f"**{_sequence_title(s)}**"]
         if s.status == "changed" and s.steps:

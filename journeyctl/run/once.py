@@ -105,6 +105,8 @@ def run_once(
                 run_id = store.begin_run(started_at, now, lock=held)
                 try:
                     store.set_meta("timezone", project.settings.timezone)
+                    # `status` reads the db alone: it says what the last run found paused.
+                    store.set_meta("paused", paused_meta(project))
                     result.imported = _import(
                         project, store, contacts, events, events_source, now, skip_invalid,
                         inputs,
@@ -124,6 +126,11 @@ def run_once(
         return result
     finally:
         store.close()
+
+
+def paused_meta(project: Project) -> str:
+    """The paused sequences' ids, comma-separated (`status` reads them from the meta table)."""
+    return ",".join(sid for sid, seq in sorted(project.sequences.items()) if seq.model.paused)
 
 
 def _record_fingerprint(store: SqliteStore, project: Project) -> None:

@@ -483,6 +483,11 @@ class Sequence(Strict):
     window: SendWindow | None = None
     on_cap: Literal["defer", "skip"] = "defer"
     migrate: dict[Identifier, Identifier] = Field(default_factory=dict)
+    paused: StrictBool = Field(
+        False,
+        description="no new entries; contacts already in hold their place until it is removed "
+        "(sends that came due meanwhile then follow `late`)",
+    )
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("transactional")

@@ -35,7 +35,9 @@ class LoadedSequence:
 
 
 def sequence_hash(seq: Sequence) -> str:
-    return hashlib.sha256(seq.model_dump_json(by_alias=True).encode()).hexdigest()[:16]
+    # `paused` is not content: pausing moves nobody, and versions stay as before it existed.
+    dumped = seq.model_dump_json(by_alias=True, exclude={"paused"})
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]
 
 
 @dataclass
