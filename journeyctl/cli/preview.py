@@ -32,9 +32,9 @@ def preview(
     from journeyctl.cli.loading import load_contacts, load_project_or_fail
     from journeyctl.cli.output import Output, escape_controls, json_safe
     from journeyctl.engine.make import make_engine
-    from journeyctl.engine.sample import sample_contact
+    from journeyctl.engine.sample import sample_contact, sample_event
     from journeyctl.engine.timing import zone
-    from journeyctl.spec.models import Send
+    from journeyctl.spec.models import EventTrigger, Send
 
     project = load_project_or_fail(project_dir)
     seq = project.sequences.get(sequence)
@@ -66,9 +66,11 @@ def preview(
     from journeyctl.errors import JourneyctlError
 
     value = person.as_template_value()
+    trig = seq.model.trigger
+    event = sample_event(project.settings, trig.event) if isinstance(trig, EventTrigger) else None
     try:
         r = renderer.render(node.step, sequence=sequence, channel=channel, contact=person,
-                            contact_value=value, now=now)  # fmt: skip
+                            contact_value=value, now=now, event=event)  # fmt: skip
     except RenderFailure as failure:  # this contact's data breaks it: say where (exit 1)
         where = describe_failure(project, sequence, node.step, failure, value)
         raise JourneyctlError(f"render_error: {where}") from None  # values shown by repr()

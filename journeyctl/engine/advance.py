@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.agenda import ACTIVE, BEFORE, agenda, event_at
 from journeyctl.engine.evaluate import Evaluator
+from journeyctl.engine.event_scope import EventFields
 from journeyctl.engine.instant import Instant
 from journeyctl.engine.model import Contact, ContactState, Enrollment, Event, Message, StepResult
 from journeyctl.engine.plan import SequencePlan, plan_sequences
@@ -70,7 +71,7 @@ class Engine:
     def __post_init__(self) -> None:
         self._tz_name = self.project.settings.timezone
         self.sequences = plan_sequences(self.project.manifest)
-        evaluator = Evaluator()
+        evaluator = Evaluator(EventFields(self.project.settings))
         self._steps = Steps(
             self.project, self.sequences, evaluator, self.renderer, self.assumptions
         )

@@ -192,7 +192,7 @@ class Instant:
                         (("where", where),),
                     )
                     continue
-                self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}")
+                self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}", event=ev)
 
     def _check_segment(
         self,
@@ -239,6 +239,7 @@ class Instant:
         *,
         why: str,
         per_occurrence: bool = False,
+        event: Event | None = None,
     ) -> None:
         sid = s.id
         if s.paused:
@@ -261,7 +262,7 @@ class Instant:
                 note(state, t, sid, "not-enrolled", f"{why}: {blocked}")
             return
         audience = s.audience
-        if audience and not self.evaluator.value(audience, state, t, None, cv, tz):
+        if audience and not self.evaluator.value(audience, state, t, None, cv, tz, event=event):
             note(
                 state,
                 t,

@@ -13,6 +13,7 @@ from journeyctl.engine import rules
 from journeyctl.engine.agenda import ACTIVE, event_at
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.evaluate import Evaluator
+from journeyctl.engine.event_scope import trigger_event
 from journeyctl.engine.failures import RenderFailure, contact_digest
 from journeyctl.engine.located import describe_failure
 from journeyctl.engine.model import (
@@ -115,7 +116,8 @@ class Steps:
                     note(state, at, seq.id, "wait", f"{node.id}: until {hm(enr.due_at, tz)}")
             elif kind == BRANCH:
                 cond = node.branch_if
-                taken = bool(self.evaluator.value(cond, state, at, enr, cv, tz))
+                trigger = trigger_event(state, seq.event, enr) if seq.event else None
+                taken = bool(self.evaluator.value(cond, state, at, enr, cv, tz, event=trigger))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
                 if state.trace is not None:
@@ -198,12 +200,14 @@ class Steps:
                 )
             return False
         status, reason = Status.SENT, None
+        # Templates and conditions of an event-triggered sequence read the event (event_scope).
+        trigger = trigger_event(state, seq.event, enr) if seq.event else None
         if verdict.action == "skip":
             status, reason = Status.SKIPPED, verdict.reason
         elif (
             marketing
             and seq.audience
-            and not self.evaluator.value(seq.audience, state, at, enr, cv, tz)
+            and not self.evaluator.value(seq.audience, state, at, enr, cv, tz, event=trigger)
         ):
             # Checked at entry and again at every marketing send: who left the audience
             # since (e.g. withdrew consent) gets nothing more.
@@ -224,6 +228,7 @@ class Steps:
                     marketing=marketing,
                     tz=tz,
                     enrollment=enr.id,
+                    event=None if trigger is None else self.evaluator.event_value(trigger, tz),
                 )
             except RenderFailure as exc:
                 failure = exc

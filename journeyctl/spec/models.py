@@ -30,6 +30,8 @@ from journeyctl.spec.envref import EnvOr, EnvRef
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FieldType = Literal["string", "int", "float", "bool", "date", "datetime"]
+# An event property may also be a list (CSV: items separated by `|`, or a JSON array).
+EventFieldType = Literal["string", "int", "float", "bool", "date", "datetime", "list"]
 Medium = Literal["email", "sms", "push", "chat", "other"]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -123,6 +125,12 @@ class LatePolicy(Strict):
 
 class EventsConfig(Strict):
     max_age: Duration = Duration(days=1)
+    fields: dict[str, dict[str, EventFieldType]] = Field(
+        default_factory=dict,
+        description="per event name, its properties' types: templates and conditions of a "
+        "sequence the event triggers read them as event.NAME "
+        "(e.g. {cart_abandoned: {product: string, items: list}})",
+    )
 
 
 class ReportThresholds(Strict):
