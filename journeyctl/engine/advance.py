@@ -86,6 +86,22 @@ class Engine:
     def steps(self, value: int) -> None:
         self._steps.count = value
 
+    def start_sequence(self, sid: str, started: datetime) -> None:
+        """An `existing: skip` segment sequence started at `started` (run: the first tick
+        that saw it, recorded in the database; simulate: --start): who matches at its first
+        check at or after then was already matching and does not enter."""
+        for s in self._instant.segments:
+            if s.id == sid and s.skip_existing:
+                timeline = s.timeline
+                assert timeline is not None
+                first = timeline.after(started - BEFORE)
+                if first is not None:
+                    self._instant.first_checks[sid] = first
+
+    def skip_existing(self) -> list[str]:
+        """The `existing: skip` segment sequences (Engine.start_sequence)."""
+        return [s.id for s in self._instant.segments if s.skip_existing]
+
     def zone_of(self, state: ContactState) -> ZoneInfo:
         return zone(state.contact.timezone, self._tz_name)
 
@@ -118,6 +134,9 @@ class Engine:
         """`simulate`'s unit of work: one contact from `start` through `last`. Returns the
         messages in [start, last] that the ledger keeps (the first decision per idempotency
         key) and the final state (its enrollments)."""
+        for sid in self.skip_existing():
+            if sid not in self._instant.first_checks:
+                self.start_sequence(sid, start)  # simulate: the sequence starts at --start
         state = ContactState(contact=contact, cursor=start - BEFORE)
         if trace:
             state.trace = []

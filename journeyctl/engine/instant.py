@@ -75,6 +75,9 @@ class Instant:
         self.segments = [s for s in sequences if type(s.trigger) is SegmentTrigger]
         self.dates = [s for s in sequences if type(s.trigger) is DateTrigger]
         self._scopes: set[str] | None = None  # see _scope
+        # The first check at or after each `existing: skip` segment sequence started
+        # (Engine.start_sequence): who matches up to then was matching already.
+        self.first_checks: dict[str, datetime] = {}
 
     def process(
         self,
@@ -226,6 +229,17 @@ class Instant:
         mark.checked_at, mark.value = t, value
         # "Enroll contacts for whom the expression becomes true" (SPEC §2): on the edge only.
         if value and was is not True:
+            if s.skip_existing:
+                # Matching at the sequence's first check (or before it: a catch-up) is
+                # matching already; without a recorded start, a first observation is.
+                first = self.first_checks.get(sid)
+                if (t <= first) if first is not None else (was is None):
+                    note(state, t, sid, "not-enrolled", "matched when it started (existing: skip)")
+                    return
+            if s.unless_in and self._active_in(state, s) is not None:
+                # Not consumed: checked again at the next fire (as run checks every fire).
+                mark.value = None
+                state.horizons.pop(sid, None)
             self._try_enroll(state, s, t, tz, cv, result, why="segment became true")
 
     def _try_enroll(
@@ -248,6 +262,12 @@ class Instant:
             if state.trace is not None:
                 note(state, t, sid, "not-enrolled", f"{why}: paused")
             return
+        if s.unless_in:
+            other = self._active_in(state, s)
+            if other is not None:
+                if state.trace is not None:
+                    note(state, t, sid, "not-enrolled", f"{why}: active in {other} (unless_in)")
+                return
         if per_occurrence:
             # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
             blocked = (
@@ -285,6 +305,13 @@ class Instant:
         result.changed.append(enr)
         if state.trace is not None:
             note(state, t, sid, "enrolled", why)
+
+    def _active_in(self, state: ContactState, s: SequencePlan) -> str | None:
+        """The first sequence of `s.unless_in` the contact is active in (None: none)."""
+        for e in state.enrollments:
+            if e.outcome is ACTIVE and e.sequence in s.unless_in:
+                return e.sequence
+        return None
 
     def _scope(self, ev: Event) -> str | None:
         """The channel or medium a (un)subscribe names, in lower case; None for all of them.

@@ -52,6 +52,8 @@ class SequencePlan:
     goal_within: Duration | None
     migrate: dict[str, str]
     paused: bool  # no entries; active enrollments hold at their step (Steps.run)
+    unless_in: frozenset[str]  # no entry while active in one of these sequences
+    skip_existing: bool  # segment `existing: skip`: who matches at the start never enters
     trigger: EventTrigger | SegmentTrigger | DateTrigger
     event: str
     where: str | None
@@ -81,6 +83,8 @@ class SequencePlan:
         self.goal_within = m.goal.within if m.goal is not None else None
         self.migrate = m.migrate
         self.paused = m.paused
+        self.unless_in = frozenset(m.unless_in)
+        self.skip_existing = type(m.trigger) is SegmentTrigger and m.trigger.existing == "skip"
         trig = m.trigger
         self.trigger = trig
         self.event = trig.event if type(trig) is EventTrigger else ""

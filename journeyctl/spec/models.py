@@ -432,6 +432,11 @@ class EventTrigger(Strict):
 class SegmentTrigger(Strict):
     segment: Expression
     check: str = "0 * * * *"
+    existing: Literal["enroll", "skip"] = Field(
+        "enroll",
+        description="skip: contacts who already match when the sequence first runs do not "
+        "enter; only those who begin to match later do (enroll: everyone who matches)",
+    )
 
 
 class DateSpec(_ClockFields):
@@ -491,6 +496,10 @@ class Sequence(Strict):
     window: SendWindow | None = None
     on_cap: Literal["defer", "skip"] = "defer"
     migrate: dict[Identifier, Identifier] = Field(default_factory=dict)
+    unless_in: list[Identifier] = Field(
+        default_factory=list,
+        description="no entry while the contact is active in any of these sequences",
+    )
     paused: StrictBool = Field(
         False,
         description="no new entries; contacts already in hold their place until it is removed "
