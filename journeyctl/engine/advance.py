@@ -98,6 +98,16 @@ class Engine:
                 if first is not None:
                     self._instant.first_checks[sid] = first
 
+    def segment_matches(self, sid: str, state: ContactState, t: datetime) -> bool:
+        """Whether segment sequence `sid`'s condition holds for this contact at `t` (plan:
+        how many a first check would enroll)."""
+        for s in self._instant.segments:
+            if s.id == sid:
+                cv = state.contact.as_template_value()
+                tz = self.zone_of(state)
+                return bool(self._instant.evaluator.value(s.segment, state, t, None, cv, tz))
+        return False
+
     def skip_existing(self) -> list[str]:
         """The `existing: skip` segment sequences (Engine.start_sequence)."""
         return [s.id for s in self._instant.segments if s.skip_existing]

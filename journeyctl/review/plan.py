@@ -50,6 +50,7 @@ class SequenceChange:
     stored_versions: list[str] = field(default_factory=list)
     steps: list[StepFate] = field(default_factory=list)
     enrolls: str | None = None  # for a new sequence: who enters it and when
+    matching_now: int | None = None  # a new segment sequence: contacts matching at `now`
 
     @property
     def contacts(self) -> int:
@@ -77,6 +78,7 @@ class Plan:
     # `paused: true` sequences (and, given a base, those it resumes): in-flight contacts
     paused: list[tuple[str, int]] = field(default_factory=list)
     resumed: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a first check enrolling a crowd
 
     def to_json(self) -> dict[str, Any]:
         def msg(m: PlannedMessage) -> dict[str, Any]:
@@ -110,9 +112,11 @@ class Plan:
                         for f in s.steps
                     ],
                     "enrolls": s.enrolls,
+                    "matching_now": s.matching_now,
                 }
                 for s in self.sequences
             ],
+            "warnings": self.warnings,
             "paused": [{"sequence": s, "contacts": n} for s, n in self.paused],
             "resumed": [{"sequence": s, "contacts": n} for s, n in self.resumed],
             "messages": {
@@ -233,6 +237,7 @@ def make_plan(
         out.sequences.append(
             SequenceChange(seq_id, "added", seq.version, enrolls=enrolls_when(seq))
         )
+    _first_checks(new_engine, project, store, now, out)
     planned: list[PlannedMessage] = []
     before: list[PlannedMessage] = []
     for contact_id in sorted(affected):
@@ -246,6 +251,31 @@ def make_plan(
         out.added = _in_time_order([m for m in planned if m not in was])
         out.dropped = _in_time_order([m for m in before if m not in now_])
     return out
+
+
+def _first_checks(
+    engine: Engine, project: Project, store: SqliteStore, now: datetime, out: Plan
+) -> None:
+    """New segment sequences without `existing: skip`: how many contacts match now, all of
+    whom their first check enrolls at once; a warning above the spike threshold."""
+    from journeyctl.simulate.spikes import crowd_starts, spike_threshold, spike_warning
+
+    watched = [
+        s for s in out.sequences if s.status == "added" and s.sequence in crowd_starts(project)
+    ]
+    if not watched:
+        return
+    ids = [r[0] for r in store.conn.execute("SELECT contact_id FROM contact_state")]
+    counts = dict.fromkeys((s.sequence for s in watched), 0)
+    for start in range(0, len(ids), 1000):
+        for state in store.load_many(ids[start : start + 1000]):
+            for sid in counts:
+                if engine.segment_matches(sid, state, now):
+                    counts[sid] += 1
+    for s in watched:
+        s.matching_now = counts[s.sequence]
+        if counts[s.sequence] > spike_threshold(len(ids)):
+            out.warnings.append(spike_warning(s.sequence, counts[s.sequence], "its next check"))
 
 
 def _pauses(
@@ -310,7 +340,8 @@ def _headline(plan: Plan) -> str:
 
 def _sequence_title(s: SequenceChange) -> str:
     if s.status == "added":
-        return f"{s.sequence} (new): {s.enrolls}"
+        now = f"; {s.matching_now} contact(s) match now" if s.matching_now is not None else ""
+        return f"{s.sequence} (new): {s.enrolls}{now}"
     if s.status == "removed":
         return f"{s.sequence} (removed): {s.contacts} contact(s) exit sequence_removed"
     was = ", ".join(v[:8] for v in s.stored_versions)
@@ -328,7 +359,7 @@ def _message_sections(plan: Plan) -> list[tuple[str, list[PlannedMessage]]]:
 
 
 def to_text(plan: Plan) -> str:
-    lines = [_headline(plan), *_pause_lines(plan)]
+    lines = [_headline(plan), *plan.warnings, *_pause_lines(plan)]
     for s in plan.sequences:
         lines += ["", _sequence_title(s)]
         if s.status == "changed":
@@ -342,7 +373,7 @@ def to_text(plan: Plan) -> str:
 
 def to_markdown(plan: Plan) -> str:
     lines = [f"### journeyctl plan: {_headline(plan)}"]
-    lines += [f"- {line}" for line in _pause_lines(plan)]
+    lines += [f"- {line}" for line in [*plan.warnings, *_pause_lines(plan)]]
     for s in plan.sequences:
         lines += ["", f"**{_sequence_title(s)}**"]
         if s.status == "changed" and s.steps:

@@ -239,3 +239,54 @@ def test_run_equals_simulate_with_existing_skip_and_a_segment_guard(
     got_sent, got_skipped, _ = actual(db)
     assert got_sent == want_sent
     assert got_skipped == want_skipped
+
+
+def crowd(tmp_path: Path, n: int = 120) -> Path:
+    """`n` contacts, all inactive for 40 days on 2026-11-01: win-back matches every one."""
+    path = tmp_path / "crowd.csv"
+    path.write_text(
+        "id,email,last_active_at\n"
+        + "".join(f"k{i:03d},k{i}@example.com,2026-09-22T12:00:00+09:00\n" for i in range(n)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_simulate_warns_when_a_first_check_enrolls_a_crowd(tmp_path: Path) -> None:
+    proj = shop(tmp_path, {"winback.yaml": WINBACK.replace("  existing: skip\n", "")})
+    people = crowd(tmp_path)
+    args = ["simulate", str(proj), "--contacts", str(people), "--start", "2026-11-01",
+            "--days", "3", "--format", "json"]  # fmt: skip
+    code, out, err = cli(*args)
+    assert code == 0
+    assert (
+        "warning: winback enrolls 120 contact(s) at once at its first check "
+        "(2026-11-01T09:00+09:00): everyone who matches already; add `existing: skip`"
+    ) in err
+    assert json.loads(out)["summary"]["winback"]["entered"] == 120
+    write(proj / "winback.yaml", WINBACK)  # existing: skip: nobody enters, nothing to warn of
+    code, out, err = cli(*args)
+    assert code == 0 and "warning" not in err
+    assert json.loads(out)["summary"]["winback"]["entered"] == 0
+
+
+def test_plan_warns_before_a_new_segment_sequence_enrolls_a_crowd(tmp_path: Path) -> None:
+    proj = shop(tmp_path, {"welcome.yaml": WELCOME})
+    db = tmp_path / "j.db"
+    code, out, err = cli("run", str(proj), "--db", str(db), "--contacts", str(crowd(tmp_path)),
+                         "--now", "2026-11-01T00:00:00+09:00")  # fmt: skip
+    assert code == 0, out + err
+    write(proj / "winback.yaml", WINBACK.replace("  existing: skip\n", ""))
+    args = ["plan", str(proj), "--db", str(db), "--now", "2026-11-01T08:00:00+09:00"]
+    code, out, err = cli(*args, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (seq,) = [s for s in doc["sequences"] if s["sequence"] == "winback"]
+    assert seq["status"] == "added" and seq["matching_now"] == 120
+    assert len(doc["warnings"]) == 1 and "winback enrolls 120 contact(s)" in doc["warnings"][0]
+    code, out, _ = cli(*args)
+    assert "warning: winback enrolls 120 contact(s) at once at its first check" in out
+    assert "winback (new): enrolls contacts when" in out and "120 contact(s) match now" in out
+    write(proj / "winback.yaml", WINBACK)
+    code, out, _ = cli(*args, "--format", "json")
+    assert json.loads(out)["warnings"] == []
