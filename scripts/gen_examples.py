@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import random  # noqa: TID251  (a data generator, not the engine: seeded random.Random below)
 import sys
@@ -44,7 +45,7 @@ CONTACT_COLUMNS = [
     "last_purchase_at", "last_active_at", "consent_email", "consent_sms", "night_consent",
     "consent_at", "vip", "city", "country",
 ]  # fmt: skip
-EVENT_COLUMNS = ["contact_id", "event", "at", "step", "order_id", "amount"]
+EVENT_COLUMNS = ["contact_id", "event", "at", "step", "order_id", "amount", "product", "items"]
 
 # --- names and places -------------------------------------------------------------------------
 
@@ -330,9 +331,35 @@ class Ev:
     step: str = ""
     order_id: str = ""
     amount: str = ""
+    product: str = ""  # cart_abandoned: the first item left in the cart
+    items: str = ""  # cart_abandoned: every item, separated by | (journey.yaml declares a list)
 
     def row(self) -> list[str]:
-        return [self.contact_id, self.event, iso(self.at), self.step, self.order_id, self.amount]
+        return [
+            self.contact_id, self.event, iso(self.at), self.step, self.order_id, self.amount,
+            self.product, self.items,
+        ]  # fmt: skip
+
+
+PRODUCTS = [
+    "리넨 셔츠", "울 니트 가디건", "캐시미어 머플러", "코튼 양말 3팩", "데님 토트백", "가죽 카드지갑",
+    "세라믹 머그컵", "핸드크림 세트", "리넨 앞치마", "향초 (무화과)", "스테인리스 텀블러", "니트 비니",
+]  # fmt: skip
+
+
+def cart_items(contact_id: str, at: datetime) -> list[str]:
+    """What a cart held: 1-3 products, drawn from a hash so the seeded stream (and so every
+    other row of the examples) stays as it was before carts had contents."""
+    digest = hashlib.sha256(f"{contact_id}|{at.isoformat()}".encode()).digest()
+    n = 1 + digest[0] % 3
+    picks: list[str] = []
+    for b in digest[1:]:
+        name = PRODUCTS[b % len(PRODUCTS)]
+        if name not in picks:
+            picks.append(name)
+        if len(picks) == n:
+            break
+    return picks
 
 
 PRICES = [8900, 12900, 15900, 19800, 24900, 29000, 34900, 39000, 45000, 59000, 79000, 129000]
@@ -367,7 +394,10 @@ def make_commerce(rng: random.Random, people: list[Person]) -> list[Ev]:
             pool = [p for p in people if p.signup_at < at]
             p = rng.choices(pool, weights=[weight(x) for x in pool])[0]
             if kind == "cart":
-                events.append(Ev(at, p.id, "cart_abandoned"))
+                items = cart_items(p.id, at)
+                events.append(
+                    Ev(at, p.id, "cart_abandoned", product=items[0], items="|".join(items))
+                )
                 if rng.random() > 0.32:
                     continue
                 # bought after all: some within the hour, most after a reminder or the coupon

@@ -54,6 +54,7 @@ def status_doc(st: StatusReport, tz_name: str) -> dict[str, Any]:
             {"contact_id": c, "sequence": s, "step": p, "reason": r} for c, s, p, r in st.held
         ],
         "held_total": st.held_total,
+        "paused": [{"sequence": s, "holding": n} for s, n in st.paused],
         "last_run": None
         if run is None
         else {k: _local(v, tz) if isinstance(v, datetime) else v for k, v in run.items()},
@@ -113,6 +114,11 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
             ],
             title=f"Held: {doc['held_total']} (fail for the contact's data; tried again when "
             "the data or the project changes)",
+        )
+    for p in doc["paused"]:
+        output.out.print(
+            f"paused: {p['sequence']} ({p['holding']} contact(s) holding their place)",
+            markup=False,
         )
     run = doc["last_run"]
     if run is not None:

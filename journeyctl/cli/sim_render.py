@@ -50,7 +50,7 @@ def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Pat
          Col("completed", "right"), Col("exited", wrap=True), Col("active", "right"),
          Col("deferred", wrap=True), Col("skipped", wrap=True)],
         [
-            [name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
+            [f"{name} (paused)" if s.get("paused") else name, str(s["entered"]), str(s["sent"]), str(s["goals"]), str(s["completed"]),
              _reasons(s["exited"]), str(s["active"]), _reasons(s["deferred"]),
              _reasons(s["skipped"])]
             for name, s in summary.items()

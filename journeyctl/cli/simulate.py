@@ -82,6 +82,8 @@ def simulate(
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Dry-run the sequences over a contact list: who gets what, when, and why not."""
+    from zoneinfo import ZoneInfo
+
     from journeyctl.cli.input_render import print_inputs, rejected_doc
     from journeyctl.cli.loading import (
         load_project_or_fail,
@@ -129,7 +131,20 @@ def simulate(
             progress=advance,
         )  # fmt: skip
     names = sorted(set(sequence) if sequence else project.sequences)
-    doc = to_json(sim, names, project.settings.timezone)
+    paused = [sid for sid in names if project.sequences[sid].model.paused]
+    doc = to_json(sim, names, project.settings.timezone, paused)
+    from journeyctl.simulate.spikes import first_check_spikes, spike_warning
+
+    ptz = ZoneInfo(project.settings.timezone)
+    for sid, first, n in first_check_spikes(project, sim.enrollments, len(people)):
+        when = first.astimezone(ptz).isoformat(timespec="minutes")
+        output.err.print(spike_warning(sid, n, when), markup=False, highlight=False)
+    for sid in paused:
+        output.err.print(
+            f"paused: {sid} (paused: true in its file): no contact enters it",
+            markup=False,
+            highlight=False,
+        )
     if skip_invalid:
         doc["rejected"] = rejected_doc(inputs)
     if fmt is SimFormat.json:

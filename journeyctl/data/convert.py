@@ -7,6 +7,7 @@ docs/data.md.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -163,6 +164,11 @@ TYPES: dict[str, ColumnType] = {
         "bad-bool", "a bool", "write true/false, yes/no, y/n, 1/0 or 예/아니오 (any case)"
     ),
     "date": ColumnType("bad-date", "a date", "write YYYY-MM-DD (or YYYY.MM.DD, YYYY/MM/DD)"),
+    "list": ColumnType(
+        "bad-list",
+        "a list",
+        'write the items separated by | (셔츠|양말) or as a JSON array (["셔츠", "양말"])',
+    ),
     "datetime": ColumnType(
         "bad-datetime",
         "a datetime",
@@ -184,4 +190,21 @@ def parser_for(kind: str, zone: tzinfo) -> Callable[[str], Any] | None:
         return parse_date
     if kind == "datetime":
         return datetime_parser(zone)
+    if kind == "list":
+        return parse_list
     return None
+
+
+def parse_list(text: str) -> list[Any]:
+    """An event property declared `list`: a JSON array, else items separated by `|` (a
+    spreadsheet cell), each stripped; empty items dropped."""
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON array: {exc.msg}") from None
+        if not isinstance(value, list):
+            raise ValueError("not a JSON array")
+        return value
+    return [item.strip() for item in text.split("|") if item.strip()]

@@ -7,14 +7,15 @@ same event gives the same key (SPEC §3: re-import is a no-op).
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
-from journeyctl.data.convert import TYPES, datetime_parser
+from journeyctl.data.convert import TYPES, datetime_parser, parser_for
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
     Fatal,
@@ -83,8 +84,44 @@ def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) ->
     return columns
 
 
+Parser = tuple[str, Callable[[str], Any]]  # a declared type and its parser
+
+
+def property_parsers(settings: ProjectSettings) -> dict[str, dict[str, Parser]]:
+    """Per event name, the declared type and parser of each property that is not a string
+    (journey.yaml `events.fields`): the readers refuse a row whose value does not parse.
+    The value is stored as read (it is part of the event's natural key); the engine types
+    it when a template or condition reads it (engine.event_scope)."""
+    zone = ZoneInfo(settings.timezone)
+    out: dict[str, dict[str, Parser]] = {}
+    for event, fields in settings.events.fields.items():
+        for prop, kind in fields.items():
+            parse = parser_for(kind, zone)
+            if parse is not None:
+                out.setdefault(event, {})[prop] = (kind, parse)
+    return out
+
+
+def _bad_property(
+    path: Path, line: int, col: int, event: str, prop: str, text: str, parser: Parser
+) -> Diagnostic | None:
+    kind, parse = parser
+    try:
+        parse(text)
+    except (ValueError, OverflowError):
+        t = TYPES[kind]
+        return error(
+            Location(path, line, col),
+            t.code,
+            f"{escape_name(prop)} of {event}: {text!r} is not {t.noun}",
+            f"{t.hint} (declared in journey.yaml under events.fields.{event})",
+        )
+    return None
+
+
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
     parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    typed = property_parsers(settings)
     good_names: set[str] = set()
     with decode.open_marked(path, encoding) as f:
         records = csv_records(f, path, encoding)
@@ -127,6 +164,15 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                             "name the column in the header line",
                         )
                     )
+            declared = typed.get(name) if typed else None
+            if declared:
+                for k, i in props:
+                    parser = declared.get(k)
+                    v = row[i].strip()
+                    if parser is not None and v:
+                        bad = _bad_property(path, line, i + 1, name, k, v, parser)
+                        if bad is not None:
+                            problems.append(bad)
             if problems or at is None:
                 yield Rejected(line, row, problems)
                 continue
@@ -140,6 +186,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
 
 def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
     parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    typed = property_parsers(settings)
     with decode.open_marked(path, encoding) as f:
         for line, text, obj in jsonl_records(f, path, encoding):
             if isinstance(obj, Diagnostic):
@@ -171,9 +218,22 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
                 )
                 problems.append(_bad_at(path, line, key_column(text, "at"), shown))
             found: list[tuple[str, Any]] = []
+            declared = typed.get(name.strip(), {}) if isinstance(name, str) and typed else {}
             for key, value in obj.items():
                 if key in REQUIRED or value is None:
                     continue
+                parser = declared.get(key)
+                if parser is not None and parser[0] == "list" and isinstance(value, list):
+                    # A declared list property: kept as its JSON text, like a CSV cell holds it
+                    # (an event's properties are scalars: they make its natural key).
+                    value = json.dumps(value, ensure_ascii=False)
+                elif parser is not None and isinstance(value, str) and value.strip():
+                    bad = _bad_property(
+                        path, line, key_column(text, key), str(name).strip(), key, value, parser
+                    )
+                    if bad is not None:
+                        problems.append(bad)
+                        continue
                 if isinstance(value, dict | list):
                     problems.append(
                         error(

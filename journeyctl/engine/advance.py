@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.agenda import ACTIVE, BEFORE, agenda, event_at
 from journeyctl.engine.evaluate import Evaluator
+from journeyctl.engine.event_scope import EventFields
 from journeyctl.engine.instant import Instant
 from journeyctl.engine.model import Contact, ContactState, Enrollment, Event, Message, StepResult
 from journeyctl.engine.plan import SequencePlan, plan_sequences
@@ -70,7 +71,7 @@ class Engine:
     def __post_init__(self) -> None:
         self._tz_name = self.project.settings.timezone
         self.sequences = plan_sequences(self.project.manifest)
-        evaluator = Evaluator()
+        evaluator = Evaluator(EventFields(self.project.settings))
         self._steps = Steps(
             self.project, self.sequences, evaluator, self.renderer, self.assumptions
         )
@@ -84,6 +85,32 @@ class Engine:
     @steps.setter
     def steps(self, value: int) -> None:
         self._steps.count = value
+
+    def start_sequence(self, sid: str, started: datetime) -> None:
+        """An `existing: skip` segment sequence started at `started` (run: the first tick
+        that saw it, recorded in the database; simulate: --start): who matches at its first
+        check at or after then was already matching and does not enter."""
+        for s in self._instant.segments:
+            if s.id == sid and s.skip_existing:
+                timeline = s.timeline
+                assert timeline is not None
+                first = timeline.after(started - BEFORE)
+                if first is not None:
+                    self._instant.first_checks[sid] = first
+
+    def segment_matches(self, sid: str, state: ContactState, t: datetime) -> bool:
+        """Whether segment sequence `sid`'s condition holds for this contact at `t` (plan:
+        how many a first check would enroll)."""
+        for s in self._instant.segments:
+            if s.id == sid:
+                cv = state.contact.as_template_value()
+                tz = self.zone_of(state)
+                return bool(self._instant.evaluator.value(s.segment, state, t, None, cv, tz))
+        return False
+
+    def skip_existing(self) -> list[str]:
+        """The `existing: skip` segment sequences (Engine.start_sequence)."""
+        return [s.id for s in self._instant.segments if s.skip_existing]
 
     def zone_of(self, state: ContactState) -> ZoneInfo:
         return zone(state.contact.timezone, self._tz_name)
@@ -117,6 +144,9 @@ class Engine:
         """`simulate`'s unit of work: one contact from `start` through `last`. Returns the
         messages in [start, last] that the ledger keeps (the first decision per idempotency
         key) and the final state (its enrollments)."""
+        for sid in self.skip_existing():
+            if sid not in self._instant.first_checks:
+                self.start_sequence(sid, start)  # simulate: the sequence starts at --start
         state = ContactState(contact=contact, cursor=start - BEFORE)
         if trace:
             state.trace = []

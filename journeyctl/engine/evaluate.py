@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from journeyctl.engine.event_scope import EventFields
 from journeyctl.engine.facts import Facts, Scope
 from journeyctl.engine.fastexpr import contact_only, fast_compile, reads_event
 from journeyctl.engine.horizon import Horizon
 from journeyctl.engine.model import ContactState, Enrollment, Event
 from journeyctl.engine.trace import note
 from journeyctl.spec.expressions import compile_expr
+from journeyctl.spec.templates import Record
 
 
 class _Expr:
@@ -29,7 +31,8 @@ class Evaluator:
     """The engine's expressions, each compiled once, and the contact-only values of the
     contact being walked."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_fields: EventFields | None = None) -> None:
+        self.event_fields = event_fields  # declared event property types (None: all text)
         self._exprs: dict[str, _Expr] = {}
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
@@ -49,17 +52,13 @@ class Evaluator:
         if known is None:
             known = self._exprs[source] = _Expr(source)
         memo = None
-        if event is None and known.contact_only:  # e.g. every audience of the stock library
+        if known.contact_only:  # e.g. every audience of the stock library (reads no event)
             memo = self._contact_memo(cv)
             if source in memo:
                 return memo[source]
         values: dict[str, Any] = {"contact": cv}
         if event is not None and known.reads_event:
-            values["event"] = {
-                "name": event.name,
-                "at": event.at.astimezone(tz),
-                **dict(event.props),
-            }
+            values["event"] = self.event_value(event, tz)
         scope = Scope(Facts(state, t, enr, tz), values)
         fast = known.fast
         try:
@@ -79,6 +78,13 @@ class Evaluator:
                 f"{source}: {type(exc).__name__}: {exc}",
             )
             return None
+
+    def event_value(self, event: Event, tz: ZoneInfo) -> dict[str, Any]:
+        """`event` as templates see it (the same value conditions see)."""
+        fields = self.event_fields
+        if fields is not None:
+            return fields.value(event, tz)
+        return Record({"name": event.name, "at": event.at.astimezone(tz), **dict(event.props)})
 
     def _contact_memo(self, cv: dict[str, Any]) -> dict[str, Any]:
         """Values of contact-only expressions for the contact being walked (`cv`)."""

@@ -164,8 +164,12 @@ def content_deps(env: Environment, parts: list[tuple[bool, str]]) -> ContentDeps
             attr = _contact_attr(node)
             if attr is not None:
                 uses.setdefault(attr, []).append(node)
-    if "now" in loads or len(loads.get("contact", ())) != sum(map(len, uses.values())):
-        return UNKNOWN  # `now`, or `contact` passed around whole, or `contact['x']`
+    if (
+        "now" in loads
+        or "event" in loads
+        or len(loads.get("contact", ())) != sum(map(len, uses.values()))
+    ):
+        return UNKNOWN  # `now`, the event, or `contact` passed around whole, or `contact['x']`
 
     def printed(n: nodes.Node) -> bool:
         return isinstance(parent.get(id(n)), nodes.Output)

@@ -75,6 +75,9 @@ class Instant:
         self.segments = [s for s in sequences if type(s.trigger) is SegmentTrigger]
         self.dates = [s for s in sequences if type(s.trigger) is DateTrigger]
         self._scopes: set[str] | None = None  # see _scope
+        # The first check at or after each `existing: skip` segment sequence started
+        # (Engine.start_sequence): who matches up to then was matching already.
+        self.first_checks: dict[str, datetime] = {}
 
     def process(
         self,
@@ -192,7 +195,7 @@ class Instant:
                         (("where", where),),
                     )
                     continue
-                self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}")
+                self._try_enroll(state, s, t, tz, cv, result, why=f"event {ev.name}", event=ev)
 
     def _check_segment(
         self,
@@ -226,6 +229,17 @@ class Instant:
         mark.checked_at, mark.value = t, value
         # "Enroll contacts for whom the expression becomes true" (SPEC §2): on the edge only.
         if value and was is not True:
+            if s.skip_existing:
+                # Matching at the sequence's first check (or before it: a catch-up) is
+                # matching already; without a recorded start, a first observation is.
+                first = self.first_checks.get(sid)
+                if (t <= first) if first is not None else (was is None):
+                    note(state, t, sid, "not-enrolled", "matched when it started (existing: skip)")
+                    return
+            if s.unless_in and self._active_in(state, s) is not None:
+                # Not consumed: checked again at the next fire (as run checks every fire).
+                mark.value = None
+                state.horizons.pop(sid, None)
             self._try_enroll(state, s, t, tz, cv, result, why="segment became true")
 
     def _try_enroll(
@@ -239,8 +253,21 @@ class Instant:
         *,
         why: str,
         per_occurrence: bool = False,
+        event: Event | None = None,
     ) -> None:
         sid = s.id
+        if s.paused:
+            # No entries while paused; what happened meanwhile (an event, a segment's edge, a
+            # date's occurrence) is spent, so a resume never enrolls a backlog at once.
+            if state.trace is not None:
+                note(state, t, sid, "not-enrolled", f"{why}: paused")
+            return
+        if s.unless_in:
+            other = self._active_in(state, s)
+            if other is not None:
+                if state.trace is not None:
+                    note(state, t, sid, "not-enrolled", f"{why}: active in {other} (unless_in)")
+                return
         if per_occurrence:
             # Date triggers enter once per occurrence: `reentry` only blocks overlapping runs.
             blocked = (
@@ -255,7 +282,7 @@ class Instant:
                 note(state, t, sid, "not-enrolled", f"{why}: {blocked}")
             return
         audience = s.audience
-        if audience and not self.evaluator.value(audience, state, t, None, cv, tz):
+        if audience and not self.evaluator.value(audience, state, t, None, cv, tz, event=event):
             note(
                 state,
                 t,
@@ -278,6 +305,13 @@ class Instant:
         result.changed.append(enr)
         if state.trace is not None:
             note(state, t, sid, "enrolled", why)
+
+    def _active_in(self, state: ContactState, s: SequencePlan) -> str | None:
+        """The first sequence of `s.unless_in` the contact is active in (None: none)."""
+        for e in state.enrollments:
+            if e.outcome is ACTIVE and e.sequence in s.unless_in:
+                return e.sequence
+        return None
 
     def _scope(self, ev: Event) -> str | None:
         """The channel or medium a (un)subscribe names, in lower case; None for all of them.

@@ -28,6 +28,8 @@ from journeyctl.spec.models import (
 # Why an enrollment made with another version of its sequence ends (SPEC §5).
 SEQUENCE_REMOVED: Final = "sequence_removed"
 STEP_REMOVED: Final = "step_removed"
+# An active enrollment's reason while its sequence is paused (it holds its place).
+PAUSED: Final = "paused"
 
 Action = Literal["continue", "move", "exit"]
 
@@ -49,6 +51,9 @@ class SequencePlan:
     goal_event: str | None
     goal_within: Duration | None
     migrate: dict[str, str]
+    paused: bool  # no entries; active enrollments hold at their step (Steps.run)
+    unless_in: frozenset[str]  # no entry while active in one of these sequences
+    skip_existing: bool  # segment `existing: skip`: who matches at the start never enters
     trigger: EventTrigger | SegmentTrigger | DateTrigger
     event: str
     where: str | None
@@ -77,6 +82,9 @@ class SequencePlan:
         self.goal_event = m.goal.event if m.goal is not None else None
         self.goal_within = m.goal.within if m.goal is not None else None
         self.migrate = m.migrate
+        self.paused = m.paused
+        self.unless_in = frozenset(m.unless_in)
+        self.skip_existing = type(m.trigger) is SegmentTrigger and m.trigger.existing == "skip"
         trig = m.trigger
         self.trigger = trig
         self.event = trig.event if type(trig) is EventTrigger else ""

@@ -320,21 +320,27 @@ class Renderer:
         marketing: bool = True,
         tz: ZoneInfo | None = None,
         enrollment: str = "",
+        event: dict[str, Any] | None = None,
     ) -> Rendered:
         """`marketing`: the message carries a List-Unsubscribe link, so the URL is needed even
         when no template shows it; for other mail it is computed only if content names it.
         Subjects only (simulate): no message is built, so only if the subject may show it.
         `tz`: templates see `now` in this zone, converted only if they may read it.
-        `enrollment`: with listener links, their tokens name the message it makes the key of."""
+        `enrollment`: with listener links, their tokens name the message it makes the key of.
+        `event`: the triggering event's value for an event-triggered sequence (event_scope)."""
         mid = ""
         if self.links is not None and not self.subjects_only:  # simulate shows no links
             mid = message_key(contact.id, sequence, enrollment, step.send)
         if self.subjects_only:
-            out = self._subject(step, sequence, channel, contact, contact_value, now, tz, mid)
-            self._probe(step, sequence, channel, contact, contact_value, now, marketing, tz, mid)
+            out = self._subject(
+                step, sequence, channel, contact, contact_value, now, tz, mid, event
+            )
+            self._probe(
+                step, sequence, channel, contact, contact_value, now, marketing, tz, mid, event
+            )
             return out
         return self._content(
-            step, sequence, channel, contact, contact_value, now, marketing, tz, mid
+            step, sequence, channel, contact, contact_value, now, marketing, tz, mid, event
         )
 
     def _content(
@@ -348,10 +354,11 @@ class Renderer:
         marketing: bool,
         tz: ZoneInfo | None,
         mid: str = "",
+        event: dict[str, Any] | None = None,
     ) -> Rendered:
         needed = marketing or self._uses_unsubscribe(step)
         unsub = self.unsubscribe_url(channel, contact, mid) if needed else None
-        scope = self._scope(step, sequence, contact_value, unsub, now, tz)
+        scope = self._scope(step, sequence, contact_value, unsub, now, tz, event=event)
         # Which part is rendering, so a failure for this contact's data names it.
         part, source = "subject", step.subject or ""
         try:
@@ -388,6 +395,7 @@ class Renderer:
         marketing: bool,
         tz: ZoneInfo | None,
         mid: str = "",
+        event: dict[str, Any] | None = None,
     ) -> None:
         """simulate renders subjects only, yet must predict the messages whose body fails to
         render for the contact's data (run fails them). Whether a body renders depends on
@@ -434,7 +442,9 @@ class Renderer:
                 raise known.again()
         failure: RenderFailure | None = None
         try:
-            self._content(step, sequence, channel, contact, contact_value, now, marketing, tz, mid)
+            self._content(
+                step, sequence, channel, contact, contact_value, now, marketing, tz, mid, event
+            )
         except RenderFailure as exc:
             failure = exc
         if key is not None:
@@ -452,6 +462,7 @@ class Renderer:
         now: datetime,
         tz: ZoneInfo | None,
         mid: str = "",
+        event: dict[str, Any] | None = None,
     ) -> Rendered:
         """`render` for simulate: the subject alone. What a step's subject needs is fixed per
         step; a memoized subject already rendered for these values needs no scope at all."""
@@ -470,7 +481,9 @@ class Renderer:
             return Rendered(None, None, None, unsub)
         out = tpl.lookup(contact_value, sequence, step.send) if type(tpl) is _Memo else None
         if out is None:
-            scope = self._scope(step, sequence, contact_value, unsub, now, tz, known.reads_now)
+            scope = self._scope(
+                step, sequence, contact_value, unsub, now, tz, known.reads_now, event
+            )
             try:
                 out = tpl(scope)
             except Exception as exc:
@@ -486,13 +499,14 @@ class Renderer:
         now: datetime,
         tz: ZoneInfo | None,
         reads_now: bool = True,
+        event: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if tz is not None and reads_now:
             now = now.astimezone(tz)
         sender = self._sender
         if sender is None:
             sender = self._sender = self.settings.sender.model_dump()
-        return {
+        scope = {
             "contact": contact_value,
             "sequence": sequence,
             "step": step.send,
@@ -501,6 +515,9 @@ class Renderer:
             "sender": sender,
             "now": now,
         }
+        if event is not None:
+            scope["event"] = event
+        return scope
 
 
 class _Probe:

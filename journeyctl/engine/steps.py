@@ -13,6 +13,7 @@ from journeyctl.engine import rules
 from journeyctl.engine.agenda import ACTIVE, event_at
 from journeyctl.engine.draw import bucket, pick_arm
 from journeyctl.engine.evaluate import Evaluator
+from journeyctl.engine.event_scope import trigger_event
 from journeyctl.engine.failures import RenderFailure, contact_digest
 from journeyctl.engine.located import describe_failure
 from journeyctl.engine.model import (
@@ -24,7 +25,13 @@ from journeyctl.engine.model import (
     Status,
     StepResult,
 )
-from journeyctl.engine.plan import SEQUENCE_REMOVED, STEP_REMOVED, SequencePlan, resume_position
+from journeyctl.engine.plan import (
+    PAUSED,
+    SEQUENCE_REMOVED,
+    STEP_REMOVED,
+    SequencePlan,
+    resume_position,
+)
 from journeyctl.engine.render import Renderer
 from journeyctl.engine.timing import after, next_clock
 from journeyctl.engine.trace import hm, inputs, note
@@ -81,6 +88,9 @@ class Steps:
         if enr.version != seq.version:
             self._migrate(enr, seq)
         result.changed.append(enr)
+        if seq.paused:
+            self._hold_paused(state, enr, t, cv)
+            return
         # Walk while the enrollment is due at this instant; waits move due_at forward.
         for _ in range(10_000):
             if enr.outcome is not ACTIVE or enr.due_at is None or enr.due_at > t:
@@ -106,7 +116,8 @@ class Steps:
                     note(state, at, seq.id, "wait", f"{node.id}: until {hm(enr.due_at, tz)}")
             elif kind == BRANCH:
                 cond = node.branch_if
-                taken = bool(self.evaluator.value(cond, state, at, enr, cv, tz))
+                trigger = trigger_event(state, seq.event, enr) if seq.event else None
+                taken = bool(self.evaluator.value(cond, state, at, enr, cv, tz, event=trigger))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
                 if state.trace is not None:
@@ -189,12 +200,14 @@ class Steps:
                 )
             return False
         status, reason = Status.SENT, None
+        # Templates and conditions of an event-triggered sequence read the event (event_scope).
+        trigger = trigger_event(state, seq.event, enr) if seq.event else None
         if verdict.action == "skip":
             status, reason = Status.SKIPPED, verdict.reason
         elif (
             marketing
             and seq.audience
-            and not self.evaluator.value(seq.audience, state, at, enr, cv, tz)
+            and not self.evaluator.value(seq.audience, state, at, enr, cv, tz, event=trigger)
         ):
             # Checked at entry and again at every marketing send: who left the audience
             # since (e.g. withdrew consent) gets nothing more.
@@ -215,6 +228,7 @@ class Steps:
                     marketing=marketing,
                     tz=tz,
                     enrollment=enr.id,
+                    event=None if trigger is None else self.evaluator.event_value(trigger, tz),
                 )
             except RenderFailure as exc:
                 failure = exc
@@ -273,6 +287,18 @@ class Steps:
         result.changed.append(enr)
         if state.trace is not None:
             note(state, msg.at, enr.sequence, "held", enr.reason)
+
+    def _hold_paused(
+        self, state: ContactState, enr: Enrollment, t: datetime, cv: dict[str, Any]
+    ) -> None:
+        """A paused sequence's due enrollment holds its place: held like a failed render, so
+        it sleeps until the project changes (the resume), then goes on at its own due time,
+        a send then late or not by the sequence's `late` policy. Its events still apply
+        meanwhile (goals, exit_on, wait_for)."""
+        enr.held = self.held_key(cv)
+        enr.reason = PAUSED
+        if state.trace is not None:
+            note(state, t, enr.sequence, "held", f"{enr.position}: sequence paused")
 
     def held_key(self, cv: dict[str, Any]) -> str:
         """What a held enrollment waits to see change (`Enrollment.held`): the project's

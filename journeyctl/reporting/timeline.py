@@ -6,6 +6,7 @@ Times are ISO 8601 with offset in the contact's timezone.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,7 +98,10 @@ def per_day(sim: Simulation, tz: ZoneInfo) -> dict[str, dict[str, int]]:
     return {d: dict(sorted(c.items())) for d, c in sorted(days.items())}
 
 
-def to_json(sim: Simulation, sequences: list[str], project_tz: str) -> dict[str, Any]:
+def to_json(
+    sim: Simulation, sequences: list[str], project_tz: str, paused: Collection[str] = ()
+) -> dict[str, Any]:
+    """`paused`: sequences with `paused: true`, marked `"paused": true` in the summary."""
     ptz = ZoneInfo(project_tz)
     zones = {cid: ZoneInfo(z) for cid, z in sim.zones.items()}
 
@@ -106,11 +110,15 @@ def to_json(sim: Simulation, sequences: list[str], project_tz: str) -> dict[str,
 
     messages = sorted(sim.messages, key=lambda m: (m.at, m.contact_id, m.sequence, m.step))
     enrollments = sorted(sim.enrollments, key=lambda e: (e.entered_at, e.contact_id, e.sequence))
+    totals = summary(sim, sequences, ptz)
+    for sid in paused:
+        if sid in totals:
+            totals[sid]["paused"] = True
     return {
         "start": sim.start.astimezone(ptz).isoformat(),
         "end": sim.end.astimezone(ptz).isoformat(),
         "messages": [message_dict(m, tz_of(m.contact_id)) for m in messages],
         "enrollments": [enrollment_dict(e, tz_of(e.contact_id)) for e in enrollments],
-        "summary": summary(sim, sequences, ptz),
+        "summary": totals,
         "per_day": per_day(sim, ptz),
     }

@@ -61,6 +61,7 @@ class SequenceChange:
     # for steps whose contacts exit step_removed: the migrate: entries suggested (None: unknown)
     migrate: dict[str, str | None] = field(default_factory=dict)
     migrate_line: str | None = None
+    matching_now: int | None = None  # a new segment sequence: contacts matching at `now`
 
     @property
     def contacts(self) -> int:
@@ -87,6 +88,10 @@ class Plan:
     planned: list[PlannedMessage] = field(default_factory=list)  # the new files' next 24 h
     added: list[PlannedMessage] | None = None  # planned now, not with the base (None: no base)
     dropped: list[PlannedMessage] | None = None  # planned with the base, not any more
+    # `paused: true` sequences (and, given a base, those it resumes): in-flight contacts
+    paused: list[tuple[str, int]] = field(default_factory=list)
+    resumed: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a first check enrolling a crowd
 
     def to_json(self) -> dict[str, Any]:
         def msg(m: PlannedMessage) -> dict[str, Any]:
@@ -141,9 +146,13 @@ class Plan:
                     "waits": waits(s),
                     "migrate": s.migrate,
                     "migrate_line": s.migrate_line,
+                    "matching_now": s.matching_now,
                 }
                 for s in self.sequences
             ],
+            "warnings": self.warnings,
+            "paused": [{"sequence": s, "contacts": n} for s, n in self.paused],
+            "resumed": [{"sequence": s, "contacts": n} for s, n in self.resumed],
             "messages": {
                 "planned": [msg(m) for m in self.planned],
                 "added": None if self.added is None else [msg(m) for m in self.added],
@@ -258,7 +267,9 @@ def make_plan(
     )
     new_engine = Engine(project)  # no renderer: decisions only
     old_engine = Engine(base) if base is not None else None
-    out.sequences, affected = _sequence_changes(new_engine, _active_rows(store))
+    rows = _active_rows(store)
+    out.sequences, affected = _sequence_changes(new_engine, rows)
+    out.paused, out.resumed = _pauses(project, base, rows)
     # New sequences: not in the base, or (without one) never entered by anybody in this db.
     manifest = project.manifest
     known = set(base.manifest.sequences) if base is not None else _known_sequences(store)
@@ -267,6 +278,7 @@ def make_plan(
         out.sequences.append(
             SequenceChange(seq_id, "added", seq.version, enrolls=enrolls_when(seq))
         )
+    _first_checks(new_engine, project, store, now, out)
     planned: list[PlannedMessage] = []
     before: list[PlannedMessage] = []
     states: list[tuple[ContactState, ZoneInfo]] = []
@@ -303,6 +315,59 @@ def _in_flight(
                 change.migrate_line = migrate_line(seq, change.migrate)
 
 
+def _first_checks(
+    engine: Engine, project: Project, store: SqliteStore, now: datetime, out: Plan
+) -> None:
+    """New segment sequences without `existing: skip`: how many contacts match now, all of
+    whom their first check enrolls at once; a warning above the spike threshold."""
+    from journeyctl.simulate.spikes import crowd_starts, spike_threshold, spike_warning
+
+    watched = [
+        s for s in out.sequences if s.status == "added" and s.sequence in crowd_starts(project)
+    ]
+    if not watched:
+        return
+    ids = [r[0] for r in store.conn.execute("SELECT contact_id FROM contact_state")]
+    counts = dict.fromkeys((s.sequence for s in watched), 0)
+    for start in range(0, len(ids), 1000):
+        for state in store.load_many(ids[start : start + 1000]):
+            for sid in counts:
+                if engine.segment_matches(sid, state, now):
+                    counts[sid] += 1
+    for s in watched:
+        s.matching_now = counts[s.sequence]
+        if counts[s.sequence] > spike_threshold(len(ids)):
+            out.warnings.append(spike_warning(s.sequence, counts[s.sequence], "its next check"))
+
+
+def _pauses(
+    project: Project, base: Project | None, rows: list[tuple[str, str, str, str | None]]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Paused sequences and, given a base, those paused there and not now: (id, in-flight)."""
+    active = Counter(r[1] for r in rows)
+    seqs = project.manifest.sequences
+    paused = [(sid, active[sid]) for sid, seq in seqs.items() if seq.model.paused]
+    was = base.manifest.sequences if base is not None else {}
+    resumed = [
+        (sid, active[sid])
+        for sid, seq in seqs.items()
+        if not seq.model.paused and sid in was and was[sid].model.paused
+    ]
+    return paused, resumed
+
+
+def _pause_lines(plan: Plan) -> list[str]:
+    lines = [
+        f"paused: {sid}: no new entries; {n} in-flight contact(s) hold their place"
+        for sid, n in plan.paused
+    ]
+    lines += [
+        f"resumed: {sid}: {n} in-flight contact(s) go on; sends due while paused follow `late`"
+        for sid, n in plan.resumed
+    ]
+    return lines
+
+
 def _in_time_order(messages: list[PlannedMessage]) -> list[PlannedMessage]:
     """By time and contact; a contact's messages at one instant keep the engine's order."""
     return sorted(messages, key=lambda m: (m.at, m.contact_id))
@@ -337,7 +402,8 @@ def _headline(plan: Plan) -> str:
 
 def _sequence_title(s: SequenceChange) -> str:
     if s.status == "added":
-        return f"{s.sequence} (new): {s.enrolls}"
+        now = f"; {s.matching_now} contact(s) match now" if s.matching_now is not None else ""
+        return f"{s.sequence} (new): {s.enrolls}{now}"
     if s.status == "removed":
         return f"{s.sequence} (removed): {s.contacts} contact(s) exit sequence_removed"
     was = ", ".join(v[:8] for v in s.stored_versions)
@@ -400,7 +466,7 @@ def _migrate_lines(s: SequenceChange) -> list[str]:
 
 
 def to_text(plan: Plan) -> str:
-    lines = [_headline(plan), *_clock_line(plan)]
+    lines = [_headline(plan), *_clock_line(plan), *plan.warnings, *_pause_lines(plan)]
     for s in plan.sequences:
         lines += ["", _sequence_title(s)]
         if s.status == "changed":
@@ -415,6 +481,7 @@ def to_text(plan: Plan) -> str:
 
 def to_markdown(plan: Plan) -> str:
     lines = [f"### journeyctl plan: {_headline(plan)}"]
+    lines += [f"- {line}" for line in [*plan.warnings, *_pause_lines(plan)]]
     lines += [f"\n{line}" for line in _clock_line(plan)]
     for s in plan.sequences:
         lines += ["", f"**{_sequence_title(s)}**"]

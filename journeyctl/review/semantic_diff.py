@@ -106,9 +106,14 @@ def diff_projects(old: Side, new: Side, base: str = "") -> ProjectDiff:
 # --- sequences -----------------------------------------------------------------------------
 
 
+_PAUSED = "paused: no new entries; contacts in it hold their place until it is resumed"
+_RESUMED = "resumed: entries open again; sends that came due while paused follow `late`"
+
+
 def _added_sequence(seq: ManifestSequence) -> str:
     sends = sum(1 for step in seq.steps.values() if step.send is not None)
-    return f"new sequence ({_trigger(seq.model.trigger)}; {sends} message(s))"
+    paused = ", paused" if seq.model.paused else ""
+    return f"new sequence ({_trigger(seq.model.trigger)}; {sends} message(s){paused})"
 
 
 def _sequence_changes(
@@ -400,6 +405,8 @@ def _header_changes(a: ManifestSequence, b: ManifestSequence) -> list[Change]:
         parts = [f"now also exits on {_codes(added)}"] if added else []
         parts += [f"no longer exits on {_codes(removed)}"] if removed else []
         out.append(Change("exit_on", "exit_on: " + "; ".join(parts)))
+    if ma.paused != mb.paused:
+        out.append(Change("paused", _PAUSED if mb.paused else _RESUMED))
     if ma.reentry != mb.reentry:
         out.append(Change("reentry", f"reentry: {ma.reentry} → {mb.reentry}"))
     if ma.ad != mb.ad:

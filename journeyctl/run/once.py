@@ -92,6 +92,7 @@ def run_once(
             from journeyctl.channels.recording import RecordingChannel
 
             with store.rollback_only():
+                start_sequences(engine, store, now)
                 result.imported = _import(
                     project, store, contacts, events, events_source, now, skip_invalid, inputs
                 )
@@ -105,6 +106,9 @@ def run_once(
                 run_id = store.begin_run(started_at, now, lock=held)
                 try:
                     store.set_meta("timezone", project.settings.timezone)
+                    # `status` reads the db alone: it says what the last run found paused.
+                    store.set_meta("paused", paused_meta(project))
+                    start_sequences(engine, store, now)
                     result.imported = _import(
                         project, store, contacts, events, events_source, now, skip_invalid,
                         inputs,
@@ -124,6 +128,31 @@ def run_once(
         return result
     finally:
         store.close()
+
+
+def start_sequences(engine: Engine, store: SqliteStore, now: datetime) -> None:
+    """`existing: skip` segment sequences start at the first tick that sees them: recorded
+    in the meta table, so later ticks (and other workers) count from the same moment. That
+    tick wakes every contact: one whose nothing is due would not be checked otherwise."""
+    from journeyctl.store.serialize import from_micros, to_micros
+
+    for sid in engine.skip_existing():
+        key = f"started:{sid}"
+        stored = store.get_meta(key)
+        if stored is None:
+            store.set_meta(key, str(to_micros(now)))
+            started = now
+            # Each contact's first check of it then sees whether it matches already; the
+            # checks it catches up on up to `now` only record that (Instant._check_segment).
+            store.wake_all()
+        else:
+            started = from_micros(int(stored))
+        engine.start_sequence(sid, started)
+
+
+def paused_meta(project: Project) -> str:
+    """The paused sequences' ids, comma-separated (`status` reads them from the meta table)."""
+    return ",".join(sid for sid, seq in sorted(project.sequences.items()) if seq.model.paused)
 
 
 def _record_fingerprint(store: SqliteStore, project: Project) -> None:

@@ -79,15 +79,23 @@ def render_one(
     `link_contact`: whom the unsubscribe link is signed for (default: `person`)."""
     from journeyctl.engine.failures import RenderFailure
     from journeyctl.engine.located import describe_failure
+    from journeyctl.engine.sample import sample_event
     from journeyctl.engine.timing import zone
+    from journeyctl.spec.models import EventTrigger
 
     tz = zone(person.timezone, project.settings.timezone)
     value = person.as_template_value()
+    # An event-triggered sequence's templates may read `event`: a sample of the declared one.
+    trigger = project.sequences[ref.sequence].model.trigger
+    event = (
+        sample_event(project.settings, trigger.event) if isinstance(trigger, EventTrigger) else None
+    )
     try:
         return renderer.render(
             ref.step, sequence=ref.sequence, channel=ref.channel,
             contact=person if link_contact is None else link_contact,
             contact_value=value, now=now.astimezone(tz), marketing=ref.marketing, tz=tz,
+            event=event,
         )  # fmt: skip
     except RenderFailure as failure:
         where = describe_failure(project, ref.sequence, ref.step, failure, value)

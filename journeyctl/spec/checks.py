@@ -18,6 +18,7 @@ from journeyctl.spec.durations import Duration
 from journeyctl.spec.envref import ENV_REF, SECRET_HEADER, SECRET_KEY
 from journeyctl.spec.expression_checks import check_expressions
 from journeyctl.spec.expressions import parse_expr
+from journeyctl.spec.guard_checks import check_guards
 from journeyctl.spec.models import (
     Branch,
     DateTrigger,
@@ -415,6 +416,7 @@ CHECKS: list[Check] = [
     check_env_scope,
     check_expressions,
     check_templates,
+    check_guards,
     check_compliance,
     check_tracking,
 ]

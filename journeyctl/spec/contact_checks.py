@@ -10,15 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from jinja2 import Template, TemplateError
 
 from journeyctl.diagnostics import Diagnostic, Location, error, sort_key, warning
-from journeyctl.spec.project import Project
+from journeyctl.spec.models import EventTrigger
+from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import template_text
-from journeyctl.spec.templates import file_template, inline_template
+from journeyctl.spec.templates import Record, file_template, inline_template
 from journeyctl.spec.walk import KeyPath, iter_sends
 
 ContactRow = tuple[str, dict[str, Any]]  # (contact id, Contact.as_template_value())
@@ -59,6 +60,24 @@ def _compiled(project: Project, name: str) -> Template | None:
         return file_template(project.templates_dir, name)
     except TemplateError:
         return None
+
+
+# A plausible value per declared event property type, for rendering with real contacts.
+_EVENT_SAMPLES: dict[str, Any] = {
+    "string": "예시", "int": 3, "float": 1.5, "bool": True, "date": date(2026, 10, 1),
+    "datetime": datetime(2026, 10, 1, 1, 0, tzinfo=UTC), "list": ["예시 1", "예시 2"],
+}  # fmt: skip
+
+
+def _sample_event(project: Project, seq: LoadedSequence, now: datetime) -> Record | None:
+    """`event` for the templates of an event-triggered sequence (engine.event_scope)."""
+    trig = seq.model.trigger
+    if not isinstance(trig, EventTrigger):
+        return None
+    fields = project.settings.events.fields.get(trig.event, {})
+    return Record(
+        {"name": trig.event, "at": now, **{k: _EVENT_SAMPLES[t] for k, t in fields.items()}}
+    )
 
 
 def _targets(project: Project) -> Iterator[tuple[str, str, Location, Template, str]]:
@@ -115,6 +134,7 @@ def render_all(
     sender = project.settings.sender.model_dump()
     for seq_id, step_id, loc, tmpl, what in _targets(project):
         failures: dict[str, list[str]] = {}  # error message -> contact ids
+        event = _sample_event(project, project.sequences[seq_id], now)
         for cid, value in contacts:
             context = {
                 "contact": value,
@@ -124,6 +144,8 @@ def render_all(
                 "sender": sender,
                 "now": now,
             }
+            if event is not None:
+                context["event"] = event
             try:
                 tmpl.render(context)
             except Exception as exc:  # any failure is this contact's problem to report

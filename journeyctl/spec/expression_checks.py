@@ -8,12 +8,12 @@ helpers must name a send step of the same sequence.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 
-from journeyctl.diagnostics import Diagnostic, error
+from journeyctl.diagnostics import Diagnostic, Location, error
 from journeyctl.spec.expressions import (
     HELPERS,
     compile_expr,
@@ -22,10 +22,12 @@ from journeyctl.spec.expressions import (
     parse_expr,
 )
 from journeyctl.spec.locations import in_scalar, scalar_line
+from journeyctl.spec.models import EventTrigger, WaitFor
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.template_checks import limit_error, unsafe_accesses
 from journeyctl.spec.templates import TemplateLimitError, constant_limits
-from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions
+from journeyctl.spec.walk import KeyPath, declared_fields, iter_expressions, iter_steps
+from journeyctl.spec.yamlsrc import SourceFile
 
 # helper -> (min positional, max positional, keyword names)
 SIGNATURES: dict[str, tuple[int, int, tuple[str, ...]]] = {
@@ -42,10 +44,33 @@ _BASE_SCOPE = ("contact", "now")
 
 def check_expressions(project: Project) -> Iterator[Diagnostic]:
     fields = declared_fields(project)
+    declared = project.settings.events.fields
     for seq in project.sequences.values():
         sends = set(seq.flow.send_ids())
+        awaited = {
+            (*p, "wait_for", "where"): s.wait_for.event
+            for s, p in iter_steps(seq.model.steps)
+            if isinstance(s, WaitFor)
+        }
+        trig = seq.model.trigger
         for source, path, has_event in iter_expressions(seq):
             yield from _check_one(seq, source, path, has_event, fields, sends)
+            if not has_event:
+                continue
+            # `where` may read undeclared properties (as text) unless the event declares
+            # some; the audience and branches of an event-triggered sequence only declared ones.
+            name = awaited.get(path) or (trig.event if isinstance(trig, EventTrigger) else "")
+            if path[-1] != "where" or name in declared:
+                try:
+                    tree = parse_expr(source)
+                except Exception:
+                    continue  # reported above
+                src = seq.source
+
+                def locate(needle: str, src: SourceFile = src, path: KeyPath = path) -> Location:
+                    return in_scalar(src, path, needle)
+
+                yield from check_event_attributes(tree, name, declared, locate)
 
 
 def _check_one(
@@ -128,7 +153,10 @@ def _check_one(
             continue
         reported.add(name)
         if name == "event":
-            msg = "'event' is only available in a trigger's or wait_for's `where`"
+            msg = (
+                "'event' is only available in a `where` and in the audience and branches of "
+                "a sequence with an event trigger"
+            )
             hint = None
         else:
             msg = f"'{name}' is not defined; expressions can use contact, now and the helpers"
@@ -143,6 +171,32 @@ def _check_one(
                 f"contact field '{attr}' is not declared",
                 f"declare it in journey.yaml under contacts.fields (e.g. {attr}: string)",
             )
+
+
+def check_event_attributes(
+    tree: nodes.Node,
+    event: str,
+    declared: Mapping[str, Mapping[str, str]],
+    locate: Callable[[str], Location],
+) -> Iterator[Diagnostic]:
+    """`event.x` where `x` is neither `name`, `at` nor declared for `event` in journey.yaml
+    (`events.fields`): undeclared-variable, like a name templates do not know."""
+    allowed = {"name", "at", *declared.get(event, {})}
+    seen: set[str] = set()
+    for get in find_all(tree, nodes.Getattr):
+        if not (isinstance(get.node, nodes.Name) and get.node.name == "event"):
+            continue
+        attr = get.attr
+        if attr in allowed or attr in seen:
+            continue
+        seen.add(attr)
+        yield error(
+            locate(f"event.{attr}"),
+            "undeclared-variable",
+            f"property '{attr}' of event '{event}' is not declared",
+            f"declare it in journey.yaml under events.fields.{event} "
+            f"(e.g. events: {{fields: {{{event}: {{{attr}: string}}}}}})",
+        )
 
 
 def _check_call(

@@ -150,7 +150,10 @@ def content_fingerprint(project: Project) -> str:
     files under templates/ (an edit there may fix a message that failed to render)."""
     h = hashlib.sha256(project.settings.model_dump_json(by_alias=True).encode())
     for sid in sorted(project.sequences):
-        h.update(f"\0{sid}\0{project.sequences[sid].version}".encode())
+        loaded = project.sequences[sid]
+        h.update(f"\0{sid}\0{loaded.version}".encode())
+        if loaded.model.paused:  # not in the version, but a resume must wake held contacts
+            h.update(b"\0paused")
     root = project.templates_dir
     if root.is_dir():
         for path in sorted(p for p in root.rglob("*") if p.is_file()):

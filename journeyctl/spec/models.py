@@ -30,6 +30,8 @@ from journeyctl.spec.envref import EnvOr, EnvRef
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FieldType = Literal["string", "int", "float", "bool", "date", "datetime"]
+# An event property may also be a list (CSV: items separated by `|`, or a JSON array).
+EventFieldType = Literal["string", "int", "float", "bool", "date", "datetime", "list"]
 Medium = Literal["email", "sms", "push", "chat", "other"]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -123,6 +125,12 @@ class LatePolicy(Strict):
 
 class EventsConfig(Strict):
     max_age: Duration = Duration(days=1)
+    fields: dict[str, dict[str, EventFieldType]] = Field(
+        default_factory=dict,
+        description="per event name, its properties' types: templates and conditions of a "
+        "sequence the event triggers read them as event.NAME "
+        "(e.g. {cart_abandoned: {product: string, items: list}})",
+    )
 
 
 class ReportThresholds(Strict):
@@ -424,6 +432,11 @@ class EventTrigger(Strict):
 class SegmentTrigger(Strict):
     segment: Expression
     check: str = "0 * * * *"
+    existing: Literal["enroll", "skip"] = Field(
+        "enroll",
+        description="skip: contacts who already match when the sequence first runs do not "
+        "enter; only those who begin to match later do (enroll: everyone who matches)",
+    )
 
 
 class DateSpec(_ClockFields):
@@ -483,6 +496,15 @@ class Sequence(Strict):
     window: SendWindow | None = None
     on_cap: Literal["defer", "skip"] = "defer"
     migrate: dict[Identifier, Identifier] = Field(default_factory=dict)
+    unless_in: list[Identifier] = Field(
+        default_factory=list,
+        description="no entry while the contact is active in any of these sequences",
+    )
+    paused: StrictBool = Field(
+        False,
+        description="no new entries; contacts already in hold their place until it is removed "
+        "(sends that came due meanwhile then follow `late`)",
+    )
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("transactional")

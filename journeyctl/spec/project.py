@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from journeyctl.diagnostics import Diagnostic, Location
 from journeyctl.spec.flow import Flow
@@ -35,7 +35,15 @@ class LoadedSequence:
 
 
 def sequence_hash(seq: Sequence) -> str:
-    return hashlib.sha256(seq.model_dump_json(by_alias=True).encode()).hexdigest()[:16]
+    # `paused` is not content: pausing moves nobody, and versions stay as before it existed.
+    # Keys added later hash only when set, so a sequence's version stays what it was.
+    exclude: dict[str, Any] = {"paused": True}
+    if not seq.unless_in:
+        exclude["unless_in"] = True
+    if getattr(seq.trigger, "existing", "enroll") == "enroll":
+        exclude["trigger"] = {"existing": True}
+    dumped = seq.model_dump_json(by_alias=True, exclude=exclude)
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.spec.expressions import contact_attributes
 from journeyctl.spec.locations import in_scalar, in_text_line, scalar_line
-from journeyctl.spec.models import Send
+from journeyctl.spec.models import EventTrigger, Send
 from journeyctl.spec.project import LoadedSequence, Project
 from journeyctl.spec.templates import (
     MAX_TEMPLATE_BYTES,
@@ -243,13 +243,31 @@ def inline_reads(text: str) -> set[str]:
     return {*info.names, *(f"{base}.{attr}" for base, attr, _ in info.attrs)}
 
 
+@dataclass(frozen=True)
+class EventScope:
+    """`event` in the templates of a sequence with an event trigger: the triggering event's
+    name and the properties it may read (`name`, `at` and those declared in journey.yaml)."""
+
+    event: str
+    allowed: frozenset[str]
+
+
+def event_scope(project: Project, seq: LoadedSequence) -> EventScope | None:
+    trig = seq.model.trigger
+    if not isinstance(trig, EventTrigger):
+        return None
+    declared = project.settings.events.fields.get(trig.event, {})
+    return EventScope(trig.event, frozenset({"name", "at", *declared}))
+
+
 def check_templates(project: Project) -> Iterator[Diagnostic]:
     fields = declared_fields(project)
-    checked: set[str] = set()
+    checked: set[tuple[str, str | None]] = set()
     root = display_root(project) / "templates"
     for seq in project.sequences.values():
+        scope = event_scope(project, seq)
         for send, path in iter_sends(seq):
-            yield from _check_inline(seq, send, path, fields)
+            yield from _check_inline(seq, send, path, fields, scope)
             yield from _check_medium(project, seq, send, path)
             for key in ("template", "text_template"):
                 name = getattr(send, key)
@@ -258,7 +276,7 @@ def check_templates(project: Project) -> Iterator[Diagnostic]:
                 if template_text(project, name) is None:
                     yield _missing(project, seq.source.locate((*path, key)), name)
                     continue
-                yield from _check_file(project, name, root, fields, checked)
+                yield from _check_file(project, name, root, fields, checked, scope)
 
 
 def _missing(project: Project, loc: Location, name: str) -> Diagnostic:
@@ -285,11 +303,18 @@ def _missing(project: Project, loc: Location, name: str) -> Diagnostic:
 
 
 def _check_file(
-    project: Project, name: str, root: Path, fields: set[str], checked: set[str]
+    project: Project,
+    name: str,
+    root: Path,
+    fields: set[str],
+    checked: set[tuple[str, str | None]],
+    scope: EventScope | None = None,
 ) -> Iterator[Diagnostic]:
-    if name in checked:
+    # A file shared by sequences with other triggers is checked once per event in scope.
+    key = (name, scope.event if scope is not None else None)
+    if key in checked:
         return
-    checked.add(name)
+    checked.add(key)
     text = template_text(project, name)
     if text is None:
         return
@@ -309,7 +334,7 @@ def _check_file(
         return
     extra = inherited_names(project, name) if info.names else set()
     yield from _check_scan(
-        info, fields, lambda line, needle: in_text_line(shown, text, line, needle), extra
+        info, fields, lambda line, needle: in_text_line(shown, text, line, needle), extra, scope
     )
     for ref, line in info.refs:
         if ref is None:
@@ -317,7 +342,7 @@ def _check_file(
         if template_text(project, ref) is None:
             yield _missing(project, in_text_line(shown, text, line, ref), ref)
         else:
-            yield from _check_file(project, ref, root, fields, checked)
+            yield from _check_file(project, ref, root, fields, checked, scope)
 
 
 def _check_scan(
@@ -325,8 +350,18 @@ def _check_scan(
     fields: set[str],
     locate: Callable[[int, str], Location],
     extra: Set[str] = frozenset(),
+    scope: EventScope | None = None,
 ) -> Iterator[Diagnostic]:
     for name, line in info.names.items():
+        if name == "event":
+            if scope is None:
+                yield error(
+                    locate(line, name),
+                    "undeclared-variable",
+                    "'event' is only defined in templates of a sequence with an event trigger",
+                    "a segment or date trigger has no event; read contact fields instead",
+                )
+            continue
         if name not in TEMPLATE_SCOPE and name not in extra:
             yield error(
                 locate(line, name),
@@ -352,6 +387,17 @@ def _check_scan(
         )
     seen: set[str] = set()
     for base, attr, line in info.attrs:
+        if base == "event" and scope is not None and attr not in scope.allowed:
+            if f"event.{attr}" in seen:
+                continue
+            seen.add(f"event.{attr}")
+            yield error(
+                locate(line, f"event.{attr}"),
+                "undeclared-variable",
+                f"property '{attr}' of event '{scope.event}' is not declared",
+                f"declare it in journey.yaml under events.fields.{scope.event} "
+                f"(e.g. events: {{fields: {{{scope.event}: {{{attr}: string}}}}}})",
+            )
         if base == "contact" and attr not in fields and attr not in seen:
             seen.add(attr)
             yield error(
@@ -373,7 +419,11 @@ def limit_error(loc: Location, message: str) -> Diagnostic:
 
 
 def _check_inline(
-    seq: LoadedSequence, send: Send, path: KeyPath, fields: set[str]
+    seq: LoadedSequence,
+    send: Send,
+    path: KeyPath,
+    fields: set[str],
+    scope: EventScope | None = None,
 ) -> Iterator[Diagnostic]:
     src = seq.source
     for key in ("subject", "body"):
@@ -398,7 +448,7 @@ def _check_inline(
         def locate(_line: int, needle: str, kpath: KeyPath = kpath) -> Location:
             return in_scalar(src, kpath, needle)
 
-        yield from _check_scan(info, fields, locate)
+        yield from _check_scan(info, fields, locate, scope=scope)
 
 
 def _check_medium(

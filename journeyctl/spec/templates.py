@@ -424,6 +424,11 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
+class Record(dict[str, Any]):
+    """A mapping whose keys win over dict's methods in templates and expressions: the
+    triggering event's `event.items` is its `items` property, not `dict.items`."""
+
+
 class Bounded(ImmutableSandboxedEnvironment):
     """The immutable sandbox with every render on a budget (see the limits above), and
     templates or expressions nested too deeply refused as a TemplateLimitError."""
@@ -431,6 +436,11 @@ class Bounded(ImmutableSandboxedEnvironment):
     # Intercepted: no constant folding at compile time (validate never builds `'a' * 10**9`),
     # and each is checked before it computes.
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is Record and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

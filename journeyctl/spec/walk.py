@@ -57,18 +57,21 @@ def iter_sends(seq: LoadedSequence) -> Iterator[tuple[Send, KeyPath]]:
 
 
 def iter_expressions(seq: LoadedSequence) -> Iterator[tuple[str, KeyPath, bool]]:
-    """(source, key path, whether `event` is in scope) for every expression of a sequence."""
+    """(source, key path, whether `event` is in scope) for every expression of a sequence.
+    `event` is the triggering event in an event-triggered sequence's audience and branches
+    (engine.event_scope), the awaited one in a wait_for's `where`."""
     model = seq.model
-    if model.audience is not None:
-        yield model.audience, ("audience",), False
     trig = model.trigger
+    triggered = isinstance(trig, EventTrigger)
+    if model.audience is not None:
+        yield model.audience, ("audience",), triggered
     if isinstance(trig, SegmentTrigger):
         yield trig.segment, ("trigger", "segment"), False
     elif isinstance(trig, EventTrigger) and trig.where is not None:
         yield trig.where, ("trigger", "where"), True
     for step, path in iter_steps(model.steps):
         if isinstance(step, Branch):
-            yield step.branch.if_, (*path, "branch", "if"), False
+            yield step.branch.if_, (*path, "branch", "if"), triggered
         elif isinstance(step, WaitFor) and step.wait_for.where is not None:
             # the awaited event is in scope, as in a trigger's `where` (docs/DECISIONS.md)
             yield step.wait_for.where, (*path, "wait_for", "where"), True

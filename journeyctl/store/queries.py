@@ -37,6 +37,9 @@ class StatusReport:
     # sequence, step, the located reason. Tried again when the data or the project changes.
     held: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     held_total: int = 0
+    # Sequences the last run found paused (`paused: true`), each with its enrollments holding
+    # their place; also any sequence with enrollments still held as paused.
+    paused: list[tuple[str, int]] = field(default_factory=list)
     last_run: dict[str, Any] | None = None
 
 
@@ -69,17 +72,26 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusRepor
             (state, limit),
         ):
             target.append(Problem(MESSAGES.decode(r[3:]), r[0], r[1], opt_datetime(r[2])))
-    out.held_total = q(
-        "SELECT count(*) FROM enrollments WHERE held IS NOT NULL AND outcome = 'active'"
-    ).fetchone()[0]
+    # Held by a failure; those holding their place in a paused sequence are listed as paused.
+    failed_hold = "held IS NOT NULL AND outcome = 'active' AND coalesce(reason, '') != 'paused'"
+    out.held_total = q(f"SELECT count(*) FROM enrollments WHERE {failed_hold}").fetchone()[0]
     out.held = [
         (r[0], r[1], r[2], r[3])
         for r in q(
             "SELECT contact_id, sequence, position, reason FROM enrollments "
-            "WHERE held IS NOT NULL AND outcome = 'active' ORDER BY contact_id, sequence LIMIT ?",
+            f"WHERE {failed_hold} ORDER BY contact_id, sequence LIMIT ?",
             (limit,),
         )
     ]
+    holding = {
+        r[0]: r[1]
+        for r in q(
+            "SELECT sequence, count(*) FROM enrollments WHERE held IS NOT NULL "
+            "AND outcome = 'active' AND reason = 'paused' GROUP BY sequence"
+        )
+    }
+    named = [s for s in (store.get_meta("paused") or "").split(",") if s]
+    out.paused = [(s, holding.get(s, 0)) for s in sorted(set(named) | set(holding))]
     row = q(
         "SELECT id, started_at, now, finished_at, exit_code, delivered, failed, error "
         "FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"

@@ -138,7 +138,15 @@ def test_contacts_cover_the_cases_the_demo_needs() -> None:
 
 def test_events_are_causal_and_in_the_window() -> None:
     rows = read_csv(EXAMPLES / "events.csv")
-    assert list(rows[0]) == ["contact_id", "event", "at", "step", "order_id", "amount"]
+    assert list(rows[0]) == [
+        "contact_id", "event", "at", "step", "order_id", "amount", "product", "items",
+    ]  # fmt: skip
+    # What a cart held, for the cart reminder's {{ event.items }} (journey.yaml declares them)
+    for r in rows:
+        if r["event"] == "cart_abandoned":
+            assert r["product"] and r["items"].split("|")[0] == r["product"]
+        else:
+            assert not r["product"] and not r["items"]
     assert 500 <= len(rows) <= 2000
     assert set(Counter(r["event"] for r in rows)) == SHOP_EVENTS
     ids = {r["id"] for r in read_csv(EXAMPLES / "contacts.csv")}

@@ -69,6 +69,16 @@ class State(Connection):
             )
         return int(cur.rowcount)
 
+    def wake_all(self) -> int:
+        """Every contact wakes at its cursor (a sequence that starts now must see each one:
+        run.once.start_sequences). Returns how many."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE contact_state SET next_due = cursor "
+                "WHERE next_due IS NULL OR next_due > cursor"
+            )
+        return int(cur.rowcount)
+
     def next_wake(self) -> datetime | None:
         row = self.conn.execute(
             "SELECT min(next_due) FROM contact_state WHERE next_due IS NOT NULL"
