@@ -16,6 +16,7 @@ from journeyctl.spec.project import Project
 
 # The top-level journey.yaml keys each check's result depends on.
 _COMPLIANCE = frozenset({"compliance", "sender", "channels", "unsubscribe_url", "contacts"})
+_EVENTS = frozenset({"events"})
 READS: dict[str, frozenset[str]] = {
     "undeclared-field": frozenset({"contacts"}),
     "bad-date-field": frozenset({"contacts"}),
@@ -33,6 +34,8 @@ READS: dict[str, frozenset[str]] = {
 def _reads(d: Diagnostic) -> frozenset[str] | None:
     if d.code == "impossible-timing" and "quiet hours" not in d.message:
         return None  # windows, waits and goals: the sequence's own timing
+    if d.code == "undeclared-variable" and " of event " in d.message:
+        return _EVENTS  # an event's properties are declared under events.fields
     return READS.get(d.code)
 
 
