@@ -1,6 +1,6 @@
 """Run the listener on uvicorn beside the scheduler (`journeyctl serve --http`).
 
-uvicorn serves on its own thread; the main thread keeps the signals (scheduler.py): on
+uvicorn serves on its own thread; the main thread keeps the signals (run/serve.py): on
 SIGTERM the scheduler finishes its tick, then uvicorn stops accepting, finishes the requests
 in flight (each answered after its commit), and the writer commits what it was given.
 The socket is bound here, before anything else starts, so a taken port is a clear error
