@@ -160,12 +160,9 @@ class Steps:
         raise RuntimeError(f"{enr.id}: too many steps at one instant")  # pragma: no cover
 
     def _wait_until(self, w: Duration | WaitUntil | None, at: datetime, tz: ZoneInfo) -> datetime:
-        if isinstance(w, Duration):
-            return after(at, w, tz)
-        assert isinstance(w, WaitUntil)
-        nxt = next_clock(at, w.until, w.days, tz)
+        end = wait_end(w, at, tz)
         # validate rejects `days: []`; a wait that can never end parks far in the future.
-        return nxt if nxt is not None else at + timedelta(days=36500)
+        return end if end is not None else at + timedelta(days=36500)
 
     def _send(
         self,
@@ -355,3 +352,13 @@ class Steps:
         result.changed.append(enr)
         if state.trace is not None:
             note(state, t, enr.sequence, str(outcome), reason or "")
+
+
+def wait_end(w: Duration | WaitUntil | None, start: datetime, tz: ZoneInfo) -> datetime | None:
+    """When a wait begun at `start` ends (None: never), in the contact's zone `tz`. The one
+    rule the walk and `plan` (review.plan_waits) both time waits by."""
+    if isinstance(w, Duration):
+        return after(start, w, tz)
+    if isinstance(w, WaitUntil):
+        return next_clock(start, w.until, w.days, tz)
+    return None

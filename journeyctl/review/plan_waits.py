@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 
 from journeyctl.engine.model import ContactState, Enrollment
 from journeyctl.engine.plan import SequencePlan, fate, resume_position
-from journeyctl.engine.timing import after, next_clock
-from journeyctl.spec.durations import Duration
+from journeyctl.engine.steps import wait_end
 from journeyctl.spec.manifest import BRANCH, SPLIT, WAIT, WAIT_FOR, ManifestSequence, StepPlan
 from journeyctl.spec.models import WaitUntil
 
@@ -51,15 +50,6 @@ def _wait_text(step: StepPlan) -> str:
     if isinstance(w, WaitUntil):
         return f"until {w.until:%H:%M}"
     return str(w)
-
-
-def _wait_end(w: Duration | WaitUntil | None, start: datetime, tz: ZoneInfo) -> datetime | None:
-    """When a wait begun at `start` ends, by the engine's timing rules (engine.timing)."""
-    if isinstance(w, Duration):
-        return after(start, w, tz)
-    if isinstance(w, WaitUntil):
-        return next_clock(start, w.until, w.days, tz)
-    return None
 
 
 def _at_once(seq: SequencePlan, start: str | None, target: str) -> bool:
@@ -93,8 +83,10 @@ def _kept_and_new(
     if node is None or enr.due_at is None:
         return None
     if node.kind == WAIT_FOR and enr.waiting_since is not None and node.wait_timeout:
-        timed_out = after(enr.waiting_since, node.wait_timeout, tz)
-        return (node, "wait_for", enr.due_at, timed_out) if timed_out != enr.due_at else None
+        timed_out = wait_end(node.wait_timeout, enr.waiting_since, tz)
+        if timed_out is None or timed_out == enr.due_at:
+            return None
+        return (node, "wait_for", enr.due_at, timed_out)
     wait = _wait_before(seq, node.id)
     if wait is None:
         return None
@@ -106,7 +98,7 @@ def _kept_and_new(
     if sent is None or not _at_once(seq, sent.next, wait.id):
         return None  # the wait's start is not known from the current flow
     kept = enr.deferred_from or enr.due_at
-    new = _wait_end(wait.wait, last.at, tz)
+    new = wait_end(wait.wait, last.at, tz)
     if new is None or new == kept:
         return None
     return wait, "wait", kept, new
