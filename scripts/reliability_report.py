@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -53,7 +52,7 @@ def git(*args: str) -> str:
 
 
 def export_head(into: Path) -> Path:
-    """HEAD as files (no .git), with this tree's compiled engine if it has one."""
+    """HEAD as files (no .git): its engine runs as Python source (PYTHONPATH puts it first)."""
     archive = into / "head.tar"
     subprocess.run(
         ["git", "archive", "--format=tar", "-o", str(archive), "HEAD"], cwd=ROOT, check=True
@@ -61,11 +60,6 @@ def export_head(into: Path) -> Path:
     tree = into / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(tree, filter="data")
-    native = ROOT / "journeyctl" / "engine" / "_native"
-    if native.is_dir():
-        # Built from the same engine source or not: journeyctl.engine.native checks its digest
-        # against the source and falls back to pure Python when they differ.
-        shutil.copytree(native, tree / "journeyctl" / "engine" / "_native")
     return tree
 
 

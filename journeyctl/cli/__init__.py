@@ -26,7 +26,7 @@ def _version(value: bool) -> None:
         from journeyctl import __version__
         from journeyctl.engine import NATIVE
 
-        engine = "compiled by mypyc" if NATIVE else "pure Python (`make native` compiles it)"
+        engine = "compiled by mypyc" if NATIVE else "pure Python (a wheel build compiles it)"
         typer.echo(f"journeyctl {__version__} (engine: {engine})")
         raise typer.Exit()
 

@@ -1,5 +1,5 @@
-"""The pure engine. Its hot modules run compiled when a current build exists (engine.native)."""
+"""The pure engine. Its hot modules run compiled in a wheel built by mypyc (engine.native)."""
 
-from journeyctl.engine.native import activate
+from journeyctl.engine.native import compiled_modules
 
-NATIVE = activate(__path__)
+NATIVE = bool(compiled_modules())

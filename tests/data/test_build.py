@@ -2,13 +2,12 @@
 
 Under the compiled engine `build.contact` *is* `Contact` (data/build.py), so comparing the two
 in this process checks only that fallback: the slot-setting builders are checked in a
-pure-Python interpreter as well (JOURNEYCTL_PURE=1), whichever engine this one runs.
+pure-Python interpreter as well (tests/engines.py), whichever engine this one runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ import pytest
 
 from journeyctl.data import build
 from journeyctl.engine.model import Contact, Event
+from tests.engines import pure_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,11 +53,11 @@ def test_the_pure_builders_equal_the_dataclass_constructors() -> None:
     code = (
         "from journeyctl.data import build\n"
         "from tests.data.test_build import check_contact, check_event\n"
-        "assert not build.NATIVE_MODEL, 'JOURNEYCTL_PURE=1 should give the pure model'\n"
+        "assert not build.NATIVE_MODEL, 'the engine source should give the pure model'\n"
         "check_contact()\n"
         "check_event()\n"
     )
-    env = {**os.environ, "JOURNEYCTL_PURE": "1"}
+    env = pure_env()
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
