@@ -7,13 +7,15 @@ datetimes and appending each send to a list.
 
     python bench/bench_simulate.py 10000 100000 [--workers 2] [--jitter] [--profile]
 
-The engine runs compiled when `make native` has built it (journeyctl.engine.native); set
-JOURNEYCTL_PURE=1 to measure the pure-Python engine.
+The engine this python has installed is measured: compiled from a wheel (`make demo`'s
+.venv-wheel/bin/python, or any `pip install .`), pure Python from the editable .venv; a python
+without journeyctl installed runs the checkout's source.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import resource
 import subprocess
@@ -24,7 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if importlib.util.find_spec("journeyctl") is None:  # not installed: the checkout's source
+    sys.path.insert(0, str(ROOT))
 
 from journeyctl.data.contacts import read_contacts  # noqa: E402
 from journeyctl.data.events import read_events  # noqa: E402

@@ -7,11 +7,13 @@ marker call, `zlib.crc32`, between the two).
 
     python bench/replay_instructions.py [N]        # runs itself under valgrind (~2 min for 2000)
 
-Needs valgrind; the engine compiled (`make native`) unless JOURNEYCTL_PURE=1 is set.
+Needs valgrind; measures the engine this python has installed (compiled from a wheel, e.g.
+.venv-wheel/bin/python; pure Python from the editable .venv).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -23,7 +25,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+if importlib.util.find_spec("journeyctl") is None:  # not installed: the checkout's source
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 
