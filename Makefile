@@ -44,7 +44,7 @@ demo: $(WHEEL_VENV)/.installed
 
 # The suite on the source (the editable install).
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The suite on the installed compiled wheel, as CI runs it after `make test`: from a copy of
 # the tree without journeyctl/, so every import (the tests', `python -m journeyctl` in their
