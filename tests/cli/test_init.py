@@ -7,8 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import journeyctl
 from journeyctl.cli import _register, app
 from journeyctl.scaffold import stock_dir
+from tests.engines import installed
 
 _register()
 REPO = Path(__file__).parents[2]
@@ -19,6 +21,9 @@ def init(*args: str) -> object:
 
 
 def test_stock_dir_is_the_checkout_library() -> None:
+    if installed():  # a wheel carries it as package data (pyproject's force-include)
+        assert stock_dir() == Path(journeyctl.__file__).resolve().parent / "stock"
+        return
     assert stock_dir() == (REPO / "sequences").resolve()
 
 
