@@ -32,7 +32,7 @@ _NAIVE_EPOCH: Final = datetime(1970, 1, 1)  # noqa: DTZ001 (wall clocks are naiv
 _MICRO: Final = timedelta(microseconds=1)
 # Offsets are probed once a day: from 1970 on, no zone's offset changes twice within 6 days
 # (tests/engine/test_timing_spans.py checks the tzdata installed). Earlier, zoneinfo decides.
-_PROBE: Final = DAY
+_PROBE: Final = timedelta(days=1)
 FIRST_PROBED_YEAR: Final = 1970
 LAST_PROBED_YEAR: Final = 9999  # its year's end is past datetime.max
 # More than any UTC offset (UTC-12..UTC+14): a wall time this far from a span's ends is an
@@ -73,6 +73,12 @@ def zoneinfo_offset(us: int, tz: ZoneInfo) -> int:
     return off // _MICRO
 
 
+def _offset(t: datetime, tz: ZoneInfo) -> int:
+    off = t.astimezone(tz).utcoffset()
+    assert off is not None  # a ZoneInfo always has one
+    return off // _MICRO
+
+
 def year_spans(tz: ZoneInfo, year: int) -> tuple[list[int], list[Span]]:
     """A zone's spans of constant offset through one UTC year and where each starts (the
     year's start, then each transition), found once."""
@@ -80,15 +86,17 @@ def year_spans(tz: ZoneInfo, year: int) -> tuple[list[int], list[Span]]:
     known = _YEARS.get(key)
     if known is not None:
         return known
-    t = to_micros(datetime(year, 1, 1, tzinfo=UTC))
-    end = to_micros(datetime(year + 1, 1, 1, tzinfo=UTC))
-    starts, offsets = [t], [zoneinfo_offset(t, tz)]
+    # Probed as datetimes (stepping one costs less than making one from an integer).
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    end_t = datetime(year + 1, 1, 1, tzinfo=UTC)
+    end = to_micros(end_t)
+    starts, offsets = [to_micros(t)], [_offset(t, tz)]
     off = offsets[0]
-    while t < end:
-        probe = min(t + _PROBE, end)
-        there = zoneinfo_offset(probe, tz)
+    while t < end_t:
+        probe = min(t + _PROBE, end_t)
+        there = _offset(probe, tz)
         if there != off:
-            lo, hi = t, probe  # whole seconds: tzdata's transitions are too
+            lo, hi = to_micros(t), to_micros(probe)  # whole seconds: so are tzdata's changes
             while hi - lo > SECOND:
                 mid = lo + (hi - lo) // SECOND // 2 * SECOND
                 if zoneinfo_offset(mid, tz) == off:
