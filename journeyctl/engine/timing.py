@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from journeyctl.engine import localtime
 from journeyctl.spec.durations import Duration
 from journeyctl.spec.models import WEEKDAYS
 
@@ -30,33 +31,32 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
 
 # Offsets without zoneinfo's round trip. `t.astimezone(tz)` is costly (datetime asks both
 # tzinfos for their offsets through generic method calls) and the engine converts many times
-# per contact (bench/RESULTS.md). So each zone's offset transitions are found once per year (probing
-# zoneinfo itself), and conversions far from any transition are plain arithmetic on the span
-# of constant offset around them. Near a transition (gaps, folds) zoneinfo decides, as before.
+# per contact (bench/RESULTS.md). So conversions far from any transition are plain arithmetic
+# on the span of constant offset around them: engine.localtime's spans (found once per zone
+# and year), made datetimes here once. Near a transition (gaps, folds) zoneinfo decides.
 
 
 class _Span:
-    """[lo, hi): instants (UTC) at which a zone's UTC offset is `offset`."""
+    """[lo, hi): instants (UTC) at which a zone's UTC offset is `offset`; `inner_lo`,
+    `inner_hi`: lo and hi moved _REACH inwards (wall times between them are instants inside)."""
 
-    __slots__ = ("hi", "lo", "offset")
+    __slots__ = ("hi", "inner_hi", "inner_lo", "lo", "offset")
 
     def __init__(self, lo: datetime, hi: datetime, offset: timedelta) -> None:
         self.lo = lo
         self.hi = hi
         self.offset = offset
+        self.inner_lo = lo + _REACH if lo < _LATEST_INNER_LO else datetime.max.replace(tzinfo=UTC)
+        self.inner_hi = hi - _REACH if hi > _EARLIEST_INNER_HI else datetime.min.replace(tzinfo=UTC)
 
 
 _SPANS: Final[dict[ZoneInfo, _Span]] = {}  # the span last used, per zone
 _YEARS: Final[dict[tuple[ZoneInfo, int], tuple[list[datetime], list[_Span]]]] = {}
-# Offsets are probed once a day: from 1970 on, no zone's offset changes twice within 6 days
-# (tests/engine/test_timing_spans.py checks the tzdata installed). Earlier, zoneinfo decides.
-_PROBE: Final = timedelta(days=1)
-_FIRST_PROBED_YEAR: Final = 1970
-_LAST_PROBED_YEAR: Final = 9999  # its year's end is past datetime.max
-_ONE_SECOND: Final = timedelta(seconds=1)
 # More than any UTC offset (UTC-12..UTC+14): a wall time this far from a span's ends is an
 # instant inside it. Also more than any backward jump, so no fold reaches that far either.
-_REACH: Final = timedelta(hours=26)
+_REACH: Final = timedelta(microseconds=localtime.REACH)
+_LATEST_INNER_LO: Final = datetime.max.replace(tzinfo=UTC) - _REACH
+_EARLIEST_INNER_HI: Final = datetime.min.replace(tzinfo=UTC) + _REACH
 
 
 def _offset_of(t: datetime, tz: ZoneInfo) -> timedelta:
@@ -67,36 +67,21 @@ def _offset_of(t: datetime, tz: ZoneInfo) -> timedelta:
 
 def _year(tz: ZoneInfo, year: int) -> tuple[list[datetime], list[_Span]]:
     """A zone's spans of constant offset through one UTC year, and where each starts (the
-    year's start, then each transition), found once."""
+    year's start, then each transition): engine.localtime's, as datetimes."""
     key = (tz, year)
     known = _YEARS.get(key)
     if known is not None:
         return known
-    t = datetime(year, 1, 1, tzinfo=UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    starts, offsets = [t], [_offset_of(t, tz)]
-    off = offsets[0]
-    while t < end:
-        probe = min(t + _PROBE, end)
-        there = _offset_of(probe, tz)
-        if there != off:
-            lo, hi = t, probe  # whole seconds: tzdata's transitions are too
-            while hi - lo > _ONE_SECOND:
-                mid = lo + timedelta(seconds=(hi - lo) // _ONE_SECOND // 2)
-                if _offset_of(mid, tz) == off:
-                    lo = mid
-                else:
-                    hi = mid
-            if hi < end:  # a change at the new year is the next year's start
-                starts.append(hi)
-                offsets.append(there)
-            off = there
-        t = probe
-    ends = [*starts[1:], end]
-    known = _YEARS[key] = (
-        starts,
-        [_Span(a, b, o) for a, b, o in zip(starts, ends, offsets, strict=True)],
-    )
+    _, spans = localtime.year_spans(tz, year)
+    made = [
+        _Span(
+            localtime.from_micros(s.lo),
+            localtime.from_micros(s.hi),
+            timedelta(microseconds=s.offset),
+        )
+        for s in spans
+    ]
+    known = _YEARS[key] = ([s.lo for s in made], made)
     return known
 
 
@@ -107,7 +92,9 @@ def _span(t: datetime, tz: ZoneInfo) -> _Span:
         return s
     utc = t if t.tzinfo is UTC else t.astimezone(UTC)
     year = utc.year
-    if not _FIRST_PROBED_YEAR <= year < _LAST_PROBED_YEAR:  # an empty span: serves only `t`
+    if (
+        not localtime.FIRST_PROBED_YEAR <= year < localtime.LAST_PROBED_YEAR
+    ):  # an empty span: serves only `t`
         return _Span(utc, utc, _offset_of(utc, tz))
     starts, spans = _year(tz, year)
     s = _SPANS[tz] = spans[bisect_right(starts, utc) - 1]
@@ -146,7 +133,7 @@ def local_to_utc(naive_local: datetime, tz: ZoneInfo) -> datetime:
 def _labelled_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
     """The instant a local wall time (given labelled UTC) names in `tz`; see local_to_utc."""
     s = _span(wall, tz)
-    if s.lo + _REACH <= wall < s.hi - _REACH:  # every reading of `wall` lies in this span
+    if s.inner_lo <= wall < s.inner_hi:  # every reading of `wall` lies in this span
         return wall - s.offset
     return wall.replace(tzinfo=tz).astimezone(UTC)
 
@@ -171,7 +158,7 @@ def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
         offset = _span(prev, tz).offset
         out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
         there = _span(out, tz)
-        if there.offset == offset and out >= there.lo + _REACH:
+        if there.offset == offset and out >= there.inner_lo:
             return out
     local = prev.astimezone(tz).replace(tzinfo=None)
     return local_to_utc(local + timedelta(days=days), tz)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from journeyctl.engine import timing
+from journeyctl.engine import localtime, timing
 from journeyctl.engine.timing import (
     add_local_days,
     at_local,
@@ -94,6 +94,8 @@ def _instants(tz: ZoneInfo) -> list[datetime]:
 def _fresh_tables() -> Iterator[None]:
     timing._SPANS.clear()
     timing._YEARS.clear()
+    localtime._LAST.clear()
+    localtime._YEARS.clear()
     yield
 
 
@@ -101,7 +103,7 @@ def _fresh_tables() -> Iterator[None]:
 def test_transitions_are_found_to_the_second(name: str) -> None:
     tz = ZoneInfo(name)
     for year in YEARS:
-        if year >= timing._FIRST_PROBED_YEAR:
+        if year >= localtime.FIRST_PROBED_YEAR:
             starts = timing._year(tz, year)[0]  # the year's start, then each transition
             assert starts[1:] == list(_reference_transitions(tz, year)), year
 
@@ -128,7 +130,7 @@ def test_no_zone_changes_its_offset_twice_within_a_probe() -> None:
         ]  # fmt: skip
         for a, b in itertools.pairwise(changes):
             closest = min(closest, b - a)
-    assert timing._PROBE < closest < timedelta(days=60)  # (the bound: the scan found pairs)
+    assert localtime._PROBE < closest < timedelta(days=60)  # (the bound: the scan found pairs)
 
 
 @pytest.mark.parametrize("name", ZONES)
