@@ -114,6 +114,7 @@ def html_page(
     db: Path,
 ) -> str:
     """The report's page, with the stories (`explain --db`) of a few contacts."""
+    from journeyctl.errors import UsageError
     from journeyctl.pages.report_page import report_page, story_contacts
     from journeyctl.reporting.story import story_text
 
@@ -122,7 +123,10 @@ def html_page(
         from journeyctl.cli.explain_db import explain_from_db
 
         for cid in story_contacts(messages):
-            doc = explain_from_db(project, db, cid)
+            try:
+                doc = explain_from_db(project, db, cid)
+            except UsageError:  # a ledger row whose contact is gone: no story to tell
+                continue
             stories.append({"contact_id": cid, "text": story_text(doc)})
     return report_page(result, messages, enrollments, project, tz, stories=stories)
 
