@@ -37,16 +37,15 @@ ENV = {**os.environ, "UNSUBSCRIBE_SECRET": "bench-only", "NO_COLOR": "1"}
 
 def ledger_db(rows: int, path: Path) -> int:
     """A database with `rows` ledger rows; returns the count written."""
+    from journeyctl.cli.loading import load_contacts, load_events
     from journeyctl.data.instants import parse_instant
     from journeyctl.engine.make import make_engine
     from journeyctl.engine.model import Status
+    from journeyctl.simulate.replay import simulate
     from journeyctl.spec.loader import load_project
     from journeyctl.store.micros import to_micros
     from journeyctl.store.sqlite import SqliteStore
     from tests.pages.project import EXAMPLES  # the same inputs as the pages' tests
-
-    from journeyctl.cli.loading import load_contacts, load_events
-    from journeyctl.simulate.replay import simulate
 
     project = load_project(ROOT / "sequences")
     people = load_contacts(project, EXAMPLES / "contacts.csv", None)
