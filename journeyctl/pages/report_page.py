@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.pages.charts import bars
+from journeyctl.pages.days import LocalDays
 from journeyctl.pages.flow import DONE, NOTE, START, flow_chart
 from journeyctl.pages.texts import TEXTS
 from journeyctl.reporting.report import _SENT_STATES, EnrollmentRow, MessageRow, Report, StepStats
@@ -22,18 +23,12 @@ _SUMS = ("sent", "delivered", "opened", "clicked", "goals", "unsubscribed", "bou
 def daily_sent(
     messages: Sequence[MessageRow], tz: ZoneInfo, since: datetime | None
 ) -> dict[str, Counter[str]]:
-    """Messages decided to send per local day and sequence. The local date is worked out once
-    per hour of the ledger (zone offsets change on the hour), not once per row."""
+    """Messages decided to send per local day and sequence."""
     days: dict[str, Counter[str]] = defaultdict(Counter)
-    hours: dict[int, str] = {}
+    local_day = LocalDays(tz)
     for m in messages:
-        if m.state not in _SENT_STATES or (since is not None and m.at < since):
-            continue
-        hour = int(m.at.timestamp()) // 3600
-        day = hours.get(hour)
-        if day is None:
-            day = hours[hour] = m.at.astimezone(tz).date().isoformat()
-        days[day][m.sequence] += 1
+        if m.state in _SENT_STATES and (since is None or m.at >= since):
+            days[local_day(m.at)][m.sequence] += 1
     return days
 
 

@@ -112,3 +112,18 @@ def test_stock_page_numbers_equal_the_json(tmp_path: Path) -> None:
     assert isinstance(summary, dict)
     for name, s in summary.items():
         assert sum(charts[f"per-day-{name}"]["data"]["datasets"][0]["data"]) == s["sent"]
+
+
+def test_local_days_on_quarter_hour_zones() -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from journeyctl.pages.days import LocalDays
+
+    for zone in ("Asia/Kathmandu", "Asia/Kolkata", "America/St_Johns", "Europe/Berlin"):
+        tz = ZoneInfo(zone)
+        days = LocalDays(tz)
+        start = datetime(2026, 3, 28, tzinfo=UTC)  # over Berlin's change to summer time
+        for minute in range(0, 3 * 24 * 60, 5):
+            at = start + timedelta(minutes=minute, seconds=7)
+            assert days(at) == at.astimezone(tz).date().isoformat(), (zone, at)
