@@ -131,10 +131,10 @@ def simulate_data(
         note = [f"{t['goals']} {out['goal']:,}"] if seq.model.goal is not None else []
         exit_steps = {n.exit_reason: n.id for n in seq.flow.nodes.values()
                       if isinstance(n.step, Exit)}  # fmt: skip
+        for reason, sid in exit_steps.items():  # every exit step, 0 included
+            counts[sid] = [f"{t['exited']} {exits[name][reason]:,}"]
         for reason, n in _top(exits[name]):
-            if reason in exit_steps:
-                counts.setdefault(exit_steps[reason], []).append(f"{t['exited']} {n:,}")
-            else:
+            if reason not in exit_steps:  # exit_on events and other ends: beside the flow
                 note.append(f"{t['exited']} {reason} {n:,}")
         counts[NOTE] = note
         for r in rows:

@@ -127,3 +127,12 @@ def test_local_days_on_quarter_hour_zones() -> None:
         for minute in range(0, 3 * 24 * 60, 5):
             at = start + timedelta(minutes=minute, seconds=7)
             assert days(at) == at.astimezone(tz).date().isoformat(), (zone, at)
+
+
+def test_exit_steps_show_their_count_zero_included(tmp_path: Path) -> None:
+    page = tmp_path / "s.html"
+    doc = simulate_stock(page)
+    html = page.read_text(encoding="utf-8")
+    exited = doc["summary"]["win-back"]["exited"]  # type: ignore[index]
+    for reason in ("re-engaged", "converted"):  # win-back's two exit steps
+        assert f"exit: {reason}&lt;br/&gt;이탈 {exited.get(reason, 0):,}&#34;" in html, reason
