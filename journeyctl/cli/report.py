@@ -121,13 +121,18 @@ def html_page(
     stories = []
     if project is not None:
         from journeyctl.cli.explain_db import explain_from_db
+        from journeyctl.store.sqlite import SqliteStore
 
-        for cid in story_contacts(messages):
-            try:
-                doc = explain_from_db(project, db, cid)
-            except UsageError:  # a ledger row whose contact is gone: no story to tell
-                continue
-            stories.append({"contact_id": cid, "text": story_text(doc)})
+        store = SqliteStore(db)  # opened once for all the stories
+        try:
+            for cid in story_contacts(messages):
+                try:
+                    doc = explain_from_db(project, db, cid, store)
+                except UsageError:  # a ledger row whose contact is gone: no story to tell
+                    continue
+                stories.append({"contact_id": cid, "text": story_text(doc)})
+        finally:
+            store.close()
     return report_page(result, messages, enrollments, project, tz, stories=stories)
 
 
