@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeyctl.engine.model import Decision
 from journeyctl.engine.timing import zone
@@ -19,24 +19,32 @@ from journeyctl.errors import UsageError
 from journeyctl.reporting.story import story
 from journeyctl.spec.project import Project
 
+if TYPE_CHECKING:
+    from journeyctl.store.sqlite import SqliteStore
 
-def explain_from_db(project: Project, db: Path, contact_id: str) -> dict[str, Any]:
+
+def explain_from_db(
+    project: Project, db: Path, contact_id: str, store: SqliteStore | None = None
+) -> dict[str, Any]:
+    """`store`: the database already open (several stories read with one opening); else
+    `db` is opened and closed here."""
     from journeyctl.cli.db_render import stored_dict
     from journeyctl.reporting.story import delivery_note
     from journeyctl.store.queries import stored_messages
     from journeyctl.store.sqlite import SqliteStore
 
-    if not db.exists():
+    if store is None and not db.exists():
         raise UsageError(f"{db}: no such database")
-    store = SqliteStore(db)
+    opened = store or SqliteStore(db)
     try:
         try:
-            state = store.load(contact_id)
+            state = opened.load(contact_id)
         except KeyError:
             raise UsageError(f"contact {contact_id!r} is not in {db}") from None
-        ledger = stored_messages(store, statuses=None, contact=contact_id)
+        ledger = stored_messages(opened, statuses=None, contact=contact_id)
     finally:
-        store.close()
+        if store is None:
+            opened.close()
     tz = zone(state.contact.timezone, project.settings.timezone)
 
     def when(t: datetime | None) -> str | None:
