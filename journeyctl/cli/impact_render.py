@@ -14,7 +14,7 @@ from journeyctl.review.impact_render import COLUMNS, headline, rows, summary
 
 def impact_text(impact: Impact, width: int) -> str:
     console = Console(file=io.StringIO(), width=width, no_color=True, highlight=False)
-    console.print(headline(impact), markup=False, highlight=False)
+    console.print(f"impact: {headline(impact)}", markup=False, highlight=False)
     console.print(summary(impact), markup=False, highlight=False)
     table = rows(impact)
     if table:

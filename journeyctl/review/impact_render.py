@@ -79,7 +79,7 @@ def _day(t: datetime, tz: str) -> str:
 def headline(impact: Impact) -> str:
     days = round((impact.end - impact.start).total_seconds() / 86400)
     return (
-        f"impact: {impact.contacts} contacts, {days} days from "
+        f"{impact.contacts} contacts, {days} days from "
         f"{_day(impact.start, impact.timezone)}, both versions on the same data"
     )
 
