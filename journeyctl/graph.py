@@ -36,6 +36,7 @@ class Graph:
 
     nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
     edges: list[tuple[str, str, str | None]] = field(default_factory=list)
+    step_nodes: dict[str, str] = field(default_factory=dict)  # step id -> node id
 
 
 def build_graph(seq: LoadedSequence) -> Graph:
@@ -43,7 +44,7 @@ def build_graph(seq: LoadedSequence) -> Graph:
     # document order (flow.nodes is filled innermost-first), so diagrams read top-down
     order = sorted(flow.nodes.values(), key=lambda n: _position(seq, n))
     ids = _node_ids([n.id for n in order])
-    g = Graph()
+    g = Graph(step_nodes=ids)
     g.nodes[START] = (_trigger_label(seq), "start")
 
     def target(step_id: str | None) -> str:

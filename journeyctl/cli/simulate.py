@@ -30,6 +30,7 @@ class SimFormat(StrEnum):
     text = "text"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 def parse_assume(text: str | None) -> tuple[tuple[str, float], ...]:
@@ -68,7 +69,9 @@ def simulate(
     fmt: Annotated[
         SimFormat | None,
         format_option(
-            SimFormat, "text, json or csv. Default: text, or as --out's name ends (.csv, .json)."
+            SimFormat,
+            "text, json, csv or html (a page with the flows, charts and stories; needs --out). "
+            "Default: text, or as --out's name ends (.csv, .json, .html).",
         ),
     ] = None,
     out: Annotated[
@@ -100,6 +103,8 @@ def simulate(
     from journeyctl.simulate.parallel import simulate_parallel
 
     fmt = format_for(fmt, out, SimFormat)
+    if fmt is SimFormat.html and out is None:
+        raise UsageError("--format html writes a page: give --out FILE.html")
     if contacts is None or start is None:
         raise UsageError("simulate needs --contacts FILE and --start DATE")
     project = load_project_or_fail(project_dir)
@@ -132,22 +137,29 @@ def simulate(
         )  # fmt: skip
     names = sorted(set(sequence) if sequence else project.sequences)
     paused = [sid for sid in names if project.sequences[sid].model.paused]
-    doc = to_json(sim, names, project.settings.timezone, paused)
+    # The page is drawn from aggregates: it never builds the per-message document.
+    doc = (
+        to_json(sim, names, project.settings.timezone, paused) if fmt is not SimFormat.html else {}
+    )
     from journeyctl.simulate.spikes import first_check_spikes, spike_warning
 
     ptz = ZoneInfo(project.settings.timezone)
+    warnings = []
     for sid, first, n in first_check_spikes(project, sim.enrollments, len(people)):
         when = first.astimezone(ptz).isoformat(timespec="minutes")
-        output.err.print(spike_warning(sid, n, when), markup=False, highlight=False)
+        warnings.append(spike_warning(sid, n, when))
+        output.err.print(warnings[-1], markup=False, highlight=False)
     for sid in paused:
-        output.err.print(
-            f"paused: {sid} (paused: true in its file): no contact enters it",
-            markup=False,
-            highlight=False,
-        )
+        warnings.append(f"paused: {sid} (paused: true in its file): no contact enters it")
+        output.err.print(warnings[-1], markup=False, highlight=False)
     if skip_invalid:
         doc["rejected"] = rejected_doc(inputs)
-    if fmt is SimFormat.json:
+    if fmt is SimFormat.html:
+        from journeyctl.pages.simulate_page import simulate_page
+
+        page = simulate_page(project, sim, names, people, history, engine, warnings=warnings)
+        output.emit(page, out)
+    elif fmt is SimFormat.json:
         import json
 
         output.emit(json.dumps(doc, ensure_ascii=False, indent=2), out)

@@ -5,70 +5,17 @@ page's text and its red confirm button, and the rendered DOM the form that POSTs
 from __future__ import annotations
 
 import json
-import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
 
+from tests.browser import browser as _browser
+from tests.browser import pixels as _pixels
 from tests.listener.conftest import Server
 from tests.listener.project import delivered
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BUTTON = (0xC6, 0x28, 0x28)  # the confirm button's background (templates/unsubscribe.html.j2)
-
-
-def _browser() -> str:
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip(
-        f"no headless browser found (looked for {', '.join(BROWSERS)}); .ci/run installs chromium"
-    )
-
-
-def _pixels(png: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
-    """Width, height and RGB pixels of an 8-bit RGB or RGBA PNG (what Chromium writes)."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", 0
-    height = depth = color = 0
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, color = struct.unpack(">IIBB", data[:10])
-        elif kind == b"IDAT":
-            idat += data
-        pos += 12 + length
-    assert depth == 8 and color in (2, 6), (depth, color)
-    bpp = 3 if color == 2 else 4
-    raw = zlib.decompress(idat)
-    stride = width * bpp
-    rows: list[bytearray] = []
-    prev = bytearray(stride)
-    for y in range(height):
-        f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 0xFF
-            elif f == 2:
-                line[i] = (line[i] + b) & 0xFF
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xFF
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        rows.append(line)
-        prev = line
-    pixels = [tuple(row[x * bpp : x * bpp + 3]) for row in rows for x in range(width)]
-    return width, height, pixels  # type: ignore[return-value]
 
 
 @pytest.mark.browser
