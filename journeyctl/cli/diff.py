@@ -27,6 +27,7 @@ class DiffFormat(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 @app.command()
@@ -36,9 +37,14 @@ def diff(
     base: Annotated[
         str, typer.Option("--base", help="Git ref to compare the working tree with.")
     ] = "HEAD",
-    fmt: Annotated[DiffFormat, format_option(DiffFormat, "text, markdown or json.")] = (
-        DiffFormat.text
-    ),
+    fmt: Annotated[
+        DiffFormat,
+        format_option(
+            DiffFormat,
+            "text, markdown, json or html (the impact as a page: flows before and after side "
+            "by side with their numbers; needs --contacts and --out).",
+        ),
+    ] = (DiffFormat.text),
     out: OutOpt = None,
     exit_code: Annotated[
         bool,
@@ -78,14 +84,26 @@ def diff(
         raise UsageError("--events and --start go with --contacts (the impact of the change)")
     if contacts is not None and start is None:
         raise UsageError("--contacts needs --start DATE: the period both versions simulate")
+    if fmt is DiffFormat.html and (contacts is None or out is None):
+        raise UsageError(
+            "--format html draws the change's impact: give --contacts F --start DATE and "
+            "--out FILE.html"
+        )
     output = Output.from_environment()
     impact = None
+    page = ""
     new = load_side(project_dir)
     with base_side(project_dir, base) as old:
         result = diff_projects(old, new, base=base)
         if contacts is not None and start is not None:
             impact = _impact(output, old, new, base, contacts, events, start, days, encoding)
-    if fmt is DiffFormat.json:
+            if fmt is DiffFormat.html:  # the base's files exist only inside this block
+                from journeyctl.pages.impact_page import impact_page
+
+                page = impact_page(impact, result, old.project, new.project)
+    if fmt is DiffFormat.html:
+        text = page
+    elif fmt is DiffFormat.json:
         doc = result.to_json()
         if impact is not None:
             doc["impact"] = impact.to_json()
