@@ -63,7 +63,8 @@ class _Pipe:
                  "--remote-debugging-pipe", "about:blank"]  # fmt: skip
         # The protocol's descriptors are 3 (Chromium reads) and 4 (Chromium writes).
         self.proc = subprocess.Popen(
-            ["sh", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "sh", *flags],
+            # bash: dash ("sh" on Debian) refuses descriptors above 9 in redirections
+            ["bash", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "sh", *flags],
             pass_fds=(to_chrome_r, from_chrome_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -282,3 +282,53 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert code == 2 and "--contacts needs --start DATE" in err
     code, _, err = invoke("diff", str(project), "--start", "2026-11-01")
     assert code == 2 and "--events and --start go with --contacts" in err
+
+
+@pytest.mark.browser
+def test_the_impact_page_in_a_browser(tmp_path: Path) -> None:
+    """Offline (file://), no console errors, both flows drawn with their numbers, the chart
+    drawn, the table's numbers those of the JSON, a screenshot that is not blank."""
+    from tests.browser import browser, pixels, visit
+
+    browser()  # skips (or fails under JOURNEYCTL_EXPECT_BROWSER=1) before any work
+    (tmp_path / "repo").mkdir()
+    project = make_repo(tmp_path / "repo", STOCK, "shop")
+    wait_2d_to_3d_shop(project)
+    page = tmp_path / "impact.html"
+    code, _, err = invoke("diff", str(project), *data_args(project), "--format", "html",
+                          "--out", str(page))  # fmt: skip
+    assert code == 0, err
+    impact = impact_of(project)
+    (welcome,) = [s for s in impact["sequences"] if s["sequence"] == "welcome"]
+    picks = next(s for s in welcome["steps"] if s["step"] == "popular-picks")
+    shot = tmp_path / "impact.png"
+
+    v = visit(
+        page.as_uri(),
+        {
+            "flows": "[...document.querySelectorAll('#seq-welcome pre.mermaid svg')].length",
+            "nodes": "document.querySelectorAll('#seq-welcome svg .node').length",
+            "after": "document.querySelector('#seq-welcome [data-side] + [data-side] svg')"
+            ".textContent",
+            "charts": "[...document.querySelectorAll('canvas[data-chart]')]"
+            ".filter(c => window.Chart && Chart.getChart(c)).length",
+            "row": '[...document.querySelectorAll(\'#seq-welcome tr[data-step="popular-picks"]'
+            " td')].map(td => td.textContent)",
+            "sides": "[...document.querySelectorAll('#seq-welcome [data-side] h3')]"
+            ".map(h => h.textContent)",
+        },
+        screenshot=shot,
+    )
+    assert v.errors == [] and v.ready
+    assert all(url.startswith("file://") for url in v.requests), v.requests
+    assert v.values["flows"] == 2 and v.values["nodes"] > 10
+    assert v.values["sides"] == ["변경 전", "변경 후"]  # the stock library is Korean
+    assert f"변경 후 {picks['new_sent']}" in v.values["after"]
+    assert f"시각 변경 {picks['moved']}" in v.values["after"]
+    assert v.values["charts"] == 1
+    assert v.values["row"] == [
+        "popular-picks", str(picks["base_sent"]), str(picks["new_sent"]), str(picks["added"]),
+        str(picks["removed"]), str(picks["moved"]), str(picks["contacts_affected"]), "+1d / +1d",
+    ]  # fmt: skip
+    width, height, px = pixels(shot.read_bytes())
+    assert len(set(px[:: max(1, len(px) // 5000)])) > 20  # not a blank page
