@@ -330,5 +330,5 @@ def test_the_impact_page_in_a_browser(tmp_path: Path) -> None:
         "popular-picks", str(picks["base_sent"]), str(picks["new_sent"]), str(picks["added"]),
         str(picks["removed"]), str(picks["moved"]), str(picks["contacts_affected"]), "+1d / +1d",
     ]  # fmt: skip
-    width, height, px = pixels(shot.read_bytes())
+    _, _, px = pixels(shot.read_bytes())
     assert len(set(px[:: max(1, len(px) // 5000)])) > 20  # not a blank page
