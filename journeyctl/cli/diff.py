@@ -115,7 +115,9 @@ def diff(
 
             text = text.rstrip("\n") + "\n\n" + impact_markdown(impact)
     else:
-        text = to_text(result)
+        from journeyctl.cli.tables import fit_for_people
+
+        text = fit_for_people(to_text(result), output.out, out)
         if impact is not None:
             from journeyctl.cli.impact_render import impact_text
             from journeyctl.cli.output import FILE_WIDTH

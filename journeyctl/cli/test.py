@@ -54,7 +54,14 @@ def test(
         bad_files = f", {len(diags)} problem(s) in test files" if diags else ""
         text = render_results(results)
         total = f"{len(results) - failed} passed, {failed} failed{bad_files}"
-        output.emit(f"{text}\n{total}", out)
+        from journeyctl.cli.tables import fit_for_people
+
+        # The PASS/FAIL lines wrap; a failure's side-by-side timelines keep their columns.
+        lines = [
+            line if line.startswith(" ") else fit_for_people(line, output.out, out)
+            for line in f"{text}\n{total}".split("\n")
+        ]
+        output.emit("\n".join(lines), out)
     raise typer.Exit(ExitCode.PROBLEMS if failed or diags else ExitCode.OK)
 
 
