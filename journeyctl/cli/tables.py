@@ -170,10 +170,15 @@ def minute(iso: str | None, project_tz: str | None = None) -> str:
     return text if same else f"{text} {t.strftime('%z')[:3]}:{t.strftime('%z')[3:]}"
 
 
-def fit_for_people(text: str, console: Console, path: Path | None) -> str:
-    """Prose for people (`diff`, `plan`, `explain` as text) wrapped to the terminal's width,
-    or to COLUMNS when it is set; left as it is in a pipe or a file (--out), where each line
-    stays one grep-able line."""
+def people_width(console: Console, path: Path | None) -> int | None:
+    """The width prose for people is wrapped to: the terminal's, or COLUMNS when it is set;
+    None in a pipe or a file (--out), where each line stays one grep-able line."""
     if path is not None or not (console.is_terminal or os.environ.get("COLUMNS", "").isdigit()):
-        return text
-    return fit(text, console.width)
+        return None
+    return console.width
+
+
+def fit_for_people(text: str, console: Console, path: Path | None) -> str:
+    """Prose for people (`diff`, `plan`, `explain` as text) wrapped to `people_width`."""
+    width = people_width(console, path)
+    return text if width is None else fit(text, width)

@@ -65,11 +65,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
         "explain": ["explain", str(shop), *period, "c0001"],
         "explain --db": ["explain", str(shop), "--db", db, "c0001"],
         "test": ["test", str(shop), "--file", str(shop / "tests" / "birthday.yaml")],
+        # failing since the edit: expected and actual timelines
+        "test (failing)": ["test", str(shop), "--file", str(shop / "tests" / "welcome.yaml")],
     }
 
 
 COMMANDS = ("validate", "simulate", "status", "messages", "report", "plan", "diff", "explain",
-            "explain --db", "test")  # fmt: skip
+            "explain --db", "test", "test (failing)")  # fmt: skip
 # Not here: `graph` prints Mermaid or DOT source (code to paste, never wrapped) and the JSON
 # and CSV formats (data).
 
@@ -82,6 +84,8 @@ def test_fits_60_80_and_99_columns(setup: dict[str, list[str]], name: str) -> No
         assert "…" not in out, f"{name} at {width}: a value cut short"
         wide = [line for line in out.splitlines() if cell_len(line) > width]
         assert not wide, f"{name} at {width} columns: {len(wide)} line(s) too wide: {wide[:3]}"
+        if name == "test (failing)" and width < 90:  # columns need 86
+            assert code == 1 and "      actual    2026-11-05T10:00+09:00" in out.splitlines()
         if name == "messages":
             assert "장바구니에" in out  # Korean subjects are shown, wrapped, not cut
 
