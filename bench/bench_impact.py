@@ -77,11 +77,13 @@ def main() -> None:
                 wall, mb, _ = run_measured(diff, env, work)
                 rows["diff_s"].append(wall)
                 rows["diff_mb"].append(mb)
+                print(f"  {n} diff --contacts {wall:.2f} s {mb:.0f} MB", flush=True)
                 total, peak = 0.0, 0.0
                 for side in (base, shop):
                     wall, mb, _ = run_measured([exe, "simulate", str(side), *period], env, work)
                     total += wall
                     peak = max(peak, mb)
+                print(f"  {n} two simulates {total:.2f} s", flush=True)
                 rows["two_sims_s"].append(total)
                 rows["sim_mb"].append(peak)
             med = {k: statistics.median(v) for k, v in rows.items()}

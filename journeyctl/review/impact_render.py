@@ -109,7 +109,8 @@ def to_markdown(impact: Impact) -> str:
         lines += [
             "",
             "<sub>moved: the same contact gets the same step's message at another time; "
-            "shift: new time − old time.</sub>",
+            "shift: new time − old time; a message moved past the end of the period counts as "
+            "removed, one moved into it as added.</sub>",
             "",
         ]
     return "\n".join(lines)
