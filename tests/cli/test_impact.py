@@ -332,3 +332,38 @@ def test_the_impact_page_in_a_browser(tmp_path: Path) -> None:
     ]  # fmt: skip
     _, _, px = pixels(shot.read_bytes())
     assert len(set(px[:: max(1, len(px) // 5000)])) > 20  # not a blank page
+
+
+def test_the_github_actions_example_posts_the_impact(tmp_path: Path) -> None:
+    """The example workflow's review step, run by bash as the runner would (journeyctl on
+    PATH, the workflow's env): the comment it writes carries the diff and the impact, and the
+    page it attaches is written."""
+    import os
+    import sys
+
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples/github-actions/journeyctl.yml").read_text("utf-8"))
+    (step,) = [s for s in workflow["jobs"]["review"]["steps"] if "diff" in s.get("run", "")]
+    project = make_repo(tmp_path, STOCK, "sequences")
+    git(tmp_path, "branch", "base")
+    wait_2d_to_3d_shop(project)
+    contacts, events = DATA["shop"]
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in workflow["env"].items()},
+        "CONTACTS": str(contacts),
+        "EVENTS": str(events),
+        "BASE": "base",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    comment = (tmp_path / "journeyctl-review.md").read_text("utf-8")
+    assert comment.startswith("### journeyctl diff: 1 sequence(s) changed against `base`")
+    assert "### journeyctl impact: 320 contacts, 30 days from 2026-11-01" in comment
+    assert "\n| welcome | popular-picks | 20 → 18 | 0 | 2 | 18 | 20 | +1d / +1d |\n" in comment
+    assert (tmp_path / "journeyctl-impact.html").read_text("utf-8").startswith("<!doctype html>")
