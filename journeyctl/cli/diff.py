@@ -176,15 +176,14 @@ def _impact(
     same = old.project.settings == new.project.settings
     base_inputs = new_inputs if same else read(old.project)
     t0 = parse_instant(start, new.project.settings.timezone)
-    impact, base_sim, new_sim = simulate_sides(
+    impact, held = simulate_sides(
         old.project, new.project, base_inputs, new_inputs, t0, t0 + timedelta(days=days),
         label=base,
     )  # fmt: skip
-    for name, sim in ((base, base_sim), ("the working tree", new_sim)):
-        held = sum(1 for e in sim.enrollments if e.held is not None and e.reason)
-        if held:
+    for name, n in zip((base, "the working tree"), held, strict=True):
+        if n:
             output.err.print(
-                f"warning: {held} enrollment(s) held at {name} by content or conditions that "
+                f"warning: {n} enrollment(s) held at {name} by content or conditions that "
                 "fail for the contact's data (`simulate` there says which)",
                 markup=False,
                 highlight=False,

@@ -224,10 +224,27 @@ def compare(
 ) -> Impact:
     """What the change does to the period's sent messages, message by message."""
     old = keyed(base.messages, renames(new_project))
+    return compare_keyed(
+        old, base.zones, new, base_project, new_project, label=label, contacts=contacts
+    )
+
+
+def compare_keyed(
+    old: Mapping[Key, tuple[datetime, str]],
+    base_zones: Mapping[str, str],
+    new: Simulation,
+    base_project: Project,
+    new_project: Project,
+    *,
+    label: str,
+    contacts: int,
+) -> Impact:
+    """`compare` with the base side already reduced to `keyed(base.messages, renames(new))`
+    and its contacts' zones (the base simulation need not be kept while the new one runs)."""
     now = keyed(new.messages)
     impact = Impact(
         label, new.start, new.end, contacts, new_project.settings.timezone,
-        zones={**base.zones, **new.zones},
+        zones={**base_zones, **new.zones},
     )  # fmt: skip
     base_ids, new_ids = set(base_project.sequences), set(new_project.sequences)
     for sid in sorted(base_ids | new_ids):
@@ -295,6 +312,11 @@ def compare(
     return impact
 
 
+def held(sim: Simulation) -> int:
+    """Enrollments held by content or conditions that fail for the contact's data."""
+    return sum(1 for e in sim.enrollments if e.held is not None and e.reason)
+
+
 def simulate_sides(
     base_project: Project,
     new_project: Project,
@@ -304,16 +326,26 @@ def simulate_sides(
     end: datetime,
     *,
     label: str,
-) -> tuple[Impact, Simulation, Simulation]:
+) -> tuple[Impact, tuple[int, int]]:
     """Both versions through the engine `simulate` runs (same options: subjects only, no
-    assumed responses), one after the other on the same period; then `compare`."""
+    assumed responses), one after the other on the same period; then `compare`. Returns the
+    impact and each side's held enrollments (base, new).
+
+    The base simulation is reduced to its sent messages' keys and times before the new one
+    runs, so the two full simulations are never in memory together."""
     from journeyctl.engine.make import make_engine
     from journeyctl.simulate.parallel import simulate_parallel
 
-    sims = []
-    for project, (people, history) in ((base_project, base_inputs), (new_project, new_inputs)):
+    def run(project: Project, inputs: tuple[list[Contact], list[Event]]) -> Simulation:
         engine = make_engine(project, subjects_only=True)
-        sims.append(simulate_parallel(project, people, history, start, end, engine=engine))
-    base, new = sims
-    impact = compare(base, new, base_project, new_project, label=label, contacts=len(new_inputs[0]))
-    return impact, base, new
+        return simulate_parallel(project, *inputs, start, end, engine=engine)
+
+    base = run(base_project, base_inputs)
+    base_held, zones = held(base), base.zones
+    old = keyed(base.messages, renames(new_project))
+    del base
+    new = run(new_project, new_inputs)
+    impact = compare_keyed(
+        old, zones, new, base_project, new_project, label=label, contacts=len(new_inputs[0])
+    )
+    return impact, (base_held, held(new))
