@@ -22,6 +22,7 @@ from statistics import median
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from journeyctl import bulk
 from journeyctl.engine.model import Contact, Event, Message, Status
 from journeyctl.simulate.replay import Simulation
 from journeyctl.spec.project import Project
@@ -342,10 +343,13 @@ def simulate_sides(
 
     base = run(base_project, base_inputs)
     base_held, zones = held(base), base.zones
-    old = keyed(base.messages, renames(new_project))
+    # Hundreds of thousands of acyclic tuples over a heap of millions: no collector walks.
+    with bulk.paused():
+        old = keyed(base.messages, renames(new_project))
     del base
     new = run(new_project, new_inputs)
-    impact = compare_keyed(
-        old, zones, new, base_project, new_project, label=label, contacts=len(new_inputs[0])
-    )
+    with bulk.paused():
+        impact = compare_keyed(
+            old, zones, new, base_project, new_project, label=label, contacts=len(new_inputs[0])
+        )
     return impact, (base_held, held(new))
