@@ -22,6 +22,7 @@ demo: export UNSUBSCRIBE_SECRET ?= demo-only-not-a-secret
 demo: native
 	$(JOURNEYCTL) validate sequences
 	$(JOURNEYCTL) simulate sequences --contacts examples/contacts.csv --events examples/events.csv --start 2026-11-01 --days 30
+	$(JOURNEYCTL) simulate sequences --contacts examples/contacts.csv --events examples/events.csv --start 2026-11-01 --days 30 --out demo.html
 	rm -f demo.db && $(JOURNEYCTL) run sequences --db demo.db --contacts examples/contacts.csv --events examples/events.csv --now 2026-11-01T10:00:00+09:00
 	@echo "delivered messages are in sequences/outbox/ ; state is in demo.db"
 

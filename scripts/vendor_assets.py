@@ -64,7 +64,10 @@ def fetch(manifest: dict[str, dict]) -> None:
                         sys.exit(f"{spec}: {fspec['from']} is not in the tarball")
                     data = member.read()
                     if sha256(data) != fspec["sha256"]:
-                        sys.exit(f"{spec}: {fspec['from']} differs from its pinned sha256")
+                        sys.exit(
+                            f"{spec}: {fspec['from']} has sha256 {sha256(data)}, "
+                            f"not the pinned {fspec['sha256']}; nothing replaced"
+                        )
                     staged[file] = data
     for file, data in staged.items():
         (VENDOR / file).write_bytes(data)

@@ -11,6 +11,7 @@ JOURNEYCTL_EXPECT_BROWSER=1 (CI installs one, so a missing browser is a broken C
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -53,21 +54,30 @@ class Visit:
     png: bytes = b""
 
 
+def _high(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
+
+
 class _Pipe:
     def __init__(self, exe: str, profile: str, width: int, height: int) -> None:
         to_chrome_r, self._w = os.pipe()
         self._r, from_chrome_w = os.pipe()
+        # Chromium's ends moved above 9, so that `3<&` and `4>&` cannot overwrite each other
+        # (bash: sh takes one-digit descriptors only).
+        to_chrome_r, from_chrome_w = (_high(fd) for fd in (to_chrome_r, from_chrome_w))
+        self.log = open(os.path.join(profile, "chromium.log"), "wb")  # noqa: SIM115
         flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                  "--no-first-run", "--no-default-browser-check", "--mute-audio",
                  f"--user-data-dir={profile}", f"--window-size={width},{height}",
                  "--remote-debugging-pipe", "about:blank"]  # fmt: skip
         # The protocol's descriptors are 3 (Chromium reads) and 4 (Chromium writes).
         self.proc = subprocess.Popen(
-            # bash: dash ("sh" on Debian) refuses descriptors above 9 in redirections
-            ["bash", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "sh", *flags],
+            ["bash", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "bash", *flags],
             pass_fds=(to_chrome_r, from_chrome_w),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
@@ -88,7 +98,7 @@ class _Pipe:
                 raise TimeoutError("the browser did not answer in time")
             chunk = os.read(self._r, 1 << 20)
             if not chunk:
-                raise RuntimeError("the browser closed its protocol pipe")
+                raise RuntimeError(f"the browser closed its protocol pipe:\n{self.stderr()}")
             self._buf += chunk
         raw, _, self._buf = self._buf.partition(b"\0")
         return json.loads(raw)  # type: ignore[no-any-return]
@@ -113,6 +123,11 @@ class _Pipe:
             if "method" in msg:
                 self.events.append(msg)
 
+    def stderr(self) -> str:
+        self.log.flush()
+        with open(self.log.name, "rb") as f:
+            return f.read()[-3000:].decode(errors="replace")
+
     def close(self) -> None:
         try:
             self.send("Browser.close")
@@ -123,6 +138,7 @@ class _Pipe:
         finally:
             os.close(self._w)
             os.close(self._r)
+            self.log.close()
 
 
 def visit(
@@ -148,6 +164,8 @@ def visit(
             ]
             for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
                 pipe.call(domain, sessionId=session)
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            pipe.call("Emulation.setDeviceMetricsOverride", metrics, sessionId=session)
             pipe.call("Page.navigate", {"url": url}, sessionId=session)
             pipe.wait_event("Page.loadEventFired", timeout=ready_timeout)
 

@@ -14,13 +14,15 @@ from journeyctl.cli.options import DbOpt, ExcelOpt, OutOpt, format_option
 
 if TYPE_CHECKING:
     from journeyctl.cli.output import Output
-    from journeyctl.reporting.report import Report
+    from journeyctl.reporting.report import EnrollmentRow, MessageRow, Report
+    from journeyctl.spec.project import Project
 
 
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 CSV_COLUMNS = (
@@ -42,7 +44,9 @@ def report(
     fmt: Annotated[
         ReportFormat | None,
         format_option(
-            ReportFormat, "text, json or csv. Default: text, or as --out's name ends (.csv, .json)."
+            ReportFormat,
+            "text, json, csv or html (a page with flows, charts, A/B tests, advice and stories; "
+            "needs --out). Default: text, or as --out's name ends (.csv, .json, .html).",
         ),
     ] = None,
     out: OutOpt = None,
@@ -60,6 +64,10 @@ def report(
     from journeyctl.spec.loader import load_project
 
     fmt = format_for(fmt, out, ReportFormat)
+    if fmt is ReportFormat.html and out is None:
+        from journeyctl.errors import UsageError
+
+        raise UsageError("--format html writes a page: give --out FILE.html")
     project = load_project(project_dir) if project_dir.is_dir() else None
     if project is not None and project.settings_source is not None:
         bad = [d for d in project.settings_source.diagnostics if d.is_error]
@@ -84,7 +92,9 @@ def report(
         messages, events, enrollments, thresholds, since=t0, step_order=order, goal_sequences=goals
     )
     output = Output.from_environment()
-    if fmt is ReportFormat.json:
+    if fmt is ReportFormat.html:
+        output.emit(html_page(result, messages, enrollments, project, tz, db), out)
+    elif fmt is ReportFormat.json:
         import json
 
         output.emit(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), out)
@@ -93,6 +103,32 @@ def report(
     else:
         with output.writing(out) as o:
             render_table(o, result)
+
+
+def html_page(
+    result: Report,
+    messages: list[MessageRow],
+    enrollments: list[EnrollmentRow],
+    project: Project | None,
+    tz: str,
+    db: Path,
+) -> str:
+    """The report's page, with the stories (`explain --db`) of a few contacts."""
+    from journeyctl.errors import UsageError
+    from journeyctl.pages.report_page import report_page, story_contacts
+    from journeyctl.reporting.story import story_text
+
+    stories = []
+    if project is not None:
+        from journeyctl.cli.explain_db import explain_from_db
+
+        for cid in story_contacts(messages):
+            try:
+                doc = explain_from_db(project, db, cid)
+            except UsageError:  # a ledger row whose contact is gone: no story to tell
+                continue
+            stories.append({"contact_id": cid, "text": story_text(doc)})
+    return report_page(result, messages, enrollments, project, tz, stories=stories)
 
 
 def to_csv(result: Report) -> str:

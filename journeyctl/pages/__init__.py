@@ -11,8 +11,8 @@ The API other pages build on (docs/decisions/pages.md):
   base page (header, styles, the scripts it needs), `data` as its context;
 - `flow.flow_chart(seq, counts) -> str`: a sequence's Mermaid flow with lines of numbers
   under each node (`counts` keyed by step id, or `flow.START` / `flow.DONE` / `flow.NOTE`);
-- in templates, `{% from "components.html.j2" import flow, chart %}`: a flow's block and a
-  chart's canvas (its config in `data["charts"][id]`, a Chart.js config);
+- in templates, `{% from "components.html.j2" import flow, chart, flow_pair %}`: a flow's block, a
+  chart's canvas (its config in `data["charts"][id]`, a Chart.js config), two flows side by side;
 - `texts.language(settings)` and `texts.TEXTS[lang]`: the labels in Korean and English.
 """
 

@@ -17,7 +17,7 @@ def color(i: int) -> str:
 
 def bars(
     labels: Sequence[str],
-    series: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float | None]],
     *,
     stacked: bool = False,
     y_title: str | None = None,

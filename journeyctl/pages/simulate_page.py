@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import Contact, Event, Outcome, Status
 from journeyctl.pages.charts import bars
+from journeyctl.pages.days import LocalDays
 from journeyctl.pages.flow import DONE, NOTE, START, flow_chart, node_ids
 from journeyctl.pages.texts import TEXTS
 from journeyctl.reporting.abtest import compare_arms
@@ -66,6 +67,7 @@ def simulate_data(
     tz = ZoneInfo(project.settings.timezone)
     days = _days(sim.start, sim.end, tz)
     day_index = {d: i for i, d in enumerate(days)}
+    local_day = LocalDays(tz)
     wanted = set(names)
     # One pass over the messages: per sequence and step, sent / skipped / deferred with their
     # reasons, and sent per local day.
@@ -79,7 +81,7 @@ def simulate_data(
         key = (m.sequence, m.step)
         if m.status is Status.SENT:
             sent[key] += 1
-            i = day_index.get(m.at.astimezone(tz).date().isoformat())
+            i = day_index.get(local_day(m.at))
             if i is not None:
                 per_day[m.sequence][i] += 1
         else:
@@ -129,10 +131,10 @@ def simulate_data(
         note = [f"{t['goals']} {out['goal']:,}"] if seq.model.goal is not None else []
         exit_steps = {n.exit_reason: n.id for n in seq.flow.nodes.values()
                       if isinstance(n.step, Exit)}  # fmt: skip
+        for reason, sid in exit_steps.items():  # every exit step, 0 included
+            counts[sid] = [f"{t['exited']} {exits[name][reason]:,}"]
         for reason, n in _top(exits[name]):
-            if reason in exit_steps:
-                counts.setdefault(exit_steps[reason], []).append(f"{t['exited']} {n:,}")
-            else:
+            if reason not in exit_steps:  # exit_on events and other ends: beside the flow
                 note.append(f"{t['exited']} {reason} {n:,}")
         counts[NOTE] = note
         for r in rows:
