@@ -66,7 +66,7 @@ def status_json(st: StatusReport, tz_name: str) -> str:
 
 
 def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
-    from journeyctl.cli.tables import Col, minute, print_table
+    from journeyctl.cli.tables import Col, minute, print_fitted, print_table
 
     doc = status_doc(st, tz_name)
     rows = [
@@ -83,12 +83,12 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
         title="Enrollments",
     )
     d = doc["deliveries"]
-    output.out.print(
+    print_fitted(
+        output.out,
         f"due now: {doc['due_contacts']} contact(s), {d.get('planned', 0)} planned deliveries\n"
         f"deliveries: sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
         f"retrying {d.get('retry', 0)}, failed {d.get('failed', 0)}, "
         f"in flight {d.get('attempting', 0)}",
-        markup=False,
     )
     for title, problems in (("Retrying", doc["retrying"]), ("Failed", doc["failed"])):
         if not problems:
@@ -116,9 +116,8 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
             "the data or the project changes)",
         )
     for p in doc["paused"]:
-        output.out.print(
-            f"paused: {p['sequence']} ({p['holding']} contact(s) holding their place)",
-            markup=False,
+        print_fitted(
+            output.out, f"paused: {p['sequence']} ({p['holding']} contact(s) holding their place)"
         )
     run = doc["last_run"]
     if run is not None:
@@ -131,10 +130,10 @@ def render_status(output: Output, st: StatusReport, tz_name: str) -> None:
             and abs(datetime.fromisoformat(clock) - datetime.fromisoformat(started))
             >= timedelta(minutes=1)
         )
-        output.out.print(
+        print_fitted(
+            output.out,
             f"last run: {minute(started, tz_name)} (exit {run['exit_code']}, "
             f"{run['delivered']} delivered, {run['failed']} failed)",
-            markup=False,
         )
         if pinned:
             output.out.print(f"  its clock: {minute(clock, tz_name)} (--now)", markup=False)

@@ -77,7 +77,10 @@ def explain(
 
         doc = story(contact_id, ZoneInfo(sim.zones[contact_id]), sim.traces.get(contact_id, []),
                     sim.messages, sim.enrollments)  # fmt: skip
-    Output.from_environment().emit(
-        json.dumps(doc, ensure_ascii=False, indent=2) if fmt is Format.json else story_text(doc),
-        out,
-    )
+    output = Output.from_environment()
+    if fmt is Format.json:
+        output.emit(json.dumps(doc, ensure_ascii=False, indent=2), out)
+    else:
+        from journeyctl.cli.tables import fit_for_people
+
+        output.emit(fit_for_people(story_text(doc), output.out, out), out)

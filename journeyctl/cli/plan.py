@@ -105,5 +105,7 @@ def plan(
     elif fmt is PlanFormat.markdown:
         text = to_markdown(result)
     else:
-        text = to_text(result)
+        from journeyctl.cli.tables import fit_for_people
+
+        text = fit_for_people(to_text(result), Output.from_environment().out, out)
     Output.from_environment().emit(text, out)

@@ -156,7 +156,7 @@ def _pct(x: float | None) -> str:
 
 
 def render_table(out: Output, result: Report) -> None:
-    from journeyctl.cli.tables import Col, print_table
+    from journeyctl.cli.tables import Col, print_fitted, print_table
 
     if not result.steps:
         out.out.print("no messages sent yet" + (" since then" if result.since else ""))
@@ -178,8 +178,8 @@ def render_table(out: Output, result: Report) -> None:
     for c in result.comparisons:
         arms = ", ".join(f"{a.name} {a.successes}/{a.n} ({_pct(a.rate)})" for a in c.arms)
         lift = f", lift {c.lift * 100:+.1f}%" if c.lift is not None else ""
-        out.out.print(f"A/B {c.sequence} ({c.metric}): {arms}{lift} — {c.note}", markup=False)
+        print_fitted(out.out, f"A/B {c.sequence} ({c.metric}): {arms}{lift} — {c.note}")
     for a in result.advice:
-        out.out.print(f"advice: {a.message}", markup=False)
+        print_fitted(out.out, f"advice: {a.message}")
     if result.unattributed:
         out.out.print(f"{result.unattributed} response event(s) had no message before them")

@@ -33,16 +33,15 @@ def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Pat
         console = Console(file=io.StringIO(), width=120, no_color=True)
     summary = doc["summary"]
     total_sent = sum(s["sent"] for s in summary.values())
+    from journeyctl.cli.tables import Col, print_fitted, print_table
     from journeyctl.run.summary import minute_text
 
-    console.print(
+    print_fitted(
+        console,
         f"Simulated {n_contacts} contacts from {minute_text(doc['start'])} to "
         f"{minute_text(doc['end'])}:\n{total_sent} messages sent, "
         f"{len(doc['enrollments'])} enrollments.",
-        markup=False,
-        highlight=False,
     )
-    from journeyctl.cli.tables import Col, print_table
 
     print_table(
         console,

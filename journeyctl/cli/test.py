@@ -52,25 +52,31 @@ def test(
         output.emit(json.dumps(_json(results, diags), ensure_ascii=False, indent=2), out)
     else:
         bad_files = f", {len(diags)} problem(s) in test files" if diags else ""
-        text = render_results(results)
+        from journeyctl.cli.tables import fit, people_width
+
+        # In a terminal (or under COLUMNS) the text fits its width: PASS/FAIL and problem
+        # lines wrap, a failure's timeline turns into one block per row when it is too wide.
+        width = people_width(output.out, out)
+        text = render_results(results, width)
         total = f"{len(results) - failed} passed, {failed} failed{bad_files}"
-        output.emit(f"{text}\n{total}", out)
+        output.emit(f"{text}\n{total}" if width is None else fit(f"{text}\n{total}", width), out)
     raise typer.Exit(ExitCode.PROBLEMS if failed or diags else ExitCode.OK)
 
 
-def render_results(results: list[CaseResult]) -> str:
+def render_results(results: list[CaseResult], width: int | None = None) -> str:
     lines: list[str] = []
     for r in results:
         lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.label}")
         if r.passed:
             continue
         if r.rows:
-            lines += ["", *_side_by_side(r), ""]
+            lines += ["", *_side_by_side(r, width), ""]
         lines += [f"  - {p}" for p in r.problems]
     return "\n".join(lines)
 
 
-def _side_by_side(r: CaseResult) -> list[str]:
+def _side_by_side(r: CaseResult, width: int | None = None) -> list[str]:
+    """Expected and actual in columns; one block per row when that is wider than `width`."""
     head = ("", "contact", "step", "expected", "actual")
     table = [head] + [
         (
@@ -83,9 +89,16 @@ def _side_by_side(r: CaseResult) -> list[str]:
         for row in r.rows
     ]
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
-    return [
+    lines = [
         "  " + "  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)).rstrip() for t in table
     ]
+    if width is None or max(len(line) for line in lines) <= width:
+        return lines
+    out: list[str] = []
+    for mark, contact, step, expected, actual in table[1:]:
+        out += [f"  {mark}{contact}  {step}", f"      expected  {expected}",
+                f"      actual    {actual}"]  # fmt: skip
+    return out
 
 
 def _json(results: list[CaseResult], diags: list) -> dict:  # type: ignore[type-arg]

@@ -35,7 +35,8 @@ def repo(tmp_path: Path) -> Path:
 
 def run(*args: str) -> tuple[int, str, str]:
     _register()
-    result = CliRunner().invoke(app, ["diff", *args], env={"NO_COLOR": "1", "COLUMNS": "200"})
+    # wide enough for the longest change line: text wraps to COLUMNS (cli.tables.fit)
+    result = CliRunner().invoke(app, ["diff", *args], env={"NO_COLOR": "1", "COLUMNS": "400"})
     return result.exit_code, result.stdout, result.stderr
 
 
