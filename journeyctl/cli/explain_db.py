@@ -20,27 +20,27 @@ from journeyctl.reporting.story import story
 from journeyctl.spec.project import Project
 
 if TYPE_CHECKING:
-    from journeyctl.store.sqlite import SqliteStore
+    from journeyctl.store.open import OpenStore
 
 
 def explain_from_db(
-    project: Project, db: Path, contact_id: str, store: SqliteStore | None = None
+    project: Project, db: str | Path, contact_id: str, store: OpenStore | None = None
 ) -> dict[str, Any]:
     """`store`: the database already open (several stories read with one opening); else
     `db` is opened and closed here."""
     from journeyctl.cli.db_render import stored_dict
     from journeyctl.reporting.story import delivery_note
+    from journeyctl.store.open import exists, open_store
     from journeyctl.store.queries import stored_messages
-    from journeyctl.store.sqlite import SqliteStore
 
-    if store is None and not db.exists():
+    if store is None and not exists(db):
         raise UsageError(f"{db}: no such database")
-    opened = store or SqliteStore(db)
+    opened = store or open_store(db)
     try:
         try:
             state = opened.load(contact_id)
         except KeyError:
-            raise UsageError(f"contact {contact_id!r} is not in {db}") from None
+            raise UsageError(f"contact {contact_id!r} is not in {opened.path}") from None
         ledger = stored_messages(opened, statuses=None, contact=contact_id)
     finally:
         if store is None:

@@ -26,8 +26,12 @@ ContactOpt = Annotated[
     typer.Option("--contact", help="Contact id, read from --contacts FILE or --db FILE."),
 ]
 ContactDbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Read --contact from this database (read only, never written)."),
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="<path|url>",
+        help="Read --contact from this database (read only, never written).",
+    ),
 ]
 StepArgs = Annotated[
     list[str],

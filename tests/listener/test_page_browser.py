@@ -19,9 +19,11 @@ BUTTON = (0xC6, 0x28, 0x28)  # the confirm button's background (templates/unsubs
 
 
 @pytest.mark.browser
-def test_unsubscribe_page_renders_in_chromium(tmp_path: Path, serve: type[Server]) -> None:
+def test_unsubscribe_page_renders_in_chromium(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
     browser = _browser()
-    project, db, _ = delivered(tmp_path)
+    project, db, _ = delivered(tmp_path, db=db_url)
     link = json.loads(
         (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()[0]
     )["unsubscribe_url"]
