@@ -18,13 +18,13 @@ Everything happens in one transaction; `dry_run` counts the same rows and delete
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 
 class Sql(Protocol):
-    """The DB-API connection a store keeps (sqlite3's, or psycopg's)."""
+    """The connection a store keeps as `conn`, taking sqlite3's `?` parameters (SQLite's
+    own; the PostgreSQL store's translates them)."""
 
     def execute(self, sql: Any, params: Any = ...) -> Any: ...
 
@@ -60,24 +60,19 @@ class Pruned:
     ledger_kept: int  # ledger rows older than T that had to stay (see the module's docstring)
 
 
-def _bind(conn: Sql, sql: str) -> str:
-    """`:t` as the connection's parameter style (sqlite3 `?`, psycopg `%s`)."""
-    return sql.replace(":t", "?" if isinstance(conn, sqlite3.Connection) else "%s")
+def _bind(sql: str, t: int) -> tuple[str, tuple[int, ...]]:
+    """`:t` as `?` parameters, one value each."""
+    return sql.replace(":t", "?"), (t,) * sql.count(":t")
 
 
 def _count(conn: Sql, table: str, where: str, t: int) -> int:
-    sql = _bind(conn, f"SELECT count(*) FROM {table} WHERE {where}")
-    row = conn.execute(sql, (t,) * sql.count(_mark(conn))).fetchone()
-    return int(row[0])
+    sql, params = _bind(f"SELECT count(*) FROM {table} WHERE {where}", t)
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def _delete(conn: Sql, table: str, where: str, t: int) -> int:
-    sql = _bind(conn, f"DELETE FROM {table} WHERE {where}")
-    return int(conn.execute(sql, (t,) * sql.count(_mark(conn))).rowcount)
-
-
-def _mark(conn: Sql) -> str:
-    return "?" if isinstance(conn, sqlite3.Connection) else "%s"
+    sql, params = _bind(f"DELETE FROM {table} WHERE {where}", t)
+    return int(conn.execute(sql, params).rowcount)
 
 
 def prune(conn: Sql, before_us: int, *, events: bool, dry_run: bool) -> Pruned:
