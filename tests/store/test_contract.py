@@ -1,10 +1,12 @@
-"""One contract, every store: MemoryStore (tests) and SqliteStore (run) behave the same."""
+"""One contract, every store: MemoryStore (tests), SqliteStore and PostgresStore (run) behave
+the same."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,8 +23,11 @@ from journeyctl.engine.model import (
 )
 from journeyctl.store.base import Delivery, Store
 from journeyctl.store.memory import MemoryStore
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.open import open_store
 from tests.builders import at, contact, event
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 T0 = at("2026-11-01 09:00")
 BORN = T0 - timedelta(microseconds=1)
@@ -30,17 +35,19 @@ BORN = T0 - timedelta(microseconds=1)
 Reopen = Callable[[], Store]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Reopen]]:
-    """A fresh store and a function that reopens it (a new connection for SQLite)."""
+    """A fresh store and a function that reopens it (a new connection for SQLite and
+    PostgreSQL)."""
     if request.param == "memory":
         mem = MemoryStore()
         yield mem, lambda: mem
         return
-    opened: list[SqliteStore] = []
+    db = request.getfixturevalue("pg_url") if request.param == "postgres" else tmp_path / "j.db"
+    opened: list[OpenStore] = []
 
     def reopen() -> Store:
-        s = SqliteStore(tmp_path / "journey.db")
+        s = open_store(db)
         opened.append(s)
         return s
 

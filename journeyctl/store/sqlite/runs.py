@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from datetime import datetime
 
-from journeyctl.store.lock import HeldLock, probe
+from journeyctl.store.lock import HeldLock, probe, run_lock
 from journeyctl.store.serialize import to_micros
 from journeyctl.store.sqlite.connection import Connection
 from journeyctl.store.sqlite_idle import RUN_COUNTS, RUN_FINISHED, RUN_STARTED
@@ -21,6 +22,11 @@ _FINISH_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in RUN_FINISHED)} WH
 
 
 class Runs(Connection):
+    def run_lock(self) -> contextlib.AbstractContextManager[HeldLock | None]:
+        """The run lock on this database's file (store/lock.py): LockHeld at once if another
+        run holds it; a run that holds it recovers every orphaned delivery (`exclusive`)."""
+        return run_lock(self.path)
+
     def begin_run(
         self,
         started_at: datetime,
