@@ -11,7 +11,7 @@ import typer
 
 from journeyctl.cli import app
 from journeyctl.cli.boundary import boundary
-from journeyctl.cli.options import DbOpt, Format, FormatOpt
+from journeyctl.cli.options import Format, FormatOpt
 
 if TYPE_CHECKING:
     from journeyctl.run.db_migrate import MigrateReport
@@ -22,6 +22,15 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 
+# A path or a URL: typer's Path would fold the `//` of `postgresql://`.
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        help="SQLite database file, or a postgresql:// URL (best from the environment: --db "
+        '"${JOURNEYCTL_DB}").',
+    ),
+]
 OptionalProjectDir = Annotated[
     Path | None,
     typer.Argument(
@@ -46,7 +55,7 @@ def prune(
             show_default=False,
         ),
     ] = None,
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     events: Annotated[
         bool,
         typer.Option(
@@ -67,7 +76,6 @@ def prune(
     """Delete ledger rows and runs (with --events, processed events too) older than --before
     that nothing needs any more: never a delivery still to make, never a row of an enrollment
     still active. One transaction."""
-    from journeyctl.cli.db_render import open_existing
     from journeyctl.clock import SystemClock
     from journeyctl.data.instants import parse_instant
     from journeyctl.errors import UsageError
@@ -84,7 +92,11 @@ def prune(
     if cap is not None:
         floor = max(floor, cap.per.approx())
     check_cutoff(cutoff, t_now, floor)
-    store = open_existing(db)
+    from journeyctl.store.open import display_name, exists, open_store
+
+    if not exists(db):
+        raise UsageError(f"--db: {display_name(db)} does not exist; `journeyctl run` creates it")
+    store = open_store(db)
     try:
         report = run_prune(store, store.conn, cutoff, events=events, dry_run=dry_run)
     finally:

@@ -32,7 +32,7 @@ class MigrateReport:
 
 def _create(db: str) -> None:
     """Open `db` through its store once: creates the file or schema and migrates it."""
-    from journeyctl.store.factory import open_store
+    from journeyctl.store.open import open_store
 
     open_store(db).close()
 
@@ -118,9 +118,7 @@ def migrate(
             if bad:
                 raise StoreError(
                     "the copy does not match the source ("
-                    + "; ".join(
-                        f"{t.table}: {t.source_rows} rows -> {t.target_rows}" for t in bad
-                    )
+                    + "; ".join(f"{t.table}: {t.source_rows} rows -> {t.target_rows}" for t in bad)
                     + "); the target was left as it was"
                 )
             dst.commit()
