@@ -195,3 +195,28 @@ def test_a_missing_database_is_not_created(proj: Path) -> None:
     code, _, err = prune(proj / "nope.db", "--before", "90d")
     assert code == 2 and "does not exist" in err
     assert not (proj / "nope.db").exists()
+
+
+def test_postgres_prunes_exactly_what_sqlite_prunes(proj: Path, pg_url: str) -> None:
+    """The same state on both stores (moved with db migrate): the same counts, the same rows
+    left, table by table."""
+    import psycopg
+
+    db = proj / "j.db"
+    run(proj, db, "2026-01-05T10:05:00+09:00")
+    run(proj, db, "2026-01-06T10:05:00+09:00")
+    moved = runner.invoke(app, ["db", "migrate", "--from", str(db), "--to", pg_url])
+    assert moved.exit_code == 0, moved.stderr
+    args = ("--before", "2026-03-01", "--now", "2026-04-10T00:00:00+09:00", "--events")
+    outs = []
+    for target in (str(db), pg_url):
+        r = runner.invoke(app, ["db", "prune", "--db", target, *args, "--format", "json"])
+        assert r.exit_code == 0, r.stderr
+        outs.append(json.loads(r.stdout))
+    assert outs[0] == outs[1]
+    assert outs[0]["deleted"]["ledger"] == 2
+    with psycopg.connect(pg_url) as conn:
+        for table, key in (("ledger", "key"), ("runs", "id"), ("events", "id")):
+            q = f"SELECT {key} FROM {table} ORDER BY {key}"
+            left = [tuple(r) for r in conn.execute(q).fetchall()]
+            assert left == rows(db, q), table
