@@ -169,12 +169,18 @@ def main() -> None:
             seeded = work / f"{channel}-seeded.db"
             seed(project, seeded, args.n, "p", t - timedelta(minutes=1))
             template = cluster.new_database()
+            t_move = time.perf_counter()
             moved = subprocess.run(
                 [PY, "-m", "journeyctl", "db", "migrate", "--from", str(seeded), "--to", template],
                 cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
                 text=True,
             )  # fmt: skip
             assert moved.returncode == 0, moved.stderr
+            print(
+                f"{channel}: db migrate of the seeded state ({args.n:,} contacts and events) "
+                f"took {time.perf_counter() - t_move:.2f} s",
+                flush=True,
+            )
             template_name = template.rsplit("/", 1)[1]
             configs = [("sqlite", 1)] + [("postgres", w) for w in counts]
             for rep in range(args.reps):

@@ -255,16 +255,20 @@ def test_four_workers_two_listeners_kills_and_a_restart_deliver_each_message_onc
             time.sleep(rng.uniform(0.3, 1.2))
             if workers.kill(rng):
                 kills += 1
+        alive = [s.proc.poll() is None for s in listeners]
     finally:
         workers.stop()
-        for s in listeners:
-            s.stop()
+        codes = [s.stop() for s in listeners]
     elapsed = time.monotonic() - started
     print(
         f"{MESSAGES} messages in {elapsed:.0f}s: {workers.runs} runs, {kills} killed, "
         f"restart at {restarted_at} sent, exits {dict(workers.exits)}"
     )
     assert kills >= 5 and restarted_at is not None
+    # The listeners carried on through the restart; a worker that lost the server exited
+    # with an environment error (1), never an internal one (3).
+    assert alive == [True, True] and codes == [0, 0]
+    assert set(workers.exits) <= {0, 1, -signal.SIGKILL}, workers.exits
 
     ledger = _ledger(pg_url)
     assert len(ledger) == MESSAGES
