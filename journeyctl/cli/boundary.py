@@ -1,8 +1,9 @@
 """The error boundary: JourneyctlError -> message on stderr + exit code (SPEC §4: 1, 2, 3).
 
 Errors of the machine (a damaged, read-only or locked database, a full disk, a permission
-refused: store/environment.py) are exit 1 with one line naming the file; exit 3 is kept for
-what is left, the bugs.
+refused: store/environment.py; a PostgreSQL server down, a refused login:
+store/postgres/connection.py) are exit 1 with one line naming the file or the server
+(without its password); exit 3 is kept for what is left, the bugs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def environment_problem(exc: BaseException, db: Path | str | None = None) -> str
 
     if isinstance(exc, sqlite3.Error):
         return database_problem(db, exc)
+    psycopg = sys.modules.get("psycopg")  # imported only if a PostgreSQL URL was opened
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        from journeyctl.store.postgres.connection import problem
+        from journeyctl.store.postgres_url import is_postgres_url
+
+        return problem(exc, str(db) if is_postgres_url(db) else None)
     if isinstance(exc, OSError):
         return os_problem(exc)
     return None

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.cli.output import Output, cell, json_safe
 from journeyctl.errors import UsageError
+from journeyctl.store.open import exists, open_store
 from journeyctl.store.queries import Problem, StatusReport, Stored
-from journeyctl.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 
-def open_existing(db: Path) -> SqliteStore:
-    """Reading commands never create a database: a typo in --db is a usage error."""
-    if not db.is_file():
+def open_existing(db: str | Path) -> OpenStore:
+    """Reading commands never create a database file: a typo in --db is a usage error."""
+    if not exists(db):
         raise UsageError(f"--db: {db} does not exist; `journeyctl run` creates it")
-    return SqliteStore(db)
+    return open_store(db)
 
 
 def _local(t: datetime | None, tz: ZoneInfo) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,7 +32,7 @@ def explain(
             show_default=False,
         ),
     ],
-    db: Annotated[Path | None, typer.Option("--db", help="Explain from a run's database.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Explain from a run's database.")] = None,
     contacts: ContactsOpt = None,
     events: EventsOpt = None,
     start: Annotated[str | None, typer.Option(help="Simulation start (with --contacts).")] = None,

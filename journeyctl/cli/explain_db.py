@@ -20,20 +20,20 @@ from journeyctl.reporting.story import story
 from journeyctl.spec.project import Project
 
 
-def explain_from_db(project: Project, db: Path, contact_id: str) -> dict[str, Any]:
+def explain_from_db(project: Project, db: str | Path, contact_id: str) -> dict[str, Any]:
     from journeyctl.cli.db_render import stored_dict
     from journeyctl.reporting.story import delivery_note
+    from journeyctl.store.open import exists, open_store
     from journeyctl.store.queries import stored_messages
-    from journeyctl.store.sqlite import SqliteStore
 
-    if not db.exists():
+    if not exists(db):
         raise UsageError(f"{db}: no such database")
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         try:
             state = store.load(contact_id)
         except KeyError:
-            raise UsageError(f"contact {contact_id!r} is not in {db}") from None
+            raise UsageError(f"contact {contact_id!r} is not in {store.path}") from None
         ledger = stored_messages(store, statuses=None, contact=contact_id)
     finally:
         store.close()

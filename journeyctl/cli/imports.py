@@ -71,7 +71,7 @@ def _dir_and_file(args: list[str], project: Path | None, command: str) -> tuple[
 @boundary
 def import_contacts(
     args: FileArgs,
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     project: ProjectOpt = None,
     now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
@@ -83,7 +83,7 @@ def import_contacts(
     from journeyctl.cli.output import Output
     from journeyctl.data.contacts import read_again
     from journeyctl.run.imports import import_contacts as do_import
-    from journeyctl.store.sqlite import SqliteStore
+    from journeyctl.store.open import open_store
 
     project_dir, file = _dir_and_file(args, project, "contacts import")
     loaded = load_project_or_fail(project_dir)
@@ -92,7 +92,7 @@ def import_contacts(
     # checks the whole file (and writes the rejects) before the database is opened, exactly
     # as a read into a list did; the second reads the good rows again into the one transaction.
     first, report = check_contacts_input(loaded, file, encoding, skip_invalid=skip_invalid)
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         counts = do_import(store, read_again(file, loaded.settings, first, encoding=encoding), t)
     finally:
@@ -107,7 +107,7 @@ def import_contacts(
 @boundary
 def import_events(
     args: FileArgs,
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     project: ProjectOpt = None,
     now: ImportNowOpt = None,
     encoding: EncodingOpt = None,
@@ -118,13 +118,13 @@ def import_events(
     from journeyctl.cli.loading import load_project_or_fail, read_events_input
     from journeyctl.cli.output import Output
     from journeyctl.run.imports import import_events as do_import
-    from journeyctl.store.sqlite import SqliteStore
+    from journeyctl.store.open import open_store
 
     project_dir, file = _dir_and_file(args, project, "events import")
     loaded = load_project_or_fail(project_dir)
     t = _now(now, loaded.settings.timezone)
     happened, report = read_events_input(loaded, file, encoding, skip_invalid=skip_invalid)
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         counts = do_import(
             store, happened, t, loaded.settings.events.max_age.approx(),

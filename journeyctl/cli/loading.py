@@ -135,7 +135,7 @@ def pick_contact(
     project: Project,
     contact: str | None,
     contacts: Path | None,
-    db: Path | None,
+    db: str | None,
     encoding: str | None,
 ) -> Contact:
     """The contact `preview` and `send-test` render for: `contact` from the `contacts` file or
@@ -162,7 +162,7 @@ def pick_contact(
         try:
             return store.load(contact).contact
         except KeyError:
-            raise UsageError(f"contact {contact!r} is not in {db}") from None
+            raise UsageError(f"contact {contact!r} is not in {store.path}") from None
         finally:
             store.close()
     raise UsageError("--contact ID needs --contacts FILE or --db FILE to read the contact from")

@@ -36,7 +36,7 @@ def messages(
             show_default=False,
         ),
     ] = None,
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     contact: Annotated[str | None, typer.Option("--contact", help="Only this contact id.")] = None,
     sequence: Annotated[str | None, typer.Option("--sequence", help="Only this sequence.")] = None,
     status: Annotated[

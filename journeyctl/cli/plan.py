@@ -23,7 +23,7 @@ class PlanFormat(StrEnum):
 @boundary
 def plan(
     project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     base: Annotated[
         str | None,
         typer.Option(

@@ -26,7 +26,7 @@ ContactOpt = Annotated[
     typer.Option("--contact", help="Contact id, read from --contacts FILE or --db FILE."),
 ]
 ContactDbOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--db", help="Read --contact from this database (read only, never written)."),
 ]
 StepArgs = Annotated[

@@ -35,7 +35,7 @@ def report(
     project_dir: Annotated[
         Path, typer.Argument(help="Project directory (thresholds from journey.yaml `report:`).")
     ] = Path("."),
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     since: Annotated[
         str | None, typer.Option("--since", help="Only messages sent at or after this instant.")
     ] = None,

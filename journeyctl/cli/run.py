@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def run(
     ctx: typer.Context,
     project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     contacts: ContactsOpt = None,
     events: EventsOpt = None,
     now: NowOpt = None,

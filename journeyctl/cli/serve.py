@@ -22,7 +22,7 @@ from journeyctl.spec.project import Project
 @boundary
 def serve(
     project_dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     every: Annotated[
         str, typer.Option(help="Tick interval, a duration: 10s, 1m, 5m, 1h ...")
     ] = "1m",
@@ -73,7 +73,7 @@ def serve(
 
 def _serve(
     project: Project,
-    db: Path,
+    db: str,
     every: str,
     interval: timedelta,
     limit: int | None,
@@ -88,9 +88,10 @@ def _serve(
     from journeyctl.engine.make import make_engine
     from journeyctl.run.once import run_once
     from journeyctl.run.serve import serve_forever
+    from journeyctl.store.postgres_url import display_name
 
     if clock is None:
-        output.err.print(f"listener only on {db}; SIGTERM stops", markup=False)
+        output.err.print(f"listener only on {display_name(db)}; SIGTERM stops", markup=False)
         serve_forever(None, interval, stop=stop)
         return
     engine = make_engine(project, env=os.environ)  # signs unsubscribe tokens (see run)
@@ -127,5 +128,8 @@ def _serve(
                 run_line(result, project.settings.timezone), markup=False, highlight=False
             )
 
-    output.err.print(f"serving {project.root} every {every} on {db}; SIGTERM stops", markup=False)
+    output.err.print(
+        f"serving {project.root} every {every} on {display_name(db)}; SIGTERM stops",
+        markup=False,
+    )
     serve_forever(tick, interval, stop=stop)

@@ -26,7 +26,7 @@ OptionalProjectDir = Annotated[
 @boundary
 def status(
     project_dir: OptionalProjectDir = None,
-    db: DbOpt = Path("journey.db"),
+    db: DbOpt = "journey.db",
     now: Annotated[
         str | None,
         typer.Option(

@@ -58,7 +58,7 @@ MAX_BODY: Final = 1_000_000  # bytes of one events API request; more is refused 
 @dataclass
 class Config:
     settings: ProjectSettings
-    db: Path
+    db: str | Path  # a SQLite file or a PostgreSQL URL
     keys: Mapping[str | None, bytes]  # channels.registry.unsubscribe_keys, resolved
     api_token: str | None  # JOURNEYCTL_API_TOKEN; None: the /v1 endpoints answer 503
     clock: Callable[[], datetime]

@@ -20,14 +20,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.data.convert import datetime_parser
 from journeyctl.engine.model import Event
 from journeyctl.listener import record
 from journeyctl.listener.ingest import BadBody, ItemError, split_items
-from journeyctl.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 # `<key@domain>` as mime.message_id writes it: the key is the part before the @.
 _MESSAGE_ID: Final = re.compile(r"<?([0-9a-f]{32})(?:@[^>]*)?>?")
@@ -111,11 +113,11 @@ def parse(body: bytes, timezone: str) -> list[Feedback]:
     return out
 
 
-def job(items: list[Feedback], now: datetime) -> Callable[[SqliteStore], int]:
+def job(items: list[Feedback], now: datetime) -> Callable[[OpenStore], int]:
     """A job: resolve each item's contact and record its event (all or nothing), once per
     contact, event and properties (a repeated delivery of the same feedback changes nothing)."""
 
-    def run(store: SqliteStore) -> int:
+    def run(store: OpenStore) -> int:
         events: list[Event] = []
         errors: list[ItemError] = []
         for f in items:

@@ -3,12 +3,12 @@
 Request counts and latencies are the listener's own; the delivery figures are read from the
 database at each scrape, so they are right whether `serve` ticks or cron runs `run`:
 ticks, delivered, failed (totals over the runs table), retrying and due backlog (now), and
-the delivery lag of the latest deliveries.
+the delivery lag of the latest deliveries. The same SQL on SQLite and PostgreSQL
+(store.open.reading).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +17,18 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from journeyctl.store.open import reading
 from journeyctl.store.serialize import to_micros
 
 
 class StoreCollector(Collector):
-    def __init__(self, db: Path, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: str | Path, clock: Callable[[], datetime]) -> None:
         self.db = db
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         # A read-only connection of its own: a scrape never waits for the writer.
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-        try:
+        with reading(self.db) as conn:
             q = conn.execute
             ticks, delivered, failed, last = q(
                 "SELECT count(*), coalesce(sum(delivered), 0), coalesce(sum(failed), 0), "
@@ -47,10 +47,10 @@ class StoreCollector(Collector):
             ).fetchone()[0]
             lag = q(
                 "SELECT max(delivered_at - at) FROM (SELECT delivered_at, at FROM ledger "
-                "WHERE delivered_at IS NOT NULL ORDER BY id DESC LIMIT 1000)"
+                "WHERE delivered_at IS NOT NULL ORDER BY id DESC LIMIT 1000) AS recent"
             ).fetchone()[0]
-        finally:
-            conn.close()
+        # int(): PostgreSQL sums integers as numeric (Decimal).
+        ticks, delivered, failed = int(ticks), int(delivered), int(failed)
         yield CounterMetricFamily("journeyctl_ticks", "Ticks recorded (run and serve)", ticks)
         yield CounterMetricFamily("journeyctl_delivered", "Messages delivered", delivered)
         yield CounterMetricFamily("journeyctl_failed", "Deliveries failed for good", failed)
@@ -71,7 +71,7 @@ class StoreCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, db: Path, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: str | Path, clock: Callable[[], datetime]) -> None:
         disable_created_metrics()  # no `_created` series beside every counter
         self.registry = CollectorRegistry()
         self.requests = Counter(

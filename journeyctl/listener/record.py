@@ -12,28 +12,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeyctl.engine.model import Contact, Event
 from journeyctl.run.imports import import_contacts, import_events
 from journeyctl.store.serialize import props_json
-from journeyctl.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 Props = tuple[tuple[str, Any], ...]
 
 
-def once(contact_id: str, name: str, props: Props, at: datetime) -> Callable[[SqliteStore], bool]:
+def once(contact_id: str, name: str, props: Props, at: datetime) -> Callable[[OpenStore], bool]:
     """A job: record the event unless the contact has one of this name and properties
     already. True when recorded."""
     props = tuple(sorted(props))
 
-    def job(store: SqliteStore) -> bool:
+    def job(store: OpenStore) -> bool:
         return add_once(store, [Event(contact_id, name, at, props)]) == 1
 
     return job
 
 
-def add_once(store: SqliteStore, batch: Sequence[Event]) -> int:
+def add_once(store: OpenStore, batch: Sequence[Event]) -> int:
     """Add the events the contact has no event of that name and properties for since it
     last subscribed (at any time before that: a contact who subscribed again and then uses
     an old mail's unsubscribe link is unsubscribed again); how many were added."""
@@ -52,34 +54,34 @@ def add_once(store: SqliteStore, batch: Sequence[Event]) -> int:
 
 def events(
     batch: Sequence[Event], now: datetime, max_age: timedelta, source: Path
-) -> Callable[[SqliteStore], tuple[int, int]]:
+) -> Callable[[OpenStore], tuple[int, int]]:
     """A job: import a batch as `events import` does (UnknownContacts, located in `source`,
     raised before any write). (new, already seen)."""
 
-    def job(store: SqliteStore) -> tuple[int, int]:
+    def job(store: OpenStore) -> tuple[int, int]:
         counts = import_events(store, batch, now, max_age, source=source)
         return counts.events_new, counts.events_seen - counts.events_new
 
     return job
 
 
-def contacts(batch: Sequence[Contact], now: datetime) -> Callable[[SqliteStore], tuple[int, int]]:
+def contacts(batch: Sequence[Contact], now: datetime) -> Callable[[OpenStore], tuple[int, int]]:
     """A job: upsert a batch as `contacts import` does. (new, updated or unchanged)."""
 
-    def job(store: SqliteStore) -> tuple[int, int]:
+    def job(store: OpenStore) -> tuple[int, int]:
         counts = import_contacts(store, batch, now)
         return counts.contacts_new, counts.contacts_seen - counts.contacts_new
 
     return job
 
 
-def contact_of_message(store: SqliteStore, message_id: str) -> str | None:
+def contact_of_message(store: OpenStore, message_id: str) -> str | None:
     row = store.conn.execute("SELECT contact_id FROM ledger WHERE key = ?", (message_id,))
     found = row.fetchone()
     return None if found is None else str(found[0])
 
 
-def contact_by_email(store: SqliteStore, email: str) -> str | None:
+def contact_by_email(store: OpenStore, email: str) -> str | None:
     row = store.conn.execute(
         "SELECT id FROM contacts WHERE lower(email) = lower(?) ORDER BY id LIMIT 1", (email,)
     ).fetchone()

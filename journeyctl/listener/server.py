@@ -128,7 +128,7 @@ class Listener:
 
 def start_listener(
     project: Project,
-    db: Path,
+    db: str | Path,
     address: str,
     clock: Callable[[], datetime],
     env: Mapping[str, str],

@@ -8,6 +8,9 @@ acknowledged is lost; under load one commit (one fsync) serves many requests.
 
 Ticks (`run` from cron, or `serve`'s scheduler) write through their own connections; SQLite
 WAL and the store's busy timeout serialise the two, and both keep their transactions short.
+On PostgreSQL the same: one connection (BEGIN ... COMMIT, savepoints alike), row locks
+instead of the database's write lock, and a connection the server dropped is opened again
+for the next group (store/postgres/connection.py).
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.open import open_store
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 T = TypeVar("T")
-Job = tuple[Callable[[SqliteStore], Any], "concurrent.futures.Future[Any]"]
+Job = tuple[Callable[["OpenStore"], Any], "concurrent.futures.Future[Any]"]
 
 
 class Writer:
-    def __init__(self, db: Path, *, batch: int = 256) -> None:
+    def __init__(self, db: str | Path, *, batch: int = 256) -> None:
         self.db = db
         self.batch = batch
         self._jobs: queue.Queue[Job | None] = queue.Queue()
@@ -41,12 +47,12 @@ class Writer:
         self._thread.start()
         self._opened.result()
 
-    async def submit(self, job: Callable[[SqliteStore], T]) -> T:
+    async def submit(self, job: Callable[[OpenStore], T]) -> T:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((job, fut))
         return await asyncio.wrap_future(fut)
 
-    def call(self, job: Callable[[SqliteStore], T]) -> T:
+    def call(self, job: Callable[[OpenStore], T]) -> T:
         """`submit` for a caller without an event loop (tests, benchmarks)."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((job, fut))
@@ -60,7 +66,7 @@ class Writer:
 
     def _run(self) -> None:
         try:
-            store = SqliteStore(self.db)
+            store = open_store(self.db)
         except BaseException as exc:
             self._opened.set_exception(exc)
             return
@@ -85,7 +91,7 @@ class Writer:
         finally:
             store.close()
 
-    def _commit(self, store: SqliteStore, jobs: list[Job]) -> None:
+    def _commit(self, store: OpenStore, jobs: list[Job]) -> None:
         done: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
         try:
             with store.transaction():

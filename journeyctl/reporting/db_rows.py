@@ -1,4 +1,5 @@
-"""Rows for `report` read from the SQLite store's tables (schema: journeyctl.store.migrations).
+"""Rows for `report` read from the store's tables (schema: journeyctl.store.migrations; the
+same on PostgreSQL).
 
 Read-only SQL over a connection; the numbers are computed by `reporting.report`, which never
 sees the database.
@@ -6,16 +7,15 @@ sees the database.
 
 from __future__ import annotations
 
-import sqlite3
-
 from journeyctl.reporting.report import EnrollmentRow, EventRow, MessageRow
+from journeyctl.store.base import Queries
 from journeyctl.store.serialize import from_micros, opt_datetime, props_from_json
 
 _RESPONSES = ("opened", "clicked", "unsubscribed", "bounced")
 
 
 def read_rows(
-    conn: sqlite3.Connection,
+    conn: Queries,
 ) -> tuple[list[MessageRow], list[EventRow], list[EnrollmentRow]]:
     """Every decided message, every response event and every enrollment.
 

@@ -17,7 +17,7 @@ import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from journeyctl.engine.advance import Engine
@@ -29,7 +29,9 @@ from journeyctl.spec.durations import Duration
 from journeyctl.spec.manifest import ManifestSequence
 from journeyctl.spec.models import DateTrigger, EventTrigger, SegmentTrigger
 from journeyctl.spec.project import Project
-from journeyctl.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 HORIZON = timedelta(hours=24)
 # Where plan's clock came from (said in its output): --now, the last run in the db, the wall.
@@ -173,7 +175,7 @@ def enrolls_when(seq: ManifestSequence) -> str:
     return "enrolls per its trigger"  # pragma: no cover - the schema allows only the three
 
 
-def _active_rows(store: SqliteStore) -> list[tuple[str, str, str, str | None]]:
+def _active_rows(store: OpenStore) -> list[tuple[str, str, str, str | None]]:
     return list(
         store.conn.execute(
             "SELECT contact_id, sequence, version, position FROM enrollments "
@@ -182,7 +184,7 @@ def _active_rows(store: SqliteStore) -> list[tuple[str, str, str, str | None]]:
     )
 
 
-def _known_sequences(store: SqliteStore) -> set[str]:
+def _known_sequences(store: OpenStore) -> set[str]:
     return {r[0] for r in store.conn.execute("SELECT DISTINCT sequence FROM enrollments")}
 
 
@@ -243,7 +245,7 @@ def _next_messages(engine: Engine, state: ContactState, until: datetime) -> list
 
 def make_plan(
     project: Project,
-    store: SqliteStore,
+    store: OpenStore,
     now: datetime,
     *,
     base: Project | None = None,
@@ -316,7 +318,7 @@ def _in_flight(
 
 
 def _first_checks(
-    engine: Engine, project: Project, store: SqliteStore, now: datetime, out: Plan
+    engine: Engine, project: Project, store: OpenStore, now: datetime, out: Plan
 ) -> None:
     """New segment sequences without `existing: skip`: how many contacts match now, all of
     whom their first check enrolls at once; a warning above the spike threshold."""

@@ -121,6 +121,15 @@ def parse_run_args(args: list[str]) -> dict[str, str | None]:
 def answer(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str:
     """Under the run lock and one write transaction: check that the recorded fingerprint and
     timezone match and that nothing is due, record the run; the summary to print."""
+    if db.lower().startswith(("postgresql://", "postgres://")):
+        now, tz = _answer_postgres(db, fingerprint, now_text)
+    else:
+        now, tz = _answer_sqlite(db, fingerprint, now_text)
+    doc = summary.run_doc(now, tz)
+    return (summary.run_json(doc) if fmt == "json" else summary.run_line(doc)) + "\n"
+
+
+def _answer_sqlite(db: str, fingerprint: str, now_text: str | None) -> tuple[datetime, str]:
     if not os.path.isfile(db):
         raise Fallback("no database yet")  # before the lock file is created next to it
     try:
@@ -143,8 +152,30 @@ def answer(db: str, fingerprint: str, now_text: str | None, fmt: str) -> str:
         raise Fallback(f"database: {exc}") from None
     except OSError as exc:  # the lock file cannot be created (a read-only directory, ...)
         raise Fallback(f"the run lock: {exc}") from None
-    doc = summary.run_doc(now, tz)
-    return (summary.run_json(doc) if fmt == "json" else summary.run_line(doc)) + "\n"
+    return now, tz
+
+
+def _answer_postgres(db: str, fingerprint: str, now_text: str | None) -> tuple[datetime, str]:
+    """The same question on PostgreSQL, in one transaction: no run lock (several workers
+    share the database; a live run's claims make the minute busy, and the full command runs).
+    psycopg is imported here only."""
+    try:
+        import psycopg
+
+        from journeyctl.store.postgres.idle import PostgresIdleDatabase
+    except ImportError:  # no [postgres] extra: the full command says what to install
+        raise Fallback("psycopg is not installed") from None
+    try:
+        store = PostgresIdleDatabase(db, BUSY_TIMEOUT_S * 20)
+        try:
+            with store.transaction():
+                return _check_and_record(store, fingerprint, now_text)
+        finally:
+            store.close()
+    except NotIdle as why:
+        raise Fallback(str(why)) from None
+    except psycopg.Error as exc:
+        raise Fallback(f"database: {type(exc).__name__}") from None  # never the URL
 
 
 def _check_and_record(

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from journeyctl.engine.advance import Engine
 from journeyctl.engine.model import Contact, Event
@@ -17,8 +18,11 @@ from journeyctl.errors import ExitCode
 from journeyctl.run.imports import ImportCounts, InputReport, held_back_summary, import_files
 from journeyctl.run.tick import TickReport, tick
 from journeyctl.spec.project import Project
-from journeyctl.store.lock import LockHeld, run_lock
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.lock import LockHeld
+from journeyctl.store.open import open_store
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 
 @dataclass
@@ -42,7 +46,7 @@ class RunResult:
 
 def run_once(
     project: Project,
-    db: Path,
+    db: str | Path,
     *,
     now: datetime,
     clock: Callable[[], datetime],
@@ -57,7 +61,8 @@ def run_once(
     inputs: Sequence[InputReport] | None = None,
     record_idle: bool = False,
 ) -> RunResult:
-    """One tick against the database at `db` (created and migrated if needed).
+    """One tick against the database at `db`, a SQLite file or a PostgreSQL URL (created
+    and migrated if needed).
 
     `engine`: reuse one across ticks (serve, tests); by default a rendering engine is built.
     `skip_invalid`: events of contacts the database does not know are skipped and counted.
@@ -82,9 +87,9 @@ def run_once(
         )
     started_at = clock()
     result = RunResult(now=now, dry_run=dry_run, inputs=list(inputs or ()))
-    # The full integrity check is skipped while the file is as the last run left it (it reads
-    # the whole file: store/sqlite/connection.py, _connect).
-    store = SqliteStore(db, stamped=True)
+    # SQLite: the full integrity check is skipped while the file is as the last run left it
+    # (it reads the whole file: store/sqlite/connection.py, _connect).
+    store = open_store(db, stamped=True)
     try:
         if dry_run:
             # Nothing written: the whole tick happens in one transaction that is rolled back,
@@ -102,7 +107,9 @@ def run_once(
                 )  # fmt: skip
             return result
         try:
-            with run_lock(db) as held:
+            # SQLite: the file lock, one run at a time (LockHeld); PostgreSQL: none, each
+            # run's session tells the others it is alive (store/postgres/runs.py).
+            with store.run_lock() as held:
                 run_id = store.begin_run(started_at, now, lock=held)
                 try:
                     store.set_meta("timezone", project.settings.timezone)
@@ -113,7 +120,9 @@ def run_once(
                         project, store, contacts, events, events_source, now, skip_invalid,
                         inputs,
                     )  # fmt: skip
-                    result.report = _tick(project, engine, store, now, limit, env)
+                    result.report = _tick(
+                        project, engine, store, now, limit, env, exclusive=held is not None
+                    )
                 except BaseException as exc:
                     store.finish_run(run_id, clock(), {}, ExitCode.INTERNAL, repr(exc))
                     raise
@@ -130,7 +139,7 @@ def run_once(
         store.close()
 
 
-def start_sequences(engine: Engine, store: SqliteStore, now: datetime) -> None:
+def start_sequences(engine: Engine, store: OpenStore, now: datetime) -> None:
     """`existing: skip` segment sequences start at the first tick that sees them: recorded
     in the meta table, so later ticks (and other workers) count from the same moment. That
     tick wakes every contact: one whose nothing is due would not be checked otherwise."""
@@ -155,7 +164,7 @@ def paused_meta(project: Project) -> str:
     return ",".join(sid for sid, seq in sorted(project.sequences.items()) if seq.model.paused)
 
 
-def _record_fingerprint(store: SqliteStore, project: Project) -> None:
+def _record_fingerprint(store: OpenStore, project: Project) -> None:
     """Let the next idle cron minute skip loading this project (run.idle): stored only when
     the manifest's fingerprint is the files' hash and they still hash the same now."""
     from journeyctl.spec.fingerprint import META_KEY, meta_value, unchanged_fingerprint
@@ -168,7 +177,7 @@ def _record_fingerprint(store: SqliteStore, project: Project) -> None:
 
 def _import(
     project: Project,
-    store: SqliteStore,
+    store: OpenStore,
     contacts: Sequence[Contact],
     events: Sequence[Event],
     events_source: Path | None,
@@ -186,10 +195,12 @@ def _import(
 def _tick(
     project: Project,
     engine: Engine,
-    store: SqliteStore,
+    store: OpenStore,
     now: datetime,
     limit: int | None,
     env: Mapping[str, str] | None,
+    *,
+    exclusive: bool,
 ) -> TickReport:
     import os
 
@@ -199,6 +210,7 @@ def _tick(
         project.settings, os.environ if env is None else env, base_dir=project.root
     )
     with channels:
-        # We hold the run lock: a delivery still `attempting` was orphaned unless the run that
-        # claimed it is alive (one that reached this database through another lock file).
-        return tick(engine, store, channels, now, limit=limit, exclusive=True)
+        # `exclusive` (the SQLite run lock held): a delivery still `attempting` was orphaned
+        # unless the run that claimed it is alive (one that reached this database through
+        # another lock file). Without it, the store tells dead runs' claims from live ones.
+        return tick(engine, store, channels, now, limit=limit, exclusive=exclusive)

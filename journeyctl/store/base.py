@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from journeyctl.engine.model import Contact, ContactState, Event, Message, StepResult
 
@@ -34,6 +34,14 @@ class LedgerRow:
     next_attempt_at: datetime | None = None  # retry: backoff end; attempting: claim time
     delivered_at: datetime | None = None
     error: str | None = None
+
+
+class Queries(Protocol):
+    """A connection taking sqlite3's SQL and parameters: SqliteStore's `conn`, and
+    PostgresStore's (store/postgres/connection.py translates the parameters), so the
+    read-only questions of status, report and the listener are written once."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
 
 
 class Store(Protocol):

@@ -7,11 +7,16 @@ pay for it; without it, a URL is a usage error saying what to install.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journeyctl.errors import UsageError
 from journeyctl.store.postgres_url import display_name, is_postgres_url
+
+if TYPE_CHECKING:
+    from journeyctl.store.base import Queries
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -23,7 +28,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'journeyctl[postgres]'"
 
-__all__ = ["INSTALL_HINT", "display_name", "exists", "is_postgres_url", "open_store"]
+__all__ = ["INSTALL_HINT", "display_name", "exists", "is_postgres_url", "open_store", "reading"]
 
 
 def open_store(db: str | Path, *, stamped: bool = False) -> OpenStore:
@@ -46,6 +51,26 @@ def open_store(db: str | Path, *, stamped: bool = False) -> OpenStore:
     from journeyctl.store.sqlite import SqliteStore
 
     return SqliteStore(Path(db), stamped=stamped)
+
+
+@contextlib.contextmanager
+def reading(db: str | Path) -> Iterator[Queries]:
+    """A read-only connection of its own, taking sqlite3's SQL (store.base.Queries): a
+    listener's metrics scrape never waits for the writer. SQLite: opened read-only for the
+    call; PostgreSQL: borrowed from the process's pool (store/postgres/pool.py)."""
+    if is_postgres_url(db):
+        from journeyctl.store.postgres.pool import reading as pooled
+
+        with pooled(str(db)) as conn:
+            yield conn
+        return
+    import sqlite3
+
+    lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        yield lite
+    finally:
+        lite.close()
 
 
 def exists(db: str | Path) -> bool:

@@ -6,7 +6,10 @@ of the PostgreSQL store is imported (psycopg is imported only for a postgresql:/
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCHEMES = ("postgresql://", "postgres://")
 

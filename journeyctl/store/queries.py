@@ -1,17 +1,20 @@
-"""Read-only questions about a SQLite store, for `status`, `messages` and `explain --db`.
-Plain data out."""
+"""Read-only questions about a store, for `status`, `messages` and `explain --db`; the SQL is
+written once for SQLite and PostgreSQL (the PostgreSQL store's `conn` takes sqlite3's
+parameters: store/postgres/connection.py). Plain data out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeyctl.engine.model import Message
 from journeyctl.store.serialize import opt_datetime, to_micros
-from journeyctl.store.sqlite import SqliteStore
 from journeyctl.store.sqlite.rows import MESSAGE_COLUMNS, MESSAGES
+
+if TYPE_CHECKING:
+    from journeyctl.store.open import OpenStore
 
 
 @dataclass
@@ -43,14 +46,21 @@ class StatusReport:
     last_run: dict[str, Any] | None = None
 
 
-def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusReport:
+def _scalar(cursor: Any) -> Any:
+    """The one value a one-row query returns."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row[0]
+
+
+def status(store: OpenStore, now: datetime, *, limit: int = 50) -> StatusReport:
     q = store.conn.execute
     out = StatusReport()
     out.active = [
         (r[0], r[1], r[2])
         for r in q(
             "SELECT sequence, position, count(*) FROM enrollments WHERE outcome = 'active' "
-            "GROUP BY sequence, position ORDER BY sequence, position"
+            "GROUP BY sequence, position ORDER BY sequence, position NULLS FIRST"
         )
     ]
     out.ended = [
@@ -60,10 +70,12 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusRepor
             "GROUP BY sequence, outcome ORDER BY sequence, outcome"
         )
     ]
-    out.due_contacts = q(
-        "SELECT count(*) FROM contact_state WHERE next_due IS NOT NULL AND next_due <= ?",
-        (to_micros(now),),
-    ).fetchone()[0]
+    out.due_contacts = _scalar(
+        q(
+            "SELECT count(*) FROM contact_state WHERE next_due IS NOT NULL AND next_due <= ?",
+            (to_micros(now),),
+        )
+    )
     out.deliveries = {r[0]: r[1] for r in q("SELECT state, count(*) FROM ledger GROUP BY state")}
     for state, target in (("retry", out.retrying), ("failed", out.failed)):
         for r in q(
@@ -74,7 +86,7 @@ def status(store: SqliteStore, now: datetime, *, limit: int = 50) -> StatusRepor
             target.append(Problem(MESSAGES.decode(r[3:]), r[0], r[1], opt_datetime(r[2])))
     # Held by a failure; those holding their place in a paused sequence are listed as paused.
     failed_hold = "held IS NOT NULL AND outcome = 'active' AND coalesce(reason, '') != 'paused'"
-    out.held_total = q(f"SELECT count(*) FROM enrollments WHERE {failed_hold}").fetchone()[0]
+    out.held_total = _scalar(q(f"SELECT count(*) FROM enrollments WHERE {failed_hold}"))
     out.held = [
         (r[0], r[1], r[2], r[3])
         for r in q(
@@ -136,7 +148,7 @@ class Stored:
 
 
 def stored_messages(
-    store: SqliteStore,
+    store: OpenStore,
     *,
     statuses: Iterable[str] | None = ("sent",),
     contact: str | None = None,
@@ -176,7 +188,7 @@ def stored_messages(
     return out
 
 
-def last_run_clock(store: SqliteStore) -> datetime | None:
+def last_run_clock(store: OpenStore) -> datetime | None:
     """The clock (`now`) of the last run that was not a dry run, or None before any."""
     row = store.conn.execute(
         "SELECT now FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"

@@ -1,14 +1,14 @@
 """SPEC §1: ticked at any cadence, `run` delivers exactly what `simulate` predicts.
 
-Real parts: a SQLite file, the real file-outbox channels, the run lock, imports of a growing
-event export (each tick sees only the events that have happened by then).
+Real parts: a SQLite file or a real PostgreSQL database (`db_url`), the real file-outbox
+channels, the run lock, imports of a growing event export (each tick sees only the events
+that have happened by then).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from journeyctl.run.once import run_once
 from journeyctl.simulate.replay import simulate
 from journeyctl.spec.loader import load_project
 from journeyctl.store.serialize import from_micros
+from tests.db import query
 from tests.e2e.project import DAYS, START, population, write_project
 
 END = START + timedelta(days=DAYS)
@@ -58,7 +59,7 @@ def ticks(step: timedelta | None, seed: int = 0) -> Iterator[datetime]:
 
 
 def ran(
-    root: Path, db: Path, contacts: list[Contact], events: list[Event], when: Iterator[datetime]
+    root: Path, db: str, contacts: list[Contact], events: list[Event], when: Iterator[datetime]
 ) -> None:
     project = load_project(root)
     engine = make_engine(project)
@@ -73,12 +74,8 @@ def ran(
         assert not result.locked and result.report is not None and result.report.ok
 
 
-def actual(db: Path) -> tuple[set[Quad], set[tuple[Quad, str | None]], list[str]]:
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT contact_id, sequence, step, at, status, reason, state FROM ledger"
-    ).fetchall()
-    conn.close()
+def actual(db: str) -> tuple[set[Quad], set[tuple[Quad, str | None]], list[str]]:
+    rows = query(db, "SELECT contact_id, sequence, step, at, status, reason, state FROM ledger")
     sent = {(r[0], r[1], r[2], from_micros(r[3])) for r in rows if r[4] == "sent"}
     skipped = {((r[0], r[1], r[2], from_micros(r[3])), r[5]) for r in rows if r[4] == "skipped"}
     states = sorted({r[6] for r in rows if r[4] == "sent"})
@@ -98,14 +95,14 @@ def outbox_keys(root: Path) -> list[str]:
     ids=["every-1h", "every-3h", "random-1", "random-2"],
 )
 def test_run_ticked_at_any_cadence_delivers_what_simulate_predicts(
-    tmp_path: Path, cadence: timedelta | None, seed: int
+    tmp_path: Path, db_url: str, cadence: timedelta | None, seed: int
 ) -> None:
     root = write_project(tmp_path / "project")
     contacts, events = population()
     want_sent, want_skipped = predicted(root, contacts, events)
     assert len(want_sent) > 60  # the fixture really exercises the sequences
     assert {q[1] for q in want_sent} == {"welcome", "cart", "birthday", "winback"}
-    db = tmp_path / "journey.db"
+    db = db_url
     ran(root, db, contacts, events, ticks(cadence, seed))
     got_sent, got_skipped, states = actual(db)
     assert got_sent == want_sent
@@ -116,12 +113,10 @@ def test_run_ticked_at_any_cadence_delivers_what_simulate_predicts(
     # The keys simulate's messages make when read are the ones run delivered and recorded.
     sim = simulate(load_project(root), contacts, events, START, END)
     assert set(keys) == {m.key for m in sim.messages if m.status is Status.SENT}
-    conn = sqlite3.connect(db)
-    assert {r[0] for r in conn.execute("SELECT key FROM ledger")} == {m.key for m in sim.messages}
-    conn.close()
+    assert {r[0] for r in query(db, "SELECT key FROM ledger")} == {m.key for m in sim.messages}
 
 
-def test_cli_run_ticks_match_simulate(tmp_path: Path) -> None:
+def test_cli_run_ticks_match_simulate(tmp_path: Path, db_url: str) -> None:
     """The same through the installed command, as cron runs it (every 6 h over 4 days)."""
     root = write_project(tmp_path / "project")
     contacts, events = population(12, seed=3)
@@ -144,7 +139,7 @@ def test_cli_run_ticks_match_simulate(tmp_path: Path) -> None:
     want = {(m.contact_id, m.step, m.at) for m in sim.messages if m.status is Status.SENT}
     assert want
     t = START
-    db = tmp_path / "j.db"
+    db = db_url
     while True:
         t = min(t, end - timedelta(microseconds=1))
         proc = subprocess.run(
@@ -169,7 +164,9 @@ def test_cli_run_ticks_match_simulate(tmp_path: Path) -> None:
     assert got == want
 
 
-def test_hourly_exports_with_new_subscribers_in_both_files_equal_simulate(tmp_path: Path) -> None:
+def test_hourly_exports_with_new_subscribers_in_both_files_equal_simulate(
+    tmp_path: Path, db_url: str
+) -> None:
     """SPEC §5: a new contact that appears in the same hourly export as its `subscribed` event
     is timed from the event, exactly as simulate times it, not from the import (two weeks,
     to the microsecond). Each contact appears in the contacts export when its first event
@@ -188,7 +185,7 @@ def test_hourly_exports_with_new_subscribers_in_both_files_equal_simulate(tmp_pa
     ]  # fmt: skip
     want_sent, want_skipped = predicted(root, contacts, events)
     assert len({q[0] for q in want_sent if q[1] == "welcome"}) > 15
-    db = tmp_path / "journey.db"
+    db = db_url
     project = load_project(root)
     engine = make_engine(project)
     for now in ticks(timedelta(hours=1)):
