@@ -8,7 +8,7 @@ A test that takes `db_url` runs twice, on SQLite (a file in its tmp_path) and on
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,18 @@ def db_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
     if store_kind == "postgres":
         return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "journey.db")
+
+
+@pytest.fixture
+def new_db(store_kind: str, request: pytest.FixtureRequest) -> Callable[[Path], str]:
+    """Makes more fresh databases of this test's store: `new_db(directory)` (the directory
+    holds a SQLite file; a PostgreSQL database is created on the session's server)."""
+
+    def make(where: Path) -> str:
+        if store_kind == "postgres":
+            cluster: Cluster = request.getfixturevalue("pg_cluster")
+            return cluster.new_database()
+        where.mkdir(parents=True, exist_ok=True)
+        return str(where / "journey.db")
+
+    return make

@@ -32,7 +32,10 @@ def explain(
             show_default=False,
         ),
     ],
-    db: Annotated[str | None, typer.Option("--db", help="Explain from a run's database.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="<path|url>", help="Explain from a run's database."),
+    ] = None,
     contacts: ContactsOpt = None,
     events: EventsOpt = None,
     start: Annotated[str | None, typer.Option(help="Simulation start (with --contacts).")] = None,

@@ -152,7 +152,12 @@ ProjectDir = Annotated[
     Path, typer.Argument(help="Project directory (journey.yaml, sequences, templates/).")
 ]
 # A SQLite file or a postgresql:// URL: a str, since a Path would fold the URL's "//".
-DbOpt = Annotated[str, typer.Option("--db", help="SQLite database file, or a postgresql:// URL.")]
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", metavar="<path|url>", help="SQLite database file, or a postgresql:// URL."
+    ),
+]
 ContactsOpt = Annotated[
     Path | None, typer.Option("--contacts", help="Contacts CSV or JSONL (id, email, phone, ...).")
 ]

@@ -27,7 +27,11 @@ ContactOpt = Annotated[
 ]
 ContactDbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Read --contact from this database (read only, never written)."),
+    typer.Option(
+        "--db",
+        metavar="<path|url>",
+        help="Read --contact from this database (read only, never written).",
+    ),
 ]
 StepArgs = Annotated[
     list[str],

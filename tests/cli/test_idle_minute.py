@@ -1,5 +1,5 @@
 """The idle cron minute (journeyctl.run.idle, the fast path) through real subprocesses and
-SQLite files.
+SQLite files; the tests marked BOTH run on a PostgreSQL database too.
 
 Every test starts from a database that a full `run` has brought up to date (so run.once
 has recorded the project fingerprint) and then checks when `run` is answered without the
@@ -24,6 +24,7 @@ from journeyctl.spec import fingerprint
 from journeyctl.store.lock import run_lock
 from journeyctl.store.migrations import LATEST
 from tests.builders import build_tree
+from tests.db import execute, query
 
 JOURNEY = """
 timezone: Asia/Seoul
@@ -71,7 +72,16 @@ def jrun(
 
 
 def db(proj: Path) -> Path:
+    """The test's database: a SQLite file, or (BOTH tests) a PostgreSQL URL, kept in a
+    Path as `--db` takes it (str() gives the URL back for a URL kept as a plain string)."""
+    url = proj / "db.url"
+    if url.exists():
+        return PgUrl(url.read_text(encoding="utf-8"))  # type: ignore[return-value]
     return proj / "j.db"
+
+
+class PgUrl(str):
+    """A PostgreSQL URL where the tests pass a path around."""
 
 
 def took_fast_path(r: subprocess.CompletedProcess[str]) -> bool:
@@ -86,27 +96,32 @@ def fallback_reason(r: subprocess.CompletedProcess[str]) -> str:
 
 
 def runs(proj: Path) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db(proj))
-    try:
-        return conn.execute(
-            "SELECT now, dry_run, contacts, decided, skipped, delivered, retrying, failed, "
-            "recovered, exit_code, error, finished_at >= started_at FROM runs ORDER BY id"
-        ).fetchall()
-    finally:
-        conn.close()
+    return query(
+        db(proj),
+        "SELECT now, dry_run, contacts, decided, skipped, delivered, retrying, failed, "
+        "recovered, exit_code, error, CASE WHEN finished_at >= started_at THEN 1 ELSE 0 END "
+        "FROM runs ORDER BY id",
+    )
 
 
 def sql(proj: Path, statement: str) -> None:
-    conn = sqlite3.connect(db(proj))
-    try:
-        conn.execute(statement)
-        conn.commit()
-    finally:
-        conn.close()
+    execute(db(proj), statement)
 
 
 @pytest.fixture
-def proj(tmp_path: Path) -> Path:
+def store_kind() -> str:
+    """SQLite, unless a test is marked BOTH (tests/conftest.py's db_url)."""
+    return "sqlite"
+
+
+BOTH = pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])
+
+
+@pytest.fixture
+def proj(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Path:
+    if store_kind == "postgres":
+        url = request.getfixturevalue("pg_url")
+        (tmp_path / "db.url").write_text(url, encoding="utf-8")
     build_tree(
         tmp_path,
         {
@@ -131,6 +146,7 @@ def proj(tmp_path: Path) -> Path:
 # --- taken when idle, and indistinguishable from the full command --------------------------
 
 
+@BOTH
 def test_idle_tick_is_answered_fast_with_the_full_commands_output(proj: Path) -> None:
     for fmt in ("text", "json"):
         fast = jrun(proj, "--now", IDLE, "--format", fmt)
@@ -151,6 +167,7 @@ def test_the_deprecated_format_table_goes_to_the_full_command_which_says_so(proj
     assert jrun(proj, "--now", IDLE).stdout == IDLE_LINE
 
 
+@BOTH
 def test_the_fast_path_records_the_same_runs_row_as_the_full_command(proj: Path) -> None:
     before = len(runs(proj))
     assert took_fast_path(jrun(proj, "--now", IDLE))
@@ -220,6 +237,7 @@ def test_default_project_dir_and_db_relative_to_the_working_directory(proj: Path
 # --- not taken when the tick would do something --------------------------------------------
 
 
+@BOTH
 def test_due_contacts_go_to_the_full_run_which_delivers(proj: Path) -> None:
     r = jrun(proj, "--now", DUE)
     assert "contacts are due" in fallback_reason(r)
@@ -227,6 +245,7 @@ def test_due_contacts_go_to_the_full_run_which_delivers(proj: Path) -> None:
     assert took_fast_path(jrun(proj, "--now", DUE))  # and the minute after is idle again
 
 
+@BOTH
 def test_due_and_interrupted_deliveries_go_to_the_full_run(proj: Path) -> None:
     sql(proj, "UPDATE ledger SET state = 'retry', next_attempt_at = 0 WHERE step = 'hello'")
     r = jrun(proj, "--now", IDLE, "--format", "json")
@@ -241,6 +260,7 @@ def test_due_and_interrupted_deliveries_go_to_the_full_run(proj: Path) -> None:
     assert took_fast_path(jrun(proj, "--now", IDLE))
 
 
+@BOTH
 def test_a_planned_delivery_not_yet_due_does_not_stop_the_fast_path(proj: Path) -> None:
     sql(proj, "UPDATE ledger SET state = 'planned', next_attempt_at = 1893456000000000")
     assert took_fast_path(jrun(proj, "--now", IDLE))
@@ -309,6 +329,7 @@ def test_missing_or_unmigrated_database_goes_to_the_full_run(proj: Path) -> None
     assert r.returncode == 0 and r.stdout == IDLE_LINE  # the full run migrated it
 
 
+@BOTH
 def test_a_different_stored_timezone_goes_to_the_full_run(proj: Path) -> None:
     sql(proj, "UPDATE meta SET value = 'UTC' WHERE name = 'timezone'")
     r = jrun(proj, "--now", IDLE)
@@ -441,15 +462,10 @@ def test_a_template_only_fix_wakes_a_held_contact_and_ends_the_idle_answer(
     assert took_fast_path(jrun(tmp_path, "--now", IDLE))
 
 
+@BOTH
 def test_a_recorded_fingerprint_from_another_schema_goes_to_the_full_run(proj: Path) -> None:
     # The schema version is stored beside the fingerprint (spec.fingerprint.meta_value).
-    conn = sqlite3.connect(db(proj))
-    try:
-        (value,) = conn.execute(
-            "SELECT value FROM meta WHERE name = ?", (fingerprint.META_KEY,)
-        ).fetchone()
-    finally:
-        conn.close()
+    ((value,),) = query(db(proj), "SELECT value FROM meta WHERE name = ?", (fingerprint.META_KEY,))
     stored, schema, tz = fingerprint.parse_meta_value(value)
     assert (schema, tz) == (str(LATEST), "Asia/Seoul")
     older = fingerprint.meta_value(stored, LATEST - 1, tz)

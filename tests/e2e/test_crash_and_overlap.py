@@ -1,6 +1,6 @@
 """SPEC §5 under fire: kill -9 at random points loses nothing and repeats at most one message
-per crash; overlapping runs deliver every message exactly once. Real SQLite files, real
-subprocesses, real file outbox.
+per crash; overlapping runs deliver every message exactly once. Real SQLite files and a real
+PostgreSQL server (each test on both: `db_url`), real subprocesses, real file outbox.
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from journeyctl.engine.model import Contact, Event
 from journeyctl.run.imports import import_contacts, import_events
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.open import open_store
+from journeyctl.store.postgres_url import is_postgres_url
 from tests.builders import build_tree
+from tests.db import query
 from tests.e2e.project import START
 
 NOW = START.isoformat()
@@ -48,11 +50,11 @@ steps:
 """
 
 
-def setup(tmp_path: Path, contacts: int) -> tuple[Path, Path]:
-    """A project whose one sequence sends 2 messages per contact at once; data imported."""
+def setup(tmp_path: Path, contacts: int, db: str) -> tuple[Path, str]:
+    """A project whose one sequence sends 2 messages per contact at once; data imported
+    into `db` (a SQLite file or a PostgreSQL database: tests/conftest.py's db_url)."""
     root = build_tree(tmp_path / "project", {"journey.yaml": JOURNEY, "burst.yaml": BURST})
-    db = tmp_path / "journey.db"
-    store = SqliteStore(db)
+    store = open_store(db)
     people = [Contact(f"c{i:05d}", f"c{i}@example.com", name=f"N{i}") for i in range(contacts)]
     from datetime import timedelta
 
@@ -62,28 +64,19 @@ def setup(tmp_path: Path, contacts: int) -> tuple[Path, Path]:
     return root, db
 
 
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
+def integrity(db: str) -> str:
+    """SQLite's integrity check ("ok" on PostgreSQL, whose server keeps its own pages)."""
+    if is_postgres_url(db):
+        return "ok"
+    return str(query(db, "PRAGMA integrity_check")[0][0])
 
 
-def ledger_states(db: Path) -> Counter[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return Counter(r[0] for r in conn.execute("SELECT state FROM ledger"))
-    finally:
-        conn.close()
+def ledger_states(db: str) -> Counter[str]:
+    return Counter(r[0] for r in query(db, "SELECT state FROM ledger"))
 
 
-def ledger_keys(db: Path) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return {r[0] for r in conn.execute("SELECT key FROM ledger")}
-    finally:
-        conn.close()
+def ledger_keys(db: str) -> set[str]:
+    return {r[0] for r in query(db, "SELECT key FROM ledger")}
 
 
 def outbox_keys(root: Path) -> list[str]:
@@ -95,7 +88,7 @@ def outbox_keys(root: Path) -> list[str]:
     return keys
 
 
-def run_cmd(root: Path, db: Path, *extra: str) -> list[str]:
+def run_cmd(root: Path, db: str, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "journeyctl", "run", str(root), "--db", str(db), "--now", NOW,
         *extra,
@@ -108,9 +101,9 @@ ARMED_FIRST = 10  # armed back to back from the first run, while there is work t
 ARMED_POINTS = ("advance-commit", "claim", "attempting", "mid-send", "after-accept", "after-record")
 
 
-def _duration(tmp_path: Path, unlimited: bool) -> float:
+def _duration(tmp_path: Path, unlimited: bool, db: str) -> float:
     """Seconds one run takes on a copy of the test's data (the slower of two)."""
-    root, db = setup(tmp_path, 1000)
+    root, db = setup(tmp_path, 1000, db)
     extra = () if unlimited else ("--limit", str(LIMIT))
     times = []
     for _ in range(2):
@@ -120,13 +113,18 @@ def _duration(tmp_path: Path, unlimited: bool) -> float:
     return max(times)
 
 
-def test_sigkill_at_random_times_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
+def test_sigkill_at_random_times_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, db_url: str, new_db: Callable[[Path], str]
+) -> None:
     """The real CLI killed with SIGKILL at random moments (import, advance, claim, deliver)."""
-    root, db = setup(tmp_path, 1000)
+    root, db = setup(tmp_path, 1000, db_url)
     # How long a run takes on this machine, today: the kills are timed as fractions of it, so
     # they land mid-run on a fast day and a slow one alike (fixed windows once let most runs
     # finish before any kill).
-    took = {flag: _duration(tmp_path / f"calibrate{flag}", flag) for flag in (True, False)}
+    took = {
+        flag: _duration(tmp_path / f"calibrate{flag}", flag, new_db(tmp_path / f"c{flag}"))
+        for flag in (True, False)
+    }
     rnd = random.Random(4)
     kills = armed = 0
     for i in range(300):
@@ -181,8 +179,7 @@ DRIVER = textwrap.dedent(
     from journeyctl.run.tick import tick
     from journeyctl.engine.make import make_engine
     from journeyctl.spec.loader import load_project
-    from journeyctl.store.lock import run_lock
-    from journeyctl.store.sqlite import SqliteStore
+    from journeyctl.store.open import open_store
 
     root, db, log, p, now = sys.argv[1:6]
     p, now = float(p), datetime.fromisoformat(now)
@@ -217,14 +214,19 @@ DRIVER = textwrap.dedent(
         pid = os.fork()
         if pid == 0:  # the child: open everything after the fork, as a new run would
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            store = SqliteStore(db)
-            with run_lock(Path(db)):
-                tick(engine, store, {"email": Dying(random.Random(seed), fd)}, now, exclusive=True)
+            store = open_store(db)
+            with store.run_lock() as held:  # as run.once: a recorded run, its claims its own
+                store.begin_run(now, now, lock=held)
+                channels = {"email": Dying(random.Random(seed), fd)}
+                tick(engine, store, channels, now, exclusive=held is not None)
             os._exit(0)
         _, status = os.waitpid(pid, 0)
-        conn = sqlite3.connect(db)
-        checks.append(conn.execute("PRAGMA integrity_check").fetchone()[0])
-        conn.close()
+        if db.startswith("postgresql://"):
+            checks.append("ok")  # the server keeps its own pages
+        else:
+            conn = sqlite3.connect(db)
+            checks.append(conn.execute("PRAGMA integrity_check").fetchone()[0])
+            conn.close()
         if os.waitstatus_to_exitcode(status) == 0:
             break
         assert os.waitstatus_to_exitcode(status) == 9, status
@@ -234,9 +236,11 @@ DRIVER = textwrap.dedent(
 )
 
 
-def test_process_dying_inside_delivery_repeats_at_most_once_per_crash(tmp_path: Path) -> None:
+def test_process_dying_inside_delivery_repeats_at_most_once_per_crash(
+    tmp_path: Path, db_url: str
+) -> None:
     """≥ 50 deaths (os._exit(9)) before and after the receiver accepted a message."""
-    root, db = setup(tmp_path, 1000)
+    root, db = setup(tmp_path, 1000, db_url)
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
     log = tmp_path / "received.log"
@@ -263,8 +267,10 @@ def test_process_dying_inside_delivery_repeats_at_most_once_per_crash(tmp_path: 
     assert all(received[k] - 1 <= allowed[k] for k in received)
 
 
-def test_four_overlapping_runs_deliver_every_message_exactly_once(tmp_path: Path) -> None:
-    root, db = setup(tmp_path, 500)
+def test_four_overlapping_runs_deliver_every_message_exactly_once(
+    tmp_path: Path, db_url: str
+) -> None:
+    root, db = setup(tmp_path, 500, db_url)
     procs = [
         subprocess.Popen(run_cmd(root, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(4)
@@ -279,9 +285,9 @@ def test_four_overlapping_runs_deliver_every_message_exactly_once(tmp_path: Path
     assert ledger_states(db) == Counter({"sent": 1000})
 
 
-def test_overlapping_ticks_without_the_lock_still_deliver_once(tmp_path: Path) -> None:
+def test_overlapping_ticks_without_the_lock_still_deliver_once(tmp_path: Path, db_url: str) -> None:
     """The ledger claim alone (no flock) keeps concurrent ticks from sharing a message."""
-    root, db = setup(tmp_path, 400)
+    root, db = setup(tmp_path, 400, db_url)
     script = textwrap.dedent(
         """
         import sys, os
@@ -291,7 +297,7 @@ def test_overlapping_ticks_without_the_lock_still_deliver_once(tmp_path: Path) -
         from journeyctl.run.tick import tick
         from journeyctl.engine.make import make_engine
         from journeyctl.spec.loader import load_project
-        from journeyctl.store.sqlite import SqliteStore
+        from journeyctl.store.open import open_store
         root, db, log, now = sys.argv[1:5]
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         class Log:
@@ -301,7 +307,7 @@ def test_overlapping_ticks_without_the_lock_still_deliver_once(tmp_path: Path) -
             def deliver(self, m):
                 os.write(fd, (m.key + "\\n").encode())
                 return Receipt(m.key)
-        store = SqliteStore(db)
+        store = open_store(db)
         engine = make_engine(load_project(Path(root)))
         for _ in range(3):
             tick(engine, store, {"email": Log()}, datetime.fromisoformat(now), limit=50)

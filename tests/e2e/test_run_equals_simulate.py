@@ -82,6 +82,24 @@ def actual(db: str) -> tuple[set[Quad], set[tuple[Quad, str | None]], list[str]]
     return sent, skipped, states
 
 
+def write_csvs(where: Path, contacts: list[Contact], events: list[Event]) -> None:
+    """contacts.csv and events.csv in `where`, as an export would give them."""
+    (where / "contacts.csv").write_text(
+        "id,email,phone,name,timezone,birthday,last_active_at,vip\n"
+        + "".join(
+            f"{c.id},{c.email},{c.phone},{c.name},{c.timezone},"
+            f"{c.attrs['birthday'] or ''},{c.attrs['last_active_at'].isoformat()},{c.attrs['vip']}\n"
+            for c in contacts
+        ),
+        encoding="utf-8",
+    )
+    (where / "events.csv").write_text(
+        "contact_id,event,at\n"
+        + "".join(f"{e.contact_id},{e.name},{e.at.isoformat()}\n" for e in events),
+        encoding="utf-8",
+    )
+
+
 def outbox_keys(root: Path) -> list[str]:
     keys = []
     for f in sorted((root / "outbox").glob("*.jsonl")):
@@ -121,20 +139,7 @@ def test_cli_run_ticks_match_simulate(tmp_path: Path, db_url: str) -> None:
     root = write_project(tmp_path / "project")
     contacts, events = population(12, seed=3)
     end = START + timedelta(days=4)
-    (tmp_path / "contacts.csv").write_text(
-        "id,email,phone,name,timezone,birthday,last_active_at,vip\n"
-        + "".join(
-            f"{c.id},{c.email},{c.phone},{c.name},{c.timezone},"
-            f"{c.attrs['birthday'] or ''},{c.attrs['last_active_at'].isoformat()},{c.attrs['vip']}\n"
-            for c in contacts
-        ),
-        encoding="utf-8",
-    )
-    (tmp_path / "events.csv").write_text(
-        "contact_id,event,at\n"
-        + "".join(f"{e.contact_id},{e.name},{e.at.isoformat()}\n" for e in events),
-        encoding="utf-8",
-    )
+    write_csvs(tmp_path, contacts, events)
     sim = simulate(load_project(root), contacts, events, START, end)
     want = {(m.contact_id, m.step, m.at) for m in sim.messages if m.status is Status.SENT}
     assert want

@@ -39,7 +39,7 @@ class Server:
     exit code; stderr is collected in `lines`."""
 
     def __init__(
-        self, project: Path, db: Path, *args: str, env: Mapping[str, str] | None = None
+        self, project: Path, db: str | Path, *args: str, env: Mapping[str, str] | None = None
     ) -> None:
         cmd = [sys.executable, "-m", "journeyctl", "serve", str(project), "--db", str(db)]
         cmd += ["--http", "127.0.0.1:0", *args]

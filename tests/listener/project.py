@@ -96,25 +96,28 @@ def delivered(
     *,
     track: bool = False,
     ids: tuple[str, ...] = ("c1", "c2"),
-) -> tuple[Path, Path, datetime]:
+    db: str | None = None,
+) -> tuple[Path, str, datetime]:
     """A project whose contacts subscribed 10 minutes ago, and `run` has sent them `hello`:
-    (project, database, the run's now)."""
+    (project, database, the run's now). `db`: the test's store (default: a SQLite file)."""
     from tests.listener.helpers import run
 
     project = write_project(tmp_path / "p", channel, track=track)
-    db = tmp_path / "state.db"
+    db = db or str(tmp_path / "state.db")
     now = datetime.now(UTC)
     contacts, events = write_data(project, now, ids)
     run(project, db, now, "--contacts", contacts, "--events", events)
     return project, db, now
 
 
-def with_contacts(tmp_path: Path, ids: tuple[str, ...] = ("c1", "c2")) -> tuple[Path, Path]:
+def with_contacts(
+    tmp_path: Path, ids: tuple[str, ...] = ("c1", "c2"), db: str | None = None
+) -> tuple[Path, str]:
     """A project and a database holding its contacts (no events): (project, database)."""
     from tests.listener.helpers import journeyctl
 
     project = write_project(tmp_path / "p")
-    db = tmp_path / "state.db"
+    db = db or str(tmp_path / "state.db")
     contacts, _ = write_data(project, datetime.now(UTC), ids)
     out = journeyctl("contacts", "import", contacts, "--db", db, "--project", project)
     assert out.returncode == 0, out.stderr

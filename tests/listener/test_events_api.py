@@ -5,7 +5,6 @@ by the next tick exactly as `simulate` predicts."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.db import query
 from tests.listener.conftest import API_TOKEN, ROOT, Server, base_env
 from tests.listener.helpers import events, journeyctl, run
 from tests.listener.project import with_contacts
@@ -22,14 +22,14 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 def _listening(
-    tmp_path: Path, serve: type[Server], ids: tuple[str, ...] = ("c1", "c2")
-) -> tuple[Path, Path, Server]:
-    project, db = with_contacts(tmp_path, ids)
+    tmp_path: Path, serve: type[Server], ids: tuple[str, ...] = ("c1", "c2"), db: str = ""
+) -> tuple[Path, str, Server]:
+    project, db = with_contacts(tmp_path, ids, db=db or None)
     return project, db, serve(project, db, "--no-tick")
 
 
-def test_auth_size_and_located_errors(tmp_path: Path, serve: type[Server]) -> None:
-    _, db, server = _listening(tmp_path, serve)
+def test_auth_size_and_located_errors(tmp_path: Path, db_url: str, serve: type[Server]) -> None:
+    _, db, server = _listening(tmp_path, serve, db=db_url)
     url = server.url + "/v1/events"
     good = {"contact_id": "c1", "event": "visited", "at": "2026-11-02T10:00:00+09:00"}
     with httpx.Client(timeout=30) as http:
@@ -86,18 +86,13 @@ def test_auth_size_and_located_errors(tmp_path: Path, serve: type[Server]) -> No
         }
     assert server.stop() == 0
     assert [c for c, _, _ in events(db, "visited")] == ["c1", "c2"]
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT id FROM contacts ORDER BY id").fetchall() == [
-            ("c1",),
-            ("c2",),
-            ("c3",),
-        ]
+    assert query(db, "SELECT id FROM contacts ORDER BY id") == [("c1",), ("c2",), ("c3",)]
 
 
 def test_a_posted_cart_abandoned_reminds_when_simulate_says(
-    tmp_path: Path, serve: type[Server]
+    tmp_path: Path, db_url: str, serve: type[Server]
 ) -> None:
-    project, db, server = _listening(tmp_path, serve)
+    project, db, server = _listening(tmp_path, serve, db=db_url)
     at = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
     event = {"contact_id": "c1", "event": "cart_abandoned", "at": at.isoformat()}
     with httpx.Client(timeout=30) as http:
@@ -132,10 +127,10 @@ def test_a_posted_cart_abandoned_reminds_when_simulate_says(
 
 
 def test_four_clients_while_ticks_run_lose_and_duplicate_nothing(
-    tmp_path: Path, serve: type[Server]
+    tmp_path: Path, db_url: str, serve: type[Server]
 ) -> None:
     ids = tuple(f"c{i}" for i in range(40))
-    project, db, server = _listening(tmp_path, serve, ids)
+    project, db, server = _listening(tmp_path, serve, ids, db=db_url)
     start = datetime.now(UTC) - timedelta(minutes=30)
     per_client, batch = 2000, 100
     failures: list[str] = []
@@ -183,8 +178,7 @@ def test_four_clients_while_ticks_run_lose_and_duplicate_nothing(
     assert len(refs) == 4 * per_client  # 0 lost
     assert len(set(refs)) == len(refs)  # 0 duplicated
     # and the ticks acted on them: every contact entered the cart sequence
-    with sqlite3.connect(db) as conn:
-        entered = conn.execute(
-            "SELECT count(DISTINCT contact_id) FROM enrollments WHERE sequence = 'cart'"
-        ).fetchone()[0]
+    entered = query(
+        db, "SELECT count(DISTINCT contact_id) FROM enrollments WHERE sequence = 'cart'"
+    )[0][0]
     assert entered > 0

@@ -16,8 +16,10 @@ from tests.listener.project import delivered
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
-def test_feedback_records_bounces_and_complaints(tmp_path: Path, serve: type[Server]) -> None:
-    project, db, now = delivered(tmp_path, ids=("c1", "c2", "c3"))
+def test_feedback_records_bounces_and_complaints(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
+    project, db, now = delivered(tmp_path, db=db_url, ids=("c1", "c2", "c3"))
     keys = {c: k for c, _, k in sent(db)}
     server = serve(project, db, "--no-tick")
     url = server.url + "/v1/feedback"
@@ -63,8 +65,10 @@ def test_feedback_records_bounces_and_complaints(tmp_path: Path, serve: type[Ser
     ]  # fmt: skip
 
 
-def test_metrics_and_an_access_log_without_tokens(tmp_path: Path, serve: type[Server]) -> None:
-    project, db, _ = delivered(tmp_path, track=True)
+def test_metrics_and_an_access_log_without_tokens(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
+    project, db, _ = delivered(tmp_path, db=db_url, track=True)
 
     mail = json.loads(
         (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()[0]

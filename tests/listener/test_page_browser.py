@@ -72,9 +72,11 @@ def _pixels(png: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
 
 
 @pytest.mark.browser
-def test_unsubscribe_page_renders_in_chromium(tmp_path: Path, serve: type[Server]) -> None:
+def test_unsubscribe_page_renders_in_chromium(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
     browser = _browser()
-    project, db, _ = delivered(tmp_path)
+    project, db, _ = delivered(tmp_path, db=db_url)
     link = json.loads(
         (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()[0]
     )["unsubscribe_url"]

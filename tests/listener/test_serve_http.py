@@ -32,10 +32,10 @@ def test_healthz_names_the_last_tick(tmp_path: Path, serve: type[Server]) -> Non
     assert server.stop() == 0
 
 
-def test_serve_ticks_and_listens(tmp_path: Path, serve: type[Server]) -> None:
+def test_serve_ticks_and_listens(tmp_path: Path, db_url: str, serve: type[Server]) -> None:
     """Both at once: the scheduler's first tick delivers what was due, and the listener takes
     events meanwhile (the next tick acts on them: test_events_api)."""
-    project, db = with_contacts(tmp_path)
+    project, db = with_contacts(tmp_path, db=db_url)
     evs = project / "events.csv"
     assert journeyctl("events", "import", evs, "--db", db, "--project", project).returncode == 0
     server = serve(project, db, "--every", "1m")
@@ -92,10 +92,10 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert "listening on" not in out.stderr
 
 
-def test_sigterm_loses_nothing_accepted(tmp_path: Path, serve: type[Server]) -> None:
+def test_sigterm_loses_nothing_accepted(tmp_path: Path, db_url: str, serve: type[Server]) -> None:
     """Requests keep coming while SIGTERM arrives: every one answered 200 is in the database,
     and the process exits 0."""
-    project, db = with_contacts(tmp_path, ids=tuple(f"c{i}" for i in range(20)))
+    project, db = with_contacts(tmp_path, db=db_url, ids=tuple(f"c{i}" for i in range(20)))
     server = serve(project, db, "--no-tick")
     accepted: list[str] = []
     lock = threading.Lock()

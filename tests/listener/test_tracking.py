@@ -44,8 +44,10 @@ def _tricks(click: str) -> list[str]:
     return out
 
 
-def test_opens_and_clicks_are_counted_for_their_step(tmp_path: Path, serve: type[Server]) -> None:
-    project, db, now = delivered(tmp_path, track=True)
+def test_opens_and_clicks_are_counted_for_their_step(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
+    project, db, now = delivered(tmp_path, db=db_url, track=True)
     mail = next(m for m in _outbox(project) if m["contact_id"] == "c1")
     html = mail["html"]
     clicks = re.findall(r"""href=["'](https://mail\.example\.com/c/[^"']+)["']""", html)

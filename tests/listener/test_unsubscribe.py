@@ -58,9 +58,9 @@ def _forgeries(link: str, other: str) -> list[str]:
 
 
 def test_one_click_unsubscribe_end_to_end(
-    tmp_path: Path, smtp: SmtpServer, serve: type[Server]
+    tmp_path: Path, db_url: str, smtp: SmtpServer, serve: type[Server]
 ) -> None:
-    project, db, now = delivered(tmp_path, smtp_channel(smtp.port))
+    project, db, now = delivered(tmp_path, smtp_channel(smtp.port), db=db_url)
     mails = _mails(smtp)
     assert sorted(mails) == ["c1@example.com", "c2@example.com"]
     link, other = _link(mails["c1@example.com"][0]), _link(mails["c2@example.com"][0])
@@ -111,9 +111,11 @@ def test_one_click_unsubscribe_end_to_end(
     ]
 
 
-def test_a_browser_form_post_unsubscribes_too(tmp_path: Path, serve: type[Server]) -> None:
+def test_a_browser_form_post_unsubscribes_too(
+    tmp_path: Path, db_url: str, serve: type[Server]
+) -> None:
     """The page's confirm button posts the form as a browser does (multipart works too)."""
-    project, db, _ = delivered(tmp_path)
+    project, db, _ = delivered(tmp_path, db=db_url)
     lines = (project / "outbox" / "email.jsonl").read_text(encoding="utf-8").splitlines()
     link = json.loads(lines[0])["unsubscribe_url"]
     server = serve(project, db, "--no-tick")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from journeyctl.engine.model import Enrollment, Outcome, StepResult
+from journeyctl.store.open import open_store
 from journeyctl.store.sqlite import SqliteStore
 from journeyctl.store.sqlite.rows import ENROLLMENTS
 from tests.builders import contact
@@ -31,10 +32,10 @@ def test_every_declared_field_has_its_column(tmp_path: Path) -> None:
     assert ENROLLMENTS.column_names == tuple(f.name for f in fields(Enrollment))
 
 
-def test_an_enrollment_comes_back_as_it_was_saved(tmp_path: Path) -> None:
+def test_an_enrollment_comes_back_as_it_was_saved(db_url: str) -> None:
     e = _every_field_set()
     assert all(getattr(e, f.name) != f.default for f in fields(Enrollment))
-    store = SqliteStore(tmp_path / "j.db")
+    store = open_store(db_url)
     store.upsert_contacts([contact("c")], born=BORN)
     state = store.load("c")
     state.enrollments.append(e)

@@ -4,19 +4,14 @@ update once counted as an inserted row, so two overlapping ticks both claimed on
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from journeyctl.engine.model import Status, StepResult
-from journeyctl.store.sqlite import SqliteStore
+from journeyctl.store.open import open_store
 from tests.builders import contact
 from tests.store.test_contract import BORN, T0, msg
 
 
-def test_a_render_failure_in_the_batch_does_not_claim_another_ticks_message(
-    tmp_path: Path,
-) -> None:
-    db = tmp_path / "j.db"
-    a, b = SqliteStore(db), SqliteStore(db)
+def test_a_render_failure_in_the_batch_does_not_claim_another_ticks_message(db_url: str) -> None:
+    a, b = open_store(db_url), open_store(db_url)
     a.upsert_contacts([contact("z"), contact("y")], born=BORN)
     with b.transaction():  # tick B loads z before tick A decides it
         zb, yb = b.load("z"), b.load("y")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from journeyctl.engine.model import Message, Status, StepResult
+from journeyctl.store.open import open_store
 from journeyctl.store.sqlite import SqliteStore
 from tests.builders import contact
 from tests.store.test_contract import BORN
@@ -39,8 +40,8 @@ GOLDEN = [
 ]  # fmt: skip
 
 
-def test_ledger_rows_are_the_golden_and_read_back_whole(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "j.db")
+def test_ledger_rows_are_the_golden_and_read_back_whole(tmp_path: Path, db_url: str) -> None:
+    store = open_store(db_url)
     store.upsert_contacts([contact("c1")], born=BORN)
     with store.transaction():
         state = store.load("c1")
@@ -51,7 +52,9 @@ def test_ledger_rows_are_the_golden_and_read_back_whole(tmp_path: Path) -> None:
         state.messages += [CLAIMED, FAILED]
         result = StepResult(messages=[CLAIMED, FAILED], failures=[(FAILED, "render: boom")])
         store.save_many([(state, result)], claim=AT)
-    rows = store.conn.execute("SELECT * FROM ledger ORDER BY id").fetchall()
+    # SQLite's columns, in SQLite's order (PostgreSQL adds its lease column after them).
+    columns = ", ".join(sqlite_columns(tmp_path, "ledger"))
+    rows = store.conn.execute(f"SELECT {columns} FROM ledger ORDER BY id").fetchall()
     assert [tuple(r) for r in rows] == GOLDEN
     assert [r.message for r in store.ledger()] == [FULL, SENT, CLAIMED, FAILED]
     assert store.load("c1").messages == [FULL, SENT, CLAIMED, FAILED]
@@ -60,6 +63,15 @@ def test_ledger_rows_are_the_golden_and_read_back_whole(tmp_path: Path) -> None:
     bare = {"subject": None, "text": None, "html": None, "to": None, "unsubscribe_url": None}
     assert history.messages[0] == Message(**{**_as_dict(FULL), **bare})
     store.close()
+
+
+def sqlite_columns(tmp_path: Path, table: str) -> list[str]:
+    """The columns of a table in a fresh SQLite store, in order."""
+    lite = SqliteStore(tmp_path / "columns.db")
+    try:
+        return [r[1] for r in lite.conn.execute(f"PRAGMA table_info({table})")]
+    finally:
+        lite.close()
 
 
 def _as_dict(m: Message) -> dict[str, object]:

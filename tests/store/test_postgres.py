@@ -230,3 +230,29 @@ def test_without_psycopg_a_url_says_what_to_install(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'journeyctl[postgres]'" in proc.stderr
     assert "pw@" not in proc.stderr
+
+
+# --- the schema mirrors SQLite's -------------------------------------------------------------
+
+PG_ONLY = {("contact_state", "claimed_by"), ("contact_state", "lease_until"),
+           ("ledger", "lease_until")}  # fmt: skip
+
+
+def test_every_sqlite_table_and_column_is_on_postgresql_by_the_same_name(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A table-by-table copy (db migrate) relies on it; the lease columns are PostgreSQL's."""
+    lite = tmp_path / "j.db"
+    open_store(lite).close()
+    open_store(pg_url).close()
+    tables = [r[0] for r in query(lite, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    want = {(t, r[1]) for t in tables for r in query(lite, f"PRAGMA table_info({t})")}
+    got = set(
+        query(
+            pg_url,
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name != 'schema_version'",
+        )
+    )
+    assert got - want == PG_ONLY
+    assert want - got == set()
