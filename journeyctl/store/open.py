@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from journeyctl.store.postgres import PostgresStore
+    from journeyctl.store.postgres.store import PostgresStore
     from journeyctl.store.sqlite import SqliteStore
 
     OpenStore: TypeAlias = SqliteStore | PostgresStore
@@ -39,7 +39,7 @@ def open_store(db: str | Path, *, stamped: bool = False) -> OpenStore:
     run left it (store/sqlite/connection.py)."""
     if is_postgres_url(db):
         try:
-            from journeyctl.store.postgres import PostgresStore
+            from journeyctl.store.postgres.store import PostgresStore
         except ImportError as exc:
             if exc.name is not None and exc.name.split(".")[0] in ("psycopg", "psycopg_pool"):
                 raise UsageError(

@@ -4,6 +4,8 @@ symlink, a symlinked directory, or a relative and an absolute path, never both d
 The real CLI in subprocesses, a real SQLite file and a local webhook that holds the first
 request until the test lets it go, so the runs overlap for sure (no timing involved): the
 second run starts while the first is mid-delivery with every message claimed.
+
+SQLite only: the subject is a file's identity through paths (a URL names one database).
 """
 
 from __future__ import annotations

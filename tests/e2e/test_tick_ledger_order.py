@@ -1,6 +1,9 @@
 """The order of writes in one tick, seen from a second connection (what survives a crash):
 a message is `attempting` in the committed ledger before its channel sees it, and a
-reconcilable channel has synced it before the ledger says `sent`."""
+reconcilable channel has synced it before the ledger says `sent`.
+
+SQLite only: the second connection reads the file between the tick's commits.
+"""
 
 from __future__ import annotations
 

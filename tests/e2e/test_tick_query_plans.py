@@ -3,6 +3,8 @@ never by scanning a table whose size is the history (ledger, enrollments, events
 
 The statements are captured from a real tick (recovery, advance, claims, delivery, retries)
 with their parameters, then explained on the same database.
+
+SQLite only: the plans are SQLite's EXPLAIN QUERY PLAN.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ the database and the outbox are created 0600.
 
 Real SQLite files, and the CLI as a user runs it (CliRunner, or a subprocess where the entry
 point, signals or a real full disk matter).
+
+SQLite only: damaged, read-only and full files (PostgreSQL's errors:
+tests/store/test_postgres.py).
 """
 
 from __future__ import annotations

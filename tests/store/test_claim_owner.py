@@ -3,6 +3,9 @@
 A run records itself (`begin_run`) with the run lock it holds; its claims carry its id. Two
 runs can hold different lock files on one database only when it is reached through two hard
 links or from two hosts; these tests stand in for that with a second lock file.
+
+SQLite only: the subject is the run lock file and its probe (PostgreSQL's runs are told
+alive by their session's advisory lock: tests/store/test_postgres.py).
 """
 
 from __future__ import annotations

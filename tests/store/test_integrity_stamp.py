@@ -1,6 +1,9 @@
 """`run` checks the whole database file only when something else may have touched it since the
 last run: the check reads every page (seconds at 10M history rows), and a cron minute must
-stay flat in the history's size (bench_tick's flat-cost figure)."""
+stay flat in the history's size (bench_tick's flat-cost figure).
+
+SQLite only: the stamp is of the database file.
+"""
 
 from __future__ import annotations
 

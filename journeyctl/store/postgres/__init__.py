@@ -14,15 +14,18 @@ migrations run once under an advisory lock (schema.py). Open it with `store.open
 
 from __future__ import annotations
 
-from journeyctl.store.postgres.contacts import Contacts
-from journeyctl.store.postgres.events import Events
-from journeyctl.store.postgres.ledger import Ledger
-from journeyctl.store.postgres.runs import Runs
-from journeyctl.store.postgres.state import State
-from journeyctl.store.sqlite_idle import IdleQueries
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from journeyctl.store.postgres.store import PostgresStore
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Contacts, Events, State, Ledger, Runs, IdleQueries):  # type: ignore[misc]
-    """The store on one PostgreSQL database: open it with its URL."""
+def __getattr__(name: str) -> Any:
+    # Lazily: the idle minute imports store.postgres.idle, which must not pay for the store.
+    if name == "PostgresStore":
+        from journeyctl.store.postgres.store import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(name)
