@@ -59,6 +59,7 @@ COMMAND_MODULES = (
     "plan",
     "test",
     "report",
+    "db",
 )
 
 
