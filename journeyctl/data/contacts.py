@@ -198,6 +198,7 @@ def read_contacts(
     skip_invalid: bool = False,
     rejects: Path | None = None,
     keep: bool = True,
+    each: Callable[[Contact], object] | None = None,
 ) -> ReadResult[Contact]:
     """Read all contacts of a CSV (or .jsonl/.ndjson) file.
 
@@ -206,6 +207,7 @@ def read_contacts(
     `rejected` and written to `rejects` (original columns + `error`). Warnings (e.g.
     `bad-timezone`) never fail the read; they are in `diagnostics`. `keep=False` checks the
     file the same way without keeping the contacts (`rows` counts them; see `read_again`).
+    `each`: called with every good contact as it is read, none kept (data.result.collect).
     """
     return collect(
         _stream(path, settings, encoding),
@@ -215,6 +217,7 @@ def read_contacts(
         rejects=rejects,
         jsonl=is_jsonl(path),
         keep=keep,
+        each=each,
     )
 
 

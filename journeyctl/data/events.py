@@ -273,8 +273,10 @@ def read_events(
     encoding: str | None = None,
     skip_invalid: bool = False,
     rejects: Path | None = None,
+    each: Callable[[Event], object] | None = None,
 ) -> ReadResult[Event]:
-    """Read all events of a CSV (or .jsonl/.ndjson) file; all-or-nothing like read_contacts."""
+    """Read all events of a CSV (or .jsonl/.ndjson) file; all-or-nothing like read_contacts
+    (`each` as there)."""
     return collect(
         _stream(path, settings, encoding),
         path,
@@ -282,4 +284,5 @@ def read_events(
         skip_invalid=skip_invalid,
         rejects=rejects,
         jsonl=is_jsonl(path),
+        each=each,
     )
