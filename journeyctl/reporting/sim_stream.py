@@ -46,27 +46,25 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _object(keys: tuple[str, ...], indent: str | None) -> list[str]:
-    """The fixed text between a JSON object's values: pieces[i] precedes value i, the last
-    piece closes it. `indent`: the object's own indentation inside `json.dumps(doc, indent=2)`
-    (its keys two spaces deeper); None for one line, as JSONL writes it."""
+def _object(keys: tuple[str, ...], indent: str | None) -> str:
+    """A %-template of one JSON object with these keys, its values to be filled in already
+    encoded (`_encoded`). `indent`: the object's own indentation inside `json.dumps(doc,
+    indent=2)` (its keys two spaces deeper); None for one line, as JSONL writes it."""
     if indent is None:
-        opens = ["{" + encode_basestring(keys[0]) + ": "]
-        opens += [", " + encode_basestring(k) + ": " for k in keys[1:]]
-        return [*opens, "}"]
+        body = ", ".join(encode_basestring(k) + ": %s" for k in keys)
+        return "{" + body + "}"
     inner = "\n" + indent + "  "
-    opens = [indent + "{" + inner + encode_basestring(keys[0]) + ": "]
-    opens += ["," + inner + encode_basestring(k) + ": " for k in keys[1:]]
-    return [*opens, "\n" + indent + "}"]
+    body = ",".join(inner + encode_basestring(k) + ": %s" for k in keys)
+    return indent + "{" + body + "\n" + indent + "}"
 
 
-def _fill(pieces: list[str], values: list[Any]) -> str:
-    out = []
-    for piece, value in zip(pieces, values, strict=False):
-        out.append(piece)
-        out.append(_json(value))
-    out.append(pieces[-1])
-    return "".join(out)
+def _encoded(values: list[Any]) -> tuple[str, ...]:
+    """Each value as `json.dumps(..., ensure_ascii=False)` writes it (strings and None, the
+    common case, without a call per value)."""
+    return tuple(
+        encode_basestring(v) if type(v) is str else "null" if v is None else _json(v)
+        for v in values
+    )
 
 
 # Messages and enrollments as items of the document's lists (4 spaces in), and as JSONL lines.
@@ -122,7 +120,7 @@ class ChunkOut:
 
 
 class Format:
-    TABLE: Final = "table"
+    TABLE: Final = "text"
     JSON: Final = "json"
     CSV: Final = "csv"
     JSONL: Final = "jsonl"
@@ -156,7 +154,7 @@ class ChunkRender:
         if self.fmt == Format.JSONL:
             line = _MESSAGE_LINE
             out.messages = [
-                (_fill(line, message_values(m, zones.get(m.contact_id, ptz))) + "\n",)
+                (line % _encoded(message_values(m, zones.get(m.contact_id, ptz))) + "\n",)
                 for m in _by_contact_in_time(sim.messages)
             ]
             return out
@@ -164,12 +162,12 @@ class ChunkRender:
         if self.fmt == Format.JSON:
             item = _MESSAGE_ITEM
             for pos, m in enumerate(sim.messages):
-                text = _fill(item, message_values(m, zones.get(m.contact_id, ptz)))
+                text = item % _encoded(message_values(m, zones.get(m.contact_id, ptz)))
                 rows.append((_us(m.at), m.contact_id, m.sequence, m.step, i, pos, text))
             enr = _ENROLLMENT_ITEM
             out.enrollment_rows = sorted(
                 (_us(e.entered_at), e.contact_id, e.sequence, i, pos,
-                 _fill(enr, enrollment_values(e, zones.get(e.contact_id, ptz))))
+                 enr % _encoded(enrollment_values(e, zones.get(e.contact_id, ptz))))
                 for pos, e in enumerate(sim.enrollments)
             )  # fmt: skip
         else:
