@@ -15,10 +15,10 @@ import pickle
 import tempfile
 from collections.abc import Iterator
 from itertools import chain
-from typing import IO, Any, Final
+from typing import IO, Any
 
-LIMIT: Final = 200_000  # rows held before a run is written
-_BATCH: Final = 4096  # rows per pickled batch of a run
+LIMIT = 200_000  # rows held before a run is written
+_BATCH = 4096  # rows per pickled batch of a run: the merge holds one batch of every run
 
 
 class SortedSpill:

@@ -100,8 +100,8 @@ class Partition:
     `add_contact` every contact first, then `add_event`; `load(i)` in any process that shares
     the file (forked workers read with pread, so they never move a shared offset)."""
 
-    def __init__(self, chunk: int = CHUNK) -> None:
-        self.chunk = chunk
+    def __init__(self, chunk: int | None = None) -> None:
+        self.chunk = chunk or CHUNK
         self._file = tempfile.TemporaryFile(prefix="journeyctl-simulate-")  # noqa: SIM115  # close()
         self._fd = self._file.fileno()
         self._end = 0
