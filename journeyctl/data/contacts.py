@@ -25,7 +25,7 @@ from journeyctl.data.contact_fields import (
     normal_phone,
 )
 from journeyctl.data.contacts_jsonl import jsonl_stream
-from journeyctl.data.convert import parser_for
+from journeyctl.data.convert import memoized, parser_for
 from journeyctl.data.result import ReadResult, again, collect
 from journeyctl.data.source import (
     Fatal,
@@ -86,6 +86,8 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if parse is None:
                 strings.append((i, name))
             else:
+                if kind in ("date", "datetime"):
+                    parse = memoized(parse)
                 typed.append((i, name, kind, parse))
         unnamed = [i for i, name in enumerate(columns) if not name]
         # Declared but absent columns read as empty, as the template/expression contract expects.
