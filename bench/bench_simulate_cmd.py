@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_commands import tile  # noqa: E402
+from bench_commands import tile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,9 +42,10 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(argv: list[str], env: dict[str, str], kill_mb: float) -> tuple[float, float, int]:
+def run(argv: list[str], env: dict[str, str], kill_mb: float) -> tuple[float, float, int, float]:
     """Wall seconds, peak RSS in MB of the command and its forked workers (wait4 reports the
-    largest process; the watchdog sums the group), and the exit code."""
+    largest process; the watchdog sums the group), the exit code, and the CPU seconds of the
+    command and its workers (steadier than wall time on a loaded machine)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
@@ -69,11 +70,12 @@ def run(argv: list[str], env: dict[str, str], kill_mb: float) -> tuple[float, fl
     stop.set()
     err = proc.stderr.read().decode() if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     if killed[0]:
-        return wall, kill_mb, -9
+        return wall, kill_mb, -9, cpu
     if code not in (0, 1):
         raise SystemExit(f"simulate exited {code}: {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_maxrss / 1024, code, cpu
 
 
 def main() -> None:
@@ -83,6 +85,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["compiled", "pure"])
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--checkout", type=Path, default=ROOT)
+    ap.add_argument(
+        "--pythonpath", default="", help="PYTHONPATH for the command (another tree's source)"
+    )
     ap.add_argument("--data", type=Path, help="keep the tiled data here (reused when present)")
     ap.add_argument("--kill-mb", type=float, default=6000)
     args = ap.parse_args()
@@ -98,16 +103,18 @@ def main() -> None:
             for fmt in args.formats:
                 for engine in args.engines:
                     env = {**os.environ, "JOURNEYCTL_PURE": "1" if engine == "pure" else "0"}
+                    env["PYTHONPATH"] = args.pythonpath
                     argv = [exe, "simulate", str(args.checkout.resolve() / "sequences")]
                     argv += ["--contacts", str(contacts), "--events", str(events)]
                     argv += ["--start", "2026-11-01", "--days", "30"]
                     if fmt != "table":
                         argv += ["--format", fmt, "--out", str(work / f"out.{fmt}")]
-                    walls, mbs = [], []
+                    walls, mbs, cpus = [], [], []
                     for _ in range(args.reps):
-                        wall, mb, code = run(argv, env, args.kill_mb)
+                        wall, mb, code, cpu = run(argv, env, args.kill_mb)
                         walls.append(wall)
                         mbs.append(mb)
+                        cpus.append(cpu)
                         if code == -9:
                             break
                     row = {
@@ -115,9 +122,11 @@ def main() -> None:
                         "format": fmt,
                         "engine": engine,
                         "wall_s": round(statistics.median(walls), 2),
+                        "cpu_s": round(statistics.median(cpus), 2),
                         "peak_rss_mb": round(max(mbs)),
                         "killed": code == -9,
-                        "load": os.getloadavg()[0],
+                        "load": round(os.getloadavg()[0], 1),
+                        "tree": args.pythonpath or "checkout",
                     }
                     print(json.dumps(row), flush=True)
                     (work / f"out.{fmt}").unlink(missing_ok=True)
