@@ -44,10 +44,14 @@ def read_contacts_input(
     *,
     skip_invalid: bool = False,
     hold_back: bool = False,
+    each: Callable[[Contact], object] | None = None,
 ) -> tuple[list[Contact], InputReport]:
+    """`each`: every good contact is given to it as it is read, none kept (simulate)."""
     from journeyctl.data.contacts import read_contacts
 
-    return _read(read_contacts, "contacts", project, path, encoding, skip_invalid, hold_back)
+    return _read(
+        read_contacts, "contacts", project, path, encoding, skip_invalid, hold_back, each=each
+    )
 
 
 def check_contacts_input(
@@ -75,10 +79,11 @@ def read_events_input(
     *,
     skip_invalid: bool = False,
     hold_back: bool = False,
+    each: Callable[[Event], object] | None = None,
 ) -> tuple[list[Event], InputReport]:
     from journeyctl.data.events import read_events
 
-    return _read(read_events, "events", project, path, encoding, skip_invalid, hold_back)
+    return _read(read_events, "events", project, path, encoding, skip_invalid, hold_back, each=each)
 
 
 def _read(
@@ -89,6 +94,7 @@ def _read(
     encoding: str | None,
     skip_invalid: bool,
     hold_back: bool,
+    **extra: Any,
 ) -> tuple[list[T], InputReport]:
     """Read one input file and say what became of it (imports.InputReport).
 
@@ -105,7 +111,12 @@ def _read(
     rejects = rejects_path(path) if skip_invalid else None
     try:
         result = reader(
-            path, project.settings, encoding=encoding, skip_invalid=skip_invalid, rejects=rejects
+            path,
+            project.settings,
+            encoding=encoding,
+            skip_invalid=skip_invalid,
+            rejects=rejects,
+            **{k: v for k, v in extra.items() if v is not None},
         )
     except InvalidRows as exc:
         if exc.fatal:

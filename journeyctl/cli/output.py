@@ -89,6 +89,29 @@ class Output:
         os.replace(tmp, path)
 
     @contextmanager
+    def stream(self, path: Path | None, *, bom: bool = False) -> Iterator[Callable[[str], object]]:
+        """A `write` for data produced piece by piece: to stdout as it comes, or to `path`
+        through a temporary file renamed into place when the block ends without an error
+        (never half-written, as `emit`). `bom` as in `emit`."""
+        if path is None:
+            file = self.out.file
+            if bom:
+                file.write("\ufeff")
+            yield file.write
+            file.flush()
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as fh:  # as emit writes
+                if bom:
+                    fh.write("\ufeff")
+                yield fh.write
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+
+    @contextmanager
     def writing(self, path: Path | None) -> Iterator[Output]:
         """An Output whose data goes to `path` (written whole when the block ends), or this
         one when `path` is None: `--out` for commands that print tables."""

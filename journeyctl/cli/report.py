@@ -111,7 +111,7 @@ def html_page(
     enrollments: list[EnrollmentRow],
     project: Project | None,
     tz: str,
-    db: Path,
+    db: str | Path,
 ) -> str:
     """The report's page, with the stories (`explain --db`) of a few contacts."""
     from journeyctl.errors import UsageError
@@ -121,9 +121,9 @@ def html_page(
     stories = []
     if project is not None:
         from journeyctl.cli.explain_db import explain_from_db
-        from journeyctl.store.sqlite import SqliteStore
+        from journeyctl.store.open import open_store
 
-        store = SqliteStore(db)  # opened once for all the stories
+        store = open_store(db)  # opened once for all the stories
         try:
             for cid in story_contacts(messages):
                 try:

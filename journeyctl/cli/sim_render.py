@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,81 @@ def render_csv(doc: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def csv_header() -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(MESSAGE_FIELDS)
+    return buf.getvalue()
+
+
+# Rows rendered by reporting.sim_stream are written in groups of this many: one write call
+# per group, not per row.
+_GROUP = 2000
+
+
+def _write_rows(
+    write: Callable[[str], object], rows: Iterable[tuple[Any, ...]], sep: str, opening: str = ""
+) -> int:
+    """The rows' texts (each row's last item) joined by `sep`, `opening` before the first;
+    the number of rows written (nothing at all is written for none)."""
+    group: list[str] = []
+    n = 0
+    for row in rows:
+        group.append(row[-1])
+        if len(group) >= _GROUP:
+            write((opening if n == 0 else sep) + sep.join(group))
+            n += len(group)
+            group = []
+    if group:
+        write((opening if n == 0 else sep) + sep.join(group))
+        n += len(group)
+    return n
+
+
+def write_csv(write: Callable[[str], object], rows: Iterable[tuple[Any, ...]]) -> None:
+    """The messages as CSV (render_csv's text), from sorted rendered rows."""
+    write(csv_header())
+    _write_rows(write, rows, "")
+
+
+def _nested(value: Any) -> str:
+    """A value as `json.dumps(doc, indent=2)` writes it under a key of the document."""
+    return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+
+
+def write_json(
+    write: Callable[[str], object],
+    head: dict[str, Any],
+    messages: Iterable[tuple[Any, ...]],
+    enrollments: Iterable[tuple[Any, ...]],
+    tail: dict[str, Any],
+) -> None:
+    """The SPEC §4 document, byte for byte what `json.dumps(doc, ensure_ascii=False,
+    indent=2)` gives (then a newline), written as its lists are merged: `head` (start, end),
+    the `messages` and `enrollments` lists from their sorted rendered rows, then `tail`
+    (summary, per_day, …)."""
+    write("{")
+    first = True
+    for key, value in head.items():
+        write(("\n  " if first else ",\n  ") + json.dumps(key) + ": " + _nested(value))
+        first = False
+    for key, rows in (("messages", messages), ("enrollments", enrollments)):
+        write(("\n  " if first else ",\n  ") + json.dumps(key) + ": ")
+        first = False
+        write("\n  ]" if _write_rows(write, rows, ",\n", "[\n") else "[]")
+    for key, value in tail.items():
+        write(",\n  " + json.dumps(key) + ": " + _nested(value))
+    write("\n}\n")
+
+
 def _reasons(d: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "-"
 
 
-def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Path | None) -> None:
+def render_table(
+    output: Output, doc: dict[str, Any], n_contacts: int, path: Path | None, enrolled: int
+) -> None:
+    """`doc`: start, end, summary and per_day of the SPEC §4 document; `enrolled`: how many
+    enrollments it lists."""
     console = output.out
     if path is not None:
         console = Console(file=io.StringIO(), width=120, no_color=True)
@@ -40,7 +112,7 @@ def render_table(output: Output, doc: dict[str, Any], n_contacts: int, path: Pat
         console,
         f"Simulated {n_contacts} contacts from {minute_text(doc['start'])} to "
         f"{minute_text(doc['end'])}:\n{total_sent} messages sent, "
-        f"{len(doc['enrollments'])} enrollments.",
+        f"{enrolled} enrollments.",
     )
 
     print_table(

@@ -25,7 +25,7 @@ from journeyctl.data.contact_fields import (
     normal_phone,
 )
 from journeyctl.data.contacts_jsonl import jsonl_stream
-from journeyctl.data.convert import parser_for
+from journeyctl.data.convert import memoized, parser_for
 from journeyctl.data.result import ReadResult, again, collect
 from journeyctl.data.source import (
     Fatal,
@@ -86,6 +86,8 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if parse is None:
                 strings.append((i, name))
             else:
+                if kind in ("date", "datetime"):
+                    parse = memoized(parse)
                 typed.append((i, name, kind, parse))
         unnamed = [i for i, name in enumerate(columns) if not name]
         # Declared but absent columns read as empty, as the template/expression contract expects.
@@ -198,6 +200,7 @@ def read_contacts(
     skip_invalid: bool = False,
     rejects: Path | None = None,
     keep: bool = True,
+    each: Callable[[Contact], object] | None = None,
 ) -> ReadResult[Contact]:
     """Read all contacts of a CSV (or .jsonl/.ndjson) file.
 
@@ -206,6 +209,7 @@ def read_contacts(
     `rejected` and written to `rejects` (original columns + `error`). Warnings (e.g.
     `bad-timezone`) never fail the read; they are in `diagnostics`. `keep=False` checks the
     file the same way without keeping the contacts (`rows` counts them; see `read_again`).
+    `each`: called with every good contact as it is read, none kept (data.result.collect).
     """
     return collect(
         _stream(path, settings, encoding),
@@ -215,6 +219,7 @@ def read_contacts(
         rejects=rejects,
         jsonl=is_jsonl(path),
         keep=keep,
+        each=each,
     )
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 # Korean Excel writes 2026.01.05 or 2026/1/5; the separator must be the same twice.
 _DATE = re.compile(r"([0-9]{4})([-./])([0-9]{1,2})\2([0-9]{1,2})\.?", re.ASCII)
@@ -148,6 +148,28 @@ def datetime_parser(zone: tzinfo) -> Callable[[str], datetime]:
         return datetime.combine(value, value.time(), UTC)
 
     return parse_datetime
+
+
+T = TypeVar("T")
+MEMO_SIZE = 1 << 16  # distinct texts remembered per column
+
+
+def memoized(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` remembering its results by text, up to MEMO_SIZE texts: a column of dates or
+    times repeats its values (signup days, event minutes), and a dict lookup costs a fraction
+    of a parse. For parsers of immutable values only; a text that fails is never kept."""
+    seen: dict[str, T] = {}
+    get = seen.get
+
+    def parse_memoized(text: str) -> T:
+        value = get(text)
+        if value is None:
+            value = parse(text)
+            if len(seen) < MEMO_SIZE:
+                seen[text] = value
+        return value
+
+    return parse_memoized
 
 
 @dataclass(frozen=True, slots=True)

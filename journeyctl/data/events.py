@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
-from journeyctl.data.convert import TYPES, datetime_parser, parser_for
+from journeyctl.data.convert import TYPES, datetime_parser, memoized, parser_for
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
     Fatal,
@@ -120,7 +120,7 @@ def _bad_property(
 
 
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
-    parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    parse_at = memoized(datetime_parser(ZoneInfo(settings.timezone)))
     typed = property_parsers(settings)
     good_names: set[str] = set()
     with decode.open_marked(path, encoding) as f:
@@ -185,7 +185,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
 
 
 def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
-    parse_at = datetime_parser(ZoneInfo(settings.timezone))
+    parse_at = memoized(datetime_parser(ZoneInfo(settings.timezone)))
     typed = property_parsers(settings)
     with decode.open_marked(path, encoding) as f:
         for line, text, obj in jsonl_records(f, path, encoding):
@@ -273,8 +273,10 @@ def read_events(
     encoding: str | None = None,
     skip_invalid: bool = False,
     rejects: Path | None = None,
+    each: Callable[[Event], object] | None = None,
 ) -> ReadResult[Event]:
-    """Read all events of a CSV (or .jsonl/.ndjson) file; all-or-nothing like read_contacts."""
+    """Read all events of a CSV (or .jsonl/.ndjson) file; all-or-nothing like read_contacts
+    (`each` as there)."""
     return collect(
         _stream(path, settings, encoding),
         path,
@@ -282,4 +284,5 @@ def read_events(
         skip_invalid=skip_invalid,
         rejects=rejects,
         jsonl=is_jsonl(path),
+        each=each,
     )

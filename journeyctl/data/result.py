@@ -10,7 +10,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
@@ -126,11 +126,16 @@ def collect(
     rejects: Path | None,
     jsonl: bool,
     keep: bool = True,
+    each: Callable[[T], object] | None = None,
 ) -> ReadResult[T]:
     """Drain a reader stream; raise DataError unless every row imported or was skippable.
 
     `keep=False` checks the file without keeping its rows (`rows` counts them): the first pass
-    of a streamed import (`again` is the second)."""
+    of a streamed import (`again` is the second). `each`: called with every good row as it
+    is read, instead of keeping it (simulate's partition): the caller drops what it was
+    given when this raises."""
+    if each is not None:
+        keep = False
     result: ReadResult[T] = ReadResult()
     items = result.items
     diagnostics = result.diagnostics
@@ -155,6 +160,8 @@ def collect(
                     result.rows += 1
                     if keep and not failed:
                         items.append(x)
+                    elif each is not None and not failed:
+                        each(x)
                 elif type(x) is Rejected:
                     result.rejected += 1
                     for d in x.diagnostics:

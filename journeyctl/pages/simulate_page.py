@@ -4,7 +4,7 @@ one, so a page over 100k contacts opens as fast as one over ten."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,9 @@ from journeyctl.reporting.report import EnrollmentRow
 from journeyctl.simulate.replay import Simulation
 from journeyctl.spec.models import Exit
 from journeyctl.spec.project import Project
+
+# The input of a few contacts (their records, their events), for their stories.
+InputsOf = Callable[[Collection[str]], tuple[list[Contact], list[Event]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +195,7 @@ def _pct(n: int, d: int) -> float:
 def sample_stories(
     project: Project,
     sim: Simulation,
-    contacts: Sequence[Contact],
-    events: Sequence[Event],
+    inputs_of: InputsOf,
     engine: Engine,
     *,
     limit: int = 6,
@@ -216,8 +218,7 @@ def sample_stories(
     if not chosen:
         return []
     wanted = set(chosen)
-    people = [c for c in contacts if c.id in wanted]
-    history = [e for e in events if e.contact_id in wanted]
+    people, history = inputs_of(wanted)
     traced = simulate(project, people, history, sim.start, sim.end, engine=engine,
                       trace_contacts=wanted)  # fmt: skip
     out = []
@@ -237,8 +238,8 @@ def simulate_page(
     project: Project,
     sim: Simulation,
     names: Sequence[str],
-    contacts: Sequence[Contact],
-    events: Sequence[Event],
+    contacts: int,
+    inputs_of: InputsOf,
     engine: Engine,
     *,
     warnings: Sequence[str] = (),
@@ -248,7 +249,7 @@ def simulate_page(
     from journeyctl.pages.texts import language
 
     lang = language(project.settings)
-    stories = sample_stories(project, sim, contacts, events, engine)
-    data = simulate_data(project, sim, names, lang, contacts=len(contacts), warnings=warnings,
+    stories = sample_stories(project, sim, inputs_of, engine)
+    data = simulate_data(project, sim, names, lang, contacts=contacts, warnings=warnings,
                          stories=stories)  # fmt: skip
     return render_page("simulate", data, lang)

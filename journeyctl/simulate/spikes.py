@@ -45,6 +45,12 @@ def first_check_spikes(
     for e in enrollments:
         if e.sequence in watched:
             at.setdefault(e.sequence, Counter())[e.entered_at] += 1
+    return spikes_in(at, contacts)
+
+
+def spikes_in(at: dict[str, Counter[datetime]], contacts: int) -> list[tuple[str, datetime, int]]:
+    """first_check_spikes from entries already counted per watched sequence and instant
+    (simulate counts them chunk by chunk)."""
     limit = spike_threshold(contacts)
     out = []
     for sid in sorted(at):

@@ -1,0 +1,207 @@
+"""The simulate input split by contact chunk on disk, so memory follows the chunk in flight.
+
+Contacts are read first: every `CHUNK` contacts of the file (in file order) are one chunk,
+written to a temporary file as plain tuples. Events come next, in any order: each goes to the
+chunk of its contact (an id -> chunk map, the one thing kept per contact), buffered and
+written in batches. A chunk is then loaded alone, by whichever process simulates it: its
+contacts in file order, each contact's events in file order (what `by_contact` gives).
+
+This is a one-pass distribution sort: the key (the chunk) is known from the contacts, so
+events sorted by contact, by time, or not at all cost the same. Events of contacts that are
+not in the contacts file are dropped, as simulate always did (docs/decisions/streaming.md).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pickle
+import tempfile
+from collections.abc import Collection, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+from journeyctl.data import build
+from journeyctl.engine.model import Contact, Event
+
+CHUNK = 1000  # contacts per chunk: the unit workers take and results come back in
+_EVENT_BATCH = 50_000  # events buffered before they are written, over all chunks
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_US: Final = timedelta(microseconds=1)
+_MARSHAL, _PICKLE = b"M", b"P"
+_INSTANTS: Final = frozenset({datetime, date})
+
+
+def _flat(value: Any) -> Any:
+    """A UTC datetime or a date as a tagged tuple marshal takes (the readers make no tuples
+    of their own); anything else as it is."""
+    kind = type(value)
+    if kind is datetime and value.tzinfo is UTC:
+        return (0, (value - _EPOCH) // _US)
+    if kind is date:
+        return (1, value.toordinal())
+    return value
+
+
+def _unflat(value: Any, seen: dict[int, datetime]) -> Any:
+    if type(value) is tuple:
+        tag, n = value
+        if tag == 0:
+            at = seen.get(n)
+            if at is None:
+                at = seen[n] = _EPOCH + timedelta(microseconds=n)
+            return at
+        return date.fromordinal(n)
+    return value
+
+
+def _encode_contacts(rows: list[tuple[Any, ...]]) -> bytes:
+    """marshal (a few times faster than pickle for these rows) with instants as integers;
+    pickle for a value marshal does not take."""
+    flat = []
+    for cid, email, phone, name, tz, attrs in rows:
+        if any(type(v) in _INSTANTS for v in attrs.values()):
+            attrs = {k: _flat(v) for k, v in attrs.items()}
+        flat.append((cid, email, phone, name, tz, attrs))
+    try:
+        return _MARSHAL + marshal.dumps(flat)
+    except ValueError:
+        return _PICKLE + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_contacts(blob: bytes, seen: dict[int, datetime]) -> list[tuple[Any, ...]]:
+    if blob[:1] == _PICKLE:
+        return pickle.loads(blob[1:])  # type: ignore[no-any-return]
+    rows = marshal.loads(blob[1:])
+    for i, (cid, email, phone, name, tz, attrs) in enumerate(rows):
+        if any(type(v) is tuple for v in attrs.values()):
+            rows[i] = (cid, email, phone, name, tz, {k: _unflat(v, seen) for k, v in attrs.items()})
+    return rows  # type: ignore[no-any-return]
+
+
+def _encode_events(rows: list[tuple[Any, ...]]) -> bytes:
+    try:
+        return _MARSHAL + marshal.dumps([(c, n, _flat(at), p) for c, n, at, p in rows])
+    except ValueError:
+        return _PICKLE + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_events(blob: bytes, seen: dict[int, datetime]) -> list[tuple[Any, ...]]:
+    if blob[:1] == _PICKLE:
+        return pickle.loads(blob[1:])  # type: ignore[no-any-return]
+    return [(c, n, _unflat(at, seen), p) for c, n, at, p in marshal.loads(blob[1:])]
+
+
+class Partition:
+    """Contacts and events written by chunk into one temporary file, read back by chunk.
+
+    `add_contact` every contact first, then `add_event`; `load(i)` in any process that shares
+    the file (forked workers read with pread, so they never move a shared offset)."""
+
+    def __init__(self, chunk: int | None = None) -> None:
+        self.chunk = chunk or CHUNK
+        self._file = tempfile.TemporaryFile(prefix="journeyctl-simulate-")  # noqa: SIM115  # close()
+        self._fd = self._file.fileno()
+        self._end = 0
+        self.contacts = 0
+        self.events = 0
+        self._chunk_of: dict[str, int] = {}
+        self._index = 0  # the current chunk's number: one int object shared by its contacts
+        self._current: list[tuple[Any, ...]] = []
+        self._contact_segments: list[tuple[int, int]] = []
+        self._event_segments: list[list[tuple[int, int]]] = []
+        self._pending: dict[int, list[tuple[Any, ...]]] = {}
+        self._buffered = 0
+
+    def _write(self, blob: bytes) -> tuple[int, int]:
+        os.pwrite(self._fd, blob, self._end)
+        at = self._end
+        self._end += len(blob)
+        return at, len(blob)
+
+    def add_contact(self, c: Contact) -> None:
+        self._chunk_of[c.id] = self._index
+        self._current.append((c.id, c.email, c.phone, c.name, c.timezone, c.attrs))
+        self.contacts += 1
+        if len(self._current) >= self.chunk:
+            self._close_chunk()
+
+    def _close_chunk(self) -> None:
+        if self._current:
+            self._contact_segments.append(self._write(_encode_contacts(self._current)))
+            self._event_segments.append([])
+            self._current = []
+            self._index = len(self._contact_segments)
+
+    def add_event(self, e: Event) -> None:
+        if self._current:  # the contacts are complete once events start
+            self._close_chunk()
+        index = self._chunk_of.get(e.contact_id)
+        if index is None:
+            return
+        group = self._pending.get(index)
+        row = (e.contact_id, e.name, e.at, e.props)
+        if group is None:
+            self._pending[index] = [row]
+        else:
+            group.append(row)
+        self.events += 1
+        self._buffered += 1
+        if self._buffered >= _EVENT_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        for index, rows in self._pending.items():
+            self._event_segments[index].append(self._write(_encode_events(rows)))
+        self._pending = {}
+        self._buffered = 0
+
+    def seal(self) -> int:
+        """Every row written; the number of chunks. The id map is dropped: only the file and
+        its offsets remain."""
+        self._close_chunk()
+        self._flush()
+        self._chunk_of = {}
+        return len(self._contact_segments)
+
+    def _read(self, segment: tuple[int, int]) -> bytes:
+        at, size = segment
+        return os.pread(self._fd, size, at)
+
+    def load(self, i: int) -> tuple[list[Contact], dict[str, list[Event]]]:
+        """Chunk `i`: its contacts in file order, and their events grouped by contact."""
+        seen: dict[int, datetime] = {}  # one datetime per instant of the chunk
+        rows = _decode_contacts(self._read(self._contact_segments[i]), seen)
+        contacts = [build.contact(*row) for row in rows]
+        grouped: dict[str, list[Event]] = {}
+        for segment in self._event_segments[i]:
+            for cid, name, at, props in _decode_events(self._read(segment), seen):
+                event = build.event(cid, name, at, props)
+                group = grouped.get(cid)
+                if group is None:
+                    grouped[cid] = [event]
+                else:
+                    group.append(event)
+        return contacts, grouped
+
+    def inputs_of(self, wanted: Collection[str]) -> tuple[list[Contact], list[Event]]:
+        """The contacts of `wanted` and their events, in file order (a page's few stories)."""
+        people: list[Contact] = []
+        history: list[Event] = []
+        for i in range(len(self._contact_segments)):
+            contacts, grouped = self.load(i)
+            for c in contacts:
+                if c.id in wanted:
+                    people.append(c)
+                    history += grouped.get(c.id, [])
+        return people, history
+
+    def sizes(self) -> Iterator[int]:
+        """Contacts per chunk, in chunk order."""
+        for i in range(len(self._contact_segments)):
+            yield min(self.chunk, self.contacts - i * self.chunk)
+
+    def close(self) -> None:
+        self._file.close()
