@@ -5,7 +5,7 @@ it replays each contact through the same `Engine` on its own (simulate.replay).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -113,13 +113,12 @@ def advance_due(
     that would read them all back. A crash after the commit leaves them to recovery, like
     any claimed message.
     """
-    due = store.due_contacts(now, limit)
     claim = now if deliver is not None else None
-    for start in range(0, len(due), ADVANCE_BATCH):
+    for batch in _due_batches(store, now, limit):
         with store.transaction():
             if deliver is not None:
                 deliver.record_sent()  # the previous batch's `sent` marks share this commit
-            states = store.load_many(due[start : start + ADVANCE_BATCH])
+            states = store.load_many(batch)
             saves = [(state, engine.advance(state, now)) for state in states]
             claimed = store.save_many(saves, claim)
             faults.point("advance")
@@ -149,6 +148,30 @@ def advance_due(
             deliver(claimed)
         del states, saves, claimed
         bulk.collect_young()  # the batch is garbage now: cycles among it go here
+
+
+def _due_batches(store: Store, now: datetime, limit: int | None) -> Iterator[list[str]]:
+    """The due contacts, a batch at a time. A store that leases its due contacts to the
+    worker asking (PostgreSQL, `leases_contacts`) is asked for one batch at a time, so several
+    workers share the due contacts instead of the first leasing them all; a contact that is
+    due again after its batch (never re-advanced within one tick) ends the rounds. A store
+    with one run at a time (SQLite, under its run lock) answers once."""
+    if not store.leases_contacts:
+        due = store.due_contacts(now, limit)
+        for start in range(0, len(due), ADVANCE_BATCH):
+            yield due[start : start + ADVANCE_BATCH]
+        return
+    seen: set[str] = set()
+    left = limit
+    while left is None or left > 0:
+        size = ADVANCE_BATCH if left is None else min(ADVANCE_BATCH, left)
+        batch = [c for c in store.due_contacts(now, size) if c not in seen]
+        if not batch:
+            return
+        seen.update(batch)
+        if left is not None:
+            left -= len(batch)
+        yield batch
 
 
 def recover_interrupted(

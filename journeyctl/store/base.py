@@ -45,6 +45,10 @@ class Queries(Protocol):
 
 
 class Store(Protocol):
+    # Whether due contacts are leased to the worker asking (several workers on one database,
+    # PostgreSQL): the tick then asks for one batch at a time (run.tick._due_batches).
+    leases_contacts: bool
+
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction (BEGIN IMMEDIATE in SQLite)."""
 

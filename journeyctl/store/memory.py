@@ -16,6 +16,8 @@ _BEFORE = timedelta(microseconds=1)
 
 
 class MemoryStore:
+    leases_contacts = False  # one process
+
     def __init__(self) -> None:
         self.states: dict[str, ContactState] = {}
         self.wake: dict[str, datetime | None] = {}

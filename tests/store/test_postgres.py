@@ -150,6 +150,34 @@ def test_due_contacts_are_leased_to_one_worker(pg_url: str) -> None:
     b.close()
 
 
+def test_workers_ticking_together_share_the_due_contacts(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick asks a leasing store for one batch at a time: a second worker starting while the
+    first is busy takes the next batch, instead of finding every due contact leased."""
+    from journeyctl.run import tick
+
+    monkeypatch.setattr(tick, "ADVANCE_BATCH", 2)
+    a, b = open_store(pg_url), open_store(pg_url)
+    try:
+        a.upsert_contacts([contact(f"c{i}") for i in range(1, 6)], born=BORN)
+        rounds_a = tick._due_batches(a, T0, None)
+        first_a = next(rounds_a)
+        first_b = next(tick._due_batches(b, T0, None))
+        assert first_a == ["c1", "c2"]
+        assert first_b == ["c3", "c4"]
+        with a.transaction():  # a decides its batch (nothing more is due for them)
+            a.save_many([(state, _nothing()) for state in a.load_many(first_a)])
+        assert next(rounds_a) == ["c5"]  # the rest; b's leases are b's
+        with a.transaction():
+            a.save_many([(state, _nothing()) for state in a.load_many(["c5"])])
+        assert list(rounds_a) == []
+        assert list(tick._due_batches(a, T0, 1)) == []  # a limit counts contacts, not rounds
+    finally:
+        a.close()
+        b.close()
+
+
 def _nothing() -> object:
     from journeyctl.engine.model import StepResult
 

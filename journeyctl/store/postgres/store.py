@@ -15,3 +15,5 @@ __all__ = ["PostgresStore"]
 
 class PostgresStore(Contacts, Events, State, Ledger, Runs, IdleQueries):  # type: ignore[misc]
     """The store on one PostgreSQL database: open it with its URL."""
+
+    leases_contacts = True  # several workers share the due contacts (state.due_contacts)

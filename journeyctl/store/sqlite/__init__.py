@@ -23,3 +23,5 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(Contacts, Events, State, Ledger, Runs, Meta):
     """The store on one SQLite file: open it with the path (`stamped`: see connection._connect)."""
+
+    leases_contacts = False  # one run at a time, under the run lock
