@@ -29,11 +29,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check(manifest: dict[str, dict]) -> list[str]:
+def check(manifest: dict[str, dict], vendor: Path = VENDOR) -> list[str]:
     problems = []
     for name, pin in manifest.items():
         for file, spec in pin["files"].items():
-            path = VENDOR / file
+            path = vendor / file
             if not path.is_file():
                 problems.append(f"{name}: {file} is missing")
             elif sha256(path.read_bytes()) != spec["sha256"]:
@@ -77,11 +77,15 @@ def fetch(manifest: dict[str, dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only verify the vendored files")
+    parser.add_argument(
+        "--dir", type=Path, help="with --check: the vendor folder to verify (e.g. an installed one)"
+    )
     args = parser.parse_args()
-    manifest = json.loads((VENDOR / "manifest.json").read_text(encoding="utf-8"))
+    vendor = args.dir if args.check and args.dir else VENDOR
+    manifest = json.loads((vendor / "manifest.json").read_text(encoding="utf-8"))
     if not args.check:
         fetch(manifest)
-    problems = check(manifest)
+    problems = check(manifest, vendor)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:

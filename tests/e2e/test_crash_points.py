@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import sqlite3
 import subprocess
@@ -94,11 +95,6 @@ class HookServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def setup(self) -> None:
-                with outer._lock:
-                    outer.live += 1
-                super().setup()
-
             def finish(self) -> None:
                 try:
                     super().finish()
@@ -118,7 +114,15 @@ class HookServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def process_request(self, request: Any, client_address: Any) -> None:
+                # Counted as accepted, before its thread starts: `quiet` cannot see a
+                # connection that is neither pending nor live.
+                with outer._lock:
+                    outer.live += 1
+                super().process_request(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(
@@ -135,7 +139,13 @@ class HookServer:
             self.keys.clear()
 
     def quiet(self) -> None:
-        wait_until(lambda: self.live == 0, "the webhook receiver's connections to close")
+        # A killed client's connection may still wait in the listen backlog (accepted at the
+        # next poll), then be handled: both must be over before its deliveries are counted.
+        def idle() -> bool:
+            pending, _, _ = select.select([self.httpd.socket], [], [], 0)
+            return self.live == 0 and not pending
+
+        wait_until(idle, "the webhook receiver's connections to close")
 
     def stop(self) -> None:
         self.httpd.shutdown()
