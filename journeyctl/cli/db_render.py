@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,25 @@ def messages_doc(rows: list[Stored], project_tz: str) -> list[dict[str, Any]]:
     from journeyctl.engine.timing import zone
 
     return [stored_dict(r, zone(r.timezone, project_tz)) for r in rows]
+
+
+def write_messages_json(
+    rows: Iterable[Stored], project_tz: str, write: Callable[[str], object]
+) -> None:
+    """`messages --format json` written as the rows come: the bytes of
+    `json_safe(json.dumps(messages_doc(rows, project_tz), ensure_ascii=False, indent=2))` and a
+    newline, one message at a time (a JSON string holds no raw newline, so indenting each
+    message's lines by two spaces is what the whole list's indent gives)."""
+    from journeyctl.engine.timing import zone
+
+    sep = "[\n  "
+    for r in rows:
+        text = json.dumps(
+            stored_dict(r, zone(r.timezone, project_tz)), ensure_ascii=False, indent=2
+        )
+        write(sep + json_safe(text.replace("\n", "\n  ")))
+        sep = ",\n  "
+    write("[]\n" if sep.startswith("[") else "\n]\n")
 
 
 def stored_dict(r: Stored, tz: ZoneInfo) -> dict[str, Any]:

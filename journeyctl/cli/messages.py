@@ -62,34 +62,40 @@ def messages(
     """What was sent, or failed, is retrying, was skipped: one row per message, times in the
     contact's timezone."""
     fmt = format_for(fmt, out, Format)
-    from journeyctl.cli.db_render import messages_doc, open_existing, render_messages
+    from journeyctl.cli.db_render import (
+        messages_doc,
+        open_existing,
+        render_messages,
+        write_messages_json,
+    )
     from journeyctl.cli.loading import project_timezone
     from journeyctl.cli.output import Output
     from journeyctl.data.instants import parse_instant
-    from journeyctl.store.queries import stored_messages
+    from journeyctl.store.queries import iter_stored_messages, stored_messages
 
     project_tz = project_timezone(project_dir)
     store = open_existing(db)
     try:
         tz = project_tz or store.get_meta("timezone") or "UTC"
         t0 = parse_instant(since, tz, option="--since") if since else None
+        statuses = None if status is Which.all else (status.value,)
+        output = Output.from_environment()
+        if fmt is Format.json:
+            # Written as read from the database: memory does not follow the ledger's size.
+            with output.stream(out) as write:
+                write_messages_json(
+                    iter_stored_messages(
+                        store, statuses=statuses, contact=contact, sequence=sequence, since=t0
+                    ),
+                    tz,
+                    write,
+                )
+            return
+        # The table's columns fit every row, so it is built whole.
         rows = stored_messages(
-            store,
-            statuses=None if status is Which.all else (status.value,),
-            contact=contact,
-            sequence=sequence,
-            since=t0,
+            store, statuses=statuses, contact=contact, sequence=sequence, since=t0
         )
     finally:
         store.close()
-    doc = messages_doc(rows, tz)
-    output = Output.from_environment()
-    if fmt is Format.json:
-        import json
-
-        from journeyctl.cli.output import json_safe
-
-        output.emit(json_safe(json.dumps(doc, ensure_ascii=False, indent=2)), out)
-    else:
-        with output.writing(out) as o:
-            render_messages(o, doc, only_sent=status is Which.sent, project_tz=tz)
+    with output.writing(out) as o:
+        render_messages(o, messages_doc(rows, tz), only_sent=status is Which.sent, project_tz=tz)

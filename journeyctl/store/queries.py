@@ -4,7 +4,8 @@ parameters: store/postgres/connection.py). Plain data out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,11 @@ class Stored:
     timezone: str | None  # the contact's own zone, if any
 
 
+# Ledger rows read from the database at a time when they are streamed (`messages --format
+# json`): what is held is one batch, whatever the size of the ledger.
+BATCH = 1000
+
+
 def stored_messages(
     store: OpenStore,
     *,
@@ -157,6 +163,43 @@ def stored_messages(
 ) -> list[Stored]:
     """Ledger rows in decision order: those of `statuses` (STATUS_OF_STATE words; None: all),
     of one contact or sequence, whose message time `at` is at or after `since`."""
+    sql, params = _messages_query(statuses, contact, sequence, since)
+    return [_stored(r) for r in store.conn.execute(sql, params)]
+
+
+def iter_stored_messages(
+    store: OpenStore,
+    *,
+    statuses: Iterable[str] | None = ("sent",),
+    contact: str | None = None,
+    sequence: str | None = None,
+    since: datetime | None = None,
+) -> Iterator[Stored]:
+    """`stored_messages` as they are read, BATCH rows at a time (`batches`)."""
+    sql, params = _messages_query(statuses, contact, sequence, since)
+    for rows in batches(store, sql, params, BATCH):
+        for r in rows:
+            yield _stored(r)
+
+
+def batches(store: OpenStore, sql: str, params: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    """The rows of a read-only query, `size` at a time, never the whole result at once.
+    SQLite steps its cursor as it is fetched from; PostgreSQL's ordinary cursor would take the
+    whole result into the client at `execute`, so a server-side cursor is used there."""
+    if isinstance(store.conn, sqlite3.Connection):
+        cur = store.conn.execute(sql, params)
+        while rows := cur.fetchmany(size):
+            yield rows
+        return
+    yield from store.conn.batches(sql, params, size)
+
+
+def _messages_query(
+    statuses: Iterable[str] | None,
+    contact: str | None,
+    sequence: str | None,
+    since: datetime | None,
+) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if statuses is not None:
@@ -173,19 +216,19 @@ def stored_messages(
         where.append("l.at >= ?")
         params.append(to_micros(since))
     cols = ", ".join(f"l.{c}" for c in MESSAGES.column_names)
-    rows = store.conn.execute(
+    sql = (
         "SELECT l.state, l.attempts, l.next_attempt_at, l.delivered_at, l.error, c.timezone, "
         f"{cols} FROM ledger l LEFT JOIN contacts c ON c.id = l.contact_id"
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " ORDER BY l.id",
-        params,
+        + " ORDER BY l.id"
     )
-    out = []
-    for r in rows:
-        status = STATUS_OF_STATE.get(r[0], r[0])
-        at, delivered_at = opt_datetime(r[2]), opt_datetime(r[3])
-        out.append(Stored(MESSAGES.decode(r[6:]), status, r[1], at, delivered_at, r[4], r[5]))
-    return out
+    return sql, params
+
+
+def _stored(r: tuple[Any, ...]) -> Stored:
+    status = STATUS_OF_STATE.get(r[0], r[0])
+    at, delivered_at = opt_datetime(r[2]), opt_datetime(r[3])
+    return Stored(MESSAGES.decode(r[6:]), status, r[1], at, delivered_at, r[4], r[5])
 
 
 def last_run_clock(store: OpenStore) -> datetime | None:

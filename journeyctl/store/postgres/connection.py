@@ -155,6 +155,18 @@ class SqlConnection:
         cur.executemany(query, [_params(r, order) for r in rows])
         return cur
 
+    def batches(
+        self, sql: str, params: Sequence[Any] | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a read-only query, `size` at a time, from a server-side cursor (which
+        lives in a transaction): the client never holds the whole result."""
+        query, order = translate(sql)
+        owner = self._owner
+        with owner.transaction(), owner.raw.cursor(name="journeyctl_batches") as cur:
+            cur.execute(query, _params(params, order))
+            while rows := cur.fetchmany(size):
+                yield rows
+
 
 class Connection:
     """The open connection and what it remembers between calls; each concern of the store
