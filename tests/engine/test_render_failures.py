@@ -150,16 +150,17 @@ def _event_props(i: int) -> dict[str, object]:
     """Values that compare equal in Python yet render differently (1, True, 1.0; 0.0 and
     -0.0), lists, and a property some events lack."""
     props: dict[str, object] = {"n": (1, True, 1.0)[i % 3], "f": (0.0, -0.0)[i % 2]}
-    if i % 4 != 2:
-        props["items"] = (["1", "0"], ["1", "2"], None, ["2"])[i % 4]
+    if i % 5 != 2:  # a missing `items` is dict's method (event_scope.Record), unlike None
+        props["items"] = (["1", "0"], ["1", "2"], None, ["2"], None)[i % 5]
     return props
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        "{% for i in event.items %}{{ 10 // (i|int) }}{% endfor %}",  # a 0, or no `items`
+        "{% for i in event.items or [] %}{{ 10 // (i|int) }}{% endfor %}",  # a 0, no `items`
         "{{ event.n.bit_length() }}",  # not for a float
+        "{{ 1 // (event.n|string|length - 4) }}",  # 'True'
         "{{ 1 // (event.f|string|length - 4) }}",  # '-0.0'
         "{{ 1 // (event.at.hour - 1) }}",  # the same instant, seen in Seoul
     ],
