@@ -417,7 +417,7 @@ class Renderer:
             return
         key: tuple[Any, ...] | None = None
         reads = probe.reads
-        if reads is not None and len(probe.memo) < _PROBE_MAX:
+        if reads is not None:
             # The sequence, channel and marketing flag are the step's own: not in the key.
             values: list[Any] = []
             by_type = probe.by_type
@@ -450,7 +450,7 @@ class Renderer:
             )
         except RenderFailure as exc:
             failure = exc
-        if key is not None:
+        if key is not None and len(probe.memo) < _PROBE_MAX:  # full: still read, add none
             probe.memo[key] = failure
         if failure is not None:
             raise failure
