@@ -110,8 +110,8 @@ class ContentDeps(NamedTuple):
     """What decides whether a step's body parts render at all (simulate's `Renderer._probe`).
 
     `reads`: the contact attributes whose *values* decide it; None when unknown (anything
-    reading `now`, a dynamic include, `random`, or `contact` other than as `contact.attr`: then
-    each message is rendered). An attribute only ever printed whole (`{{ contact.name }}`)
+    reading `now`, a dynamic include, `random`, `contact` or `event` other than as `.attr`, or a
+    local name `event`: then each message is rendered). An attribute only ever printed whole (`{{ contact.name }}`)
     cannot make a render fail (empty prints as empty), so it is not in `reads`.
     `names`: every attribute named (a missing one fails StrictUndefined: its presence counts).
     `by_type`: those of `reads` whose every use renders alike for all dates, or all datetimes
