@@ -110,8 +110,8 @@ class ContentDeps(NamedTuple):
     """What decides whether a step's body parts render at all (simulate's `Renderer._probe`).
 
     `reads`: the contact attributes whose *values* decide it; None when unknown (anything
-    reading `now`, a dynamic include, `random`, or `contact` other than as `contact.attr`: then
-    each message is rendered). An attribute only ever printed whole (`{{ contact.name }}`)
+    reading `now`, a dynamic include, `random`, `contact` or `event` other than as `.attr`, or a
+    local name `event`: then each message is rendered). An attribute only ever printed whole (`{{ contact.name }}`)
     cannot make a render fail (empty prints as empty), so it is not in `reads`.
     `names`: every attribute named (a missing one fails StrictUndefined: its presence counts).
     `by_type`: those of `reads` whose every use renders alike for all dates, or all datetimes
@@ -122,6 +122,12 @@ class ContentDeps(NamedTuple):
     reads: tuple[str, ...] | None
     names: tuple[str, ...]
     by_type: frozenset[str]
+    # The same for the triggering event's properties (`event.x`, event_scope), when the
+    # content reads `event` at all (`uses_event`: its absence fails StrictUndefined). Every
+    # property named decides, printed ones too: event values are not bounded as cells are.
+    event_reads: tuple[str, ...] = ()
+    event_by_type: frozenset[str] = frozenset()
+    uses_event: bool = False
 
 
 UNKNOWN: Final = ContentDeps(None, (), frozenset())
@@ -134,15 +140,24 @@ _SAFE_FILTERS: Final = frozenset(
 )
 
 
-def _contact_attr(node: nodes.Node) -> str | None:
-    """`x` when `node` is `contact.x`."""
+def _contact_attr(node: nodes.Node, name: str = "contact") -> str | None:
+    """`x` when `node` is `contact.x` (or `<name>.x`)."""
     if (
         isinstance(node, nodes.Getattr)
         and isinstance(node.node, nodes.Name)
-        and node.node.name == "contact"
+        and node.node.name == name
     ):
         return node.attr
     return None
+
+
+def _binds_event(node: nodes.Node) -> bool:
+    """Whether `node` names something else `event` (an import or a macro): it shadows it."""
+    if isinstance(node, nodes.Import):
+        return node.target == "event"
+    if isinstance(node, nodes.FromImport):
+        return any((n if isinstance(n, str) else n[-1]) == "event" for n in node.names)
+    return isinstance(node, nodes.Macro) and node.name == "event"
 
 
 def content_deps(env: Environment, parts: list[tuple[bool, str]]) -> ContentDeps:
@@ -151,25 +166,32 @@ def content_deps(env: Environment, parts: list[tuple[bool, str]]) -> ContentDeps
     parent: dict[int, nodes.Node] = {}
     loads: dict[str, list[nodes.Name]] = {}
     uses: dict[str, list[nodes.Node]] = {}
+    event_uses: dict[str, list[nodes.Node]] = {}
     for tree in _trees(env, parts, set()):
         if tree is None:
             return UNKNOWN
         for node in tree.find_all(nodes.Node):
             for child in node.iter_child_nodes():
                 parent[id(child)] = node
-            if isinstance(node, nodes.Name) and node.ctx == "load":
-                loads.setdefault(node.name, []).append(node)
-            elif isinstance(node, nodes.Filter) and node.name == "random":
+            if isinstance(node, nodes.Name):
+                if node.ctx == "load":
+                    loads.setdefault(node.name, []).append(node)
+                elif node.name == "event":
+                    return UNKNOWN  # a local `event` (set, loop, macro argument) shadows it
+            elif (isinstance(node, nodes.Filter) and node.name == "random") or _binds_event(node):
                 return UNKNOWN
             attr = _contact_attr(node)
             if attr is not None:
                 uses.setdefault(attr, []).append(node)
+            attr = _contact_attr(node, "event")
+            if attr is not None:
+                event_uses.setdefault(attr, []).append(node)
     if (
         "now" in loads
-        or "event" in loads
+        or len(loads.get("event", ())) != sum(map(len, event_uses.values()))
         or len(loads.get("contact", ())) != sum(map(len, uses.values()))
     ):
-        return UNKNOWN  # `now`, the event, or `contact` passed around whole, or `contact['x']`
+        return UNKNOWN  # `now`, or `contact` or the event passed around whole, or `contact['x']`
 
     def printed(n: nodes.Node) -> bool:
         return isinstance(parent.get(id(n)), nodes.Output)
@@ -207,7 +229,9 @@ def content_deps(env: Environment, parts: list[tuple[bool, str]]) -> ContentDeps
 
     reads = tuple(a for a, found in uses.items() if not all(printed(n) for n in found))
     by_type = frozenset(a for a in reads if all(safe(n) for n in uses[a]))
-    return ContentDeps(reads, tuple(uses), by_type)
+    event_reads = tuple(event_uses)
+    event_by_type = frozenset(a for a in event_reads if all(safe(n) for n in event_uses[a]))
+    return ContentDeps(reads, tuple(uses), by_type, event_reads, event_by_type, "event" in loads)
 
 
 @lru_cache(maxsize=1024)

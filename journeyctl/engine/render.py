@@ -417,7 +417,7 @@ class Renderer:
             return
         key: tuple[Any, ...] | None = None
         reads = probe.reads
-        if reads is not None and len(probe.memo) < _PROBE_MAX:
+        if reads is not None:
             # The sequence, channel and marketing flag are the step's own: not in the key.
             values: list[Any] = []
             by_type = probe.by_type
@@ -432,8 +432,11 @@ class Renderer:
                     present = False
                     break
             key = (tuple(values), present)
+            if probe.uses_event:
+                ev = _event_key(probe, event)
+                key = None if ev is _UNKEYED else (tuple(values), present, ev)
             try:
-                known = probe.memo.get(key, _MISSING)
+                known = probe.memo.get(key, _MISSING) if key is not None else _MISSING
             except TypeError:  # an unhashable value (a JSON list): render this one
                 key, known = None, _MISSING
             if known is None:
@@ -447,7 +450,7 @@ class Renderer:
             )
         except RenderFailure as exc:
             failure = exc
-        if key is not None:
+        if key is not None and len(probe.memo) < _PROBE_MAX:  # full: still read, add none
             probe.memo[key] = failure
         if failure is not None:
             raise failure
@@ -529,7 +532,60 @@ class _Probe:
         self.reads = deps.reads if deps is not None else ()
         self.names = deps.names if deps is not None else ()
         self.by_type = tuple(a in deps.by_type for a in self.reads or ()) if deps else ()
+        self.uses_event = deps is not None and deps.uses_event
+        self.event_reads = deps.event_reads if deps is not None else ()
+        event_by_type = deps.event_by_type if deps is not None else frozenset()
+        self.event_by_type = tuple(a in event_by_type for a in self.event_reads)
         self.memo: dict[tuple[Any, ...], RenderFailure | None] = {}
+
+
+def _event_key(probe: _Probe, event: dict[str, Any] | None) -> Any:
+    """What of the triggering event decides whether the body renders: its absence, or the
+    values of the properties the body names (exactly: each value with its type, see
+    `_exact`); _UNKEYED when one has no such key (a JSON object): that body is rendered."""
+    if event is None:
+        return None
+    reads, by_type = probe.event_reads, probe.event_by_type
+    out: list[Any] = []
+    for i in range(len(reads)):
+        v = event.get(reads[i], _MISSING)
+        if v is _MISSING:
+            out.append(v)  # no such property: `event.x` is then dict's attribute, if any
+            continue
+        if by_type[i] and (type(v) is date or type(v) is datetime):
+            out.append(type(v))  # renders alike for every date (failures.ContentDeps)
+            continue
+        k = _exact(v)
+        if k is _UNKEYED:
+            return _UNKEYED
+        out.append(k)
+    return tuple(out)
+
+
+def _exact(v: Any) -> Any:
+    """A hashable key equal only for values that render alike: tagged with the exact type
+    (1, 1.0 and True are equal in Python), floats by repr (0.0 and -0.0), datetimes with
+    their zone and fold (equal instants in two zones show different hours), lists item by
+    item; _UNKEYED for anything else."""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None or t is date:
+        return (t, v)
+    if t is float:
+        return (t, repr(v))
+    if t is datetime:
+        return (t, v, v.tzinfo, v.fold)
+    if t is list or t is tuple:
+        items: list[Any] = []
+        for x in v:
+            k = _exact(x)
+            if k is _UNKEYED:
+                return _UNKEYED
+            items.append(k)
+        return (t, tuple(items))
+    return _UNKEYED
+
+
+_UNKEYED: Final = object()
 
 
 _PROBE_MAX: Final = 65536

@@ -106,3 +106,102 @@ def test_simulate_predicts_exactly_the_bodies_that_fail(tmp_path: Path) -> None:
     predicted, rendered = failed(True), failed(False)
     assert predicted == rendered
     assert 10 < len(rendered) < 60  # both kinds of failure occur, and not for everyone
+
+
+@pytest.mark.parametrize(
+    ("text", "reads", "by_type"),
+    [
+        # printed: its value still decides (a date's type alone: by_type applies to dates)
+        ("{{ event.product }}", ("product",), {"product"}),
+        ("{% for i in event.items %}{{ i }}{% endfor %}", ("items",), set()),
+        ("{{ event.at.strftime('%d') }}", ("at",), {"at"}),
+        ("{{ 1 // event.at.hour }}", ("at",), set()),
+    ],
+)
+def test_what_of_the_event_decides_whether_a_body_renders(
+    tmp_path: Path, text: str, reads: tuple[str, ...], by_type: set[str]
+) -> None:
+    env, parts = _parts(tmp_path, **{"t.html.j2": text})
+    deps = content_deps(env, parts)  # type: ignore[arg-type]
+    assert deps.uses_event
+    assert deps.event_reads == reads
+    assert deps.event_by_type == by_type
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ event }}",
+        "{{ event['n'] }}",
+        "{% set event = contact %}{{ event.n }}",
+        "{% for event in [contact] %}{{ event.n }}{% endfor %}",
+        "{% macro event() %}{% endmacro %}{{ event.n }}",
+        "{% from 'm.html.j2' import n as event %}{{ event.n }}",
+    ],
+)
+def test_the_event_used_whole_or_shadowed_is_unknown(tmp_path: Path, text: str) -> None:
+    env, parts = _parts(
+        tmp_path, **{"t.html.j2": text, "m.html.j2": "{% macro n() %}{% endmacro %}"}
+    )
+    assert content_deps(env, parts).reads is None  # type: ignore[arg-type]
+
+
+def _event_props(i: int) -> dict[str, object]:
+    """Values that compare equal in Python yet render differently (1, True, 1.0; 0.0 and
+    -0.0), lists, and a property some events lack."""
+    props: dict[str, object] = {"n": (1, True, 1.0)[i % 3], "f": (0.0, -0.0)[i % 2]}
+    if i % 5 != 2:  # a missing `items` is dict's method (event_scope.Record), unlike None
+        props["items"] = (["1", "0"], ["1", "2"], None, ["2"], None)[i % 5]
+    return props
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in event.items or [] %}{{ 10 // (i|int) }}{% endfor %}",  # a 0, no `items`
+        "{{ event.n.bit_length() }}",  # not for a float
+        "{{ 1 // (event.n|string|length - 4) }}",  # 'True'
+        "{{ 1 // (event.f|string|length - 4) }}",  # '-0.0'
+        "{{ 1 // (event.at.hour - 1) }}",  # the same instant, seen in Seoul
+    ],
+)
+def test_simulate_predicts_the_bodies_that_fail_for_the_event(tmp_path: Path, body: str) -> None:
+    """The body probe remembers its verdict by the triggering event's values too: only values
+    that render alike may share it (equal in Python is not enough)."""
+    project = make_project(
+        tmp_path,
+        {
+            "s": """
+                sequence: s
+                trigger: {event: carted}
+                steps:
+                  - send: one
+                    channel: email
+                    subject: "hi"
+                    template: body.html.j2
+            """
+        },
+        JOURNEY,
+        **{"body.html.j2": body},
+    )
+    start = datetime(2026, 11, 1, tzinfo=KST)
+    contacts, events = [], []
+    for i in range(48):
+        zone = "Asia/Seoul" if i % 5 < 2 else "UTC"
+        contacts.append(Contact(f"c{i}", f"c{i}@x.com", name=f"N{i}", timezone=zone))
+        props = tuple(sorted(_event_props(i).items()))
+        events.append(Event(f"c{i}", "carted", start + timedelta(hours=1), props))
+    end = start + timedelta(days=1)
+
+    def failed(subjects_only: bool) -> set[str]:
+        engine = make_engine(project, subjects_only=subjects_only)
+        sim = simulate(project, contacts, events, start, end, engine=engine)
+        return {
+            m.contact_id
+            for m in sim.messages
+            if m.status is Status.SKIPPED and m.reason == "render_error"
+        }
+
+    predicted, rendered = failed(True), failed(False)
+    assert predicted == rendered
+    assert 0 < len(rendered) < 48
