@@ -1,13 +1,14 @@
 """`journeyctl simulate` as a user runs it, timed as a process: wall time and peak RSS.
 
     python bench/bench_simulate_cmd.py [--contacts 100000 1000000] [--formats table json jsonl]
-        [--engines compiled pure] [--reps 1] [--checkout DIR]
+        [--reps 1] [--checkout DIR] [--venv DIR]
 
 The data is examples/ tiled to N contacts (bench_commands.tile: ids `-i`, emails `+i`; the
 events keep the file's own order, so they are not grouped by contact). Per size, format and
 engine: `simulate sequences --contacts … --events … --start 2026-11-01 --days 30`, the table to
-/dev/null, `--format json|jsonl --out FILE`. `pure` sets JOURNEYCTL_PURE=1 (the engine a plain
-`pip install` gives when no compiled modules are present). A run whose RSS passes --kill-mb is
+/dev/null, `--format json|jsonl --out FILE`. The engine is the one the venv's install runs (an
+editable `.venv` runs the source; `--venv .venv-wheel`, as `make demo` builds it, the compiled
+wheel): its `journeyctl --version` names it in the results. A run whose RSS passes --kill-mb is
 stopped (the machine is shared) and reported as such.
 """
 
@@ -82,7 +83,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contacts", type=int, nargs="+", default=[100_000])
     ap.add_argument("--formats", nargs="+", default=["table", "json", "jsonl"])
-    ap.add_argument("--engines", nargs="+", default=["compiled", "pure"])
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--checkout", type=Path, default=ROOT)
     ap.add_argument(
@@ -90,8 +90,12 @@ def main() -> None:
     )
     ap.add_argument("--data", type=Path, help="keep the tiled data here (reused when present)")
     ap.add_argument("--kill-mb", type=float, default=6000)
+    ap.add_argument("--venv", type=Path, help="the venv whose journeyctl runs (default: .venv)")
     args = ap.parse_args()
-    exe = str(args.checkout.resolve() / ".venv" / "bin" / "journeyctl")
+    venv = args.venv if args.venv is not None else args.checkout.resolve() / ".venv"
+    exe = str(venv.resolve() / "bin" / "journeyctl")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    label = "compiled" if "compiled" in version else "pure"
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         work = Path(tmp)
         for n in args.contacts:
@@ -101,8 +105,8 @@ def main() -> None:
             if not (contacts.exists() and events.exists()):
                 tile(n, where)
             for fmt in args.formats:
-                for engine in args.engines:
-                    env = {**os.environ, "JOURNEYCTL_PURE": "1" if engine == "pure" else "0"}
+                for engine in [label]:
+                    env = dict(os.environ)
                     env["PYTHONPATH"] = args.pythonpath
                     argv = [exe, "simulate", str(args.checkout.resolve() / "sequences")]
                     argv += ["--contacts", str(contacts), "--events", str(events)]
