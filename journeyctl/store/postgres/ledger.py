@@ -8,12 +8,18 @@ from datetime import datetime
 
 from journeyctl import faults
 from journeyctl.engine.model import Message
-from journeyctl.store.base import Delivery, LedgerRow
+from journeyctl.store.base import LedgerRow
 from journeyctl.store.postgres.connection import Connection
 from journeyctl.store.postgres.runs import DEAD_CLAIMER
 from journeyctl.store.postgres.state import LEASE_US
-from journeyctl.store.serialize import opt_datetime, to_micros
-from journeyctl.store.sqlite.rows import LEDGER_COLUMNS, MESSAGE_COLUMNS, MESSAGES, N_MESSAGE
+from journeyctl.store.serialize import to_micros
+from journeyctl.store.sqlite.rows import (
+    LEDGER_COLUMNS,
+    MESSAGE_COLUMNS,
+    MESSAGES,
+    N_MESSAGE,
+    ledger_row,
+)
 
 # Due rows, skipping those another worker's claim holds locked this instant: each row is
 # claimed by exactly one worker.
@@ -108,15 +114,7 @@ class Ledger(Connection):
     def ledger(self) -> Iterator[LedgerRow]:
         rows = self.raw.execute(f"SELECT {LEDGER_COLUMNS} FROM ledger ORDER BY id").fetchall()
         for r in rows:
-            state, attempts, next_attempt_at, delivered_at, _, error = r[N_MESSAGE:]
-            yield LedgerRow(
-                message=MESSAGES.decode(r[:N_MESSAGE]),
-                state=Delivery(state),
-                attempts=attempts,
-                next_attempt_at=opt_datetime(next_attempt_at),
-                delivered_at=opt_datetime(delivered_at),
-                error=error,
-            )
+            yield ledger_row(r)
 
 
 def _recorded(store: Connection, run_id: int) -> bool:

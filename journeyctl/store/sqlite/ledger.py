@@ -8,10 +8,15 @@ from datetime import datetime
 
 from journeyctl import faults
 from journeyctl.engine.model import Message
-from journeyctl.store.base import Delivery, LedgerRow
-from journeyctl.store.serialize import opt_datetime, to_micros
+from journeyctl.store.base import LedgerRow
+from journeyctl.store.serialize import to_micros
 from journeyctl.store.sqlite.connection import Connection
-from journeyctl.store.sqlite.rows import LEDGER_COLUMNS, MESSAGE_COLUMNS, MESSAGES, N_MESSAGE
+from journeyctl.store.sqlite.rows import (
+    LEDGER_COLUMNS,
+    MESSAGE_COLUMNS,
+    MESSAGES,
+    ledger_row,
+)
 from journeyctl.store.sqlite.runs import dead_runs
 from journeyctl.store.sqlite_idle import DUE_DELIVERY, INTERRUPTED
 
@@ -115,12 +120,4 @@ class Ledger(Connection):
     def ledger(self) -> Iterator[LedgerRow]:
         rows = self.conn.execute(f"SELECT {LEDGER_COLUMNS} FROM ledger ORDER BY id").fetchall()
         for r in rows:
-            state, attempts, next_attempt_at, delivered_at, _, error = r[N_MESSAGE:]
-            yield LedgerRow(
-                message=MESSAGES.decode(r[:N_MESSAGE]),
-                state=Delivery(state),
-                attempts=attempts,
-                next_attempt_at=opt_datetime(next_attempt_at),
-                delivered_at=opt_datetime(delivered_at),
-                error=error,
-            )
+            yield ledger_row(r)

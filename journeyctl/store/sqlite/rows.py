@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from journeyctl.engine.model import Enrollment, Message, TriggerMark, serial_fields
+from journeyctl.store.base import Delivery, LedgerRow
 from journeyctl.store.serialize import (
     dumps,
     from_micros,
@@ -85,6 +86,21 @@ MESSAGE_COLUMNS = MESSAGES.columns
 LEDGER_COLUMNS = (
     f"{MESSAGE_COLUMNS}, state, attempts, next_attempt_at, delivered_at, provider_id, error"
 )
+
+
+def ledger_row(r: Any) -> LedgerRow:
+    """A row of `SELECT {LEDGER_COLUMNS}` as the Store protocol's LedgerRow (either store)."""
+    state, attempts, next_attempt_at, delivered_at, _, error = r[N_MESSAGE:]
+    return LedgerRow(
+        message=MESSAGES.decode(r[:N_MESSAGE]),
+        state=Delivery(state),
+        attempts=attempts,
+        next_attempt_at=opt_datetime(next_attempt_at),
+        delivered_at=opt_datetime(delivered_at),
+        error=error,
+    )
+
+
 # History rows for the engine (load_many): the message columns with the bodies left NULL.
 HISTORY_COLUMNS = ", ".join(
     c if f.history else "NULL" for f, c in zip(MESSAGES.fields, MESSAGES.column_names, strict=True)
