@@ -12,42 +12,25 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from journeyctl.data import build
-from journeyctl.engine.model import ContactState, Event, Message, Status, StepResult
+from journeyctl.engine.model import ContactState, Message, StepResult
+from journeyctl.store.contact_state import load_states, save_rows
 from journeyctl.store.postgres.connection import Connection, translate
 from journeyctl.store.postgres.runs import DEAD_CLAIMER
 from journeyctl.store.serialize import (
-    dumps,
-    from_micros,
-    loads,
-    memoized,
     opt_datetime,
-    props_from_json,
     to_micros,
 )
-from journeyctl.store.sqlite.connection import Loaded
-from journeyctl.store.sqlite.events import all_event_rows, events_delta
 from journeyctl.store.sqlite.rows import (
-    ENROLLMENTS,
     HISTORY_COLUMNS,
     MESSAGE_COLUMNS,
-    MESSAGES,
     N_MESSAGE,
     SAVE_ENROLLMENT,
-    enrollment_row,
-    triggers_json,
-    triggers_of,
 )
-
-_set_enrolls = Event.enrolls.__set__  # type: ignore[misc, attr-defined]  # frozen slots: see data.build
 
 # How long a due contact stays taken by the worker that claimed it, by the server's clock,
 # when that worker's run cannot be told dead sooner (its advisory lock: runs.py).
 LEASE_US = 10 * 60 * 1_000_000
 _CHUNK = 1000
-
-_SKIPPED = ("skipped", 0, None)
-_FAILED = ("failed", 0, None)
 
 _CLAIM_CONTACTS = (
     "UPDATE contact_state SET claimed_by = %(me)s, lease_until = %(until)s "
@@ -133,68 +116,15 @@ class State(Connection):
         return out
 
     def _load_many(self, ids: Sequence[str], message_columns: str) -> list[ContactState]:
-        q = self.raw.execute
-        wanted = list(ids)
-        instant = memoized(from_micros)
-        states: dict[str, ContactState] = {}
+        wanted = (list(ids),)
+
+        def query(sql: str, column: str) -> Iterable[tuple[Any, ...]]:
+            return self.raw.execute(sql.format(ids=f"{column} = ANY(%s)"), wanted)
+
         # In a transaction the contacts' state rows stay locked until it ends: a listener
         # recording an event for one of them waits, and its wake-up lands after our save.
         lock = " ORDER BY s.contact_id FOR UPDATE OF s" if self.in_transaction else ""
-        for cid, email, phone, name, tz, attrs, cursor, triggers, suppressed in q(
-            "SELECT c.id, c.email, c.phone, c.name, c.timezone, c.attrs, s.cursor, s.triggers, "
-            "s.suppressed FROM contacts c JOIN contact_state s ON s.contact_id = c.id "
-            "WHERE c.id = ANY(%s)" + lock,
-            (wanted,),
-        ):
-            states[cid] = ContactState(
-                contact=build.contact(cid, email, phone, name, tz, loads(attrs)),
-                cursor=instant(cursor),
-                triggers={} if triggers == "{}" else triggers_of(triggers),
-                suppressed={}
-                if suppressed == "{}"
-                else {k: from_micros(v) for k, v in loads(suppressed).items()},
-            )
-        if len(states) != len(set(wanted)):
-            raise KeyError(next(cid for cid in wanted if cid not in states))
-        enrollment = ENROLLMENTS.decode
-        for r in q(
-            f"SELECT {ENROLLMENTS.columns} FROM enrollments WHERE contact_id = ANY(%s) "
-            "ORDER BY contact_id, seq",
-            (wanted,),
-        ):
-            states[r[1]].enrollments.append(enrollment(r, instant))
-        pending: dict[str, list[tuple[Event, int]]] = {}
-        for eid, cid, name, at, props, enrolls, processed in q(
-            "SELECT id, contact_id, event, at, props, enrolls, processed FROM events "
-            "WHERE contact_id = ANY(%s) ORDER BY contact_id, at, id",
-            (wanted,),
-        ):
-            ev = build.event(cid, name, instant(at), props_from_json(props))
-            if not enrolls:
-                _set_enrolls(ev, False)
-            if processed:
-                states[cid].events.append(ev)
-            else:
-                states[cid].pending.append(ev)
-                pending.setdefault(cid, []).append((ev, eid))
-        message = MESSAGES.decode
-        for r in q(
-            f"SELECT {message_columns} FROM ledger WHERE contact_id = ANY(%s) "
-            "ORDER BY contact_id, id",
-            (wanted,),
-        ):
-            states[r[1]].messages.append(message(r, instant))
-        out = []
-        loaded = self._loaded
-        for cid in ids:
-            state = states[cid]
-            if state.messages:
-                state.cap_times = sorted(
-                    m.at for m in state.messages if m.status is Status.SENT and m.is_marketing
-                )
-            loaded[cid] = Loaded(pending.get(cid, []), len(state.events), len(state.messages))
-            out.append(state)
-        return out
+        return load_states(query, ids, message_columns, self._loaded, lock)
 
     def save(self, state: ContactState, result: StepResult) -> None:
         self.save_many([(state, result)])
@@ -206,98 +136,43 @@ class State(Connection):
         whose key is stored already (another worker decided them) are left out, and only the
         rows this save inserted are returned as claimed."""
         claim_us = None if claim is None else to_micros(claim)
-        claimed: list[Message] = []
-        states: list[tuple[Any, ...]] = []
-        new_states: list[tuple[Any, ...]] = []
-        enrollments: list[tuple[Any, ...]] = []
-        ledger: list[tuple[Any, ...]] = []
-        done: list[tuple[int]] = []
-        fresh: list[tuple[Any, ...]] = []
-        all_events: list[tuple[Any, ...]] = []
-        rearm: list[tuple[str, str]] = []
-        failed: dict[str, str] = {}
-        message_row = MESSAGES.row
         with self.transaction():
-            lease_until = None
+            attempting = None
             if claim_us is not None:
                 lease_until = self.server_micros() + LEASE_US
-            micros = memoized(to_micros)
-            attempting = ("attempting", 1, claim_us, self._run_id, lease_until)
-            loaded = self._loaded
-            for state, result in saves:
-                cid = state.contact.id
-                assert state.cursor is not None
-                seen = loaded.pop(cid, None)
-                (states if seen is not None else new_states).append(
-                    (
-                        micros(state.cursor),
-                        None if result.next_due is None else micros(result.next_due),
-                        triggers_json(state.triggers) if state.triggers else "{}",
-                        dumps({k: to_micros(v) for k, v in state.suppressed.items()})
-                        if state.suppressed
-                        else "{}",
-                        cid,
-                    )
-                )
-                if seen is None:
-                    enrollments += [
-                        enrollment_row(e, i, micros) for i, e in enumerate(state.enrollments)
-                    ]
-                    all_events += all_event_rows(state)
-                else:
-                    changed = {e.id for e in result.changed} if result.changed else ()
-                    enrollments += [
-                        enrollment_row(e, i, micros)
-                        for i, e in enumerate(state.enrollments)
-                        if e.is_active or e.id in changed
-                    ]
-                    events_delta(state, seen, done, fresh)
-                if result.rearmed:
-                    rearm += [(cid, e.id) for e in result.rearmed]
-                if result.failures:
-                    failed.update((m.key, why) for m, why in result.failures)
-                for m in result.messages if seen is not None else state.messages:
-                    if m.reason == "render_error" and m.key in failed:
-                        ledger.append((*message_row(m, micros), *_FAILED, None, None))
-                    elif m.status is not Status.SENT:
-                        ledger.append((*message_row(m, micros), *_SKIPPED, None, None))
-                    elif claim_us is None:
-                        planned = ("planned", 0, micros(m.at), None, None)
-                        ledger.append(message_row(m, micros) + planned)
-                    else:
-                        ledger.append(message_row(m, micros) + attempting)
-                        claimed.append(m)
+                attempting = ("attempting", 1, claim_us, self._run_id, lease_until)
+            rows = save_rows(saves, self._loaded, attempting, extra=(None, None))
             cur = self.raw.cursor()
             x = cur.executemany
-            if all_events:
-                x(_SAVE_ALL_EVENTS, all_events)
-            if rearm:
+            if rows.all_events:
+                x(_SAVE_ALL_EVENTS, rows.all_events)
+            if rows.rearm:
                 x(
                     "DELETE FROM ledger WHERE contact_id = %s AND enrollment_id = %s "
                     "AND state = 'failed' AND reason = 'render_error'",
-                    rearm,
+                    rows.rearm,
                 )
-            if states:
-                x(_SAVE_STATE, states)
-            if new_states:
-                x(_UPSERT_STATE, new_states)
-            if enrollments:
-                x(translate(SAVE_ENROLLMENT)[0], enrollments)
-            if done:
-                x("UPDATE events SET processed = 1 WHERE id = %s", done)
-            if fresh:
-                x(_INSERT_NEW_EVENTS, fresh)
+            if rows.states:
+                x(_SAVE_STATE, rows.states)
+            if rows.new_states:
+                x(_UPSERT_STATE, rows.new_states)
+            if rows.enrollments:
+                x(translate(SAVE_ENROLLMENT)[0], rows.enrollments)
+            if rows.done:
+                x("UPDATE events SET processed = 1 WHERE id = %s", rows.done)
+            if rows.fresh:
+                x(_INSERT_NEW_EVENTS, rows.fresh)
             ids: dict[str, int] = {}
-            if ledger:
-                x(_INSERT_LEDGER, ledger, returning=True)
+            if rows.ledger:
+                x(_INSERT_LEDGER, rows.ledger, returning=True)
                 while True:
                     ids.update(cur.fetchall())
                     if not cur.nextset():
                         break
-            if failed:
+            if rows.failed:
                 x(
                     "UPDATE ledger SET error = %s WHERE id = %s AND state = 'failed'",
-                    [(w, ids[k]) for k, w in failed.items() if k in ids],
+                    [(w, ids[k]) for k, w in rows.failed.items() if k in ids],
                 )
-            claimed = [m for m in claimed if m.key in ids]
+            claimed = [m for m in rows.claimed if m.key in ids]
         return [(m, 1) for m in claimed]
