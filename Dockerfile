@@ -5,10 +5,11 @@
 #     -v "$PWD:/project:ro" journeyctl run /project --db /var/lib/journeyctl/journey.db
 #
 # BASE: any Debian-based image with Python >= 3.11 as `python3`. The default is the official
-# python image; where Docker Hub is out of reach, scripts/base_image.sh makes one from Debian's
-# own repository (bookworm's python3) and `--build-arg BASE=localhost/debian-python:bookworm`
-# builds on it (docs/decisions/image.md).
-ARG BASE=python:3.11-slim
+# python:3.11-slim, named in full so that podman needs no short-name alias. Where Docker Hub is
+# out of reach, scripts/base_image.sh makes a base from Debian's own repository (bookworm's
+# python3) and `--build-arg BASE=localhost/debian-python:bookworm` builds on it
+# (docs/decisions/image.md).
+ARG BASE=docker.io/library/python:3.11-slim
 
 # Build: the C compiler mypyc needs, only here, and the journeyctl venv the runtime stage
 # copies (the same BASE, so its interpreter is at the same path there).

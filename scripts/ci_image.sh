@@ -3,7 +3,7 @@
 # (scripts/smoke_image.sh). With docker where its daemon answers. Otherwise with podman, which
 # needs no daemon, from the OS packages, on a base made from Debian's repository
 # (scripts/base_image.sh): CI machines may not reach Docker Hub (docs/decisions/image.md).
-# IMAGE_BASE=python:3.11-slim (or any base) skips making the local one.
+# IMAGE_BASE=docker.io/library/python:3.11-slim (or any base) skips making the local one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
