@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the image (Dockerfile) and start the product in it as docs/run.md shows: the version
 # with the compiled engine, `validate` on the stock sequences, the non-root user, and a `run`
-# whose state lands on a volume that a second container then reads. CI runs it where a
-# container engine answers (.ci/run). CONTAINER_ENGINE=podman uses podman.
+# whose state lands on a volume that a second container then reads. CI runs it through
+# scripts/ci_image.sh. CONTAINER_ENGINE=podman uses podman; arguments go to the build, e.g.
+#   scripts/smoke_image.sh --build-arg BASE=localhost/debian-python:bookworm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 engine=${CONTAINER_ENGINE:-docker}
@@ -10,8 +11,11 @@ tag=journeyctl:smoke
 volume=journeyctl-smoke-$$
 trap '$engine volume rm -f "$volume" >/dev/null 2>&1 || true' EXIT
 
-$engine build -t "$tag" .
-$engine run --rm "$tag" --version | tee /dev/stderr | grep -q "engine: compiled by mypyc"
+$engine build -t "$tag" "$@" .
+# (Not `tee /dev/stderr`: reopening stderr truncates a log file that CI's output goes to.)
+version=$($engine run --rm "$tag" --version)
+echo "$version"
+grep -q "engine: compiled by mypyc" <<<"$version"
 $engine run --rm "$tag" validate /project
 test "$($engine run --rm --entrypoint id "$tag" -u)" != 0
 $engine volume create "$volume" >/dev/null

@@ -5,7 +5,7 @@ Each command a unit or the CronJob runs is run here for real, its fixed paths (/
 environment as the examples have them: the run unit and the CronJob tick, the listener unit
 answers /healthz and stops cleanly on SIGTERM. `systemd-analyze verify` checks the units'
 syntax where systemd is installed. The image itself is built and smoke-tested by
-scripts/smoke_image.sh (CI, where a container engine runs).
+scripts/smoke_image.sh (CI: scripts/ci_image.sh, with docker or podman).
 """
 
 from __future__ import annotations
