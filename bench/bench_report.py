@@ -2,14 +2,16 @@
 this checkout against an earlier revision's code (issue 19: the report read contact window by
 contact window instead of whole).
 
-    python bench/bench_report.py [--ledger 1000000] [--reps 3] [--before REV] [--db FILE]
+    python bench/bench_report.py [--ledger 1000000] [--reps 3] [--before REV] [--db FILE] [--pg]
 
 The database is bench_pages.ledger_db's (the stock library's month over examples/ copied until
 the ledger holds N rows; opens on 30%, clicks on 5% of the emails sent); `--db FILE` keeps it
 (built when missing, reused when present). `--before REV`: REV's `journeyctl/` is extracted
 (git archive) and run by this venv's interpreter, first on PYTHONPATH, so both sides use the
 same interpreter and dependencies. Runs alternate between the sides and the formats; medians.
-The outputs of both sides are compared byte for byte.
+The outputs of both sides are compared byte for byte. `--pg`: the database is copied with
+`journeyctl db migrate` into a throw-away PostgreSQL cluster (tests/pg.py) and `report` reads
+it there (`--db URL`); the peak RSS is the client's, the server's own memory is not counted.
 """
 
 from __future__ import annotations
@@ -45,6 +47,33 @@ def checkout(rev: str, into: Path) -> Path:
     return into / "src"
 
 
+def measure(
+    sides: dict[str, str],
+    formats: list[str],
+    reps: int,
+    args: list[str],
+    work: Path,
+    out: dict[str, object],
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall s, peak MB) per side and format; `out` gets whether the sides' outputs match."""
+    runs: dict[str, list[tuple[float, float]]] = {f"{s} {f}": [] for f in formats for s in sides}
+    print("database ready", file=sys.stderr, flush=True)
+    for _ in range(reps):
+        for fmt in formats:
+            for side, path in sides.items():
+                env = {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1", "COLUMNS": "120"}
+                argv = [PY, "-m", "journeyctl", "report", *args, "--format", fmt,
+                        "--out", str(work / f"{side}.{fmt}")]  # fmt: skip
+                wall, mb, _ = run_measured(argv, env, work)
+                runs[f"{side} {fmt}"].append((wall, mb))
+                print(side, fmt, round(wall, 1), "s", round(mb), "MB", os.getloadavg()[0],
+                      file=sys.stderr, flush=True)  # fmt: skip
+            if "before" in sides:
+                got = [(work / f"{side}.{fmt}").read_bytes() for side in ("after", "before")]
+                out[f"identical {fmt}"] = got[0] == got[1]
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ledger", type=int, default=1_000_000)
@@ -52,6 +81,7 @@ def main() -> None:
     ap.add_argument("--before", default=None, help="a git revision to compare with")
     ap.add_argument("--db", type=Path, default=None, help="keep (or reuse) the database here")
     ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--pg", action="store_true", help="read the database from PostgreSQL")
     args = ap.parse_args()
     out: dict[str, object] = {"load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
@@ -61,30 +91,27 @@ def main() -> None:
         db = args.db or work / "ledger.db"
         if not db.exists():
             out["ledger_rows"] = ledger_db(args.ledger, db)
-        print("database ready", file=sys.stderr, flush=True)
         sides = {"after": str(ROOT)}
         if args.before:
             sides["before"] = str(checkout(args.before, work))
         formats = args.formats.split(",")
-        runs: dict[str, list[tuple[float, float]]] = {
-            f"{s} {f}": [] for f in formats for s in sides
-        }
-        for _ in range(args.reps):
-            for fmt in formats:
-                for side, path in sides.items():
-                    target = work / f"{side}.{fmt}"
-                    env = {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1", "COLUMNS": "120"}
-                    argv = [PY, "-m", "journeyctl", "report", str(project), "--db", str(db),
-                            "--format", fmt, "--out", str(target)]  # fmt: skip
-                    wall, mb, _ = run_measured(argv, env, work)
-                    runs[f"{side} {fmt}"].append((wall, mb))
-                    print(side, fmt, round(wall, 1), "s", round(mb), "MB", os.getloadavg()[0],
-                          file=sys.stderr, flush=True)  # fmt: skip
-                if "before" in sides:
-                    same = (work / f"after.{fmt}").read_bytes() == (
-                        work / f"before.{fmt}"
-                    ).read_bytes()
-                    out[f"identical {fmt}"] = same
+        if not args.pg:
+            runs = measure(sides, formats, args.reps, [str(project), "--db", str(db)], work, out)
+        else:
+            from tests.pg import Cluster, find_bindir
+
+            bindir = find_bindir()
+            if bindir is None:
+                raise SystemExit("--pg: PostgreSQL is not installed")
+            cluster = Cluster(bindir)
+            try:
+                url = cluster.new_database()
+                env = {**os.environ, "PYTHONPATH": str(ROOT)}
+                subprocess.run([PY, "-m", "journeyctl", "db", "migrate", "--from", str(db),
+                                "--to", url], env=env, check=True, capture_output=True)  # fmt: skip
+                runs = measure(sides, formats, args.reps, [str(project), "--db", url], work, out)
+            finally:
+                cluster.close()
         out["median"] = {
             k: (
                 round(statistics.median(w for w, _ in r), 2),
