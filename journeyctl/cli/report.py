@@ -98,8 +98,7 @@ def report(
     result = counts.report(thresholds, step_order=order, goal_sequences=goals)
     output = Output.from_environment()
     if fmt is ReportFormat.html:
-        counts.page.story_contacts = counts.story_contacts()
-        output.emit(html_page(result, counts.page, project, tz, db), out)
+        output.emit(html_page(result, counts.page_counts(), project, tz, db), out)
     elif fmt is ReportFormat.json:
         import json
 

@@ -280,7 +280,8 @@ class Counts:
         self.goal_sequences: set[str] = set()
         self.recorded: set[str] = set()
         self.attribution = Attribution()
-        self.page = PageCounts()
+        self.per_day: dict[str, Counter[str]] = defaultdict(Counter)
+        self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self._first_sent: dict[str, tuple[int, str]] = {}  # sequence -> (ledger id, contact)
 
     def add(
@@ -322,28 +323,28 @@ class Counts:
         s.delivered += m.state == "sent"
         s.first_at = m.at if s.first_at is None else min(s.first_at, m.at)
         if self.day_of is not None:
-            self.page.per_day[self.day_of(m.at)][m.sequence] += 1
+            self.per_day[self.day_of(m.at)][m.sequence] += 1
 
     def _enrollment(self, e: EnrollmentRow) -> None:
         if e.outcome == "goal":
             self.goal_sequences.add(e.sequence)
         if self.since is not None and e.entered_at < self.since:
             return
-        self.page.outcomes[e.sequence][e.outcome] += 1
+        self.outcomes[e.sequence][e.outcome] += 1
         if e.variant is not None:
             arm = self.arms.setdefault((e.sequence, e.variant), [0, 0])
             arm[0] += 1
             arm[1] += e.outcome == "goal"
 
-    def story_contacts(self, limit: int = 6) -> list[str]:
-        """Per sequence, the contact first sent a message of it (in the ledger's order),
-        the sequences taken in that order: at most `limit` contacts."""
+    def page_counts(self, stories: int = 6) -> PageCounts:
+        """The page's counts; its stories: per sequence, the contact first sent a message of
+        it (in the ledger's order), the sequences in that order, at most `stories` contacts."""
         picked: dict[str, None] = {}
         for _, contact in sorted(self._first_sent.values()):
-            picked.setdefault(contact)
-            if len(picked) >= limit:
+            if len(picked) >= stories:
                 break
-        return list(picked)
+            picked.setdefault(contact)
+        return PageCounts(self.per_day, self.outcomes, list(picked))
 
     def report(
         self,
@@ -352,6 +353,7 @@ class Counts:
         step_order: dict[str, list[str]] | None = None,
         goal_sequences: set[str] | None = None,
     ) -> Report:
+        """The report of everything added (once: the responses are moved into the rows)."""
         a = self.attribution
         for key, c in a.steps.items():
             s = self.steps[key]  # responses and goals count only for messages counted as sent
