@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import textwrap
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,3 +212,52 @@ def test_many_small_databases(
     proj = project(tmp_path)
     for since in (None, "2026-11-02T12:00"):
         same_as_reference(tmp_path, proj, db, since, "json")
+
+
+def plain_rows(contacts: int) -> dict[str, list[tuple[object, ...]]]:
+    """Every contact alike (an enrollment in an arm, two messages, an open naming the first,
+    a click naming none): the counts stay the same size whatever the number of contacts."""
+    out: dict[str, list[tuple[object, ...]]] = {k: [] for k in ("ledger", "events", "enrollments")}
+    out["contacts"] = []
+    for i in range(contacts):
+        cid, eid, arm = f"p{i:05d}", f"e{i:05d}", "ab"[i % 2]
+        at = to_micros(T0 + timedelta(minutes=i % 600))
+        out["enrollments"].append((eid, cid, "promo", "v1", at, "goal", at + 7_200_000_000, arm))
+        for j, step in enumerate((f"offer-{arm}", "reminder")):
+            out["ledger"].append((f"k{i:05d}-{j}", cid, "promo", step, "email",
+                                  at + j * 3_600_000_000, "sent", eid, 0, None, arm, "S",
+                                  "sent"))  # fmt: skip
+        out["events"].append(
+            (cid, "opened", at + 60_000_000, json.dumps([["message_id", f"k{i:05d}-0"]]))
+        )
+        out["events"].append((cid, "clicked", at + 120_000_000, "[]"))
+    return out
+
+
+def peak_bytes(db: str, proj: Path, out: Path) -> int:
+    """The peak of Python's allocations while `report` runs in this process."""
+    tracemalloc.start()
+    try:
+        code, _, err = cli("report", str(proj), "--db", db, "--format", "json", "--out", str(out))
+        assert code == 0, err
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_follow_the_ledger(
+    tmp_path: Path, new_db: Callable[[Path], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small windows, so that the small database already fills several. Holding every row (as
+    # `report` did before) adds several hundred bytes a row: 5,000 more rows here.
+    monkeypatch.setattr("journeyctl.reporting.db_rows.BATCH_ROWS", 100)
+    small, large = new_db(tmp_path / "small"), new_db(tmp_path / "large")
+    fill(small, plain_rows(250))  # 1,250 rows
+    fill(large, plain_rows(1250))  # 6,250 rows
+    proj, out = project(tmp_path), tmp_path / "out.json"
+    peak_bytes(small, proj, out)  # the first run's one-time costs (imports, caches)
+    peak_small = peak_bytes(small, proj, out)
+    grew = peak_bytes(large, proj, out) - peak_small
+    print(f"peak grew {grew} bytes from 1,250 to 6,250 rows")
+    assert json.loads(out.read_text(encoding="utf-8"))["steps"][0]["sent"] == 625
+    assert grew < 150 * 1000, f"peak grew {grew} bytes from 1,250 to 6,250 rows"
