@@ -226,9 +226,8 @@ def attribute(
         seen.add(ev.event)
         c = out.row(hit)
         c[_COUNTED[ev.event]] += 1
-        if (
-            ev.event == "bounced" and hit.state == "sent"
-        ):  # the channel took it, the mailbox did not
+        # A bounce: the channel took the message, the mailbox did not.
+        if ev.event == "bounced" and hit.state == "sent":
             c[UNDELIVERED] += 1
     by_enrollment: dict[str | tuple[str, str], list[MessageRow]] = defaultdict(list)
     for m in sent:
