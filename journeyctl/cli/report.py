@@ -14,7 +14,7 @@ from journeyctl.cli.options import DbOpt, ExcelOpt, OutOpt, format_option
 
 if TYPE_CHECKING:
     from journeyctl.cli.output import Output
-    from journeyctl.reporting.report import EnrollmentRow, MessageRow, Report
+    from journeyctl.reporting.report import PageCounts, Report
     from journeyctl.spec.project import Project
 
 
@@ -59,8 +59,7 @@ def report(
     from journeyctl.cli.output import Output
     from journeyctl.data.instants import parse_instant
     from journeyctl.errors import ProjectError
-    from journeyctl.reporting.db_rows import read_rows
-    from journeyctl.reporting.report import build_report
+    from journeyctl.reporting.db_rows import report_counts
     from journeyctl.spec.loader import load_project
 
     fmt = format_for(fmt, out, ReportFormat)
@@ -77,7 +76,16 @@ def report(
     store = open_existing(db)
     try:
         tz = (settings.timezone if settings else None) or store.get_meta("timezone") or "UTC"
-        messages, events, enrollments = read_rows(store.conn)
+        t0 = parse_instant(since, tz, option="--since") if since else None
+        day_of = None
+        if fmt is ReportFormat.html:  # the page's messages per local day
+            from zoneinfo import ZoneInfo
+
+            from journeyctl.pages.days import LocalDays
+
+            day_of = LocalDays(ZoneInfo(tz))
+        # Read a window of contacts at a time, only the numbers kept (reporting.db_rows).
+        counts = report_counts(store.conn, t0, day_of)
     finally:
         store.close()
     from journeyctl.spec.models import ReportThresholds
@@ -87,13 +95,10 @@ def report(
     if project is not None and project.sequences:
         order = {k: list(s.flow.nodes) for k, s in project.sequences.items()}
         goals = {k for k, s in project.sequences.items() if s.model.goal is not None}
-    t0 = parse_instant(since, tz, option="--since") if since else None
-    result = build_report(
-        messages, events, enrollments, thresholds, since=t0, step_order=order, goal_sequences=goals
-    )
+    result = counts.report(thresholds, step_order=order, goal_sequences=goals)
     output = Output.from_environment()
     if fmt is ReportFormat.html:
-        output.emit(html_page(result, messages, enrollments, project, tz, db), out)
+        output.emit(html_page(result, counts.page_counts(), project, tz, db), out)
     elif fmt is ReportFormat.json:
         import json
 
@@ -107,15 +112,14 @@ def report(
 
 def html_page(
     result: Report,
-    messages: list[MessageRow],
-    enrollments: list[EnrollmentRow],
+    counts: PageCounts,
     project: Project | None,
     tz: str,
     db: str | Path,
 ) -> str:
     """The report's page, with the stories (`explain --db`) of a few contacts."""
     from journeyctl.errors import UsageError
-    from journeyctl.pages.report_page import report_page, story_contacts
+    from journeyctl.pages.report_page import report_page
     from journeyctl.reporting.story import story_text
 
     stories = []
@@ -125,7 +129,7 @@ def html_page(
 
         store = open_store(db)  # opened once for all the stories
         try:
-            for cid in story_contacts(messages):
+            for cid in counts.story_contacts:
                 try:
                     doc = explain_from_db(project, db, cid, store)
                 except UsageError:  # a ledger row whose contact is gone: no story to tell
@@ -133,7 +137,7 @@ def html_page(
                 stories.append({"contact_id": cid, "text": story_text(doc)})
         finally:
             store.close()
-    return report_page(result, messages, enrollments, project, tz, stories=stories)
+    return report_page(result, counts, project, tz, stories=stories)
 
 
 def to_csv(result: Report) -> str:

@@ -11,25 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.pages.charts import bars
-from journeyctl.pages.days import LocalDays
 from journeyctl.pages.flow import DONE, NOTE, START, flow_chart
 from journeyctl.pages.texts import TEXTS
-from journeyctl.reporting.report import _SENT_STATES, EnrollmentRow, MessageRow, Report, StepStats
+from journeyctl.reporting.report import PageCounts, Report, StepStats
 from journeyctl.spec.project import Project
 
 _SUMS = ("sent", "delivered", "opened", "clicked", "goals", "unsubscribed", "bounced")
-
-
-def daily_sent(
-    messages: Sequence[MessageRow], tz: ZoneInfo, since: datetime | None
-) -> dict[str, Counter[str]]:
-    """Messages decided to send per local day and sequence."""
-    days: dict[str, Counter[str]] = defaultdict(Counter)
-    local_day = LocalDays(tz)
-    for m in messages:
-        if m.state in _SENT_STATES and (since is None or m.at >= since):
-            days[local_day(m.at)][m.sequence] += 1
-    return days
 
 
 def _span(days: Sequence[str]) -> list[str]:
@@ -49,8 +36,7 @@ def _total(rows: Sequence[StepStats]) -> dict[str, int]:
 
 def report_data(
     report: Report,
-    messages: Sequence[MessageRow],
-    enrollments: Sequence[EnrollmentRow],
+    page_counts: PageCounts,
     project: Project | None,
     timezone: str,
     lang: str,
@@ -60,15 +46,12 @@ def report_data(
     """The context of templates/report.html.j2 (see pages.render_page)."""
     t = TEXTS[lang]
     tz = ZoneInfo(timezone)
-    per_day = daily_sent(messages, tz, report.since)
+    per_day = defaultdict(Counter, page_counts.per_day)
     days = _span(list(per_day))
     by_seq: dict[str, list[StepStats]] = defaultdict(list)
     for s in report.steps:
         by_seq[s.sequence].append(s)
-    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-    for e in enrollments:
-        if report.since is None or e.entered_at >= report.since:
-            outcomes[e.sequence][e.outcome] += 1
+    outcomes = defaultdict(Counter, page_counts.outcomes)
     names = sorted(by_seq)
     charts: dict[str, Any] = {
         "per-day": bars(days, {n: [per_day[d][n] for d in days] for n in names}, stacked=True)
@@ -142,24 +125,9 @@ def report_data(
     }
 
 
-def story_contacts(messages: Sequence[MessageRow], limit: int = 6) -> list[str]:
-    """A few contacts whose stories the page tells: per sequence, the first who was sent a
-    message of it (in the ledger's order)."""
-    seen: set[str] = set()
-    picked: dict[str, None] = {}
-    for m in messages:
-        if m.sequence not in seen and m.state in _SENT_STATES:
-            seen.add(m.sequence)
-            picked.setdefault(m.contact_id)
-            if len(picked) >= limit:
-                break
-    return list(picked)
-
-
 def report_page(
     report: Report,
-    messages: Sequence[MessageRow],
-    enrollments: Sequence[EnrollmentRow],
+    page_counts: PageCounts,
     project: Project | None,
     timezone: str,
     *,
@@ -170,5 +138,5 @@ def report_page(
     from journeyctl.pages.texts import language
 
     lang = language(project.settings if project is not None else None, timezone)
-    data = report_data(report, messages, enrollments, project, timezone, lang, stories=stories)
+    data = report_data(report, page_counts, project, timezone, lang, stories=stories)
     return render_page("report", data, lang)

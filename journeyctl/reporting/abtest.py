@@ -72,6 +72,16 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
+@dataclass(frozen=True)
+class ArmTally:
+    """One arm's enrollments (from `since`): how many, how many reached the goal, how many
+    clicked a message of theirs."""
+
+    n: int
+    goals: int
+    clicks: int
+
+
 def compare_arms(
     messages: list[MessageRow],
     enrollments: list[EnrollmentRow],
@@ -88,17 +98,34 @@ def compare_arms(
     for e in enrollments:
         if e.variant is not None and (since is None or e.entered_at >= since):
             arms[e.sequence][e.variant].append(e)
+    tallies = {
+        seq: {
+            name: ArmTally(
+                len(rows),
+                sum(e.outcome == "goal" for e in rows),
+                sum(e.id in clicked_enrollments for e in rows),
+            )
+            for name, rows in by_name.items()
+        }
+        for seq, by_name in arms.items()
+    }
+    return compare_tallies(tallies, thresholds, goal_sequences)
+
+
+def compare_tallies(
+    arms: Mapping[str, Mapping[str, ArmTally]],
+    thresholds: ReportThresholds,
+    goal_sequences: Collection[str],
+) -> list[Comparison]:
+    """Per sequence (sequence -> arm -> tally), the arms compared on goal conversion when the
+    sequence has a goal, else on clicks."""
     out = []
     for seq in sorted(arms):
         metric = "goal" if seq in goal_sequences else "click"
         c = Comparison(seq, metric)
         for name in sorted(arms[seq]):
-            rows = arms[seq][name]
-            wins = sum(
-                (e.outcome == "goal") if metric == "goal" else (e.id in clicked_enrollments)
-                for e in rows
-            )
-            c.arms.append(Arm(name, len(rows), wins))
+            t = arms[seq][name]
+            c.arms.append(Arm(name, t.n, t.goals if metric == "goal" else t.clicks))
         if len(c.arms) < 2:
             c.note = "only one arm has enrollments"
             out.append(c)
