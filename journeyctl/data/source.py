@@ -268,7 +268,8 @@ def _strings(obj: Any) -> Iterator[str]:
 
 
 def _holds_surrogate(obj: Any) -> bool:
-    return any(any("\ud800" <= ch <= "\udfff" for ch in s) for s in _strings(obj))
+    # code points, not "\ud800" literals: mypyc cannot compile surrogates in a string literal
+    return any(any(0xD800 <= ord(ch) <= 0xDFFF for ch in s) for s in _strings(obj))
 
 
 def bad_surrogate(path: Path, line: int, col: int) -> Diagnostic:
