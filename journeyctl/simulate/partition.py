@@ -57,7 +57,7 @@ class Partition:
         self._current: list[tuple[Any, ...]] = []
         self._contact_segments: list[tuple[int, int]] = []
         self._event_segments: list[list[tuple[int, int]]] = []
-        self._pending: dict[int, list[tuple[Any, ...]]] = {}
+        self._pending: list[list[tuple[Any, ...]]] = []  # per chunk, the events not written
         self._buffered = 0
 
     def _write(self, blob: bytes) -> tuple[int, int]:
@@ -77,6 +77,7 @@ class Partition:
         if self._current:
             self._contact_segments.append(self._write(_encode(self._current)))
             self._event_segments.append([])
+            self._pending.append([])
             self._current = []
             self._index = len(self._contact_segments)
 
@@ -86,21 +87,17 @@ class Partition:
         index = self._chunk_of.get(e.contact_id)
         if index is None:
             return
-        group = self._pending.get(index)
-        row = (e.contact_id, e.name, e.at, e.props)
-        if group is None:
-            self._pending[index] = [row]
-        else:
-            group.append(row)
+        self._pending[index].append((e.contact_id, e.name, e.at, e.props))
         self.events += 1
         self._buffered += 1
         if self._buffered >= _EVENT_BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        for index, rows in self._pending.items():
-            self._event_segments[index].append(self._write(_encode(rows)))
-        self._pending = {}
+        for index, rows in enumerate(self._pending):
+            if rows:
+                self._event_segments[index].append(self._write(_encode(rows)))
+                self._pending[index] = []
         self._buffered = 0
 
     def seal(self) -> int:
