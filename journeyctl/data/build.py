@@ -70,3 +70,34 @@ def event(contact_id: str, name: str, at: datetime, props: tuple[tuple[str, Any]
 if NATIVE_MODEL:
     contact = Contact  # type: ignore[assignment]  # positional, like the builders above
     event = Event  # type: ignore[assignment]
+
+# A contact or an event as the tuple of its fields, in the order of `contact` and `event`
+# (enrolls left out: True): what simulate's partition keeps of each row. A reader asked for
+# rows yields these instead of building the frozen objects only to take them apart.
+ContactRow = tuple[str, str | None, str | None, str | None, str | None, dict[str, Any]]
+EventRow = tuple[str, str, datetime, tuple[tuple[str, Any], ...]]
+
+
+def contact_row(
+    id: str,
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    timezone: str | None,
+    attrs: dict[str, Any],
+) -> ContactRow:
+    return (id, email, phone, name, timezone, attrs)
+
+
+def event_row(
+    contact_id: str, name: str, at: datetime, props: tuple[tuple[str, Any], ...]
+) -> EventRow:
+    return (contact_id, name, at, props)
+
+
+def contact_of(c: Contact) -> ContactRow:
+    return (c.id, c.email, c.phone, c.name, c.timezone, c.attrs)
+
+
+def event_of(e: Event) -> EventRow:
+    return (e.contact_id, e.name, e.at, e.props)

@@ -13,6 +13,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
+from journeyctl.data.build import ContactRow
 from journeyctl.data.contact_fields import (
     KNOWN,
     Zones,
@@ -65,6 +66,23 @@ def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) ->
 
 
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
+    return _csv_items(path, settings, encoding, build.contact)
+
+
+def _csv_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    return _csv_items(path, settings, encoding, build.contact_row)
+
+
+def _jsonl_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    for x in jsonl_stream(path, settings, encoding):
+        yield build.contact_of(x) if type(x) is Contact else x
+
+
+def _csv_items(
+    path: Path, settings: ProjectSettings, encoding: str, make: Callable[..., Any]
+) -> Iterator[Any]:
+    """The CSV reader's stream, each good row as `make(id, email, phone, name, timezone,
+    attrs)`: a Contact (build.contact), or the tuple of its fields (build.contact_row)."""
     zone = ZoneInfo(settings.timezone)
     types = field_types(settings)
     zones = Zones()
@@ -184,11 +202,35 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if tz is not None and not (zones.valid.get(tz) or zones(tz)):
                 yield bad_timezone(path, line, tz_i + 1, tz, settings.timezone)  # type: ignore[operator]
                 tz = None
-            yield build.contact(cid, email, phone, full_name, tz, attrs)
+            yield make(cid, email, phone, full_name, tz, attrs)
 
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
     return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=jsonl_stream)
+
+
+def read_contact_rows(
+    path: Path,
+    settings: ProjectSettings,
+    *,
+    each: Callable[[ContactRow], object],
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+) -> ReadResult[ContactRow]:
+    """read_contacts giving `each` every good contact as the tuple of its fields
+    (build.contact_row), no Contact built: simulate's partition keeps only those. Same
+    checks, errors, warnings and rejects file."""
+    stream = stream_file(path, settings, encoding, csv_stream=_csv_rows, jsonl_stream=_jsonl_rows)
+    return collect(
+        stream,
+        path,
+        tuple,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        jsonl=is_jsonl(path),
+        each=each,
+    )
 
 
 def iter_contacts(

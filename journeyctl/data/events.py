@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
+from journeyctl.data.build import EventRow
 from journeyctl.data.convert import MEMO_SIZE, TYPES, datetime_parser, memoized, parser_for
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
@@ -134,6 +135,23 @@ class _Columns:
 
 
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
+    return _csv_items(path, settings, encoding, build.event)
+
+
+def _csv_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    return _csv_items(path, settings, encoding, build.event_row)
+
+
+def _jsonl_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    for x in _jsonl_stream(path, settings, encoding):
+        yield build.event_of(x) if type(x) is Event else x
+
+
+def _csv_items(
+    path: Path, settings: ProjectSettings, encoding: str, make: Callable[..., Any]
+) -> Iterator[Any]:
+    """The CSV reader's stream, each good row as `make(contact_id, name, at, props)`: an
+    Event (build.event), or the tuple of its fields (build.event_row)."""
     parse_at = datetime_parser(ZoneInfo(settings.timezone))
     typed = property_parsers(settings)
     # Cells met before, as written (not stripped): a good event name, kept once for every
@@ -165,9 +183,9 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                         v = row[i].strip()
                         if v:
                             found = (*found, (k, v))
-                    yield build.event(cid, name, at, found)
+                    yield make(cid, name, at, found)
                     continue
-            yield _checked(path, line, row, bad, cols, typed, names, instants, parse_at)
+            yield _checked(path, line, row, bad, cols, typed, names, instants, parse_at, make)
 
 
 def _checked(
@@ -180,8 +198,10 @@ def _checked(
     names: dict[str, str],
     instants: dict[str, datetime],
     parse_at: Callable[[str], datetime],
-) -> Event | Rejected:
-    """One row checked cell by cell: its Event, or the row with every problem found in it."""
+    make: Callable[..., Any],
+) -> Any:
+    """One row checked cell by cell: `make` of its fields, or the row (Rejected) with every
+    problem found in it."""
     problems: list[Diagnostic] = [] if bad is None else [bad]
     wrong = bad_width(path, line, row, cols.width)
     if wrong is not None:
@@ -233,7 +253,7 @@ def _checked(
         v = row[i].strip()
         if v:
             found = (*found, (k, v))
-    return build.event(cid, name, at, found)
+    return make(cid, name, at, found)
 
 
 def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
@@ -309,6 +329,30 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
     return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=_jsonl_stream)
+
+
+def read_event_rows(
+    path: Path,
+    settings: ProjectSettings,
+    *,
+    each: Callable[[EventRow], object],
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+) -> ReadResult[EventRow]:
+    """read_events giving `each` every good event as the tuple of its fields
+    (build.event_row), no Event built: simulate's partition keeps only those. Same checks,
+    errors and rejects file."""
+    stream = stream_file(path, settings, encoding, csv_stream=_csv_rows, jsonl_stream=_jsonl_rows)
+    return collect(
+        stream,
+        path,
+        tuple,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        jsonl=is_jsonl(path),
+        each=each,
+    )
 
 
 def iter_events(

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from journeyctl.data import build
+from journeyctl.data.build import ContactRow, EventRow
 from journeyctl.engine.model import Contact, Event
 
 CHUNK = 1000  # contacts per chunk: the unit workers take and results come back in
@@ -67,8 +68,12 @@ class Partition:
         return at, len(blob)
 
     def add_contact(self, c: Contact) -> None:
-        self._chunk_of[c.id] = self._index
-        self._current.append((c.id, c.email, c.phone, c.name, c.timezone, c.attrs))
+        self.add_contact_row(build.contact_of(c))
+
+    def add_contact_row(self, row: ContactRow) -> None:
+        """A contact as the tuple of its fields (data.build.contact_row; the readers' rows)."""
+        self._chunk_of[row[0]] = self._index
+        self._current.append(row)
         self.contacts += 1
         if len(self._current) >= self.chunk:
             self._close_chunk()
@@ -82,12 +87,16 @@ class Partition:
             self._index = len(self._contact_segments)
 
     def add_event(self, e: Event) -> None:
+        self.add_event_row(build.event_of(e))
+
+    def add_event_row(self, row: EventRow) -> None:
+        """An event as the tuple of its fields (data.build.event_row; the readers' rows)."""
         if self._current:  # the contacts are complete once events start
             self._close_chunk()
-        index = self._chunk_of.get(e.contact_id)
+        index = self._chunk_of.get(row[0])
         if index is None:
             return
-        self._pending[index].append((e.contact_id, e.name, e.at, e.props))
+        self._pending[index].append(row)
         self.events += 1
         self._buffered += 1
         if self._buffered >= _EVENT_BATCH:
