@@ -20,7 +20,6 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from journeyctl.data import build
-from journeyctl.data.build import ContactRow, EventRow
 from journeyctl.engine.model import Contact, Event
 
 CHUNK = 1000  # contacts per chunk: the unit workers take and results come back in
@@ -70,8 +69,9 @@ class Partition:
     def add_contact(self, c: Contact) -> None:
         self.add_contact_row(build.contact_of(c))
 
-    def add_contact_row(self, row: ContactRow) -> None:
-        """A contact as the tuple of its fields (data.build.contact_row; the readers' rows)."""
+    def add_contact_row(self, row: tuple[Any, ...]) -> None:
+        """A contact as the tuple of its fields (data.build.ContactRow; the readers' rows).
+        Typed as any tuple: compiled, a typed tuple would be unpacked and built again."""
         self._chunk_of[row[0]] = self._index
         self._current.append(row)
         self.contacts += 1
@@ -89,8 +89,8 @@ class Partition:
     def add_event(self, e: Event) -> None:
         self.add_event_row(build.event_of(e))
 
-    def add_event_row(self, row: EventRow) -> None:
-        """An event as the tuple of its fields (data.build.event_row; the readers' rows)."""
+    def add_event_row(self, row: tuple[Any, ...]) -> None:
+        """An event as the tuple of its fields (data.build.EventRow; the readers' rows)."""
         if self._current:  # the contacts are complete once events start
             self._close_chunk()
         index = self._chunk_of.get(row[0])
