@@ -4,7 +4,7 @@
     python bench/bench_readers.py 20000      # custom sizes
     python bench/bench_readers.py --simulate-input DIR [--project sequences] [--reps 3]
 
-Prints a Markdown table (rows/s, best of 3) to append to bench/RESULTS.md under `## Readers`.
+Prints a Markdown table (rows per CPU second, best of 3) to append to bench/RESULTS.md under `## Readers`.
 `--simulate-input` times what `simulate` does before simulating (cli/simulate.py
 `_read_inputs`): DIR's contacts.csv then events.csv read with the project's settings into a
 Partition (bench_commands.tile makes such a DIR), wall and CPU seconds per file, and rows/s.
@@ -81,11 +81,13 @@ def floor(path: Path) -> int:
 
 
 def best_rate(n: int, fn: Callable[[], object], repeat: int = 3) -> float:
+    """Rows per CPU second of this process, best of `repeat`: on a shared machine the wall
+    time says more about the neighbours than about the reader."""
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return n / best
 
 
@@ -136,7 +138,9 @@ def simulate_input(data: Path, project_dir: Path, reps: int) -> None:
 
 
 def main(sizes: list[int]) -> None:
-    print(f"Python {platform.python_version()} on {platform.machine()}, best of 3\n")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, rows per CPU second, best of 3\n"
+    )
     print("| input | rows | csv.reader floor | reader | reader / floor |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
