@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECT_NATIVE = os.environ.get("JOURNEYCTL_EXPECT_NATIVE", "") not in ("", "0")
 
 
-def listed_modules() -> tuple[str, ...]:
-    """The engine modules pyproject.toml has the wheel build compile."""
+def listed_modules(package: str = "journeyctl/engine") -> tuple[str, ...]:
+    """The modules of `package` (the engine's unless named) pyproject.toml has the wheel
+    build compile."""
     with (ROOT / "pyproject.toml").open("rb") as f:
         hook = tomllib.load(f)["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["custom"]
-    return tuple(sorted(Path(path).stem for path in hook["compile"]))
+    paths = [Path(path) for path in hook["compile"]]
+    return tuple(sorted(p.stem for p in paths if p.parent.as_posix() == package))
 
 
 def installed() -> bool:

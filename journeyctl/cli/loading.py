@@ -11,6 +11,7 @@ from journeyctl.run.imports import InputReport
 from journeyctl.spec.project import Project
 
 if TYPE_CHECKING:
+    from journeyctl.data.build import ContactRow, EventRow
     from journeyctl.data.result import ReadResult
 
 T = TypeVar("T")
@@ -45,10 +46,17 @@ def read_contacts_input(
     skip_invalid: bool = False,
     hold_back: bool = False,
     each: Callable[[Contact], object] | None = None,
+    rows: Callable[[ContactRow], object] | None = None,
 ) -> tuple[list[Contact], InputReport]:
-    """`each`: every good contact is given to it as it is read, none kept (simulate)."""
-    from journeyctl.data.contacts import read_contacts
+    """`each`: every good contact is given to it as it is read, none kept; `rows` the same
+    with the tuple of its fields, no Contact built (simulate's partition)."""
+    from journeyctl.data.contacts import read_contact_rows, read_contacts
 
+    if rows is not None:
+        return _read(
+            read_contact_rows, "contacts", project, path, encoding, skip_invalid, hold_back,
+            each=rows,
+        )  # fmt: skip
     return _read(
         read_contacts, "contacts", project, path, encoding, skip_invalid, hold_back, each=each
     )
@@ -80,9 +88,16 @@ def read_events_input(
     skip_invalid: bool = False,
     hold_back: bool = False,
     each: Callable[[Event], object] | None = None,
+    rows: Callable[[EventRow], object] | None = None,
 ) -> tuple[list[Event], InputReport]:
-    from journeyctl.data.events import read_events
+    """`each` and `rows` as for read_contacts_input."""
+    from journeyctl.data.events import read_event_rows, read_events
 
+    if rows is not None:
+        return _read(
+            read_event_rows, "events", project, path, encoding, skip_invalid, hold_back,
+            each=rows,
+        )  # fmt: skip
     return _read(read_events, "events", project, path, encoding, skip_invalid, hold_back, each=each)
 
 

@@ -155,13 +155,13 @@ def _read_inputs(
 
     inputs = [
         read_contacts_input(
-            project, contacts, encoding, skip_invalid=skip_invalid, each=partition.add_contact
+            project, contacts, encoding, skip_invalid=skip_invalid, rows=partition.add_contact_row
         )[1]
     ]
     if events is not None:
         inputs.append(
             read_events_input(
-                project, events, encoding, skip_invalid=skip_invalid, each=partition.add_event
+                project, events, encoding, skip_invalid=skip_invalid, rows=partition.add_event_row
             )[1]
         )
     return inputs

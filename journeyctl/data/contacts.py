@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
+from journeyctl.data.build import ContactRow
 from journeyctl.data.contact_fields import (
     KNOWN,
     Zones,
@@ -25,7 +26,7 @@ from journeyctl.data.contact_fields import (
     normal_phone,
 )
 from journeyctl.data.contacts_jsonl import jsonl_stream
-from journeyctl.data.convert import memoized, parser_for
+from journeyctl.data.convert import MEMO_SIZE, parser_for
 from journeyctl.data.result import ReadResult, again, collect
 from journeyctl.data.source import (
     Fatal,
@@ -44,6 +45,7 @@ from journeyctl.engine.model import Contact
 from journeyctl.spec.models import ProjectSettings
 
 Stream = Iterator[Contact | Diagnostic | Rejected | Header]
+_UNKNOWN: Final = object()  # a cell not met before in its column
 
 
 def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) -> list[str]:
@@ -64,6 +66,23 @@ def _header(path: Path, line: int, fields: list[str], bad: Diagnostic | None) ->
 
 
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
+    return _csv_items(path, settings, encoding, build.contact)
+
+
+def _csv_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    return _csv_items(path, settings, encoding, build.contact_row)
+
+
+def _jsonl_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    for x in jsonl_stream(path, settings, encoding):
+        yield build.contact_of(x) if type(x) is Contact else x
+
+
+def _csv_items(
+    path: Path, settings: ProjectSettings, encoding: str, make: Callable[..., Any]
+) -> Iterator[Any]:
+    """The CSV reader's stream, each good row as `make(id, email, phone, name, timezone,
+    attrs)`: a Contact (build.contact), or the tuple of its fields (build.contact_row)."""
     zone = ZoneInfo(settings.timezone)
     types = field_types(settings)
     zones = Zones()
@@ -77,7 +96,10 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
         id_i = at["id"]
         email_i, phone_i, name_i, tz_i = (at.get(k) for k in KNOWN[1:])
         strings: list[tuple[int, str]] = []
-        typed: list[tuple[int, str, str, Callable[[str], Any]]] = []
+        # A typed column's values by cell as written (not stripped): a column repeats its
+        # values (dates, minutes, flags, small counts), and a lookup costs a fraction of a
+        # strip and a parse. Every contact column type parses to an immutable value.
+        typed: list[tuple[int, str, str, Callable[[str], Any], dict[str, Any]]] = []
         for i, name in enumerate(columns):
             if not name or name in KNOWN:
                 continue
@@ -86,9 +108,7 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             if parse is None:
                 strings.append((i, name))
             else:
-                if kind in ("date", "datetime"):
-                    parse = memoized(parse)
-                typed.append((i, name, kind, parse))
+                typed.append((i, name, kind, parse, {}))
         unnamed = [i for i, name in enumerate(columns) if not name]
         # Declared but absent columns read as empty, as the template/expression contract expects.
         absent = {
@@ -107,10 +127,11 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             problems: list[Diagnostic] = []
             if bad is not None:
                 problems.append(bad)
-            wrong = bad_width(path, line, row, width)
-            if wrong is not None:
-                yield Rejected(line, row, [*problems, wrong])
-                continue
+            if len(row) != width:
+                wrong = bad_width(path, line, row, width)
+                if wrong is not None:
+                    yield Rejected(line, row, [*problems, wrong])
+                    continue
             cid = row[id_i].strip()
             if not cid:
                 problems.append(
@@ -146,15 +167,22 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
             attrs: dict[str, Any] = {}
             for i, n in strings:
                 attrs[n] = row[i].strip() or None
-            for i, n, kind, parse in typed:
-                text = row[i].strip()
-                if not text:
-                    attrs[n] = None
-                    continue
-                try:
-                    attrs[n] = parse(text)
-                except (ValueError, OverflowError) as exc:
-                    problems.append(bad_cell(path, line, i + 1, n, kind, text, exc))
+            for i, n, kind, parse, known in typed:
+                cell = row[i]
+                value = known.get(cell, _UNKNOWN)
+                if value is _UNKNOWN:
+                    text = cell.strip()
+                    if not text:
+                        value = None
+                    else:
+                        try:
+                            value = parse(text)
+                        except (ValueError, OverflowError) as exc:
+                            problems.append(bad_cell(path, line, i + 1, n, kind, text, exc))
+                            continue
+                    if len(known) < MEMO_SIZE:
+                        known[cell] = value
+                attrs[n] = value
             for i in unnamed:
                 if row[i].strip():
                     problems.append(
@@ -171,14 +199,38 @@ def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
                 yield Rejected(line, row, problems)
                 continue
             tz = (row[tz_i].strip() or None) if tz_i is not None else None
-            if tz is not None and not zones(tz):
+            if tz is not None and not (zones.valid.get(tz) or zones(tz)):
                 yield bad_timezone(path, line, tz_i + 1, tz, settings.timezone)  # type: ignore[operator]
                 tz = None
-            yield build.contact(cid, email, phone, full_name, tz, attrs)
+            yield make(cid, email, phone, full_name, tz, attrs)
 
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
     return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=jsonl_stream)
+
+
+def read_contact_rows(
+    path: Path,
+    settings: ProjectSettings,
+    *,
+    each: Callable[[ContactRow], object],
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+) -> ReadResult[ContactRow]:
+    """read_contacts giving `each` every good contact as the tuple of its fields
+    (build.contact_row), no Contact built: simulate's partition keeps only those. Same
+    checks, errors, warnings and rejects file."""
+    stream = stream_file(path, settings, encoding, csv_stream=_csv_rows, jsonl_stream=_jsonl_rows)
+    return collect(
+        stream,
+        path,
+        tuple,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        jsonl=is_jsonl(path),
+        each=each,
+    )
 
 
 def iter_contacts(

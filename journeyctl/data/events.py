@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from journeyctl.data import build, decode
-from journeyctl.data.convert import TYPES, datetime_parser, memoized, parser_for
+from journeyctl.data.build import EventRow
+from journeyctl.data.convert import MEMO_SIZE, TYPES, datetime_parser, memoized, parser_for
 from journeyctl.data.result import ReadResult, collect
 from journeyctl.data.source import (
     Fatal,
@@ -119,69 +122,138 @@ def _bad_property(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """What the header says about every row: where the required cells are, the properties."""
+
+    width: int
+    cid_i: int
+    name_i: int
+    at_i: int
+    props: list[tuple[str, int]]  # (name, index), sorted by name: the natural key's order
+    unnamed: list[int]  # columns without a name, whose cells must be empty
+
+
 def _csv_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
-    parse_at = memoized(datetime_parser(ZoneInfo(settings.timezone)))
+    return _csv_items(path, settings, encoding, build.event)
+
+
+def _csv_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    return _csv_items(path, settings, encoding, build.event_row)
+
+
+def _jsonl_rows(path: Path, settings: ProjectSettings, encoding: str) -> Iterator[Any]:
+    for x in _jsonl_stream(path, settings, encoding):
+        yield build.event_of(x) if type(x) is Event else x
+
+
+def _csv_items(
+    path: Path, settings: ProjectSettings, encoding: str, make: Callable[..., Any]
+) -> Iterator[Any]:
+    """The CSV reader's stream, each good row as `make(contact_id, name, at, props)`: an
+    Event (build.event), or the tuple of its fields (build.event_row)."""
+    parse_at = datetime_parser(ZoneInfo(settings.timezone))
     typed = property_parsers(settings)
-    good_names: set[str] = set()
+    # Cells met before, as written (not stripped): a good event name, kept once for every
+    # row naming it, and a time's instant (an events file repeats its minutes). A row whose
+    # cells are all known good this way takes the short path below; any other row is checked
+    # cell by cell (`_checked`), which also teaches these two what it found good.
+    names: dict[str, str] = {}
+    instants: dict[str, datetime] = {}
     with decode.open_marked(path, encoding) as f:
         records = csv_records(f, path, encoding)
         first = header_record(records, path, "write a header line: contact_id,event,at")
         columns = _header(path, *first)
         yield Header(columns)
-        width = len(columns)
         cid_i, name_i, at_i = (columns.index(c) for c in REQUIRED)
         props = sorted((name, i) for i, name in enumerate(columns) if name and name not in REQUIRED)
         unnamed = [i for i, name in enumerate(columns) if not name]
+        cols = _Columns(len(columns), cid_i, name_i, at_i, props, unnamed)
+        width = len(columns)
+        short = not unnamed  # no unnamed column, whose cells each row must have empty
 
         for line, row, bad in records:
-            problems: list[Diagnostic] = [] if bad is None else [bad]
-            wrong = bad_width(path, line, row, width)
-            if wrong is not None:
-                yield Rejected(line, row, [*problems, wrong])
-                continue
-            cid = row[cid_i].strip()
-            if not cid:
-                problems.append(_missing_id(path, line, cid_i + 1))
-            name = row[name_i].strip()
-            if name not in good_names:
-                if EVENT_NAME.fullmatch(name):
-                    good_names.add(name)
-                else:
-                    problems.append(_bad_name(path, line, name_i + 1, name))
-            text = row[at_i].strip()
-            at = None
-            try:
-                at = parse_at(text)
-            except (ValueError, OverflowError):
-                problems.append(_bad_at(path, line, at_i + 1, text))
-            for i in unnamed:
-                if row[i].strip():
-                    problems.append(
-                        error(
-                            Location(path, line, i + 1),
-                            "bad-row",
-                            f"column {i + 1} has a value but no name in the header",
-                            "name the column in the header line",
-                        )
-                    )
-            declared = typed.get(name) if typed else None
-            if declared:
-                for k, i in props:
-                    parser = declared.get(k)
-                    v = row[i].strip()
-                    if parser is not None and v:
-                        bad = _bad_property(path, line, i + 1, name, k, v, parser)
-                        if bad is not None:
-                            problems.append(bad)
-            if problems or at is None:
-                yield Rejected(line, row, problems)
-                continue
-            found = EMPTY_PROPS
-            for k, i in props:  # a loop, not tuple(genexpr): half the cost per row
-                v = row[i].strip()
-                if v:
-                    found = (*found, (k, v))
-            yield build.event(cid, name, at, found)
+            if short and bad is None and len(row) == width:
+                cid = row[cid_i].strip()
+                name = names.get(row[name_i])
+                at = instants.get(row[at_i])
+                if cid and name is not None and at is not None and name not in typed:
+                    found = EMPTY_PROPS
+                    for k, i in props:  # a loop, not tuple(genexpr): half the cost per row
+                        v = row[i].strip()
+                        if v:
+                            found = (*found, (k, v))
+                    yield make(cid, name, at, found)
+                    continue
+            yield _checked(path, line, row, bad, cols, typed, names, instants, parse_at, make)
+
+
+def _checked(
+    path: Path,
+    line: int,
+    row: list[str],
+    bad: Diagnostic | None,
+    cols: _Columns,
+    typed: dict[str, dict[str, Parser]],
+    names: dict[str, str],
+    instants: dict[str, datetime],
+    parse_at: Callable[[str], datetime],
+    make: Callable[..., Any],
+) -> Any:
+    """One row checked cell by cell: `make` of its fields, or the row (Rejected) with every
+    problem found in it."""
+    problems: list[Diagnostic] = [] if bad is None else [bad]
+    wrong = bad_width(path, line, row, cols.width)
+    if wrong is not None:
+        return Rejected(line, row, [*problems, wrong])
+    cid = row[cols.cid_i].strip()
+    if not cid:
+        problems.append(_missing_id(path, line, cols.cid_i + 1))
+    name_cell = row[cols.name_i]
+    name = names.get(name_cell) or name_cell.strip()
+    if name_cell not in names:
+        if not EVENT_NAME.fullmatch(name):
+            problems.append(_bad_name(path, line, cols.name_i + 1, name))
+        elif len(names) < MEMO_SIZE:
+            names[name_cell] = name
+    cell = row[cols.at_i]
+    text = cell.strip()
+    at = instants.get(cell)
+    if at is None:
+        try:
+            at = parse_at(text)
+        except (ValueError, OverflowError):
+            problems.append(_bad_at(path, line, cols.at_i + 1, text))
+        else:
+            if len(instants) < MEMO_SIZE:
+                instants[cell] = at
+    for i in cols.unnamed:
+        if row[i].strip():
+            problems.append(
+                error(
+                    Location(path, line, i + 1),
+                    "bad-row",
+                    f"column {i + 1} has a value but no name in the header",
+                    "name the column in the header line",
+                )
+            )
+    declared = typed.get(name) if typed else None
+    if declared:
+        for k, i in cols.props:
+            parser = declared.get(k)
+            v = row[i].strip()
+            if parser is not None and v:
+                wrong = _bad_property(path, line, i + 1, name, k, v, parser)
+                if wrong is not None:
+                    problems.append(wrong)
+    if problems or at is None:
+        return Rejected(line, row, problems)
+    found = EMPTY_PROPS
+    for k, i in cols.props:
+        v = row[i].strip()
+        if v:
+            found = (*found, (k, v))
+    return make(cid, name, at, found)
 
 
 def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Stream:
@@ -257,6 +329,30 @@ def _jsonl_stream(path: Path, settings: ProjectSettings, encoding: str) -> Strea
 
 def _stream(path: Path, settings: ProjectSettings, encoding: str | None) -> Stream:
     return stream_file(path, settings, encoding, csv_stream=_csv_stream, jsonl_stream=_jsonl_stream)
+
+
+def read_event_rows(
+    path: Path,
+    settings: ProjectSettings,
+    *,
+    each: Callable[[EventRow], object],
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+) -> ReadResult[EventRow]:
+    """read_events giving `each` every good event as the tuple of its fields
+    (build.event_row), no Event built: simulate's partition keeps only those. Same checks,
+    errors and rejects file."""
+    stream = stream_file(path, settings, encoding, csv_stream=_csv_rows, jsonl_stream=_jsonl_rows)
+    return collect(
+        stream,
+        path,
+        tuple,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        jsonl=is_jsonl(path),
+        each=each,
+    )
 
 
 def iter_events(

@@ -153,15 +153,16 @@ def collect(
 
     # The items kept are acyclic; without this the cyclic GC re-walks the growing list over
     # and over (bench/RESULTS.md, Readers).
+    # Where a good row goes: kept, given to `each`, or nowhere (also once a row has failed).
+    take: Callable[[T], object] | None = items.append if keep else each
+    rows = 0
     with bulk.paused():
         try:
             for x in stream:
                 if type(x) is item_type:
-                    result.rows += 1
-                    if keep and not failed:
-                        items.append(x)
-                    elif each is not None and not failed:
-                        each(x)
+                    rows += 1
+                    if take is not None:
+                        take(x)
                 elif type(x) is Rejected:
                     result.rejected += 1
                     for d in x.diagnostics:
@@ -170,6 +171,7 @@ def collect(
                         writer.write(x)
                     if not skip_invalid and not failed:
                         failed = True
+                        take = None
                         items.clear()
                 elif type(x) is Header:
                     if writer is not None:
@@ -178,6 +180,7 @@ def collect(
                     assert isinstance(x, Diagnostic)
                     note(x)
                     fatal = fatal or x.is_error
+            result.rows = rows
             if omitted:
                 diagnostics.append(
                     error(

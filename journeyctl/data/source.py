@@ -101,48 +101,59 @@ def csv_delimiter(f: TextIO, encoding: str) -> str:
 def csv_records(
     f: TextIO, path: Path, encoding: str
 ) -> Iterator[tuple[int, list[str], Diagnostic | None]]:
-    """(start line, fields, bad-encoding diagnostic or None) per non-blank record."""
-    nuls = [0]  # lines with a NUL read so far: a record is scanned only when this moved
-    quotes = [0]  # lines with a ' read so far, the same way
-    last = [""]  # the line read last: where a field over the limit is looked for
+    """(start line, fields, bad-encoding diagnostic or None) per non-blank record.
 
-    def lines() -> Iterator[str]:
-        for text in f:
-            last[0] = text
-            if "\x00" in text:
-                nuls[0] += 1
-            if "'" in text:
-                quotes[0] += 1
-            yield text
-
-    # strict: an unclosed quote is an error, not a field that swallows the rest of the file
+    A line without a double quote is a whole record, its fields the line split at the
+    delimiter: what the csv module makes of it, at a fraction of the cost (the line ends at
+    its line break, and a field no longer than the line is within the field limit). A line
+    with a quote, or longer than the field limit, starts a record the csv module reads (strict:
+    an unclosed quote is an error, not a field that swallows the rest of the file), over as
+    many lines as its quoted fields span. tests/data/test_csv_records.py holds the two equal.
+    """
     delimiter = csv_delimiter(f, encoding)
-    reader = csv.reader(lines(), strict=True, delimiter=delimiter)
+    limit = csv.field_size_limit()
+    lines = iter(f)
     seen = decode.bad_bytes_seen()
-    seen_nuls = seen_quotes = 0
     scanning = False
-    prev = 0  # line_num after the previous record = lines consumed so far
-    try:
-        for row in reader:
-            line = prev + 1
-            prev = reader.line_num
+    line = 0  # lines read so far
+    for text in lines:
+        line += 1
+        start = line
+        if '"' not in text and len(text) <= limit:
+            fields = text.rstrip("\r\n")
+            if not fields:
+                continue
+            row = fields.split(delimiter)
+            quoted = False
+        else:
+            row, line = _csv_record(text, lines, path, start, delimiter)
             if not row:
                 continue
-            bad = None
-            if scanning or decode.bad_bytes_seen() != seen:
-                scanning = True
-                found = decode.find_bad_bytes(row)
-                if found:
-                    bad = bad_encoding(path, line, found[0], found[2], encoding)
-            if quotes[0] != seen_quotes:
-                seen_quotes = quotes[0]
-                unquote_formulas(row)
-            if nuls[0] != seen_nuls:
-                seen_nuls = nuls[0]
-                col = next((i for i, c in enumerate(row, 1) if "\x00" in c), 0)
-                if col and bad is None:
-                    bad = bad_nul(path, line, col)
-            yield line, row, bad
+            quoted = True
+        bad = None
+        if scanning or decode.bad_bytes_seen() != seen:
+            scanning = True
+            found = decode.find_bad_bytes(row)
+            if found:
+                bad = bad_encoding(path, start, found[0], found[2], encoding)
+        if quoted or "'" in text:
+            unquote_formulas(row)
+        if quoted or "\x00" in text:
+            col = next((i for i, c in enumerate(row, 1) if "\x00" in c), 0)
+            if col and bad is None:
+                bad = bad_nul(path, start, col)
+        yield start, row, bad
+
+
+def _csv_record(
+    first: str, rest: Iterator[str], path: Path, start: int, delimiter: str
+) -> tuple[list[str], int]:
+    """The record starting with line `first` (line number `start`), read by the csv module
+    from `rest` as far as it spans; and the number of the last line it took."""
+    last = [first]  # the line read last: where a field over the limit is looked for
+    reader = csv.reader(_tracked(first, rest, last), strict=True, delimiter=delimiter)
+    try:
+        row = next(reader, [])
     except csv.Error as exc:
         message = f"malformed CSV in the record starting here: {exc}"
         hint = 'check the quotes: a quoted field must end with " and a literal quote is ""'
@@ -152,9 +163,18 @@ def csv_records(
                 "a field longer than that is an unclosed quote swallowing the lines after it,"
                 " or a value too long for a contact: shorten it"
             )
-            if reader.line_num == prev + 1:  # a record of one line: point at the long field
+            if reader.line_num == 1:  # a record of one line: point at the long field
                 col = _long_field(last[0], delimiter) or 1
-        raise Fatal(error(Location(path, prev + 1, col), "bad-row", message, hint)) from None
+        raise Fatal(error(Location(path, start, col), "bad-row", message, hint)) from None
+    return row, start + max(reader.line_num, 1) - 1
+
+
+def _tracked(first: str, rest: Iterator[str], last: list[str]) -> Iterator[str]:
+    """`first`, then the lines of `rest` as the csv module asks for them, noting the last."""
+    yield first
+    for text in rest:
+        last[0] = text
+        yield text
 
 
 def _long_field(text: str, delimiter: str) -> int:
@@ -248,7 +268,8 @@ def _strings(obj: Any) -> Iterator[str]:
 
 
 def _holds_surrogate(obj: Any) -> bool:
-    return any(any("\ud800" <= ch <= "\udfff" for ch in s) for s in _strings(obj))
+    # code points, not "\ud800" literals: mypyc cannot compile surrogates in a string literal
+    return any(any(0xD800 <= ord(ch) <= 0xDFFF for ch in s) for s in _strings(obj))
 
 
 def bad_surrogate(path: Path, line: int, col: int) -> Diagnostic:

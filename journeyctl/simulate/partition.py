@@ -1,7 +1,7 @@
 """The simulate input split by contact chunk on disk, so memory follows the chunk in flight.
 
 Contacts are read first: every `CHUNK` contacts of the file (in file order) are one chunk,
-written to a temporary file as plain tuples. Events come next, in any order: each goes to the
+written to a temporary file as pickled tuples. Events come next, in any order: each goes to the
 chunk of its contact (an id -> chunk map, the one thing kept per contact), buffered and
 written in batches. A chunk is then loaded alone, by whichever process simulates it: its
 contacts in file order, each contact's events in file order (what `by_contact` gives).
@@ -13,13 +13,11 @@ not in the contacts file are dropped, as simulate always did (docs/decisions/str
 
 from __future__ import annotations
 
-import marshal
 import os
 import pickle
 import tempfile
 from collections.abc import Collection, Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from journeyctl.data import build
 from journeyctl.engine.model import Contact, Event
@@ -28,70 +26,17 @@ CHUNK = 1000  # contacts per chunk: the unit workers take and results come back 
 _EVENT_BATCH = 50_000  # events buffered before they are written, over all chunks
 
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_US: Final = timedelta(microseconds=1)
-_MARSHAL, _PICKLE = b"M", b"P"
-_INSTANTS: Final = frozenset({datetime, date})
+# Rows are pickled as they come from the readers, instants as datetime objects: pickle keeps
+# one copy of an object a batch refers to many times (the readers parse each distinct text
+# once), and dumps and loads datetimes in C. Flattening the instants to integers for marshal
+# walked every value in Python both ways, and cost more than it saved (bench/RESULTS.md).
+def _encode(rows: list[tuple[Any, ...]]) -> bytes:
+    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _flat(value: Any) -> Any:
-    """A UTC datetime or a date as a tagged tuple marshal takes (the readers make no tuples
-    of their own); anything else as it is."""
-    kind = type(value)
-    if kind is datetime and value.tzinfo is UTC:
-        return (0, (value - _EPOCH) // _US)
-    if kind is date:
-        return (1, value.toordinal())
-    return value
-
-
-def _unflat(value: Any, seen: dict[int, datetime]) -> Any:
-    if type(value) is tuple:
-        tag, n = value
-        if tag == 0:
-            at = seen.get(n)
-            if at is None:
-                at = seen[n] = _EPOCH + timedelta(microseconds=n)
-            return at
-        return date.fromordinal(n)
-    return value
-
-
-def _encode_contacts(rows: list[tuple[Any, ...]]) -> bytes:
-    """marshal (a few times faster than pickle for these rows) with instants as integers;
-    pickle for a value marshal does not take."""
-    flat = []
-    for cid, email, phone, name, tz, attrs in rows:
-        if any(type(v) in _INSTANTS for v in attrs.values()):
-            attrs = {k: _flat(v) for k, v in attrs.items()}
-        flat.append((cid, email, phone, name, tz, attrs))
-    try:
-        return _MARSHAL + marshal.dumps(flat)
-    except ValueError:
-        return _PICKLE + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _decode_contacts(blob: bytes, seen: dict[int, datetime]) -> list[tuple[Any, ...]]:
-    if blob[:1] == _PICKLE:
-        return pickle.loads(blob[1:])  # type: ignore[no-any-return]
-    rows = marshal.loads(blob[1:])
-    for i, (cid, email, phone, name, tz, attrs) in enumerate(rows):
-        if any(type(v) is tuple for v in attrs.values()):
-            rows[i] = (cid, email, phone, name, tz, {k: _unflat(v, seen) for k, v in attrs.items()})
-    return rows  # type: ignore[no-any-return]
-
-
-def _encode_events(rows: list[tuple[Any, ...]]) -> bytes:
-    try:
-        return _MARSHAL + marshal.dumps([(c, n, _flat(at), p) for c, n, at, p in rows])
-    except ValueError:
-        return _PICKLE + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _decode_events(blob: bytes, seen: dict[int, datetime]) -> list[tuple[Any, ...]]:
-    if blob[:1] == _PICKLE:
-        return pickle.loads(blob[1:])  # type: ignore[no-any-return]
-    return [(c, n, _unflat(at, seen), p) for c, n, at, p in marshal.loads(blob[1:])]
+def _decode(blob: bytes) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = pickle.loads(blob)
+    return rows
 
 
 class Partition:
@@ -112,7 +57,7 @@ class Partition:
         self._current: list[tuple[Any, ...]] = []
         self._contact_segments: list[tuple[int, int]] = []
         self._event_segments: list[list[tuple[int, int]]] = []
-        self._pending: dict[int, list[tuple[Any, ...]]] = {}
+        self._pending: list[list[tuple[Any, ...]]] = []  # per chunk, the events not written
         self._buffered = 0
 
     def _write(self, blob: bytes) -> tuple[int, int]:
@@ -122,40 +67,46 @@ class Partition:
         return at, len(blob)
 
     def add_contact(self, c: Contact) -> None:
-        self._chunk_of[c.id] = self._index
-        self._current.append((c.id, c.email, c.phone, c.name, c.timezone, c.attrs))
+        self.add_contact_row(build.contact_of(c))
+
+    def add_contact_row(self, row: tuple[Any, ...]) -> None:
+        """A contact as the tuple of its fields (data.build.ContactRow; the readers' rows).
+        Typed as any tuple: compiled, a typed tuple would be unpacked and built again."""
+        self._chunk_of[row[0]] = self._index
+        self._current.append(row)
         self.contacts += 1
         if len(self._current) >= self.chunk:
             self._close_chunk()
 
     def _close_chunk(self) -> None:
         if self._current:
-            self._contact_segments.append(self._write(_encode_contacts(self._current)))
+            self._contact_segments.append(self._write(_encode(self._current)))
             self._event_segments.append([])
+            self._pending.append([])
             self._current = []
             self._index = len(self._contact_segments)
 
     def add_event(self, e: Event) -> None:
+        self.add_event_row(build.event_of(e))
+
+    def add_event_row(self, row: tuple[Any, ...]) -> None:
+        """An event as the tuple of its fields (data.build.EventRow; the readers' rows)."""
         if self._current:  # the contacts are complete once events start
             self._close_chunk()
-        index = self._chunk_of.get(e.contact_id)
+        index = self._chunk_of.get(row[0])
         if index is None:
             return
-        group = self._pending.get(index)
-        row = (e.contact_id, e.name, e.at, e.props)
-        if group is None:
-            self._pending[index] = [row]
-        else:
-            group.append(row)
+        self._pending[index].append(row)
         self.events += 1
         self._buffered += 1
         if self._buffered >= _EVENT_BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        for index, rows in self._pending.items():
-            self._event_segments[index].append(self._write(_encode_events(rows)))
-        self._pending = {}
+        for index, rows in enumerate(self._pending):
+            if rows:
+                self._event_segments[index].append(self._write(_encode(rows)))
+                self._pending[index] = []
         self._buffered = 0
 
     def seal(self) -> int:
@@ -172,12 +123,11 @@ class Partition:
 
     def load(self, i: int) -> tuple[list[Contact], dict[str, list[Event]]]:
         """Chunk `i`: its contacts in file order, and their events grouped by contact."""
-        seen: dict[int, datetime] = {}  # one datetime per instant of the chunk
-        rows = _decode_contacts(self._read(self._contact_segments[i]), seen)
+        rows = _decode(self._read(self._contact_segments[i]))
         contacts = [build.contact(*row) for row in rows]
         grouped: dict[str, list[Event]] = {}
         for segment in self._event_segments[i]:
-            for cid, name, at, props in _decode_events(self._read(segment), seen):
+            for cid, name, at, props in _decode(self._read(segment)):
                 event = build.event(cid, name, at, props)
                 group = grouped.get(cid)
                 if group is None:

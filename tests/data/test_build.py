@@ -1,8 +1,8 @@
 """The readers' fast constructors make exactly what the dataclass constructors make.
 
-Under the compiled engine `build.contact` *is* `Contact` (data/build.py), so comparing the two
-in this process checks only that fallback: the slot-setting builders are checked in a
-pure-Python interpreter as well (tests/engines.py), whichever engine this one runs.
+The builders set the attributes' descriptors of either model: the dataclass slots of the
+Python source, or the compiled classes' own (data/build.py). They are checked in this process
+and in a pure-Python interpreter as well (tests/engines.py), whichever engine this one runs.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def test_event_equals_the_dataclass_constructor() -> None:
 
 
 def test_the_pure_builders_equal_the_dataclass_constructors() -> None:
+    assert build.contact is not Contact and build.event is not Event
     if not build.NATIVE_MODEL:
-        assert build.contact is not Contact and build.event is not Event
-        return  # the two tests above ran the builders themselves
+        return  # the two tests above ran the builders on the pure model
     code = (
         "from journeyctl.data import build\n"
         "from tests.data.test_build import check_contact, check_event\n"

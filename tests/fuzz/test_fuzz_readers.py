@@ -24,8 +24,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journeyctl.data.contacts import read_contacts
-from journeyctl.data.events import read_events
+from journeyctl.data import build
+from journeyctl.data.contacts import read_contact_rows, read_contacts
+from journeyctl.data.events import read_event_rows, read_events
 from journeyctl.data.result import InvalidRows, ReadResult
 from journeyctl.spec.models import ProjectSettings
 from tests.fuzz.support import assert_located, corpus_cases, fuzz, line_count, no_hang
@@ -109,8 +110,50 @@ def check_file(reader: Reader, suffix: str, data: bytes) -> None:
         else:
             assert lenient.fatal, "skip_invalid refused a file with only bad rows"
             assert not rejects.exists(), "a rejects file left behind after a fatal error"
+        _rows_agree(reader, path, strict)
+        _rows_agree(reader, path, lenient, rejects)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# The row readers simulate's partition uses: the same rows as tuples, the same problems.
+ROW_READERS: dict[Reader, tuple[Reader, Callable[[Any], tuple[Any, ...]]]] = {
+    read_contacts: (read_contact_rows, build.contact_of),
+    read_events: (read_event_rows, build.event_of),
+}
+
+
+def _rows_agree(
+    reader: Reader, path: Path, read: ReadResult[Any] | InvalidRows, rejects: Path | None = None
+) -> None:
+    """The row reader gives the tuples of the items `read` holds, or fails the same way, and
+    writes the same rejects file."""
+    row_reader, as_row = ROW_READERS[reader]
+    rows: list[tuple[Any, ...]] = []
+    again = path.with_name("again.rejects")
+    kw: dict[str, Any] = {} if rejects is None else {"skip_invalid": True, "rejects": again}
+    try:
+        with no_hang():
+            result = row_reader(path, SETTINGS, each=rows.append, **kw)
+    except InvalidRows as exc:
+        assert isinstance(read, InvalidRows), exc.diagnostics
+        assert (exc.diagnostics, exc.bad_rows, exc.fatal) == (
+            read.diagnostics,
+            read.bad_rows,
+            read.fatal,
+        )
+        return
+    assert isinstance(read, ReadResult), read
+    assert rows == [as_row(item) for item in read.items]
+    assert (result.diagnostics, result.rejected, result.rows) == (
+        read.diagnostics,
+        read.rejected,
+        read.rows,
+    )
+    if rejects is not None:
+        assert again.exists() == rejects.exists()
+        if rejects.exists():
+            assert again.read_bytes() == rejects.read_bytes()
 
 
 def check_contacts_csv(data: bytes) -> None:
