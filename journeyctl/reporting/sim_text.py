@@ -39,27 +39,47 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _US: Final = timedelta(microseconds=1)
 
 
-def _object(keys: tuple[str, ...], indent: str | None) -> str:
-    """A %-template of one JSON object with these keys, its values to be filled in already
-    encoded. `indent`: the object's own indentation inside `json.dumps(doc, indent=2)` (its
-    keys two spaces deeper); None for one line, as JSONL writes it."""
+def _pieces(keys: tuple[str, ...], indent: str | None) -> tuple[str, ...]:
+    """The constant text of one JSON object with these keys, around its values: piece `k`
+    comes before value `k`, the last piece after the last value (values already encoded).
+    `indent`: the object's own indentation inside `json.dumps(doc, indent=2)` (its keys two
+    spaces deeper); None for one line, as JSONL writes it."""
+    names = [encode_basestring(k) + ": " for k in keys]
     if indent is None:
-        body = ", ".join(encode_basestring(k) + ": %s" for k in keys)
-        return "{" + body + "}"
+        return ("{" + names[0], *(", " + n for n in names[1:]), "}")
     inner = "\n" + indent + "  "
-    body = ",".join(inner + encode_basestring(k) + ": %s" for k in keys)
-    return indent + "{" + body + "\n" + indent + "}"
+    return (
+        indent + "{" + inner + names[0],
+        *("," + inner + n for n in names[1:]),
+        "\n" + indent + "}",
+    )
 
 
 # Messages and enrollments as items of the document's lists (4 spaces in), and as JSONL lines.
-MESSAGE_ITEM: Final = _object(MESSAGE_FIELDS, "    ")
-ENROLLMENT_ITEM: Final = _object(ENROLLMENT_FIELDS, "    ")
-MESSAGE_LINE: Final = _object(MESSAGE_FIELDS, None)
+MESSAGE_ITEM: Final = _pieces(MESSAGE_FIELDS, "    ")
+ENROLLMENT_ITEM: Final = _pieces(ENROLLMENT_FIELDS, "    ")
+MESSAGE_LINE: Final = _pieces(MESSAGE_FIELDS, None)
 
 
 def _encode(value: str | None) -> str:
     """A string or None as `json.dumps(value, ensure_ascii=False)` writes it."""
     return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
+
+
+def _message(p: tuple[str, ...], cid: str, zone: _Zone, m: Message) -> tuple[int, str]:
+    """A message's sort time (µs) and its JSON object (`p`: MESSAGE_ITEM or _LINE), its
+    contact's id already encoded (`cid`). The values in MESSAGE_FIELDS' order."""
+    enc = encode_basestring
+    p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, end = p
+    us, at = zone.json_stamp(m.at)
+    deferred = m.deferred_from
+    text = "".join((
+        p0, cid, p1, enc(m.sequence), p2, enc(m.step), p3, enc(m.channel), p4, at,
+        p5, enc(m.status), p6, _encode(m.reason),
+        p7, "null" if deferred is None else zone.json_stamp(deferred)[1],
+        p8, _encode(m.deferred_by), p9, _encode(m.variant), p10, _encode(m.subject), end,
+    ))  # fmt: skip
+    return us, text
 
 
 class _Zone:
@@ -110,57 +130,37 @@ class Zones:
 def json_messages(messages: list[Message], zones: Zones, chunk: int) -> list[Row]:
     """The messages as items of the document's `messages` list, each in a row
     `(at µs, contact_id, sequence, step, chunk, position, text)`, in the chunk's order."""
-    item = MESSAGE_ITEM
-    enc = encode_basestring
     rows: list[Row] = []
     last: str | None = None
-    cid_text = ""
+    cid = ""
     zone: _Zone | None = None
     for pos, m in enumerate(messages):
-        cid = m.contact_id
-        if zone is None or cid != last:
-            last = cid
-            cid_text = enc(cid)
-            zone = zones.of(cid)
-        us, at_text = zone.json_stamp(m.at)
-        deferred = m.deferred_from
-        values = (
-            cid_text, enc(m.sequence), enc(m.step), enc(m.channel), at_text, enc(m.status),
-            _encode(m.reason),
-            "null" if deferred is None else zone.json_stamp(deferred)[1],
-            _encode(m.deferred_by), _encode(m.variant), _encode(m.subject),
-        )  # fmt: skip
-        rows.append((us, cid, m.sequence, m.step, chunk, pos, item % values))
+        if zone is None or m.contact_id != last:
+            last = m.contact_id
+            cid = encode_basestring(last)
+            zone = zones.of(last)
+        us, text = _message(MESSAGE_ITEM, cid, zone, m)
+        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text))
     return rows
 
 
 def jsonl_messages(messages: list[Message], zones: Zones) -> list[str]:
     """The messages as JSONL lines, contact by contact (the order they first appear in, the
     contacts file's), each contact's in time order, then sequence and step."""
-    line = MESSAGE_LINE + "\n"
-    enc = encode_basestring
     order: dict[str, int] = {}
     rows: list[tuple[int, int, str, str, int, str]] = []
     last: str | None = None
-    cid_text = ""
+    cid = ""
     n = 0
     zone: _Zone | None = None
     for pos, m in enumerate(messages):
-        cid = m.contact_id
-        if zone is None or cid != last:
-            last = cid
-            cid_text = enc(cid)
-            zone = zones.of(cid)
-            n = order.setdefault(cid, len(order))
-        us, at_text = zone.json_stamp(m.at)
-        deferred = m.deferred_from
-        values = (
-            cid_text, enc(m.sequence), enc(m.step), enc(m.channel), at_text, enc(m.status),
-            _encode(m.reason),
-            "null" if deferred is None else zone.json_stamp(deferred)[1],
-            _encode(m.deferred_by), _encode(m.variant), _encode(m.subject),
-        )  # fmt: skip
-        rows.append((n, us, m.sequence, m.step, pos, line % values))
+        if zone is None or m.contact_id != last:
+            last = m.contact_id
+            cid = encode_basestring(last)
+            zone = zones.of(last)
+            n = order.setdefault(last, len(order))
+        us, text = _message(MESSAGE_LINE, cid, zone, m)
+        rows.append((n, us, m.sequence, m.step, pos, text + "\n"))
     rows.sort()
     return [row[-1] for row in rows]
 
@@ -168,72 +168,76 @@ def jsonl_messages(messages: list[Message], zones: Zones) -> list[str]:
 def json_enrollments(enrollments: list[Enrollment], zones: Zones, chunk: int) -> list[Row]:
     """The enrollments as items of the document's `enrollments` list, sorted, each in a row
     `(entered_at µs, contact_id, sequence, chunk, position, text)`."""
-    item = ENROLLMENT_ITEM
     enc = encode_basestring
+    p0, p1, p2, p3, p4, p5, end = ENROLLMENT_ITEM
     rows: list[Row] = []
     last: str | None = None
-    cid_text = ""
+    cid = ""
     zone: _Zone | None = None
     for pos, e in enumerate(enrollments):
-        cid = e.contact_id
-        if zone is None or cid != last:
-            last = cid
-            cid_text = enc(cid)
-            zone = zones.of(cid)
+        if zone is None or e.contact_id != last:
+            last = e.contact_id
+            cid = enc(last)
+            zone = zones.of(last)
         us, entered = zone.json_stamp(e.entered_at)
         ended = e.ended_at
-        values = (
-            cid_text, enc(e.sequence), entered,
-            "null" if ended is None else zone.json_stamp(ended)[1],
-            enc(e.outcome), _encode(e.reason),
-        )  # fmt: skip
-        rows.append((us, cid, e.sequence, chunk, pos, item % values))
+        text = "".join((
+            p0, cid, p1, enc(e.sequence), p2, entered,
+            p3, "null" if ended is None else zone.json_stamp(ended)[1],
+            p4, enc(e.outcome), p5, _encode(e.reason), end,
+        ))  # fmt: skip
+        rows.append((us, e.contact_id, e.sequence, chunk, pos, text))
     rows.sort()
     return rows
 
 
-class _Lines:
-    """A csv.writer target keeping each row's text (the writer writes a row in one call)."""
+class _Fields:
+    """Values as fields of a CSV row: `csvsafe.cell`, then quoted as `csv.writer` quotes a
+    field (asked of the writer itself, once per distinct value: ids, names, reasons and
+    subjects repeat)."""
 
     def __init__(self) -> None:
-        self.rows: list[str] = []
+        self._lines: list[str] = []
+        self._writer = csv.writer(self, lineterminator="\n")
+        self._fields: dict[str, str] = {}
 
-    def write(self, text: str) -> None:
-        self.rows.append(text)
+    def write(self, text: str) -> None:  # the writer's file
+        self._lines.append(text)
+
+    def of(self, value: str | None) -> str:
+        if value is None:
+            return ""
+        field = self._fields.get(value)
+        if field is None:
+            # a row of two fields (a row of one empty field is written `""`): the value's
+            # field, the delimiter, an empty field, the line's end
+            self._writer.writerow((cell(value), ""))
+            field = self._lines.pop()[:-2]
+            self._fields[value] = field
+        return field
 
 
 def csv_messages(messages: list[Message], zones: Zones, chunk: int) -> list[Row]:
-    """The messages as CSV rows (`csvsafe.cell` of each value), each in a row
-    `(at µs, contact_id, sequence, step, chunk, position, text)`, in the chunk's order."""
-    lines = _Lines()
-    writer = csv.writer(lines, lineterminator="\n")
-    cells: dict[str, str] = {}  # a value's cell: ids, steps, reasons and subjects repeat
+    """The messages as CSV rows (`csvsafe.cell` of each value, as `csv.writer` writes them),
+    each in a row `(at µs, contact_id, sequence, step, chunk, position, text)`, in the
+    chunk's order."""
+    fields = _Fields()
     rows: list[Row] = []
     last: str | None = None
+    cid = ""
     zone: _Zone | None = None
     for pos, m in enumerate(messages):
-        cid = m.contact_id
-        if zone is None or cid != last:
-            last = cid
-            zone = zones.of(cid)
-        us, at_text = zone.plain_stamp(m.at)
+        if zone is None or m.contact_id != last:
+            last = m.contact_id
+            cid = fields.of(last)
+            zone = zones.of(last)
+        us, at = zone.plain_stamp(m.at)
         deferred = m.deferred_from
-        values = [
-            _cell(cells, cid), _cell(cells, m.sequence), _cell(cells, m.step),
-            _cell(cells, m.channel), at_text, _cell(cells, str(m.status)),
-            _cell(cells, m.reason), "" if deferred is None else zone.plain_stamp(deferred)[1],
-            _cell(cells, m.deferred_by), _cell(cells, m.variant), _cell(cells, m.subject),
-        ]  # fmt: skip
-        writer.writerow(values)
-        rows.append((us, cid, m.sequence, m.step, chunk, pos, lines.rows[-1]))
+        text = ",".join((
+            cid, fields.of(m.sequence), fields.of(m.step), fields.of(m.channel), at,
+            fields.of(str(m.status)), fields.of(m.reason),
+            "" if deferred is None else zone.plain_stamp(deferred)[1],
+            fields.of(m.deferred_by), fields.of(m.variant), fields.of(m.subject) + "\n",
+        ))  # fmt: skip
+        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text))
     return rows
-
-
-def _cell(cells: dict[str, str], value: str | None) -> str:
-    if value is None:
-        return ""
-    text = cells.get(value)
-    if text is None:
-        text = cell(value)
-        cells[value] = text
-    return text
