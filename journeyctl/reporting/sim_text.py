@@ -32,7 +32,8 @@ from journeyctl.reporting.timeline import MESSAGE_FIELDS
 ENROLLMENT_FIELDS: Final = ("contact_id", "sequence", "entered_at", "ended_at", "outcome", "reason")
 
 # A sorted row: the sort key's fields, then chunk and position (ties keep the contact order
-# of the list the sort used to see), then the row's text.
+# of the list the sort used to see), then the row's text in UTF-8, the bytes written: encoded
+# once, in the worker, it crosses the pipe and the sort's runs without being transcoded.
 Row = tuple[Any, ...]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -140,15 +141,15 @@ def json_messages(messages: list[Message], zones: Zones, chunk: int) -> list[Row
             cid = encode_basestring(last)
             zone = zones.of(last)
         us, text = _message(MESSAGE_ITEM, cid, zone, m)
-        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text))
+        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text.encode()))
     return rows
 
 
-def jsonl_messages(messages: list[Message], zones: Zones) -> list[str]:
+def jsonl_messages(messages: list[Message], zones: Zones) -> list[bytes]:
     """The messages as JSONL lines, contact by contact (the order they first appear in, the
     contacts file's), each contact's in time order, then sequence and step."""
     order: dict[str, int] = {}
-    rows: list[tuple[int, int, str, str, int, str]] = []
+    rows: list[tuple[int, int, str, str, int, bytes]] = []
     last: str | None = None
     cid = ""
     n = 0
@@ -160,7 +161,7 @@ def jsonl_messages(messages: list[Message], zones: Zones) -> list[str]:
             zone = zones.of(last)
             n = order.setdefault(last, len(order))
         us, text = _message(MESSAGE_LINE, cid, zone, m)
-        rows.append((n, us, m.sequence, m.step, pos, text + "\n"))
+        rows.append((n, us, m.sequence, m.step, pos, (text + "\n").encode()))
     rows.sort()
     return [row[-1] for row in rows]
 
@@ -186,7 +187,7 @@ def json_enrollments(enrollments: list[Enrollment], zones: Zones, chunk: int) ->
             p3, "null" if ended is None else zone.json_stamp(ended)[1],
             p4, enc(e.outcome), p5, _encode(e.reason), end,
         ))  # fmt: skip
-        rows.append((us, e.contact_id, e.sequence, chunk, pos, text))
+        rows.append((us, e.contact_id, e.sequence, chunk, pos, text.encode()))
     rows.sort()
     return rows
 
@@ -239,5 +240,5 @@ def csv_messages(messages: list[Message], zones: Zones, chunk: int) -> list[Row]
             "" if deferred is None else zone.plain_stamp(deferred)[1],
             fields.of(m.deferred_by), fields.of(m.variant), fields.of(m.subject) + "\n",
         ))  # fmt: skip
-        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text))
+        rows.append((us, m.contact_id, m.sequence, m.step, chunk, pos, text.encode()))
     return rows

@@ -108,18 +108,18 @@ def test_json_items_are_json_dumps_and_sort_as_the_document(
 ) -> None:
     messages, enrollments, zones = chunk
     rows = json_messages(messages, Zones(zones, PROJECT_TZ), 7)
-    assert [r[-1] for r in rows] == [_item(message_dict(m, _tz(zones, m.contact_id))) for m in messages]  # fmt: skip
+    assert [r[-1].decode() for r in rows] == [_item(message_dict(m, _tz(zones, m.contact_id))) for m in messages]  # fmt: skip
     assert [r[:-1] for r in rows] == [
         (_us(m.at), m.contact_id, m.sequence, m.step, 7, pos) for pos, m in enumerate(messages)
     ]
     # the document's order (timeline.to_json): a stable sort by time, contact, sequence, step
     ordered = sorted(messages, key=lambda m: (m.at, m.contact_id, m.sequence, m.step))
-    assert [r[-1] for r in sorted(rows)] == [
+    assert [r[-1].decode() for r in sorted(rows)] == [
         _item(message_dict(m, _tz(zones, m.contact_id))) for m in ordered
     ]
     rows = json_enrollments(enrollments, Zones(zones, PROJECT_TZ), 7)
     ordered_e = sorted(enrollments, key=lambda e: (e.entered_at, e.contact_id, e.sequence))
-    assert [r[-1] for r in rows] == [
+    assert [r[-1].decode() for r in rows] == [
         _item(enrollment_dict(e, _tz(zones, e.contact_id))) for e in ordered_e
     ]
 
@@ -134,7 +134,8 @@ def test_jsonl_lines_are_json_dumps_contact_by_contact(
     for m in messages:
         order.setdefault(m.contact_id, len(order))
     expected = sorted(messages, key=lambda m: (order[m.contact_id], m.at, m.sequence, m.step))
-    assert jsonl_messages(messages, Zones(zones, PROJECT_TZ)) == [
+    lines = jsonl_messages(messages, Zones(zones, PROJECT_TZ))
+    assert [line.decode() for line in lines] == [
         json.dumps(message_dict(m, _tz(zones, m.contact_id)), ensure_ascii=False) + "\n"
         for m in expected
     ]
@@ -153,7 +154,7 @@ def test_csv_rows_are_csv_writer_over_safe_cells(
         d = message_dict(m, _tz(zones, m.contact_id))
         csv.writer(buf, lineterminator="\n").writerow([cell(d[f]) for f in MESSAGE_FIELDS])
         expected.append(buf.getvalue())
-    assert [r[-1] for r in rows] == expected
+    assert [r[-1].decode() for r in rows] == expected
     assert [r[:-1] for r in rows] == [
         (_us(m.at), m.contact_id, m.sequence, m.step, 3, pos) for pos, m in enumerate(messages)
     ]
