@@ -19,7 +19,10 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import IO, Any
 
-LIMIT = 200_000  # rows held before a run is written
+# Rows held before a run is written: a run costs a pickling, a write, a read and an unpickling
+# of each of its rows, and the memory goals afford holding this many (the messages of a month
+# of 100k contacts need no run; docs/decisions/sim-output.md).
+LIMIT = 500_000
 _BATCH = 4096  # rows per pickled batch of a run: the merge holds one batch of every run
 
 
