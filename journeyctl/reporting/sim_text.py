@@ -105,7 +105,8 @@ class _Zone:
     def plain_stamp(self, t: datetime) -> tuple[int, str]:
         stamp = self.plain.get(t)
         if stamp is None:
-            # begins with the year's digit: never a formula to a spreadsheet (csvsafe.cell)
+            # begins with the year's digit (never a formula to a spreadsheet, csvsafe.cell) and
+            # holds no comma, quote or line end (csv.writer leaves it as it is)
             stamp = ((t - _EPOCH) // _US, t.astimezone(self.tz).isoformat())
             self.plain[t] = stamp
         return stamp
