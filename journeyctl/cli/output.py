@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -34,6 +35,17 @@ def json_safe(text: str) -> str:
     """JSON text from `json.dumps(..., ensure_ascii=False)` with DEL and C1 controls written as
     \\u escapes: the same JSON value, and nothing a terminal would obey."""
     return text.translate(_JSON_CONTROLS)
+
+
+# The byte order mark spreadsheets look for, in UTF-8 (`emit`'s `bom`).
+BOM = "\ufeff".encode()
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    try:
+        return encoding is not None and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 # Tables written to a file (`--out`) are laid out for this many columns: no terminal to ask.
@@ -105,6 +117,42 @@ class Output:
             with tmp.open("w", encoding="utf-8") as fh:  # as emit writes
                 if bom:
                     fh.write("\ufeff")
+                yield fh.write
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+
+    @contextmanager
+    def stream_bytes(
+        self, path: Path | None, *, bom: bool = False
+    ) -> Iterator[Callable[[bytes], object]]:
+        """`stream` for text already encoded as UTF-8 (what `stream` writes): the bytes go to
+        the file, or to stdout's buffer when stdout writes UTF-8 with `\\n` line ends, else
+        through stdout's text layer as before."""
+        if path is None:
+            file = self.out.file
+            buffer = getattr(file, "buffer", None)
+            encoding = getattr(file, "encoding", None)
+            if buffer is None or os.linesep != "\n" or not _is_utf8(encoding):
+                with self.stream(None, bom=bom) as write:
+                    yield lambda data: write(data.decode())
+                return
+            file.flush()
+            if bom:
+                buffer.write(BOM)
+            yield buffer.write
+            buffer.flush()
+            return
+        if os.linesep != "\n":  # the text layer writes os.linesep for "\n"
+            with self.stream(path, bom=bom) as write:
+                yield lambda data: write(data.decode())
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with tmp.open("wb") as fh:
+                if bom:
+                    fh.write(BOM)
                 yield fh.write
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -31,34 +32,31 @@ def csv_header() -> str:
     return buf.getvalue()
 
 
-# Rows rendered by reporting.sim_stream are written in groups of this many: one write call
+# Rows rendered by reporting.sim_text are written in groups of this many: one write call
 # per group, not per row.
 _GROUP = 2000
 
 
-def _write_rows(
-    write: Callable[[str], object], rows: Iterable[tuple[Any, ...]], sep: str, opening: str = ""
+def write_rows(
+    write: Callable[[bytes], object],
+    rows: Iterable[tuple[Any, ...]],
+    sep: bytes,
+    opening: bytes = b"",
 ) -> int:
-    """The rows' texts (each row's last item) joined by `sep`, `opening` before the first;
-    the number of rows written (nothing at all is written for none)."""
-    group: list[str] = []
+    """The rows' texts (each row's last item, UTF-8) joined by `sep`, `opening` before the
+    first; the number of rows written (nothing at all is written for none)."""
     n = 0
-    for row in rows:
-        group.append(row[-1])
-        if len(group) >= _GROUP:
-            write((opening if n == 0 else sep) + sep.join(group))
-            n += len(group)
-            group = []
-    if group:
+    it = iter(rows)
+    while group := [row[-1] for row in islice(it, _GROUP)]:
         write((opening if n == 0 else sep) + sep.join(group))
         n += len(group)
     return n
 
 
-def write_csv(write: Callable[[str], object], rows: Iterable[tuple[Any, ...]]) -> None:
+def write_csv(write: Callable[[bytes], object], rows: Iterable[tuple[Any, ...]]) -> None:
     """The messages as CSV (render_csv's text), from sorted rendered rows."""
-    write(csv_header())
-    _write_rows(write, rows, "")
+    write(csv_header().encode())
+    write_rows(write, rows, b"")
 
 
 def _nested(value: Any) -> str:
@@ -67,28 +65,28 @@ def _nested(value: Any) -> str:
 
 
 def write_json(
-    write: Callable[[str], object],
+    write: Callable[[bytes], object],
     head: dict[str, Any],
     messages: Iterable[tuple[Any, ...]],
     enrollments: Iterable[tuple[Any, ...]],
     tail: dict[str, Any],
 ) -> None:
     """The SPEC §4 document, byte for byte what `json.dumps(doc, ensure_ascii=False,
-    indent=2)` gives (then a newline), written as its lists are merged: `head` (start, end),
-    the `messages` and `enrollments` lists from their sorted rendered rows, then `tail`
-    (summary, per_day, …)."""
-    write("{")
+    indent=2)` gives (then a newline) in UTF-8, written as its lists are merged: `head`
+    (start, end), the `messages` and `enrollments` lists from their sorted rendered rows,
+    then `tail` (summary, per_day, …)."""
+    text = "{"
     first = True
     for key, value in head.items():
-        write(("\n  " if first else ",\n  ") + json.dumps(key) + ": " + _nested(value))
+        text += ("\n  " if first else ",\n  ") + json.dumps(key) + ": " + _nested(value)
         first = False
     for key, rows in (("messages", messages), ("enrollments", enrollments)):
-        write(("\n  " if first else ",\n  ") + json.dumps(key) + ": ")
+        write((text + ("\n  " if first else ",\n  ") + json.dumps(key) + ": ").encode())
         first = False
-        write("\n  ]" if _write_rows(write, rows, ",\n", "[\n") else "[]")
+        text = "\n  ]" if write_rows(write, rows, b",\n", b"[\n") else "[]"
     for key, value in tail.items():
-        write(",\n  " + json.dumps(key) + ": " + _nested(value))
-    write("\n}\n")
+        text += ",\n  " + json.dumps(key) + ": " + _nested(value)
+    write((text + "\n}\n").encode())
 
 
 def _reasons(d: dict[str, int]) -> str:

@@ -187,7 +187,7 @@ def _simulate_and_write(
     from zoneinfo import ZoneInfo
 
     from journeyctl.cli.input_render import rejected_doc
-    from journeyctl.cli.sim_render import render_table, write_csv, write_json
+    from journeyctl.cli.sim_render import render_table, write_csv, write_json, write_rows
     from journeyctl.engine.advance import Assumptions
     from journeyctl.engine.make import make_engine
     from journeyctl.reporting.sim_sort import SortedSpill
@@ -214,7 +214,7 @@ def _simulate_and_write(
     parts: list[Simulation] = []  # html: the chunks' decisions, aggregated for the page
     try:
         # jsonl is written as its chunks come; json and csv once the sort has every message
-        streaming = output.stream(out) if fmt is SimFormat.jsonl else nullcontext(None)
+        streaming = output.stream_bytes(out) if fmt is SimFormat.jsonl else nullcontext(None)
         with streaming as write, output.progress("simulating", total=partition.contacts) as advance:
 
             def consume(i: int, part: ChunkOut) -> None:
@@ -222,7 +222,7 @@ def _simulate_and_write(
                 if part.sim is not None:
                     parts.append(part.sim)
                 elif write is not None:
-                    write("".join(row[0] for row in part.messages))
+                    write_rows(write, part.messages, b"")
                 else:
                     messages.add(part.messages)
                     enrollments.add(part.enrollment_rows)
@@ -259,11 +259,11 @@ def _simulate_and_write(
             )  # fmt: skip
             output.emit(page, out)
         elif fmt is SimFormat.json:
-            with output.stream(out) as write:
+            with output.stream_bytes(out) as write:
                 head = {"start": begin, "end": end}
                 write_json(write, head, messages.merged(), enrollments.merged(), tail)
         elif fmt is SimFormat.csv:
-            with output.stream(out, bom=bom) as write:
+            with output.stream_bytes(out, bom=bom) as write:
                 write_csv(write, messages.merged())
         elif fmt is SimFormat.text:
             doc = {"start": begin, "end": end, **tail}

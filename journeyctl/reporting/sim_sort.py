@@ -2,22 +2,27 @@
 
 Each chunk's rows arrive sorted. They are buffered up to `limit` rows, then sorted together
 (timsort merges the sorted chunks in C) and written to a temporary file as one run, in
-batches. `merged()` streams every run and the rows still buffered through one heap merge.
+batches. `merged()` streams every run and the rows still buffered, merged a slice at a time:
+every row up to the smallest of the runs' last buffered rows can go out, so those slices are
+sorted together (timsort again merges them in C) instead of passing each row through a heap.
 A row is a tuple whose last item is its text; the items before it make every row distinct,
 so the merge never compares texts and ties keep the order the rows were given in.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
 import pickle
 import tempfile
+from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import chain
 from typing import IO, Any
 
-LIMIT = 200_000  # rows held before a run is written
+# Rows held before a run is written: a run costs a pickling, a write, a read and an unpickling
+# of each of its rows, and the memory goals afford holding this many (the messages of a month
+# of 100k contacts need no run; docs/decisions/sim-output.md).
+LIMIT = 500_000
 _BATCH = 4096  # rows per pickled batch of a run: the merge holds one batch of every run
 
 
@@ -64,20 +69,49 @@ class SortedSpill:
             self._end += len(blob)
         self._runs.append(run)
 
-    def _read(self, run: list[tuple[int, int]]) -> Iterator[tuple[Any, ...]]:
-        assert self._file is not None
-        fd = self._file.fileno()
-        for at, size in run:
-            yield from pickle.loads(os.pread(fd, size, at))
-
     def merged(self) -> Iterator[tuple[Any, ...]]:
         """Every row, in order (once)."""
         held = self._sorted_held()
         if not self._runs:
             return iter(held)
-        return heapq.merge(*(self._read(run) for run in self._runs), held)
+        return _merge([self._batches(run) for run in self._runs], held)
+
+    def _batches(self, run: list[tuple[int, int]]) -> Iterator[list[tuple[Any, ...]]]:
+        assert self._file is not None
+        fd = self._file.fileno()
+        for at, size in run:
+            yield pickle.loads(os.pread(fd, size, at))
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _merge(
+    runs: list[Iterator[list[tuple[Any, ...]]]], held: list[tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """The sorted batches of `runs` and the sorted list `held`, merged. Each round takes from
+    every run its buffered rows up to the least of their last rows (no row still to be read
+    can come before that one), sorts them together and yields them; a run whose buffer is
+    used up reads its next batch."""
+    # per run: its buffered batch, where the rows not yet taken begin, the batches after it
+    sources: list[tuple[list[tuple[Any, ...]], int, Iterator[list[tuple[Any, ...]]]]] = []
+    for run in [*runs, iter([held])]:
+        first = next(run, [])
+        if first:
+            sources.append((first, 0, run))
+    while sources:
+        bound = min(buf[-1] for buf, _, _ in sources)
+        out: list[tuple[Any, ...]] = []
+        kept = []
+        for buf, start, run in sources:
+            cut = bisect_right(buf, bound, start)
+            out += buf[start:cut]
+            if cut < len(buf):
+                kept.append((buf, cut, run))
+            elif batch := next(run, []):
+                kept.append((batch, 0, run))
+        sources = kept
+        out.sort()
+        yield from out

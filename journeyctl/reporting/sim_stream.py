@@ -3,106 +3,34 @@
 `simulate` runs chunks of contacts in forked workers (simulate.parallel.run_chunks). Each
 worker turns its chunk's Simulation into a `ChunkOut` (`ChunkRender.finish`): the summary's
 counts for the chunk, and its messages and enrollments already rendered as the output format
-needs them, with their sort keys. The parent adds the counts into `Totals` in chunk order (so
-every dict keeps the key order `timeline.summary` gives over the whole list) and hands the
-rendered rows on: written at once (`jsonl`), or through `sim_sort.SortedSpill` for the
-SPEC §4 JSON and CSV, whose messages are sorted by time over all contacts.
+needs them, with their sort keys (reporting.sim_text). The parent adds the counts into
+`Totals` in chunk order (so every dict keeps the key order `timeline.summary` gives over the
+whole list) and hands the rendered rows on: written at once (`jsonl`), or through
+`sim_sort.SortedSpill` for the SPEC §4 JSON and CSV, whose messages are sorted by time over
+all contacts.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from journeyctl.engine.model import Enrollment, Message
-from journeyctl.reporting.csvsafe import cell
-from journeyctl.reporting.timeline import MESSAGE_FIELDS, per_day, summary
+from journeyctl.reporting.sim_text import (
+    Row,
+    Zones,
+    csv_messages,
+    json_enrollments,
+    json_messages,
+    jsonl_messages,
+)
+from journeyctl.reporting.timeline import per_day, summary
 from journeyctl.simulate.replay import Simulation
 
-ENROLLMENT_FIELDS: Final = ("contact_id", "sequence", "entered_at", "ended_at", "outcome", "reason")
-
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_US: Final = timedelta(microseconds=1)
-
-
-def _us(t: Any) -> int:
-    """An instant as integer microseconds since the epoch: sort keys that pickle small."""
-    return t if type(t) is int else (t - _EPOCH) // _US
-
-
-def _json(value: Any) -> str:
-    """One JSON value as `json.dumps(..., ensure_ascii=False)` writes it."""
-    if value is None:
-        return "null"
-    if type(value) is str:
-        return encode_basestring(value)  # type: ignore[no-any-return]
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _object(keys: tuple[str, ...], indent: str | None) -> str:
-    """A %-template of one JSON object with these keys, its values to be filled in already
-    encoded (`_encoded`). `indent`: the object's own indentation inside `json.dumps(doc,
-    indent=2)` (its keys two spaces deeper); None for one line, as JSONL writes it."""
-    if indent is None:
-        body = ", ".join(encode_basestring(k) + ": %s" for k in keys)
-        return "{" + body + "}"
-    inner = "\n" + indent + "  "
-    body = ",".join(inner + encode_basestring(k) + ": %s" for k in keys)
-    return indent + "{" + body + "\n" + indent + "}"
-
-
-def _encoded(values: list[Any]) -> tuple[str, ...]:
-    """Each value as `json.dumps(..., ensure_ascii=False)` writes it (strings and None, the
-    common case, without a call per value)."""
-    return tuple(
-        encode_basestring(v) if type(v) is str else "null" if v is None else _json(v)
-        for v in values
-    )
-
-
-# Messages and enrollments as items of the document's lists (4 spaces in), and as JSONL lines.
-_MESSAGE_ITEM: Final = _object(MESSAGE_FIELDS, "    ")
-_ENROLLMENT_ITEM: Final = _object(ENROLLMENT_FIELDS, "    ")
-_MESSAGE_LINE: Final = _object(MESSAGE_FIELDS, None)
-
-
-def _local(t: datetime | None, tz: ZoneInfo) -> str | None:
-    return t.astimezone(tz).isoformat() if t is not None else None
-
-
-def message_values(m: Message, tz: ZoneInfo) -> list[Any]:
-    """A message's MESSAGE_FIELDS values, as timeline.message_dict has them."""
-    return [
-        m.contact_id, m.sequence, m.step, m.channel, _local(m.at, tz), str(m.status), m.reason,
-        _local(m.deferred_from, tz), m.deferred_by, m.variant, m.subject,
-    ]  # fmt: skip
-
-
-def enrollment_values(e: Enrollment, tz: ZoneInfo) -> list[Any]:
-    return [
-        e.contact_id, e.sequence, _local(e.entered_at, tz), _local(e.ended_at, tz),
-        str(e.outcome), e.reason,
-    ]  # fmt: skip
-
-
-class _Lines:
-    """A csv.writer target keeping each row's text (the writer writes a row in one call)."""
-
-    def __init__(self) -> None:
-        self.rows: list[str] = []
-        self.write = self.rows.append
-
-
-# A sorted row: the sort key's fields, then chunk and position (ties keep the contact order
-# of the list the sort used to see), then the row's text.
-Row = tuple[Any, ...]
 
 
 @dataclass
@@ -139,7 +67,6 @@ class ChunkRender:
 
     def finish(self, i: int, sim: Simulation) -> ChunkOut:
         ptz = ZoneInfo(self.project_tz)
-        zones = {cid: ZoneInfo(z) for cid, z in sim.zones.items()}
         firsts: dict[str, Counter[datetime]] = {}
         for e in sim.enrollments:
             if e.sequence in self.watched:
@@ -157,44 +84,18 @@ class ChunkRender:
         if self.fmt == Format.HTML:
             out.sim = sim
             return out
+        zones = Zones(sim.zones, self.project_tz)
         if self.fmt == Format.JSONL:
-            line = _MESSAGE_LINE
-            out.messages = [
-                (line % _encoded(message_values(m, zones.get(m.contact_id, ptz))) + "\n",)
-                for m in _by_contact_in_time(sim.messages)
-            ]
+            out.messages = [(line,) for line in jsonl_messages(sim.messages, zones)]
             return out
-        rows: list[Row] = []
         if self.fmt == Format.JSON:
-            item = _MESSAGE_ITEM
-            for pos, m in enumerate(sim.messages):
-                text = item % _encoded(message_values(m, zones.get(m.contact_id, ptz)))
-                rows.append((_us(m.at), m.contact_id, m.sequence, m.step, i, pos, text))
-            enr = _ENROLLMENT_ITEM
-            out.enrollment_rows = sorted(
-                (_us(e.entered_at), e.contact_id, e.sequence, i, pos,
-                 enr % _encoded(enrollment_values(e, zones.get(e.contact_id, ptz))))
-                for pos, e in enumerate(sim.enrollments)
-            )  # fmt: skip
+            rows = json_messages(sim.messages, zones, i)
+            out.enrollment_rows = json_enrollments(sim.enrollments, zones, i)
         else:
-            lines = _Lines()
-            writer = csv.writer(lines, lineterminator="\n")
-            for pos, m in enumerate(sim.messages):
-                writer.writerow([cell(v) for v in message_values(m, zones.get(m.contact_id, ptz))])
-                rows.append((_us(m.at), m.contact_id, m.sequence, m.step, i, pos, lines.rows[-1]))
-            lines.rows.clear()
+            rows = csv_messages(sim.messages, zones, i)
         rows.sort()
         out.messages = rows
         return out
-
-
-def _by_contact_in_time(messages: list[Message]) -> list[Message]:
-    """A chunk's messages contact by contact (the contacts file's order), each contact's in
-    time order (then sequence and step): the JSONL order."""
-    order: dict[str, int] = {}
-    for m in messages:
-        order.setdefault(m.contact_id, len(order))
-    return sorted(messages, key=lambda m: (order[m.contact_id], m.at, m.sequence, m.step))
 
 
 class Totals:

@@ -5,7 +5,6 @@ Times are ISO 8601 with offset in the contact's timezone.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -54,25 +53,33 @@ def enrollment_dict(e: Enrollment, tz: ZoneInfo) -> dict[str, Any]:
 def summary(sim: Simulation, sequences: list[str], day_tz: ZoneInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for seq in sequences:
-        out[seq] = {
-            "entered": 0, "sent": 0, "skipped": {}, "deferred": {}, "goals": 0,
-            "exited": {}, "completed": 0, "active": 0, "steps": {},
-        }  # fmt: skip
+        out[seq] = _empty()
+    goal, exited, completed = Outcome.GOAL, Outcome.EXITED, Outcome.COMPLETED
     for e in sim.enrollments:
-        s = out.setdefault(e.sequence, _empty())
+        s = out.get(e.sequence)
+        if s is None:
+            s = out[e.sequence] = _empty()
         s["entered"] += 1
-        if e.outcome is Outcome.GOAL:
+        outcome = e.outcome
+        if outcome is goal:
             s["goals"] += 1
-        elif e.outcome is Outcome.EXITED:
-            s["exited"][e.reason or "exit"] = s["exited"].get(e.reason or "exit", 0) + 1
-        elif e.outcome is Outcome.COMPLETED:
+        elif outcome is exited:
+            why = e.reason or "exit"
+            s["exited"][why] = s["exited"].get(why, 0) + 1
+        elif outcome is completed:
             s["completed"] += 1
         else:
             s["active"] += 1
+    sent = Status.SENT
     for m in sim.messages:
-        s = out.setdefault(m.sequence, _empty())
-        step = s["steps"].setdefault(m.step, {"sent": 0, "skipped": 0, "deferred": 0})
-        if m.status is Status.SENT:
+        s = out.get(m.sequence)
+        if s is None:
+            s = out[m.sequence] = _empty()
+        steps = s["steps"]
+        step = steps.get(m.step)
+        if step is None:
+            step = steps[m.step] = {"sent": 0, "skipped": 0, "deferred": 0}
+        if m.status is sent:
             s["sent"] += 1
             step["sent"] += 1
         else:
@@ -91,11 +98,20 @@ def _empty() -> dict[str, Any]:
 
 def per_day(sim: Simulation, tz: ZoneInfo) -> dict[str, dict[str, int]]:
     """Sent messages per local day (project timezone), by sequence."""
-    days: dict[str, Counter[str]] = defaultdict(Counter)
+    days: dict[datetime, str] = {}  # an instant's local day: messages share instants
+    counts: dict[tuple[str, str], int] = {}
+    sent = Status.SENT
     for m in sim.messages:
-        if m.status is Status.SENT:
-            days[m.at.astimezone(tz).date().isoformat()][m.sequence] += 1
-    return {d: dict(sorted(c.items())) for d, c in sorted(days.items())}
+        if m.status is sent:
+            day = days.get(m.at)
+            if day is None:
+                day = days[m.at] = m.at.astimezone(tz).date().isoformat()
+            key = (day, m.sequence)
+            counts[key] = counts.get(key, 0) + 1
+    out: dict[str, dict[str, int]] = {}
+    for (day, seq), n in sorted(counts.items()):
+        out.setdefault(day, {})[seq] = n
+    return out
 
 
 def to_json(

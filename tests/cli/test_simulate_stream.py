@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import random
+import subprocess
 import sys
 import tracemalloc
 from datetime import timedelta
@@ -174,3 +176,20 @@ def test_memory_does_not_follow_the_contacts(
     print(f"peak grew {grew} bytes from 600 to 2,400 contacts")
     # what stays per contact: its id in the readers' duplicate check and the chunk map
     assert grew < 1800 * 600, f"peak grew {grew} bytes from 600 to 2,400 contacts"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "jsonl"])
+def test_stdout_gets_the_text_in_its_own_encoding(fmt: str) -> None:
+    # The streamed formats write UTF-8 bytes straight to stdout's buffer only when stdout
+    # writes UTF-8; in any other encoding the text goes through it, as it always did.
+    examples = ROOT / "examples"
+    args = [sys.executable, "-m", "journeyctl"]
+    args += sim_args(examples / "contacts.csv", examples / "events.csv", "--format", fmt)
+    outs = {}
+    for encoding in ("utf-8", "utf-16"):
+        env = {**os.environ, "PYTHONIOENCODING": encoding, "NO_COLOR": "1"}
+        r = subprocess.run(args, env=env, capture_output=True, timeout=300)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        outs[encoding] = r.stdout.decode(encoding)
+    assert outs["utf-16"] == outs["utf-8"]
+    assert "김서윤" in outs["utf-8"]  # text beyond ASCII, whose encodings differ
