@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -19,14 +18,21 @@ from journeyctl.spec.durations import Duration
 NEVER: Final = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as the facts do
 
 
-@lru_cache(maxsize=256)
-def _span(text: str) -> Duration:
-    return Duration.parse(text)
+# `within=` texts parsed, with their nominal length: asked at every count of a segment
+# check (a dictionary read, where an lru_cache call is a generic one). Bounded: a `within`
+# could come from contact data.
+_WITHIN: Final[dict[str, tuple[Duration, timedelta]]] = {}
+_WITHIN_MAX: Final = 256
 
 
-@lru_cache(maxsize=256)
-def _nominal(text: str) -> timedelta:
-    return _span(text).approx()
+def _within(text: str) -> tuple[Duration, timedelta]:
+    known = _WITHIN.get(text)
+    if known is None:
+        span = Duration.parse(text)
+        if len(_WITHIN) >= _WITHIN_MAX:
+            _WITHIN.clear()
+        known = _WITHIN[text] = (span, span.approx())
+    return known
 
 
 def _events_until(state: ContactState, t: datetime) -> list[Event]:
@@ -89,8 +95,8 @@ class Facts:
         events = _events_until(self.state, self.t)
         if within is None:
             return sum(1 for e in events if e.name == name)
-        span, t, tz, n = _span(within), self.t, self.tz, 0
-        approx = _nominal(within)
+        span, approx = _within(within)
+        t, tz, n = self.t, self.tz, 0
         # Newest first: `after` is monotonic in the event time, so the first matching event
         # outside the span ends the count.
         for e in reversed(events):
@@ -105,8 +111,8 @@ class Facts:
         unchanged: when the oldest event it counts ages out (never, without `within`)."""
         if within is None:
             return self.event_count(name), NEVER
-        span, t, tz = _span(within), self.t, self.tz
-        approx = _nominal(within)
+        span, approx = _within(within)
+        t, tz = self.t, self.tz
         oldest, n = None, 0
         for e in reversed(_events_until(self.state, t)):
             if e.name == name:
@@ -160,7 +166,8 @@ class Scope(dict[str, Any]):
     __slots__ = ("facts",)
 
     def __init__(self, facts: Facts, values: dict[str, Any]) -> None:
-        super().__init__(values)
+        # dict.__new__ made it empty; compiled, `super().__init__` is a slow generic call
+        self.update(values)
         self.facts = facts
 
     def __missing__(self, key: str) -> Any:

@@ -36,6 +36,9 @@ class _Timeline:
         # Every fire in (_since, _fires[-1]], in order, UTC.
         self._since = NEVER
         self._fires: list[datetime] = []
+        # The index of the last answer: a contact asks again from a later instant, mostly
+        # before the same fire or the next one (checked against the list, so never stale).
+        self._last = 0
 
     def _next(self, t: datetime) -> datetime | None:
         fire = self._trigger.get_next_fire_time(None, t + _TICK)
@@ -44,7 +47,14 @@ class _Timeline:
     def after(self, t: datetime) -> datetime | None:
         fires = self._fires
         if self._since <= t and fires and t < fires[-1]:
-            return fires[bisect_right(fires, t)]
+            i = self._last
+            if i < len(fires) - 1 and fires[i] <= t:
+                i += 1  # at or past the last answer: is it the next fire?
+            if i < len(fires) and t < fires[i] and (i == 0 or fires[i - 1] <= t):
+                self._last = i
+                return fires[i]
+            i = self._last = bisect_right(fires, t)
+            return fires[i]
         if not fires or len(fires) >= self._MAX:
             first = self._next(t)  # start afresh from here
             self._since, self._fires = t, [] if first is None else [first]
