@@ -80,9 +80,21 @@ class Facts:
         self._today: date | None = None
 
     def today(self) -> date:
-        if self._today is None:
-            self._today = local_date(self.t, self.tz)
-        return self._today
+        today = self._today
+        if today is None and self.t.tzinfo is not UTC:  # the engine's instants are UTC
+            today = self._today = local_date(self.t, self.tz)
+        elif today is None:
+            # Conditions are mostly evaluated at a cron's fire times, the same instants for
+            # every contact: each (instant, zone)'s date is worked out once.
+            key = (self.t, self.tz)
+            today = _TODAY.get(key)
+            if today is None:
+                today = local_date(self.t, self.tz)
+                if len(_TODAY) >= _TODAY_MAX:
+                    _TODAY.clear()
+                _TODAY[key] = today
+            self._today = today
+        return today
 
     def days_since(self, value: datetime | date | None) -> int | None:
         if value is None:
@@ -156,6 +168,9 @@ class Facts:
             for m in _sent_until(self.state, self.t)
         )
 
+
+_TODAY: Final[dict[tuple[datetime, ZoneInfo], date]] = {}
+_TODAY_MAX: Final = 4096
 
 HELPERS: Final = ("days_since", "event_count", "last_event", "opened", "clicked", "sent")
 

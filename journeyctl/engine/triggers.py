@@ -21,6 +21,7 @@ from journeyctl.spec.models import DateSpec, Reentry
 
 _TICK: Final = timedelta(microseconds=1)
 _MARGIN: Final = timedelta(days=2)
+_SCAN: Final = 8  # fires a timeline steps through from its last answer before bisecting
 
 
 class _Timeline:
@@ -36,8 +37,8 @@ class _Timeline:
         # Every fire in (_since, _fires[-1]], in order, UTC.
         self._since = NEVER
         self._fires: list[datetime] = []
-        # The index of the last answer: a contact asks again from a later instant, mostly
-        # before the same fire or the next one (checked against the list, so never stale).
+        # The index of the last answer: a contact asks again from a later instant, mostly a
+        # few fires on (checked against the list, so never stale).
         self._last = 0
 
     def _next(self, t: datetime) -> datetime | None:
@@ -48,11 +49,14 @@ class _Timeline:
         fires = self._fires
         if self._since <= t and fires and t < fires[-1]:
             i = self._last
-            if i < len(fires) - 1 and fires[i] <= t:
-                i += 1  # at or past the last answer: is it the next fire?
-            if i < len(fires) and t < fires[i] and (i == 0 or fires[i - 1] <= t):
-                self._last = i
-                return fires[i]
+            if i < len(fires) and (i == 0 or fires[i - 1] <= t):
+                # At or after the last answer's predecessor: a few fires on (fires[-1] > t
+                # ends the scan), else the bisect.
+                for _ in range(_SCAN):
+                    if t < fires[i]:
+                        self._last = i
+                        return fires[i]
+                    i += 1
             i = self._last = bisect_right(fires, t)
             return fires[i]
         if not fires or len(fires) >= self._MAX:
