@@ -21,7 +21,7 @@ from journeyctl.spec.models import DateSpec, Reentry
 
 _TICK: Final = timedelta(microseconds=1)
 _MARGIN: Final = timedelta(days=2)
-_SCAN: Final = 8  # fires a timeline steps through from its last answer before bisecting
+_SCAN: Final = 4  # fires a timeline steps through from a known answer before bisecting
 
 
 class _Timeline:
@@ -37,9 +37,11 @@ class _Timeline:
         # Every fire in (_since, _fires[-1]], in order, UTC.
         self._since = NEVER
         self._fires: list[datetime] = []
-        # The index of the last answer: a contact asks again from a later instant, mostly a
-        # few fires on (checked against the list, so never stale).
+        # Where the last answers were (`_near`): a contact asks again from a later instant,
+        # mostly a few fires on (its cursor), and now and then far ahead (a horizon's first
+        # check). Indices only: checked against the list, so never stale.
         self._last = 0
+        self._far = 0
 
     def _next(self, t: datetime) -> datetime | None:
         fire = self._trigger.get_next_fire_time(None, t + _TICK)
@@ -48,16 +50,17 @@ class _Timeline:
     def after(self, t: datetime) -> datetime | None:
         fires = self._fires
         if self._since <= t and fires and t < fires[-1]:
-            i = self._last
-            if i < len(fires) and (i == 0 or fires[i - 1] <= t):
-                # At or after the last answer's predecessor: a few fires on (fires[-1] > t
-                # ends the scan), else the bisect.
-                for _ in range(_SCAN):
-                    if t < fires[i]:
-                        self._last = i
-                        return fires[i]
-                    i += 1
-            i = self._last = bisect_right(fires, t)
+            i = _near(fires, t, self._last)
+            if i >= 0:
+                self._last = i
+                return fires[i]
+            i = _near(fires, t, self._far)
+            if i < 0:
+                i = bisect_right(fires, t)
+                if i < self._last:  # a contact starting over: its cursor's answers follow
+                    self._last = i
+                    return fires[i]
+            self._far = i
             return fires[i]
         if not fires or len(fires) >= self._MAX:
             first = self._next(t)  # start afresh from here
@@ -80,6 +83,18 @@ class _Timeline:
                 return None
             fires.append(nxt)
         return fires[bisect_right(fires, t)]
+
+
+def _near(fires: list[datetime], t: datetime, i: int) -> int:
+    """`bisect_right(fires, t)` when it is at most _SCAN places on from `i` (-1 otherwise),
+    for `fires[-1] > t`."""
+    if i >= len(fires) or (i > 0 and fires[i - 1] > t):
+        return -1
+    for _ in range(_SCAN):
+        if t < fires[i]:
+            return i
+        i += 1  # fires[i - 1] <= t < fires[-1]: i stays in the list
+    return -1
 
 
 @lru_cache(maxsize=256)
