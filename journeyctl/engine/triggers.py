@@ -21,7 +21,6 @@ from journeyctl.spec.models import DateSpec, Reentry
 
 _TICK: Final = timedelta(microseconds=1)
 _MARGIN: Final = timedelta(days=2)
-_SCAN: Final = 4  # fires a timeline steps through from a known answer before bisecting
 
 
 class _Timeline:
@@ -37,11 +36,6 @@ class _Timeline:
         # Every fire in (_since, _fires[-1]], in order, UTC.
         self._since = NEVER
         self._fires: list[datetime] = []
-        # Where the last answers were (`_near`): a contact asks again from a later instant,
-        # mostly a few fires on (its cursor), and now and then far ahead (a horizon's first
-        # check). Indices only: checked against the list, so never stale.
-        self._last = 0
-        self._far = 0
 
     def _next(self, t: datetime) -> datetime | None:
         fire = self._trigger.get_next_fire_time(None, t + _TICK)
@@ -50,18 +44,7 @@ class _Timeline:
     def after(self, t: datetime) -> datetime | None:
         fires = self._fires
         if self._since <= t and fires and t < fires[-1]:
-            i = _near(fires, t, self._last)
-            if i >= 0:
-                self._last = i
-                return fires[i]
-            i = _near(fires, t, self._far)
-            if i < 0:
-                i = bisect_right(fires, t)
-                if i < self._last:  # a contact starting over: its cursor's answers follow
-                    self._last = i
-                    return fires[i]
-            self._far = i
-            return fires[i]
+            return fires[_first_after(fires, t)]
         if not fires or len(fires) >= self._MAX:
             first = self._next(t)  # start afresh from here
             self._since, self._fires = t, [] if first is None else [first]
@@ -85,16 +68,24 @@ class _Timeline:
         return fires[bisect_right(fires, t)]
 
 
-def _near(fires: list[datetime], t: datetime, i: int) -> int:
-    """`bisect_right(fires, t)` when it is at most _SCAN places on from `i` (-1 otherwise),
-    for `fires[-1] > t`."""
-    if i >= len(fires) or (i > 0 and fires[i - 1] > t):
-        return -1
-    for _ in range(_SCAN):
-        if t < fires[i]:
-            return i
-        i += 1  # fires[i - 1] <= t < fires[-1]: i stays in the list
-    return -1
+# Whether this module runs compiled (mypyc): its `__file__` is then the extension module.
+_COMPILED: Final = not __file__.endswith(".py")
+
+
+def _first_after(fires: list[datetime], t: datetime) -> int:
+    """`bisect_right(fires, t)`. Compiled, a loop: no call through the module's globals and
+    the bisect module's argument parsing, which cost more than the few comparisons; as
+    Python source, the bisect module's C loop is the faster."""
+    if not _COMPILED:
+        return bisect_right(fires, t)
+    lo, hi = 0, len(fires)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if t < fires[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @lru_cache(maxsize=256)

@@ -56,7 +56,7 @@ def test_walking_forward_and_back_answers_like_apscheduler(
     expr: str, tz: str, steps: list[int]
 ) -> None:
     """A contact asks again from a later instant (its cursor at a fire, or just before the
-    next): the timeline remembers its last answer, and must still answer every question."""
+    next, or a horizon far ahead), then another starts over: every answer as APScheduler's."""
     triggers.cron_timeline.cache_clear()
     timeline = cron_timeline(expr, tz)
     t = T0
