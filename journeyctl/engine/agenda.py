@@ -106,14 +106,16 @@ def segment_alarm(
     """The next check of a segment trigger that could change anything (see horizon).
     `at`: the instant being processed, when its events have just been applied."""
     sid = s.id
+    timeline = s.timeline
+    assert timeline is not None
     a = state.alarms.get(sid)
-    if a is None or a <= cursor:  # not cached, or passed: recompute
-        a = _next_check(state, s)
+    if a is None or a <= cursor:  # not cached, or passed: the first fire after the cursor
+        a = state.alarms[sid] = timeline.after(cursor)
     known = state.horizons.get(sid)
     if known is None or a is None:
         return a
-    compiled, timeline = s.horizon, s.timeline
-    assert compiled is not None and timeline is not None
+    compiled = s.horizon
+    assert compiled is not None
     if not compiled.unchanged(state, known):
         del state.horizons[sid]  # new events, messages or attributes: check as planned
         if at is not None and a < at:
@@ -122,17 +124,3 @@ def segment_alarm(
             a = state.alarms[sid] = timeline.after(at - BEFORE)
         return a
     return a if a >= known.horizon else known.skip_to
-
-
-def _next_check(state: ContactState, s: SequencePlan) -> datetime | None:
-    sid = s.id
-    cursor = state.cursor
-    assert cursor is not None
-    cached = state.alarms.get(sid)
-    if cached is not None and cached > cursor:
-        return cached
-    timeline = s.timeline
-    assert timeline is not None
-    fire = timeline.after(cursor)
-    state.alarms[sid] = fire
-    return fire

@@ -36,6 +36,11 @@ class Evaluator:
         self._exprs: dict[str, _Expr] = {}
         self._memo_of: dict[str, Any] | None = None  # see _contact_memo
         self._memo: dict[str, Any] = {}
+        # The last event's value (see event_value): an event-triggered sequence's sends and
+        # conditions read the same triggering event, one message after another.
+        self._event: Event | None = None
+        self._event_tz: ZoneInfo | None = None
+        self._event_value: dict[str, Any] = {}
 
     def value(
         self,
@@ -80,11 +85,19 @@ class Evaluator:
             return None
 
     def event_value(self, event: Event, tz: ZoneInfo) -> dict[str, Any]:
-        """`event` as templates see it (the same value conditions see)."""
+        """`event` as templates see it (the same value conditions see). The same object for
+        the same event in the same zone, asked again: events are immutable, and templates
+        (the immutable sandbox) and conditions (helpers are their only calls) cannot change
+        the value, so its properties are parsed once rather than at every message."""
+        if event is self._event and tz is self._event_tz:
+            return self._event_value
         fields = self.event_fields
         if fields is not None:
-            return fields.value(event, tz)
-        return Record({"name": event.name, "at": event.at.astimezone(tz), **dict(event.props)})
+            value: dict[str, Any] = fields.value(event, tz)
+        else:
+            value = Record({"name": event.name, "at": event.at.astimezone(tz), **dict(event.props)})
+        self._event, self._event_tz, self._event_value = event, tz, value
+        return value
 
     def _contact_memo(self, cv: dict[str, Any]) -> dict[str, Any]:
         """Values of contact-only expressions for the contact being walked (`cv`)."""

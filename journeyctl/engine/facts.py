@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -19,14 +18,21 @@ from journeyctl.spec.durations import Duration
 NEVER: Final = datetime.max.replace(tzinfo=UTC)  # a value that holds for as long as the facts do
 
 
-@lru_cache(maxsize=256)
-def _span(text: str) -> Duration:
-    return Duration.parse(text)
+# `within=` texts parsed, with their nominal length: asked at every count of a segment
+# check (a dictionary read, where an lru_cache call is a generic one). Bounded: a `within`
+# could come from contact data.
+_WITHIN: Final[dict[str, tuple[Duration, timedelta]]] = {}
+_WITHIN_MAX: Final = 256
 
 
-@lru_cache(maxsize=256)
-def _nominal(text: str) -> timedelta:
-    return _span(text).approx()
+def _within(text: str) -> tuple[Duration, timedelta]:
+    known = _WITHIN.get(text)
+    if known is None:
+        span = Duration.parse(text)
+        if len(_WITHIN) >= _WITHIN_MAX:
+            _WITHIN.clear()
+        known = _WITHIN[text] = (span, span.approx())
+    return known
 
 
 def _events_until(state: ContactState, t: datetime) -> list[Event]:
@@ -74,9 +80,21 @@ class Facts:
         self._today: date | None = None
 
     def today(self) -> date:
-        if self._today is None:
-            self._today = local_date(self.t, self.tz)
-        return self._today
+        today = self._today
+        if today is None and self.t.tzinfo is not UTC:  # the engine's instants are UTC
+            today = self._today = local_date(self.t, self.tz)
+        elif today is None:
+            # Conditions are mostly evaluated at a cron's fire times, the same instants for
+            # every contact: each (instant, zone)'s date is worked out once.
+            key = (self.t, self.tz)
+            today = _TODAY.get(key)
+            if today is None:
+                today = local_date(self.t, self.tz)
+                if len(_TODAY) >= _TODAY_MAX:
+                    _TODAY.clear()
+                _TODAY[key] = today
+            self._today = today
+        return today
 
     def days_since(self, value: datetime | date | None) -> int | None:
         if value is None:
@@ -89,8 +107,8 @@ class Facts:
         events = _events_until(self.state, self.t)
         if within is None:
             return sum(1 for e in events if e.name == name)
-        span, t, tz, n = _span(within), self.t, self.tz, 0
-        approx = _nominal(within)
+        span, approx = _within(within)
+        t, tz, n = self.t, self.tz, 0
         # Newest first: `after` is monotonic in the event time, so the first matching event
         # outside the span ends the count.
         for e in reversed(events):
@@ -105,8 +123,8 @@ class Facts:
         unchanged: when the oldest event it counts ages out (never, without `within`)."""
         if within is None:
             return self.event_count(name), NEVER
-        span, t, tz = _span(within), self.t, self.tz
-        approx = _nominal(within)
+        span, approx = _within(within)
+        t, tz = self.t, self.tz
         oldest, n = None, 0
         for e in reversed(_events_until(self.state, t)):
             if e.name == name:
@@ -151,6 +169,9 @@ class Facts:
         )
 
 
+_TODAY: Final[dict[tuple[datetime, ZoneInfo], date]] = {}
+_TODAY_MAX: Final = 4096
+
 HELPERS: Final = ("days_since", "event_count", "last_event", "opened", "clicked", "sent")
 
 
@@ -160,7 +181,8 @@ class Scope(dict[str, Any]):
     __slots__ = ("facts",)
 
     def __init__(self, facts: Facts, values: dict[str, Any]) -> None:
-        super().__init__(values)
+        # dict.__new__ made it empty; compiled, `super().__init__` is a slow generic call
+        self.update(values)
         self.facts = facts
 
     def __missing__(self, key: str) -> Any:

@@ -50,7 +50,8 @@ def _whole_seconds(t: datetime) -> int:
     if t.tzinfo is not UTC:
         return int(t.timestamp())
     if t >= _EPOCH:
-        return (t - _EPOCH) // _SECOND
+        since = t - _EPOCH  # days and seconds read off: a timedelta division makes big ints
+        return since.days * 86400 + since.seconds
     return -((_EPOCH - t) // _SECOND)
 
 

@@ -85,6 +85,8 @@ def _window(t: datetime, window: SendWindow, tz: ZoneInfo) -> datetime | None:
 
 def _cap_until(state: ContactState, t: datetime, max_n: int, per: timedelta) -> datetime | None:
     times = state.cap_times  # sorted times of marketing messages sent
+    if len(times) < max_n:  # fewer sent in all than the cap allows in any window
+        return None
     hi = bisect_right(times, t)
     lo = bisect_right(times, t - per)
     n = hi - lo

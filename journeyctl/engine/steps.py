@@ -70,6 +70,10 @@ class Steps:
         self.renderer = renderer
         self.assumptions = assumptions
         self.count = 0  # steps executed, for benchmarks
+        # The last enrollment's triggering event (`_trigger`): its sends and branches, one
+        # after another, read the same one.
+        self._trigger_of: tuple[ContactState, Enrollment] | None = None
+        self._trigger: Event | None = None
 
     def run(
         self,
@@ -116,7 +120,7 @@ class Steps:
                     note(state, at, seq.id, "wait", f"{node.id}: until {hm(enr.due_at, tz)}")
             elif kind == BRANCH:
                 cond = node.branch_if
-                trigger = trigger_event(state, seq.event, enr) if seq.event else None
+                trigger = self._trigger_event(state, seq.event, enr) if seq.event else None
                 taken = bool(self.evaluator.value(cond, state, at, enr, cv, tz, event=trigger))
                 arm = "then" if taken else "else"
                 enr.position = node.children.get(arm) or node.next
@@ -159,6 +163,18 @@ class Steps:
                 return
         raise RuntimeError(f"{enr.id}: too many steps at one instant")  # pragma: no cover
 
+    def _trigger_event(self, state: ContactState, event: str, enr: Enrollment) -> Event | None:
+        """`trigger_event`, remembered for the last enrollment: a contact's events are only
+        ever added, never before an equal time's first (insort), so the first enrolling event
+        at its entry time stays the one found (one not found yet is looked for again)."""
+        known = self._trigger_of
+        if known is not None and known[1] is enr and known[0] is state:
+            return self._trigger
+        found = trigger_event(state, event, enr)
+        if found is not None:
+            self._trigger_of, self._trigger = (state, enr), found
+        return found
+
     def _wait_until(self, w: Duration | WaitUntil | None, at: datetime, tz: ZoneInfo) -> datetime:
         end = wait_end(w, at, tz)
         # validate rejects `days: []`; a wait that can never end parks far in the future.
@@ -198,7 +214,7 @@ class Steps:
             return False
         status, reason = Status.SENT, None
         # Templates and conditions of an event-triggered sequence read the event (event_scope).
-        trigger = trigger_event(state, seq.event, enr) if seq.event else None
+        trigger = self._trigger_event(state, seq.event, enr) if seq.event else None
         if verdict.action == "skip":
             status, reason = Status.SKIPPED, verdict.reason
         elif (

@@ -140,12 +140,21 @@ def _labelled_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
 
 def after(prev: datetime, dur: Duration, tz: ZoneInfo) -> datetime:
     """`prev` + `dur`: calendar days on the local clock, then absolute seconds."""
+    days, seconds = dur.days, dur.seconds
     out = prev
-    if dur.days:
-        out = add_local_days(prev, dur.days, tz)
-    if dur.seconds:
-        out = out + timedelta(seconds=dur.seconds)
+    if days:
+        out = add_local_days(prev, days, tz)
+    if seconds:
+        delta = _second_spans.get(seconds)
+        if delta is None:
+            delta = timedelta(seconds=seconds)
+            if len(_second_spans) < 4096:  # a project's few durations
+                _second_spans[seconds] = delta
+        out = out + delta
     return out
+
+
+_second_spans: Final[dict[int, timedelta]] = {}
 
 
 def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
@@ -155,10 +164,11 @@ def add_local_days(prev: datetime, days: int, tz: ZoneInfo) -> datetime:
     # result shows the target wall time, and, far from the transition its span starts at, no
     # fold can make it the second occurrence.
     if prev.tzinfo is UTC:
-        offset = _span(prev, tz).offset
-        out = prev + _day_spans[days] if days in _day_spans else prev + timedelta(days=days)
-        there = _span(out, tz)
-        if there.offset == offset and out >= there.inner_lo:
+        here = _span(prev, tz)
+        delta = _day_spans.get(days)
+        out = prev + (delta if delta is not None else timedelta(days=days))
+        there = here if here.lo <= out < here.hi else _span(out, tz)
+        if there.offset == here.offset and out >= there.inner_lo:
             return out
     local = prev.astimezone(tz).replace(tzinfo=None)
     return local_to_utc(local + timedelta(days=days), tz)

@@ -44,3 +44,26 @@ def test_a_fire_time_itself_is_not_after_itself() -> None:
     assert nine is not None
     assert cron_timeline("0 9 * * *", "Asia/Seoul").after(nine) == nine + timedelta(days=1)
     assert cron_timeline("0 9 * * *", "Asia/Seoul").after(nine - timedelta(microseconds=1)) == nine
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(EXPRS),
+    st.sampled_from(ZONES),
+    st.lists(st.integers(-3, 40), min_size=1, max_size=40),
+)
+def test_walking_forward_and_back_answers_like_apscheduler(
+    expr: str, tz: str, steps: list[int]
+) -> None:
+    """A contact asks again from a later instant (its cursor at a fire, or just before the
+    next, or a horizon far ahead), then another starts over: every answer as APScheduler's."""
+    triggers.cron_timeline.cache_clear()
+    timeline = cron_timeline(expr, tz)
+    t = T0
+    for hours in steps:
+        t += timedelta(hours=hours)
+        fire = timeline.after(t)
+        assert fire == direct(expr, tz, t), (expr, tz, t)
+        assert fire is not None
+        for u in (fire, fire - timedelta(microseconds=1), fire + timedelta(microseconds=1)):
+            assert timeline.after(u) == direct(expr, tz, u), (expr, tz, u)
