@@ -39,6 +39,7 @@ from journeyctl.data.source import (
     is_jsonl,
     items_and_problems,
     stream_file,
+    unnamed_values,
 )
 from journeyctl.diagnostics import Diagnostic, Location, error, warning
 from journeyctl.engine.model import Contact
@@ -183,16 +184,8 @@ def _csv_items(
                     if len(known) < MEMO_SIZE:
                         known[cell] = value
                 attrs[n] = value
-            for i in unnamed:
-                if row[i].strip():
-                    problems.append(
-                        error(
-                            Location(path, line, i + 1),
-                            "bad-row",
-                            f"column {i + 1} has a value but no name in the header",
-                            "name the column in the header line",
-                        )
-                    )
+            if unnamed:
+                problems += unnamed_values(path, line, row, unnamed)
             if absent:
                 attrs.update(absent)
             if problems:

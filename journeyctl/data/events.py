@@ -33,6 +33,7 @@ from journeyctl.data.source import (
     jsonl_records,
     key_column,
     stream_file,
+    unnamed_values,
 )
 from journeyctl.data.source import shown as escape_name
 from journeyctl.diagnostics import Diagnostic, Location, error
@@ -227,16 +228,8 @@ def _checked(
         else:
             if len(instants) < MEMO_SIZE:
                 instants[cell] = at
-    for i in cols.unnamed:
-        if row[i].strip():
-            problems.append(
-                error(
-                    Location(path, line, i + 1),
-                    "bad-row",
-                    f"column {i + 1} has a value but no name in the header",
-                    "name the column in the header line",
-                )
-            )
+    if cols.unnamed:
+        problems += unnamed_values(path, line, row, cols.unnamed)
     declared = typed.get(name) if typed else None
     if declared:
         for k, i in cols.props:

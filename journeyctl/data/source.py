@@ -70,6 +70,20 @@ def bad_encoding(path: Path, line: int, col: int, byte: int, encoding: str) -> D
     )
 
 
+def unnamed_values(path: Path, line: int, row: list[str], unnamed: list[int]) -> list[Diagnostic]:
+    """A value in a column the header does not name: one error per such cell."""
+    return [
+        error(
+            Location(path, line, i + 1),
+            "bad-row",
+            f"column {i + 1} has a value but no name in the header",
+            "name the column in the header line",
+        )
+        for i in unnamed
+        if row[i].strip()
+    ]
+
+
 def bad_nul(path: Path, line: int, col: int) -> Diagnostic:
     return error(
         Location(path, line, col),
