@@ -77,7 +77,9 @@ def status(store: OpenStore, now: datetime, *, limit: int = 50) -> StatusReport:
             (to_micros(now),),
         )
     )
-    out.deliveries = {r[0]: r[1] for r in q("SELECT state, count(*) FROM ledger GROUP BY state")}
+    out.deliveries = {
+        r[0]: r[1] for r in q("SELECT state, count(*) FROM ledger GROUP BY state ORDER BY state")
+    }
     for state, target in (("retry", out.retrying), ("failed", out.failed)):
         for r in q(
             f"SELECT attempts, error, next_attempt_at, {MESSAGE_COLUMNS} FROM ledger "
@@ -100,7 +102,7 @@ def status(store: OpenStore, now: datetime, *, limit: int = 50) -> StatusReport:
         r[0]: r[1]
         for r in q(
             "SELECT sequence, count(*) FROM enrollments WHERE held IS NOT NULL "
-            "AND outcome = 'active' AND reason = 'paused' GROUP BY sequence"
+            "AND outcome = 'active' AND reason = 'paused' GROUP BY sequence ORDER BY sequence"
         )
     }
     named = [s for s in (store.get_meta("paused") or "").split(",") if s]
