@@ -18,7 +18,7 @@ import pytest
 
 from journeyctl.store.open import open_store
 from journeyctl.store.serialize import to_micros
-from tests.pages.project import cli
+from tests.pages.project import PROMO, cli
 from tests.reporting.reference_report import reference_report
 
 JOURNEY = """
@@ -29,20 +29,6 @@ contacts:
   fields: {consent_email: bool}
 channels:
   email: {type: file, path: outbox/, medium: email}
-"""
-PROMO = """
-sequence: promo
-trigger: {event: subscribed}
-goal: {event: purchased}
-ad: false
-steps:
-  - split:
-      a: {weight: 50, steps: [{send: offer-a, subject: "Offer A", body: "A"}]}
-      b: {weight: 50, steps: [{send: offer-b, subject: "Offer B", body: "B"}]}
-  - wait: 1d
-  - send: reminder
-    subject: Reminder
-    body: "Again"
 """
 NUDGE = """
 sequence: nudge
